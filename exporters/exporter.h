@@ -1,0 +1,51 @@
+/* exporter.h - where records go: an ops struct per exporter, a registry by
+ * name, per-instance state.
+ *
+ * Exporters are synchronous to write (they buffer) and asynchronous to close
+ * so a network exporter can drain before the loop ends.  A write error is
+ * sticky: the scan keeps going, and reports it at the end (exit 1), because
+ * one full disk must not silently drop the rest of the run.
+ */
+#ifndef MXS_EXPORTER_H
+#define MXS_EXPORTER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "scanner/record.h"
+
+typedef struct mxs_exporter_s mxs_exporter_t;
+typedef void (*mxs_exporter_closed_cb)(void *arg);
+
+typedef struct {
+  const char *name;
+  /* Creates the instance state for TARGET (a path, "-" for stdout, a URL).
+   * Returns 0 or a negative errno with a message in err. */
+  int (*open)(mxs_exporter_t *x, uv_loop_t *loop, const char *target, char *err, size_t errlen);
+  /* Encodes R (borrowed) and queues it.  Returns 0 or a negative errno. */
+  int (*write)(mxs_exporter_t *x, const mxs_record_t *r);
+  /* Pushes buffered records towards durable storage.  0 or negative errno. */
+  int (*flush)(mxs_exporter_t *x);
+  /* Flushes, releases the state, then calls cb(arg) (possibly later). */
+  void (*close)(mxs_exporter_t *x, mxs_exporter_closed_cb cb, void *arg);
+} mxs_exporter_ops_t;
+
+struct mxs_exporter_s {
+  const mxs_exporter_ops_t *ops;
+  void *state;        /* owned by the ops */
+  int error;          /* first write/flush error, sticky (negative errno) */
+  char target[256];   /* for messages */
+};
+
+/* Looks up an exporter by name ("jsonl", "msgpack"); NULL if unknown. */
+const mxs_exporter_ops_t *mxs_exporter_find(const char *name);
+
+/* Allocates and opens an exporter; caller closes with mxs_exporter_close. */
+int mxs_exporter_open(const char *name, uv_loop_t *loop, const char *target, mxs_exporter_t **out,
+                      char *err, size_t errlen);
+int mxs_exporter_write(mxs_exporter_t *x, const mxs_record_t *r);
+int mxs_exporter_flush(mxs_exporter_t *x);
+/* Closes and frees X; cb(arg) runs once it is gone. */
+void mxs_exporter_close(mxs_exporter_t *x, mxs_exporter_closed_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,677 @@
+/* resolver.c - domain -> sorted MX hosts -> addresses, on c-ares over libuv.
+ *
+ * Shape of the code:
+ *  - the channel (channel.c): c-ares on the loop, one uv_poll_t per socket
+ *    and one timer from ares_timeout(); it calls pump() after every batch;
+ *  - the slot gate: every DNS question is a query_t embedded in its owner (a
+ *    domain or a cached host), appended to a FIFO and submitted by pump() only
+ *    while fewer than max_inflight are outstanding, because c-ares itself does
+ *    not bound them;
+ *  - the flow: domain -> MX query -> hosts (or the implicit MX) -> host cache
+ *    entries, each with A (+AAAA) queries, and a list of domains waiting on it;
+ *  - delivery: finished domains go to a FIFO drained from a uv_idle handle, so
+ *    the user callback never runs inside mxs_resolver_resolve() nor inside
+ *    c-ares, whatever c-ares does synchronously.
+ */
+#include "resolver/resolver.h"
+
+#include <ares.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resolver/channel.h"
+#include "resolver/hostcache.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+enum {
+  DEFAULT_TIMEOUT_MS = 2000,
+  DEFAULT_TRIES = 3,
+  DEFAULT_MAX_INFLIGHT = 512,
+  MAX_ADDRS_PER_FAMILY = 32,
+  DETAIL_LEN = 64,
+  /* Deliveries per idle tick, so a large batch cannot starve socket I/O. */
+  DELIVER_BATCH = 1024,
+  MAX_DOMAIN_LEN = 254, /* 253 plus an optional trailing dot */
+  DNS_CLASS_IN = 1,
+  DNS_TYPE_A = 1,
+  DNS_TYPE_MX = 15,
+  DNS_TYPE_AAAA = 28,
+};
+
+typedef enum { Q_MX, Q_A, Q_AAAA } qkind_t;
+
+/* One DNS question.  It is embedded in its owner so queueing never
+ * allocates; while in the FIFO it is ours, once passed to ares_query() it
+ * belongs to c-ares until query_cb() runs, and must not be touched. */
+typedef struct query_s {
+  struct query_s *next; /* FIFO link while waiting for a slot */
+  mxs_resolver_t *r;
+  const char *name; /* borrowed from the owner */
+  qkind_t kind;
+} query_t;
+
+typedef struct host_s host_t;
+typedef struct domain_s domain_t;
+
+/* One MX of one domain: which host, and the link in that host's list of
+ * domains waiting for its lookup to finish. */
+typedef struct slot_s {
+  host_t *host;
+  domain_t *domain;
+  struct slot_s *next_waiter;
+  int pref;
+} slot_t;
+
+/* The result of one address family while the other may still be running:
+ * textual addresses packed as "a\0b\0". */
+typedef struct {
+  int status; /* ARES_* of the query */
+  size_t n, len;
+  char *buf;
+} family_t;
+
+/* A cache entry: one MX host (or implicit-MX domain) for the whole run. */
+struct host_s {
+  char *name; /* lower-case, no trailing dot; also the cache key */
+  int done;
+  int outstanding; /* queries not yet answered */
+  mxs_class_t status;
+  size_t naddrs;
+  char **addrs; /* one block: pointers then strings */
+  slot_t *waiters;
+  family_t fam[2]; /* [0] A, [1] AAAA, freed when done */
+  query_t qa, qaaaa;
+  char detail[DETAIL_LEN];
+};
+
+struct domain_s {
+  domain_t *prev, *next; /* live list, then the done FIFO (next only) */
+  mxs_resolver_t *r;
+  mxs_resolve_cb cb;
+  void *arg;
+  uint64_t start_ns;
+  query_t q; /* the MX query */
+  mxs_class_t status;
+  int implicit_mx;
+  int remaining; /* host lookups this domain still waits for */
+  int dns_ms;
+  size_t nmx;
+  slot_t *mx;
+  char detail[DETAIL_LEN];
+  char name[]; /* as given by the caller */
+};
+
+struct mxs_resolver_s {
+  mxs_resolver_chan_t *chan;
+  uv_idle_t idle; /* deferred delivery */
+  /* Queries waiting for a slot: [0] A/AAAA, [1] MX.  Address queries go
+   * first so domains already started finish (and free their memory) before
+   * new ones start. */
+  query_t *fifo_head[2], *fifo_tail[2];
+  size_t max_inflight;
+  int ipv6;
+  int pumping; /* pump() is on the stack: c-ares may call back inside it */
+  int closing;
+  int open_parts; /* the idle handle and the channel, until closed */
+  domain_t *live;   /* domains waiting on DNS, doubly linked */
+  domain_t *done_head, *done_tail;
+  size_t pending;
+  mxs_resolver_cache_t hosts;
+  mxs_resolver_stats_t stats;
+  void (*done_cb)(void *arg);
+  void *done_arg;
+};
+
+static void pump(mxs_resolver_t *r);
+
+/* ---- small helpers ---- */
+
+/* Lower-cased copy without the trailing dot: the one spelling of a host
+ * name used as cache key and reported to callers.  Caller frees. */
+static char *normalize_name(const char *s) {
+  size_t n = strlen(s);
+  if (n > 0 && s[n - 1] == '.') n--;
+  char *out = malloc(n + 1);
+  if (out == NULL) return NULL;
+  for (size_t i = 0; i < n; i++)
+    out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+  out[n] = '\0';
+  return out;
+}
+
+static const char *status_text(int status) {
+  switch (status) {
+    case ARES_ENOTFOUND: return "NXDOMAIN";
+    case ARES_ENODATA: return "no data";
+    case ARES_ESERVFAIL: return "SERVFAIL";
+    case ARES_EREFUSED: return "REFUSED";
+    case ARES_ETIMEOUT: return "timeout";
+    case ARES_ECONNREFUSED: return "connection refused";
+    case ARES_EFORMERR: return "FORMERR";
+    case ARES_ENOTIMP: return "NOTIMP";
+    case ARES_EBADRESP: return "bad response";
+    default: return ares_strerror(status);
+  }
+}
+
+/* The class of a failed query that is not NODATA.  Everything that is not
+ * NXDOMAIN or a timeout means the resolver could not give an answer. */
+static mxs_class_t failure_class(int status) {
+  if (status == ARES_ENOTFOUND) return MXS_CLASS_DNS_NXDOMAIN;
+  if (status == ARES_ETIMEOUT) return MXS_CLASS_DNS_TIMEOUT;
+  return MXS_CLASS_DNS_SERVFAIL;
+}
+
+static int is_hard_failure(int status) {
+  return status != ARES_SUCCESS && status != ARES_ENODATA && status != ARES_ENOTFOUND;
+}
+
+static uint64_t now_ns(void) { return uv_hrtime(); }
+
+/* ---- lifetime ---- */
+
+/* The idle handle and the channel close independently; the later one frees
+ * R, after which nothing can reach it. */
+static void part_closed(void *arg) {
+  mxs_resolver_t *r = arg;
+  if (--r->open_parts > 0) return;
+  void (*done_cb)(void *) = r->done_cb;
+  void *done_arg = r->done_arg;
+  free(r);
+  if (done_cb) done_cb(done_arg);
+}
+
+static void idle_close_cb(uv_handle_t *h) { part_closed(h->data); }
+
+/* ---- the slot gate ---- */
+
+static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen);
+
+static void enqueue(mxs_resolver_t *r, query_t *q) {
+  int lane = q->kind == Q_MX;
+  q->next = NULL;
+  if (r->fifo_tail[lane])
+    r->fifo_tail[lane]->next = q;
+  else
+    r->fifo_head[lane] = q;
+  r->fifo_tail[lane] = q;
+  r->stats.queued++;
+}
+
+static query_t *dequeue(mxs_resolver_t *r) {
+  int lane = r->fifo_head[0] ? 0 : 1;
+  query_t *q = r->fifo_head[lane];
+  if (q == NULL) return NULL;
+  r->fifo_head[lane] = q->next;
+  if (r->fifo_head[lane] == NULL) r->fifo_tail[lane] = NULL;
+  r->stats.queued--;
+  return q;
+}
+
+/* Submits queued queries while slots are free.  c-ares 1.18 may run
+ * query_cb synchronously inside ares_query(); that callback may enqueue
+ * more and calls pump() again, which returns at once: this loop picks the
+ * new ones up. */
+static void pump(mxs_resolver_t *r) {
+  if (r->pumping) return;
+  r->pumping = 1;
+  query_t *q;
+  while (r->stats.inflight < r->max_inflight && !r->closing && (q = dequeue(r)) != NULL) {
+    r->stats.inflight++;
+    if (r->stats.inflight > r->stats.peak_inflight) r->stats.peak_inflight = r->stats.inflight;
+    r->stats.queries++;
+    int type = q->kind == Q_MX ? DNS_TYPE_MX : q->kind == Q_A ? DNS_TYPE_A : DNS_TYPE_AAAA;
+    if (q->kind == Q_MX)
+      r->stats.mx_queries++;
+    else
+      r->stats.addr_queries++;
+    /* From here q belongs to c-ares: query_cb may run before this returns. */
+    ares_query(mxs_resolver_chan_ares(r->chan), q->name, DNS_CLASS_IN, type, query_cb, q);
+  }
+  r->pumping = 0;
+}
+
+/* ---- hosts: the per-run cache ---- */
+
+static void domain_finish(domain_t *d);
+
+static void host_free(void *v) {
+  host_t *h = v;
+  free(h->fam[0].buf);
+  free(h->fam[1].buf);
+  free(h->addrs);
+  free(h->name);
+  free(h);
+}
+
+/* Keeps the textual addresses of one A or AAAA answer in F. */
+static void family_parse(family_t *f, int aaaa, int status, const unsigned char *abuf, int alen) {
+  struct ares_addrttl a4[MAX_ADDRS_PER_FAMILY];
+  struct ares_addr6ttl a6[MAX_ADDRS_PER_FAMILY];
+  int n = MAX_ADDRS_PER_FAMILY;
+  if (status == ARES_SUCCESS) {
+    status = aaaa ? ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n)
+                  : ares_parse_a_reply(abuf, alen, NULL, a4, &n);
+    /* A CNAME chain that ends without an address parses as success. */
+    if (status == ARES_SUCCESS && n <= 0) status = ARES_ENODATA;
+  }
+  if (status == ARES_SUCCESS && (f->buf = malloc((size_t)n * INET6_ADDRSTRLEN)) == NULL)
+    status = ARES_ENOMEM;
+  f->status = status;
+  for (int i = 0; status == ARES_SUCCESS && i < n; i++) {
+    const void *src = aaaa ? (const void *)&a6[i].ip6addr : (const void *)&a4[i].ipaddr;
+    if (inet_ntop(aaaa ? AF_INET6 : AF_INET, src, f->buf + f->len, INET6_ADDRSTRLEN) == NULL)
+      continue;
+    f->len += strlen(f->buf + f->len) + 1;
+    f->n++;
+  }
+}
+
+/* Joins the families into h->addrs, IPv4 first, without duplicates: one
+ * block holding the pointer array and then the strings. */
+static int host_merge(host_t *h) {
+  size_t n = h->fam[0].n + h->fam[1].n;
+  if (n == 0) return 0;
+  char **v = malloc(n * sizeof(char *) + h->fam[0].len + h->fam[1].len);
+  if (v == NULL) return UV_ENOMEM;
+  char *dst = (char *)(v + n);
+  size_t k = 0;
+  for (int f = 0; f < 2; f++) {
+    const char *s = h->fam[f].buf;
+    for (size_t i = 0; i < h->fam[f].n; i++, s += strlen(s) + 1) {
+      size_t j = 0;
+      while (j < k && strcmp(v[j], s) != 0) j++;
+      if (j < k) continue;
+      v[k++] = strcpy(dst, s);
+      dst += strlen(s) + 1;
+    }
+  }
+  h->addrs = v;
+  h->naddrs = k;
+  return 0;
+}
+
+/* The host's class: any address makes it usable even if the other family
+ * failed; else a timeout or server failure wins over "no such record",
+ * because the family that went unanswered may hold the address. */
+static void host_decide(host_t *h, int nfam, int merge_rc) {
+  h->detail[0] = '\0';
+  if (merge_rc < 0) {
+    h->status = MXS_CLASS_DNS_SERVFAIL;
+    snprintf(h->detail, sizeof(h->detail), "out of memory");
+    return;
+  }
+  if (h->naddrs > 0) {
+    h->status = MXS_CLASS_OK;
+    return;
+  }
+  for (int f = 0; f < nfam; f++) {
+    if (is_hard_failure(h->fam[f].status)) {
+      h->status = failure_class(h->fam[f].status);
+      snprintf(h->detail, sizeof(h->detail), "%s lookup: %s", f ? "AAAA" : "A",
+               status_text(h->fam[f].status));
+      return;
+    }
+  }
+  h->status = MXS_CLASS_MX_NO_ADDRESS;
+  if (h->fam[0].status == ARES_ENOTFOUND)
+    snprintf(h->detail, sizeof(h->detail), "host does not exist (NXDOMAIN)");
+  else
+    snprintf(h->detail, sizeof(h->detail), "%s", nfam == 2 ? "no A/AAAA record" : "no A record");
+}
+
+/* All families answered: settle the entry for the rest of the run and wake
+ * the domains waiting for it. */
+static void host_finish(host_t *h, int nfam) {
+  host_decide(h, nfam, host_merge(h));
+  for (int f = 0; f < 2; f++) {
+    free(h->fam[f].buf);
+    h->fam[f].buf = NULL;
+  }
+  h->done = 1;
+  slot_t *w = h->waiters;
+  h->waiters = NULL;
+  while (w) {
+    slot_t *next = w->next_waiter;
+    domain_t *d = w->domain;
+    w->next_waiter = NULL;
+    if (--d->remaining == 0) domain_finish(d);
+    w = next;
+  }
+}
+
+static void host_on_answer(query_t *q, int status, const unsigned char *abuf, int alen) {
+  int aaaa = q->kind == Q_AAAA;
+  host_t *h = aaaa ? container_of(q, host_t, qaaaa) : container_of(q, host_t, qa);
+  family_parse(&h->fam[aaaa], aaaa, status, abuf, alen);
+  if (--h->outstanding == 0) host_finish(h, q->r->ipv6 ? 2 : 1);
+}
+
+/* The cache entry for NAME (any spelling), created and its lookup queued
+ * if this is the first time the run sees it.  Returns 0 or UV_ENOMEM. */
+static int host_acquire(mxs_resolver_t *r, const char *raw, host_t **out) {
+  char *name = normalize_name(raw);
+  if (name == NULL) return UV_ENOMEM;
+  host_t *h = mxs_resolver_cache_get(&r->hosts, name);
+  if (h) {
+    free(name);
+    if (h->done)
+      r->stats.cache_hits++;
+    else
+      r->stats.cache_waits++;
+    *out = h;
+    return 0;
+  }
+  if ((h = calloc(1, sizeof(*h))) == NULL || mxs_resolver_cache_put(&r->hosts, name, h) < 0) {
+    free(h);
+    free(name);
+    return UV_ENOMEM;
+  }
+  h->name = name;
+  h->outstanding = r->ipv6 ? 2 : 1;
+  h->qa = (query_t){.r = r, .name = h->name, .kind = Q_A};
+  enqueue(r, &h->qa);
+  if (r->ipv6) {
+    h->qaaaa = (query_t){.r = r, .name = h->name, .kind = Q_AAAA};
+    enqueue(r, &h->qaaaa);
+  }
+  r->stats.host_lookups++;
+  *out = h;
+  return 0;
+}
+
+/* ---- domains ---- */
+
+static void idle_cb(uv_idle_t *idle);
+
+/* Links slot S of its domain to host H, waiting if H is still running. */
+static void slot_attach(slot_t *s, domain_t *d, host_t *h, int pref) {
+  s->host = h;
+  s->domain = d;
+  s->pref = pref;
+  if (!h->done) {
+    s->next_waiter = h->waiters;
+    h->waiters = s;
+    d->remaining++;
+  }
+}
+
+/* An implicit MX stands or falls with the domain's own addresses. */
+static void implicit_outcome(domain_t *d) {
+  const host_t *h = d->mx[0].host;
+  if (h->status == MXS_CLASS_OK) {
+    d->status = MXS_CLASS_OK;
+    return;
+  }
+  d->nmx = 0;
+  d->implicit_mx = 0; /* the flag promises mx[0]; there is none */
+  if (h->status == MXS_CLASS_MX_NO_ADDRESS) {
+    d->status = MXS_CLASS_NO_MX_NO_ADDRESS;
+    snprintf(d->detail, sizeof(d->detail), "no MX and %s",
+             d->r->ipv6 ? "no A/AAAA record" : "no A record");
+  } else {
+    d->status = h->status;
+    snprintf(d->detail, sizeof(d->detail), "no MX; %.*s", DETAIL_LEN - 8, h->detail);
+  }
+}
+
+/* The domain has its answer: move it to the delivery FIFO.  Delivery is
+ * deferred to the idle handle so this may run anywhere, even inside
+ * ares_query(). */
+static void domain_finish(domain_t *d) {
+  mxs_resolver_t *r = d->r;
+  if (d->implicit_mx) implicit_outcome(d);
+  d->dns_ms = (int)((now_ns() - d->start_ns) / 1000000);
+  if (d->prev)
+    d->prev->next = d->next;
+  else
+    r->live = d->next;
+  if (d->next) d->next->prev = d->prev;
+  d->prev = d->next = NULL;
+  if (r->done_tail)
+    r->done_tail->next = d;
+  else
+    r->done_head = d;
+  r->done_tail = d;
+  uv_idle_start(&r->idle, idle_cb); /* no-op when already active */
+}
+
+static void domain_fail(domain_t *d, mxs_class_t cls, const char *detail) {
+  d->status = cls;
+  d->nmx = 0;
+  d->implicit_mx = 0;
+  snprintf(d->detail, sizeof(d->detail), "%s", detail);
+  domain_finish(d);
+}
+
+static void domain_use_implicit(domain_t *d) {
+  host_t *h;
+  if ((d->mx = calloc(1, sizeof(slot_t))) == NULL || host_acquire(d->r, d->name, &h) < 0) {
+    domain_fail(d, MXS_CLASS_DNS_SERVFAIL, "out of memory");
+    return;
+  }
+  d->implicit_mx = 1;
+  d->nmx = 1;
+  slot_attach(&d->mx[0], d, h, 0);
+  if (d->remaining == 0) domain_finish(d);
+}
+
+static int is_null_target(const char *host) {
+  /* c-ares expands the root name to "" (it strips trailing dots); accept
+   * "." too in case another version keeps it. */
+  return host[0] == '\0' || strcmp(host, ".") == 0;
+}
+
+/* MX records in answer order -> slots sorted by preference (stable, so
+ * ties keep answer order), null targets skipped, duplicates dropped. */
+static void domain_use_mx(domain_t *d, const struct ares_mx_reply *mx) {
+  size_t n = 0, k = 0;
+  for (const struct ares_mx_reply *p = mx; p; p = p->next) n++;
+  const struct ares_mx_reply **v = malloc(n * sizeof(*v));
+  if (v == NULL || (d->mx = calloc(n, sizeof(slot_t))) == NULL) {
+    free(v);
+    domain_fail(d, MXS_CLASS_DNS_SERVFAIL, "out of memory");
+    return;
+  }
+  for (const struct ares_mx_reply *p = mx; p; p = p->next) {
+    if (is_null_target(p->host)) continue;
+    size_t j = k++;
+    for (; j > 0 && v[j - 1]->priority > p->priority; j--) v[j] = v[j - 1];
+    v[j] = p;
+  }
+  for (size_t i = 0; i < k; i++) {
+    host_t *h;
+    if (host_acquire(d->r, v[i]->host, &h) < 0) continue; /* out of memory: drop this MX */
+    size_t j = 0;
+    while (j < d->nmx && d->mx[j].host != h) j++;
+    if (j < d->nmx) continue; /* same host twice: keep the better preference */
+    slot_attach(&d->mx[d->nmx++], d, h, v[i]->priority);
+  }
+  free(v);
+  d->status = MXS_CLASS_OK; /* per-host problems are reported per host */
+  if (d->nmx == 0)
+    domain_fail(d, k == 0 ? MXS_CLASS_NULL_MX : MXS_CLASS_DNS_SERVFAIL,
+                k == 0 ? "null MX (RFC 7505)" : "out of memory");
+  else if (d->remaining == 0)
+    domain_finish(d);
+}
+
+static void domain_on_mx(domain_t *d, int status, const unsigned char *abuf, int alen) {
+  struct ares_mx_reply *mx = NULL;
+  char detail[DETAIL_LEN];
+  if (status == ARES_SUCCESS) {
+    status = ares_parse_mx_reply(abuf, alen, &mx);
+    /* An answer with only a CNAME and no MX is NODATA too. */
+    if (status == ARES_SUCCESS && mx == NULL) status = ARES_ENODATA;
+  }
+  if (status == ARES_SUCCESS) {
+    domain_use_mx(d, mx);
+  } else if (status == ARES_ENODATA) {
+    domain_use_implicit(d);
+  } else {
+    snprintf(detail, sizeof(detail), "MX lookup: %s", status_text(status));
+    domain_fail(d, failure_class(status), detail);
+  }
+  if (mx) ares_free_data(mx);
+}
+
+static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
+  query_t *q = arg;
+  mxs_resolver_t *r = q->r;
+  (void)timeouts;
+  r->stats.inflight--;
+  /* Inside ares_destroy() from close: the owners are about to be freed. */
+  if (r->closing) return;
+  if (q->kind == Q_MX)
+    domain_on_mx(container_of(q, domain_t, q), status, abuf, alen);
+  else
+    host_on_answer(q, status, abuf, alen);
+  pump(r);
+}
+
+static void domain_free(domain_t *d) {
+  free(d->mx);
+  free(d);
+}
+
+/* Calls the user back with a view of D built on the stack and one array;
+ * everything it points to lives until the callback returns. */
+static void deliver(domain_t *d) {
+  mxs_domain_answer_t a = {.domain = d->name,
+                           .status = d->status,
+                           .detail = d->detail,
+                           .implicit_mx = d->implicit_mx,
+                           .dns_ms = d->dns_ms};
+  mxs_mx_host_t *mx = NULL;
+  if (d->status == MXS_CLASS_OK && d->nmx > 0) {
+    if ((mx = calloc(d->nmx, sizeof(*mx))) == NULL) {
+      a.status = MXS_CLASS_DNS_SERVFAIL;
+      a.detail = "out of memory";
+      a.implicit_mx = 0;
+    }
+    for (size_t i = 0; mx && i < d->nmx; i++) {
+      const host_t *h = d->mx[i].host;
+      mx[i] = (mxs_mx_host_t){.host = h->name,
+                              .pref = d->mx[i].pref,
+                              .status = h->status,
+                              .detail = h->detail,
+                              .naddrs = h->naddrs,
+                              .addrs = (const char *const *)h->addrs};
+    }
+    a.nmx = mx ? d->nmx : 0;
+    a.mx = mx;
+  }
+  d->cb(d->arg, &a);
+  free(mx);
+}
+
+static void idle_cb(uv_idle_t *idle) {
+  mxs_resolver_t *r = idle->data;
+  /* The callback may resolve more (fine: appended) or close R (then stop:
+   * R stays allocated until its handles' close callbacks, later). */
+  for (int i = 0; i < DELIVER_BATCH && r->done_head && !r->closing; i++) {
+    domain_t *d = r->done_head;
+    r->done_head = d->next;
+    if (r->done_head == NULL) r->done_tail = NULL;
+    r->pending--;
+    deliver(d);
+    domain_free(d);
+  }
+  if (!r->closing && r->done_head == NULL) uv_idle_stop(idle);
+}
+
+/* ---- public API ---- */
+
+static void pump_cb(void *arg) { pump(arg); }
+
+int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resolver_t **out,
+                     char *errbuf, size_t errlen) {
+  mxs_resolver_opts_t o = {0};
+  if (opts) o = *opts;
+  if (loop == NULL || out == NULL || o.timeout_ms < 0 || o.tries < 0 || o.max_inflight < 0) {
+    if (errbuf && errlen) snprintf(errbuf, errlen, "invalid resolver options");
+    return UV_EINVAL;
+  }
+  mxs_resolver_t *r = calloc(1, sizeof(*r));
+  if (r == NULL) return UV_ENOMEM;
+  mxs_resolver_chan_opts_t co = {.servers = o.servers,
+                                 .timeout_ms = o.timeout_ms ? o.timeout_ms : DEFAULT_TIMEOUT_MS,
+                                 .tries = o.tries ? o.tries : DEFAULT_TRIES,
+                                 .after_io = pump_cb,
+                                 .arg = r};
+  int rc = mxs_resolver_chan_new(loop, &co, &r->chan, errbuf, errlen);
+  if (rc < 0) {
+    free(r);
+    return rc;
+  }
+  r->max_inflight = o.max_inflight ? (size_t)o.max_inflight : DEFAULT_MAX_INFLIGHT;
+  r->ipv6 = o.ipv6 != 0;
+  mxs_resolver_cache_init(&r->hosts);
+  uv_idle_init(loop, &r->idle);
+  r->idle.data = r;
+  r->open_parts = 2;
+  *out = r;
+  return 0;
+}
+
+int mxs_resolver_resolve(mxs_resolver_t *r, const char *domain, mxs_resolve_cb cb, void *arg) {
+  if (r == NULL || domain == NULL || cb == NULL) return UV_EINVAL;
+  if (r->closing) return UV_ECANCELED;
+  size_t n = strlen(domain);
+  if (n == 0 || n > MAX_DOMAIN_LEN || strcmp(domain, ".") == 0) return UV_EINVAL;
+  domain_t *d = calloc(1, sizeof(*d) + n + 1);
+  if (d == NULL) return UV_ENOMEM;
+  memcpy(d->name, domain, n + 1);
+  d->r = r;
+  d->cb = cb;
+  d->arg = arg;
+  d->start_ns = now_ns();
+  d->q = (query_t){.r = r, .name = d->name, .kind = Q_MX};
+  d->next = r->live;
+  if (r->live) r->live->prev = d;
+  r->live = d;
+  r->pending++;
+  enqueue(r, &d->q);
+  pump(r); /* may finish D at once; it is delivered from the idle handle */
+  mxs_resolver_chan_arm(r->chan);
+  return 0;
+}
+
+size_t mxs_resolver_pending(const mxs_resolver_t *r) { return r ? r->pending : 0; }
+
+void mxs_resolver_stats(const mxs_resolver_t *r, mxs_resolver_stats_t *out) {
+  if (r && out) *out = r->stats;
+}
+
+static void free_domain_list(domain_t *d) {
+  while (d) {
+    domain_t *next = d->next;
+    domain_free(d);
+    d = next;
+  }
+}
+
+void mxs_resolver_close(mxs_resolver_t *r, void (*done_cb)(void *arg), void *arg) {
+  if (r == NULL || r->closing) return;
+  r->closing = 1;
+  r->done_cb = done_cb;
+  r->done_arg = arg;
+  /* Ends every query with ARES_EDESTRUCTION: query_cb ignores them now. */
+  mxs_resolver_chan_close(r->chan, part_closed, r);
+  r->chan = NULL;
+  /* Queued queries are embedded in the domains and hosts freed here. */
+  memset(r->fifo_head, 0, sizeof(r->fifo_head));
+  memset(r->fifo_tail, 0, sizeof(r->fifo_tail));
+  r->stats.queued = 0;
+  free_domain_list(r->live);
+  free_domain_list(r->done_head);
+  r->live = r->done_head = r->done_tail = NULL;
+  r->pending = 0;
+  mxs_resolver_cache_free(&r->hosts, host_free);
+  uv_close((uv_handle_t *)&r->idle, idle_close_cb);
+}

@@ -1,0 +1,115 @@
+/* resolver.h - domain -> sorted MX hosts -> addresses, on c-ares over libuv.
+ *
+ * One resolver per event loop.  It owns the c-ares channel (driven through
+ * ARES_OPT_SOCK_STATE_CB, one uv_poll_t per socket and one uv_timer_t from
+ * ares_timeout()), a per-run cache of MX host -> addresses, and a FIFO of
+ * lookups waiting for a slot so c-ares never has more than max_inflight
+ * queries outstanding.
+ *
+ * Only ares_query() is used: no search domains, no /etc/hosts, and an MX
+ * target spelled like an address ("127.0.0.9") is a name queried for A
+ * records, never an address.  Host results, failures included, are cached
+ * for the life of the resolver: a host shared by many domains is asked once,
+ * and lookups of a host already in flight wait for it.
+ *
+ * While open, the resolver keeps its c-ares sockets watched, so the loop
+ * does not end until mxs_resolver_close().
+ */
+#ifndef MXS_RESOLVER_H
+#define MXS_RESOLVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "scanner/classify.h"
+
+typedef struct mxs_resolver_s mxs_resolver_t;
+
+typedef struct {
+  const char *servers; /* "HOST[:PORT][,HOST[:PORT]...]" ([v6]:port too), NULL = system;
+                        * HOST is an IP address, port 1-65535, default 53 */
+  int timeout_ms;      /* per-try timeout, default 2000 (c-ares 1.18 doubles it each round
+                        * of retries: 300 ms x 2 tries is ~900 ms in all) */
+  int tries;           /* tries per query, default 3 */
+  int max_inflight;    /* outstanding c-ares queries, default 512 */
+  int ipv6;            /* also query AAAA for MX hosts */
+} mxs_resolver_opts_t;
+
+/* One MX host of a domain, with its addresses.  status is MXS_CLASS_OK when
+ * naddrs > 0, else MXS_CLASS_MX_NO_ADDRESS (NODATA/NXDOMAIN for the host),
+ * MXS_CLASS_DNS_TIMEOUT or MXS_CLASS_DNS_SERVFAIL, with detail saying why
+ * ("no A record", "host does not exist (NXDOMAIN)", "A lookup: timeout",
+ * "AAAA lookup: REFUSED" ...).  Any address makes the host OK even if the
+ * other family failed.  At most 32 addresses per family are kept. */
+typedef struct {
+  const char *host; /* lower-case, no trailing dot */
+  int pref;
+  mxs_class_t status;
+  const char *detail; /* "" when status is OK */
+  size_t naddrs;
+  const char *const *addrs; /* textual IPv4 first, then IPv6 */
+} mxs_mx_host_t;
+
+/* The answer for one domain.  status is MXS_CLASS_OK when nmx > 0; else one of
+ * DNS_NXDOMAIN, DNS_SERVFAIL, DNS_TIMEOUT, NULL_MX, NO_MX_NO_ADDRESS with
+ * detail naming the resolver error (e.g. "MX lookup: SERVFAIL", "MX lookup:
+ * REFUSED", "MX lookup: timeout", "no MX; A lookup: timeout").  With
+ * implicit_mx, mx[0] is the domain itself with pref 0 (implicit_mx is 0
+ * whenever nmx is 0).  MX hosts are sorted by preference, ties in answer
+ * order, lower-cased, duplicates dropped (the best preference kept); null
+ * targets are skipped and a domain with only those is NULL_MX.  A domain is
+ * OK as soon as it has an MX host, even if every host failed: look at
+ * mx[i].status.  domain is the caller's spelling. */
+typedef struct {
+  const char *domain;
+  mxs_class_t status;
+  const char *detail;
+  int implicit_mx;
+  size_t nmx;
+  const mxs_mx_host_t *mx;
+  int dns_ms; /* wall time from submission to answer, queueing included */
+} mxs_domain_answer_t;
+
+/* The answer and everything it points to is borrowed for the duration of
+ * the callback only.  The callback is never called from inside
+ * mxs_resolver_resolve(). */
+typedef void (*mxs_resolve_cb)(void *arg, const mxs_domain_answer_t *answer);
+
+/* Creates a resolver on LOOP.  Returns 0 and sets *out, or a negative error
+ * (UV_EINVAL for a bad server list, with a message in errbuf). */
+int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resolver_t **out,
+                     char *errbuf, size_t errlen);
+
+/* Queues the full lookup of DOMAIN (copied).  Returns 0 or a negative error:
+ * UV_EINVAL for a NULL/empty/"."/over-long name or NULL cb, UV_ECANCELED
+ * after mxs_resolver_close(), UV_ENOMEM. */
+int mxs_resolver_resolve(mxs_resolver_t *r, const char *domain, mxs_resolve_cb cb, void *arg);
+
+/* Lookups submitted and not yet answered. */
+size_t mxs_resolver_pending(const mxs_resolver_t *r);
+
+/* Cancels outstanding lookups (their callbacks run with DNS_TIMEOUT-free
+ * status "cancelled" is NOT reported: callbacks are simply not called after
+ * this), closes every handle and frees R from the last close callback, then
+ * calls done_cb(arg) if non-NULL.  Safe from inside a resolve callback; done_cb
+ * never runs inside this call; a second close is ignored. */
+void mxs_resolver_close(mxs_resolver_t *r, void (*done_cb)(void *arg), void *arg);
+
+/* Counters for tests and the run report. */
+typedef struct {
+  uint64_t queries;       /* c-ares queries submitted, all types */
+  uint64_t mx_queries;    /* MX queries (one per domain) */
+  uint64_t addr_queries;  /* A and AAAA queries (MX hosts and implicit MX) */
+  uint64_t host_lookups;  /* distinct host names looked up */
+  uint64_t cache_hits;    /* host already resolved: no query */
+  uint64_t cache_waits;   /* host lookup in flight: coalesced onto it */
+  size_t inflight;        /* c-ares queries outstanding now */
+  size_t peak_inflight;   /* most ever outstanding (never above max_inflight) */
+  size_t queued;          /* queries waiting in the FIFO for a slot */
+} mxs_resolver_stats_t;
+
+/* Copies the counters of R into *out. */
+void mxs_resolver_stats(const mxs_resolver_t *r, mxs_resolver_stats_t *out);
+
+#endif

@@ -1,0 +1,35 @@
+/* cert.h - what a record says about a leaf certificate, extracted once.
+ *
+ * A probe result keeps one mxs_cert_t per address probed: the contract's
+ * fields copied out of the X509 (so the SSL object can be freed at once),
+ * plus the X509 itself so the host-name check can run for every MX name
+ * that shares the address.
+ */
+#ifndef MXS_CERT_H
+#define MXS_CERT_H
+
+#include <openssl/x509.h>
+#include <stdint.h>
+
+#include "scanner/classify.h"
+#include "scanner/record.h"
+
+typedef struct {
+  X509 *x509;          /* owned reference */
+  mxs_cert_info_t info; /* strings owned by this struct */
+} mxs_cert_t;
+
+/* Copies the fields of LEAF (up-ref'd, not taken) as of unix time NOW.
+ * NULL on allocation failure.  Caller frees with mxs_cert_free. */
+mxs_cert_t *mxs_cert_new(X509 *leaf, int chain_len, int64_t now);
+void mxs_cert_free(mxs_cert_t *c);
+
+/* Problems visible in the leaf alone: cert-weak (RSA/DSA < 2048 bits, EC <
+ * 224, MD5/SHA-1 signature).  Returns a class set. */
+mxs_class_set_t mxs_cert_leaf_problems(const mxs_cert_t *c);
+
+/* 1 when HOST matches a SAN dNSName (or the CN when there is no SAN),
+ * wildcards in the left-most label only, as RFC 6125 says. */
+int mxs_cert_matches_host(const mxs_cert_t *c, const char *host);
+
+#endif

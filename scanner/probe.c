@@ -1,0 +1,543 @@
+/* probe.c - the SMTP/STARTTLS state machine of one connection. */
+#include "scanner/probe.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "scanner/smtp.h"
+
+#define BANNER_MAX 512
+#define QUIT_GRACE_MS 1000
+
+typedef enum {
+  ST_CONNECT,
+  ST_BANNER,
+  ST_EHLO,
+  ST_HELO,
+  ST_STARTTLS,
+  ST_HANDSHAKE,
+  ST_EHLO2,
+  ST_CLOSING,
+} state_t;
+
+typedef struct probe_s {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  uv_connect_t connect_req;
+  uv_shutdown_t shutdown_req;
+  const mxs_probe_env_t *env;
+  char ip[INET6_ADDRSTRLEN];
+  int port;
+  char *sni;
+  int legacy;
+  state_t st;
+  int finished;    /* the outcome is set and the callback has run */
+  int open_handles;
+  mxs_smtp_reader_t *rd;
+  mxs_tls_t *tls;
+  mxs_probe_result_t *res;
+  uint64_t t_start, t_stage; /* ms, uv_hrtime based */
+  char ehlo_detail[160];     /* the rejected EHLO reply, for the HELO fallback */
+  mxs_probe_cb cb;
+  void *cb_arg;
+  char rbuf[8192];
+} probe_t;
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static uint64_t now_ms(void) { return uv_hrtime() / 1000000; }
+
+/* ---- result ------------------------------------------------------------ */
+
+void mxs_probe_result_free(mxs_probe_result_t *r) {
+  if (!r) return;
+  free(r->banner);
+  for (size_t i = 0; i < r->nehlo; i++) free(r->ehlo[i]);
+  free(r->ehlo);
+  mxs_cert_free(r->cert);
+  free(r);
+}
+
+/* Records how long the stage that just ended took and starts the next. */
+static void stage_done(probe_t *p, int *slot) {
+  uint64_t t = now_ms();
+  *slot = (int)(t - p->t_stage);
+  p->t_stage = t;
+}
+
+/* ---- closing ----------------------------------------------------------- */
+
+static void on_close(uv_handle_t *h) {
+  probe_t *p = h->data;
+  if (--p->open_handles > 0) return;
+  mxs_smtp_reader_free(p->rd);
+  mxs_tls_free(p->tls);
+  free(p->sni);
+  free(p);
+}
+
+static void close_handles(probe_t *p) {
+  if (!uv_is_closing((uv_handle_t *)&p->timer)) uv_close((uv_handle_t *)&p->timer, on_close);
+  if (!uv_is_closing((uv_handle_t *)&p->tcp)) uv_close((uv_handle_t *)&p->tcp, on_close);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  (void)status;
+  close_handles(req->data);
+}
+
+static void on_grace_timeout(uv_timer_t *t) { close_handles(t->data); }
+
+/* Sets the outcome once, hands the result over and closes.  GRACEFUL lets
+ * queued writes (QUIT) reach the peer before the socket closes. */
+static void finish(probe_t *p, mxs_class_t cls, const char *stage, int graceful, const char *fmt, ...) {
+  if (p->finished) return;
+  p->finished = 1;
+  mxs_probe_result_t *r = p->res;
+  r->cls = cls;
+  r->stage = stage;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+  va_end(ap);
+  r->timings.total = (int)(now_ms() - p->t_start);
+  p->res = NULL;
+  /* The SSL object is the biggest thing a probe holds: drop it now. */
+  mxs_tls_free(p->tls);
+  p->tls = NULL;
+  p->st = ST_CLOSING;
+  uv_read_stop((uv_stream_t *)&p->tcp);
+  p->cb(p->cb_arg, r);
+  if (graceful && uv_shutdown(&p->shutdown_req, (uv_stream_t *)&p->tcp, on_shutdown) == 0) {
+    p->shutdown_req.data = p;
+    uv_timer_start(&p->timer, on_grace_timeout, QUIT_GRACE_MS, 0);
+    return;
+  }
+  close_handles(p);
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+typedef struct {
+  uv_write_t req;
+  size_t len;
+  char data[];
+} wreq_t;
+
+static void on_write(uv_write_t *req, int status) {
+  probe_t *p = req->handle->data;
+  free(req);
+  if (status < 0 && status != UV_ECANCELED && !p->finished) {
+    /* A failed write means the peer is gone; reading will tell the same
+     * story with the right stage, but do not rely on it. */
+    on_read((uv_stream_t *)&p->tcp, status, NULL);
+  }
+}
+
+static int send_bytes(probe_t *p, const void *data, size_t len) {
+  wreq_t *w = malloc(sizeof *w + len);
+  if (!w) return UV_ENOMEM;
+  memcpy(w->data, data, len);
+  w->len = len;
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+  int rc = uv_write(&w->req, (uv_stream_t *)&p->tcp, &b, 1, on_write);
+  if (rc < 0) free(w);
+  return rc;
+}
+
+/* Sends whatever ciphertext the TLS engine produced. */
+static int flush_tls(probe_t *p) {
+  size_t n = mxs_tls_pending(p->tls);
+  if (n == 0) return 0;
+  wreq_t *w = malloc(sizeof *w + n);
+  if (!w) return UV_ENOMEM;
+  w->len = mxs_tls_take(p->tls, w->data, n);
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+  int rc = uv_write(&w->req, (uv_stream_t *)&p->tcp, &b, 1, on_write);
+  if (rc < 0) free(w);
+  return rc;
+}
+
+/* Sends an SMTP command, in clear or through TLS depending on the state. */
+static void send_cmd(probe_t *p, const char *fmt, ...) {
+  char line[600];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line - 2, fmt, ap);
+  va_end(ap);
+  if (n < 0 || n > (int)sizeof line - 3) n = (int)sizeof line - 3;
+  memcpy(line + n, "\r\n", 3);
+  int rc = p->tls ? (mxs_tls_write(p->tls, line, (size_t)n + 2) == 0 ? flush_tls(p) : UV_EPROTO)
+                  : send_bytes(p, line, (size_t)n + 2);
+  if (rc < 0) on_read((uv_stream_t *)&p->tcp, rc, NULL);
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static void on_timeout(uv_timer_t *t) {
+  probe_t *p = t->data;
+  double secs;
+  switch (p->st) {
+  case ST_CONNECT:
+    finish(p, MXS_CLASS_TCP_TIMEOUT, "connect", 0, "no answer to SYN within %.1f s",
+           p->env->connect_timeout_ms / 1000.0);
+    return;
+  case ST_BANNER:
+    secs = p->env->banner_timeout_ms / 1000.0;
+    if (mxs_smtp_reader_buffered(p->rd))
+      finish(p, MXS_CLASS_SMTP_BANNER_TIMEOUT, "banner", 0, "incomplete greeting after %.1f s", secs);
+    else
+      finish(p, MXS_CLASS_SMTP_BANNER_TIMEOUT, "banner", 0, "no greeting within %.1f s", secs);
+    return;
+  case ST_EHLO:
+  case ST_HELO:
+  case ST_STARTTLS:
+    finish(p, MXS_CLASS_SMTP_TIMEOUT, p->st == ST_STARTTLS ? "starttls" : "ehlo", 0,
+           "no reply to %s within %.1f s", p->st == ST_STARTTLS ? "STARTTLS" : p->st == ST_HELO ? "HELO" : "EHLO",
+           p->env->command_timeout_ms / 1000.0);
+    return;
+  case ST_HANDSHAKE:
+    finish(p, MXS_CLASS_TLS_TIMEOUT, "tls", 0, "TLS handshake stalled for %.1f s",
+           p->env->handshake_timeout_ms / 1000.0);
+    return;
+  case ST_EHLO2:
+    finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 0, "no reply to EHLO after TLS within %.1f s",
+           p->env->command_timeout_ms / 1000.0);
+    return;
+  case ST_CLOSING:
+    return;
+  }
+}
+
+static void arm(probe_t *p, state_t st, int timeout_ms) {
+  p->st = st;
+  uv_timer_start(&p->timer, on_timeout, (uint64_t)timeout_ms, 0);
+}
+
+/* ---- SMTP replies ------------------------------------------------------ */
+
+static char *dup_line(int code, const char *text, size_t max) {
+  char buf[BANNER_MAX + 8];
+  snprintf(buf, sizeof buf, "%d%s%s", code, *text ? " " : "", text);
+  buf[max < sizeof buf ? max : sizeof buf - 1] = '\0';
+  return strdup(buf);
+}
+
+static void keep_ehlo(probe_t *p, const mxs_smtp_reply_t *rep) {
+  mxs_probe_result_t *r = p->res;
+  r->has_ehlo = 1;
+  size_t n = rep->nlines > 1 ? rep->nlines - 1 : 0;
+  r->ehlo = n ? calloc(n, sizeof *r->ehlo) : NULL;
+  for (size_t i = 0; r->ehlo && i < n; i++)
+    if ((r->ehlo[r->nehlo] = strdup(rep->lines[i + 1]))) r->nehlo++;
+}
+
+static void start_handshake(probe_t *p, size_t leftover) {
+  stage_done(p, &p->res->timings.starttls);
+  if (leftover) {
+    /* Bytes after "220" in the same read came before our ClientHello: the
+     * peer (or a man in the middle) injected plaintext; never feed them to
+     * TLS (CVE-2011-0411 class of bugs). */
+    finish(p, MXS_CLASS_TLS_PROTOCOL_ERROR, "tls", 0,
+           "%zu bytes of plaintext after the 220 reply to STARTTLS (command injection)", leftover);
+    return;
+  }
+  p->tls = mxs_tls_new(p->env->tls, p->sni, p->legacy);
+  if (!p->tls) {
+    finish(p, MXS_CLASS_TLS_PROTOCOL_ERROR, "tls", 0, "out of memory creating the TLS session");
+    return;
+  }
+  arm(p, ST_HANDSHAKE, p->env->handshake_timeout_ms);
+  mxs_tls_handshake(p->tls); /* produces the ClientHello */
+  if (flush_tls(p) < 0) finish(p, MXS_CLASS_TLS_DIED, "tls", 0, "could not send the ClientHello");
+}
+
+static void on_banner(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
+  p->res->banner = dup_line(rep->code, rep->lines[0], BANNER_MAX);
+  stage_done(p, &p->res->timings.banner);
+  if (rep->code / 100 != 2) {
+    send_cmd(p, "QUIT");
+    finish(p, MXS_CLASS_SMTP_REJECTED, "banner", 1, "greeting: %s", summary);
+    return;
+  }
+  arm(p, ST_EHLO, p->env->command_timeout_ms);
+  send_cmd(p, "EHLO %s", p->env->ehlo_name);
+}
+
+static void on_ehlo(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
+  if (rep->code / 100 == 5) { /* as MTAs do: fall back to HELO */
+    snprintf(p->ehlo_detail, sizeof p->ehlo_detail, "%s", summary);
+    arm(p, ST_HELO, p->env->command_timeout_ms);
+    send_cmd(p, "HELO %s", p->env->ehlo_name);
+    return;
+  }
+  stage_done(p, &p->res->timings.ehlo);
+  if (rep->code / 100 != 2) {
+    send_cmd(p, "QUIT");
+    finish(p, MXS_CLASS_SMTP_REJECTED, "ehlo", 1, "EHLO: %s", summary);
+    return;
+  }
+  keep_ehlo(p, rep);
+  if (!mxs_smtp_ehlo_has(rep, "STARTTLS")) {
+    send_cmd(p, "QUIT");
+    finish(p, MXS_CLASS_STARTTLS_NOT_OFFERED, "ehlo", 1, "EHLO does not advertise STARTTLS");
+    return;
+  }
+  arm(p, ST_STARTTLS, p->env->command_timeout_ms);
+  send_cmd(p, "STARTTLS");
+}
+
+static void on_helo(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
+  stage_done(p, &p->res->timings.ehlo);
+  send_cmd(p, "QUIT");
+  if (rep->code / 100 == 2)
+    finish(p, MXS_CLASS_STARTTLS_NOT_OFFERED, "ehlo", 1, "EHLO rejected (%s), HELO accepted: no ESMTP, no STARTTLS",
+           p->ehlo_detail);
+  else
+    finish(p, MXS_CLASS_SMTP_REJECTED, "ehlo", 1, "EHLO: %s; HELO: %s", p->ehlo_detail, summary);
+}
+
+static void on_ehlo2(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
+  if (rep->code / 100 != 2) {
+    send_cmd(p, "QUIT");
+    finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 1, "EHLO after TLS: %s", summary);
+    return;
+  }
+  send_cmd(p, "QUIT");
+  finish(p, MXS_CLASS_OK, "done", 1, "%s", "");
+}
+
+/* Handles one complete reply; LEFTOVER is what followed it in the buffer. */
+static void on_reply(probe_t *p, const mxs_smtp_reply_t *rep, size_t leftover) {
+  char summary[256];
+  mxs_smtp_reply_summary(rep, summary, sizeof summary);
+  p->res->smtp_code = rep->code;
+  switch (p->st) {
+  case ST_BANNER: on_banner(p, rep, summary); break;
+  case ST_EHLO: on_ehlo(p, rep, summary); break;
+  case ST_HELO: on_helo(p, rep, summary); break;
+  case ST_STARTTLS:
+    if (rep->code == 220) {
+      start_handshake(p, leftover);
+    } else {
+      send_cmd(p, "QUIT");
+      finish(p, MXS_CLASS_STARTTLS_REJECTED, "starttls", 1, "STARTTLS: %s", summary);
+    }
+    break;
+  case ST_EHLO2: on_ehlo2(p, rep, summary); break;
+  default: break;
+  }
+}
+
+static const char *smtp_stage_name(state_t st) {
+  return st == ST_BANNER ? "banner" : st == ST_STARTTLS ? "starttls" : "ehlo";
+}
+
+/* Feeds SMTP bytes (clear text, or decrypted after TLS) to the reader. */
+static void feed_smtp(probe_t *p, const char *data, size_t len) {
+  while (len > 0 && !p->finished) {
+    size_t used = 0;
+    const mxs_smtp_reply_t *rep = NULL;
+    mxs_smtp_status_t s = mxs_smtp_reader_feed(p->rd, data, len, &used, &rep);
+    data += used;
+    len -= used;
+    if (s == MXS_SMTP_NEED_MORE) return;
+    if (s < 0) {
+      if (p->st == ST_EHLO2)
+        finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 0, "reply to EHLO after TLS: %s",
+               mxs_smtp_strerror(s));
+      else
+        finish(p, MXS_CLASS_SMTP_PROTOCOL_ERROR, smtp_stage_name(p->st), 0, "%s", mxs_smtp_strerror(s));
+      return;
+    }
+    state_t before = p->st;
+    on_reply(p, rep, len);
+    if (before == ST_STARTTLS) return; /* leftover bytes were judged already */
+  }
+}
+
+/* ---- TLS --------------------------------------------------------------- */
+
+static void handshake_done(probe_t *p) {
+  mxs_probe_result_t *r = p->res;
+  stage_done(p, &r->timings.handshake);
+  r->tls_done = 1;
+  snprintf(r->tls_version, sizeof r->tls_version, "%s", mxs_tls_version(p->tls));
+  snprintf(r->cipher, sizeof r->cipher, "%s", mxs_tls_cipher(p->tls));
+  mxs_tls_group(p->tls, r->group, sizeof r->group);
+  X509 *leaf = mxs_tls_leaf(p->tls);
+  if (leaf) {
+    r->cert = mxs_cert_new(leaf, mxs_tls_chain_len(p->tls), (int64_t)time(NULL));
+    r->chain_errors = mxs_tls_cert_errors(p->tls) | (r->cert ? mxs_cert_leaf_problems(r->cert) : 0);
+    snprintf(r->verify_text, sizeof r->verify_text, "%s", mxs_tls_verify_text(p->tls));
+  }
+  if (p->legacy) {
+    finish(p, MXS_CLASS_OK, "done", 0, "legacy handshake succeeded");
+    return;
+  }
+  mxs_smtp_reader_reset(p->rd);
+  arm(p, ST_EHLO2, p->env->command_timeout_ms);
+  send_cmd(p, "EHLO %s", p->env->ehlo_name);
+}
+
+static void handshake_failed(probe_t *p, int peer_closed) {
+  mxs_probe_result_t *r = p->res;
+  r->tls_fail = *mxs_tls_failure(p->tls);
+  r->tls_peer_closed = peer_closed;
+  stage_done(p, &r->timings.handshake);
+  /* Preliminary class: scan.c refines it with the legacy retry. */
+  if (peer_closed && !r->tls_fail.ssl_reason)
+    finish(p, MXS_CLASS_TLS_DIED, "tls", 0, "connection died while negotiating STARTTLS%s",
+           r->tls_fail.server_hello ? " (after the ServerHello)" : " (no ServerHello)");
+  else
+    finish(p, MXS_CLASS_TLS_ALERT, "tls", 0, "%s", r->tls_fail.text);
+}
+
+static void drive_handshake(probe_t *p) {
+  int rc = mxs_tls_handshake(p->tls);
+  if (flush_tls(p) < 0 && rc >= 0) rc = -1;
+  if (rc == 1) handshake_done(p);
+  else if (rc < 0) handshake_failed(p, 0);
+}
+
+/* Bytes read while TLS is on: into the engine, then drive it. */
+static void feed_tls(probe_t *p, const char *data, size_t len) {
+  if (mxs_tls_feed(p->tls, data, len) < 0) {
+    finish(p, MXS_CLASS_TLS_PROTOCOL_ERROR, "tls", 0, "out of memory buffering TLS input");
+    return;
+  }
+  if (p->st == ST_HANDSHAKE) {
+    drive_handshake(p);
+    if (p->finished || p->st == ST_HANDSHAKE) return;
+  }
+  char plain[4096];
+  int n;
+  while (!p->finished && p->tls && (n = mxs_tls_read(p->tls, plain, sizeof plain)) > 0)
+    feed_smtp(p, plain, (size_t)n);
+  if (!p->finished && p->tls && n < 0)
+    finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 0, "TLS session closed after the handshake");
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  probe_t *p = h->data;
+  *buf = uv_buf_init(p->rbuf, sizeof p->rbuf);
+}
+
+/* The peer closed (EOF) or the connection broke (ERR < 0). */
+static void on_eof(probe_t *p, int err) {
+  const char *why = err == UV_EOF ? "connection closed by the server" : uv_strerror(err);
+  switch (p->st) {
+  case ST_BANNER:
+  case ST_EHLO:
+  case ST_HELO:
+  case ST_STARTTLS:
+    finish(p, MXS_CLASS_SMTP_CLOSED, smtp_stage_name(p->st), 0, "%s %s", why,
+           p->st == ST_BANNER ? "before the greeting" : p->st == ST_STARTTLS ? "after STARTTLS" : "after EHLO");
+    return;
+  case ST_HANDSHAKE:
+    handshake_failed(p, 1);
+    return;
+  case ST_EHLO2:
+    finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 0, "%s after the TLS handshake", why);
+    return;
+  default:
+    return;
+  }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  probe_t *p = s->data;
+  if (p->finished) return;
+  if (nread < 0) {
+    on_eof(p, (int)nread);
+    return;
+  }
+  if (nread == 0) return;
+  if (p->tls) feed_tls(p, buf->base, (size_t)nread);
+  else feed_smtp(p, buf->base, (size_t)nread);
+}
+
+/* ---- connecting -------------------------------------------------------- */
+
+static void on_connect(uv_connect_t *req, int status) {
+  probe_t *p = req->data;
+  if (p->finished || status == UV_ECANCELED) return;
+  if (status < 0) {
+    finish(p, mxs_class_from_connect_error(status), "connect", 0, "%s", uv_strerror(status));
+    return;
+  }
+  stage_done(p, &p->res->timings.connect);
+  arm(p, ST_BANNER, p->env->banner_timeout_ms);
+  int rc = uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
+  if (rc < 0) finish(p, MXS_CLASS_TCP_UNREACHABLE, "connect", 0, "%s", uv_strerror(rc));
+}
+
+/* A connect that fails before any I/O is still reported from the loop,
+ * never from inside mxs_probe_start. */
+static void on_immediate_failure(uv_timer_t *t) {
+  probe_t *p = t->data;
+  int err = p->res->smtp_code; /* stashed uv error, see start */
+  p->res->smtp_code = 0;
+  finish(p, mxs_class_from_connect_error(err), "connect", 0, "%s", uv_strerror(err));
+}
+
+static int parse_addr(const char *ip, int port, struct sockaddr_storage *ss) {
+  if (uv_ip4_addr(ip, port, (struct sockaddr_in *)ss) == 0) return 0;
+  return uv_ip6_addr(ip, port, (struct sockaddr_in6 *)ss);
+}
+
+static probe_t *probe_new(const mxs_probe_env_t *env, const char *ip, int port, const char *sni) {
+  probe_t *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->res = calloc(1, sizeof *p->res);
+  p->rd = mxs_smtp_reader_new();
+  p->sni = strdup(sni ? sni : "");
+  if (!p->res || !p->rd || !p->sni) {
+    free(p->res);
+    mxs_smtp_reader_free(p->rd);
+    free(p->sni);
+    free(p);
+    return NULL;
+  }
+  p->env = env;
+  snprintf(p->ip, sizeof p->ip, "%s", ip);
+  p->port = port;
+  p->res->timings = (mxs_timings_t){-1, -1, -1, -1, -1, -1, -1};
+  p->res->attempts = 1;
+  return p;
+}
+
+int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
+                    mxs_probe_cb cb, void *arg) {
+  struct sockaddr_storage ss;
+  int rc = parse_addr(ip, port, &ss);
+  if (rc < 0) return rc;
+  probe_t *p = probe_new(env, ip, port, sni);
+  if (!p) return UV_ENOMEM;
+  p->legacy = legacy;
+  p->cb = cb;
+  p->cb_arg = arg;
+  uv_tcp_init(env->loop, &p->tcp);
+  uv_timer_init(env->loop, &p->timer);
+  p->tcp.data = p->timer.data = p->connect_req.data = p;
+  p->open_handles = 2;
+  p->t_start = p->t_stage = now_ms();
+  /* Without NODELAY the EHLO after the handshake waits ~40 ms for a
+   * delayed ACK. */
+  uv_tcp_nodelay(&p->tcp, 1);
+  rc = uv_tcp_connect(&p->connect_req, &p->tcp, (const struct sockaddr *)&ss, on_connect);
+  if (rc < 0) {
+    p->res->smtp_code = rc;
+    uv_timer_start(&p->timer, on_immediate_failure, 0, 0);
+    return 0;
+  }
+  arm(p, ST_CONNECT, env->connect_timeout_ms);
+  return 0;
+}

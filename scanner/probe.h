@@ -1,0 +1,67 @@
+/* probe.h - one SMTP/STARTTLS connection as a state machine on libuv.
+ *
+ * CONNECT -> BANNER -> EHLO (-> HELO) -> STARTTLS -> HANDSHAKE -> EHLO-after-TLS
+ * -> QUIT -> DONE.  One timer, re-armed per stage; one finish() that sets the
+ * outcome exactly once, hands the result to the callback and closes the
+ * handles.  The probe knows the address and the SNI name, never the domain:
+ * its result is shared by every (domain, MX name) behind the address.
+ */
+#ifndef MXS_PROBE_H
+#define MXS_PROBE_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "scanner/cert.h"
+#include "scanner/classify.h"
+#include "scanner/record.h"
+#include "scanner/tls.h"
+
+typedef struct {
+  uv_loop_t *loop;
+  mxs_tls_ctx_t *tls;    /* borrowed; outlives every probe */
+  const char *ehlo_name; /* borrowed */
+  int connect_timeout_ms;
+  int banner_timeout_ms;
+  int command_timeout_ms;
+  int handshake_timeout_ms;
+} mxs_probe_env_t;
+
+typedef struct {
+  /* Outcome of the SMTP/TLS dialogue.  MXS_CLASS_OK means TLS came up and
+   * the EHLO after it was answered; certificate classes are decided by the
+   * caller per MX name from `cert` and `chain_errors`. */
+  mxs_class_t cls;
+  const char *stage; /* static */
+  char detail[320];
+  int smtp_code;
+  char *banner; /* owned; NULL when no greeting line was read */
+  char **ehlo;  /* owned extension lines of the EHLO before TLS */
+  size_t nehlo;
+  int has_ehlo;
+  int tls_done; /* handshake completed */
+  char tls_version[16];
+  char cipher[64];
+  char group[32];
+  mxs_cert_t *cert;             /* owned; NULL when no leaf was seen */
+  mxs_class_set_t chain_errors; /* verification + leaf-only problems */
+  char verify_text[96];
+  mxs_tls_failure_t tls_fail; /* when the handshake failed */
+  int tls_peer_closed;        /* the peer closed or reset during the handshake */
+  mxs_timings_t timings;
+  int attempts;
+} mxs_probe_result_t;
+
+void mxs_probe_result_free(mxs_probe_result_t *r);
+
+/* Takes ownership of RESULT.  Never called from inside mxs_probe_start. */
+typedef void (*mxs_probe_cb)(void *arg, mxs_probe_result_t *result);
+
+/* Starts a probe of IP:PORT (textual address) with SNI (copied).  LEGACY
+ * runs the diagnostic profile and stops right after the handshake.  Returns
+ * 0, or a negative UV error when nothing could be started (ENOMEM); a
+ * connect that fails at once is reported through CB like any other. */
+int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
+                    mxs_probe_cb cb, void *arg);
+
+#endif

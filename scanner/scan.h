@@ -1,0 +1,23 @@
+/* scan.h - one run: input -> resolver -> probes -> records -> exporters.
+ *
+ * mxs_scan_t owns the event loop, the resolver, the TLS contexts, the
+ * exporters and the counters; nothing here is global.  Each address is
+ * probed once per run (or each (address, MX name) with probe_per_name) and
+ * its result fans out to every (domain, MX name) behind it.
+ */
+#ifndef MXS_SCAN_H
+#define MXS_SCAN_H
+
+#include <stdio.h>
+
+#include "scanner/config.h"
+#include "scanner/stats.h"
+
+/* Runs the scan CFG describes to completion.  Errors that stop the run
+ * before it starts (bad --dns, unreadable CA file, unwritable output) are
+ * written to ERR.  Fills *stats.  Returns 0 when every input domain was
+ * scanned and every record written, 1 when the run could not complete
+ * (interrupted, write errors), 2 for a setup error. */
+int mxs_scan_run(const mxs_config_t *cfg, mxs_stats_t *stats, FILE *err);
+
+#endif

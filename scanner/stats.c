@@ -1,0 +1,64 @@
+/* stats.c - the end-of-run class table and summary file. */
+#include "scanner/stats.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "scanner/record.h"
+
+static double pct(uint64_t n, uint64_t total) { return total ? 100.0 * (double)n / (double)total : 0.0; }
+
+void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
+  fprintf(fp, "\n%-26s %9s %7s %9s %7s  %s\n", "class", "domains", "%", "probes", "%", "what it means");
+  for (int i = 0; i < MXS_CLASS_COUNT; i++) {
+    if (!s->domains[i] && !s->probes[i]) continue;
+    fprintf(fp, "%-26s %9llu %6.1f%% %9llu %6.1f%%  %s\n", mxs_class_name((mxs_class_t)i),
+            (unsigned long long)s->domains[i], pct(s->domains[i], s->ndomains),
+            (unsigned long long)s->probes[i], pct(s->probes[i], s->nprobes), mxs_class_hint((mxs_class_t)i));
+  }
+  fprintf(fp, "%-26s %9llu %7s %9llu\n", "total", (unsigned long long)s->ndomains, "",
+          (unsigned long long)s->nprobes);
+  if (s->lines_rejected)
+    fprintf(fp, "%llu input line(s) rejected (see the errors above)\n", (unsigned long long)s->lines_rejected);
+  if (s->write_errors)
+    fprintf(fp, "WARNING: %llu record(s) could not be written\n", (unsigned long long)s->write_errors);
+  if (s->interrupted) fprintf(fp, "WARNING: the run was interrupted before the end of the input\n");
+}
+
+static void write_counts(FILE *fp, const char *name, const uint64_t *counts, uint64_t total) {
+  fprintf(fp, "  \"%s\": {\"total\": %llu, \"classes\": {", name, (unsigned long long)total);
+  int first = 1;
+  for (int i = 0; i < MXS_CLASS_COUNT; i++) {
+    if (!counts[i]) continue;
+    fprintf(fp, "%s\"%s\": %llu", first ? "" : ", ", mxs_class_name((mxs_class_t)i),
+            (unsigned long long)counts[i]);
+    first = 0;
+  }
+  fprintf(fp, "}}");
+}
+
+int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size_t errlen) {
+  FILE *fp = fopen(path, "w");
+  if (!fp) {
+    int e = errno;
+    snprintf(err, errlen, "cannot write summary '%s': %s", path, strerror(e));
+    return -e;
+  }
+  char a[24], b[24];
+  mxs_rfc3339(s->started, a);
+  mxs_rfc3339(s->finished, b);
+  fprintf(fp, "{\n  \"started_at\": \"%s\",\n  \"finished_at\": \"%s\",\n", a, b);
+  fprintf(fp, "  \"elapsed_s\": %lld,\n", (long long)(s->finished - s->started));
+  write_counts(fp, "domains", s->domains, s->ndomains);
+  fprintf(fp, ",\n");
+  write_counts(fp, "probes", s->probes, s->nprobes);
+  fprintf(fp, ",\n  \"lines_rejected\": %llu,\n  \"write_errors\": %llu,\n  \"interrupted\": %s\n}\n",
+          (unsigned long long)s->lines_rejected, (unsigned long long)s->write_errors,
+          s->interrupted ? "true" : "false");
+  if (fclose(fp) != 0) {
+    int e = errno;
+    snprintf(err, errlen, "cannot write summary '%s': %s", path, strerror(e));
+    return -e;
+  }
+  return 0;
+}

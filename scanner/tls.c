@@ -1,0 +1,277 @@
+/* tls.c - OpenSSL over memory BIOs, with every certificate problem collected.
+ *
+ * Verification runs with SSL_VERIFY_PEER and a callback that records each
+ * error and returns 1, so one handshake yields every problem of the chain
+ * (expired AND untrusted AND weak) instead of stopping at the first.
+ */
+#include "scanner/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mxs_tls_ctx_s {
+  SSL_CTX *modern;
+  SSL_CTX *legacy;
+};
+
+struct mxs_tls_s {
+  SSL *ssl;
+  BIO *rbio, *wbio; /* owned by ssl */
+  mxs_class_set_t cert_errors;
+  int first_verify_err; /* X509_V_OK when none */
+  mxs_tls_failure_t fail;
+};
+
+static void set_ctx_err(char *err, size_t errlen, const char *what, const char *file) {
+  unsigned long e = ERR_peek_last_error();
+  snprintf(err, errlen, "%s%s%s: %s", what, file ? " " : "", file ? file : "",
+           e ? ERR_reason_error_string(e) : "unknown error");
+  ERR_clear_error();
+}
+
+static mxs_class_t class_of_verify_error(int err, int depth) {
+  switch (err) {
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+  case X509_V_ERR_CRL_HAS_EXPIRED:
+    return MXS_CLASS_CERT_EXPIRED;
+  case X509_V_ERR_CERT_NOT_YET_VALID:
+    return MXS_CLASS_CERT_NOT_YET_VALID;
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    return MXS_CLASS_CERT_SELF_SIGNED;
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    /* The leaf's own issuer is missing: the server did not send the
+     * intermediate.  Further up, the chain it sent leads nowhere trusted. */
+    return depth == 0 ? MXS_CLASS_CERT_CHAIN_INCOMPLETE : MXS_CLASS_CERT_UNTRUSTED;
+  case X509_V_ERR_EE_KEY_TOO_SMALL:
+  case X509_V_ERR_CA_KEY_TOO_SMALL:
+  case X509_V_ERR_CA_MD_TOO_WEAK:
+    return MXS_CLASS_CERT_WEAK;
+  default: /* SELF_SIGNED_CERT_IN_CHAIN, CERT_UNTRUSTED, bad signatures, purpose ... */
+    return MXS_CLASS_CERT_UNTRUSTED;
+  }
+}
+
+static int verify_cb(int ok, X509_STORE_CTX *sctx) {
+  if (ok) return 1;
+  SSL *ssl = X509_STORE_CTX_get_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+  mxs_tls_t *t = ssl ? SSL_get_app_data(ssl) : NULL;
+  if (t) {
+    int err = X509_STORE_CTX_get_error(sctx);
+    t->cert_errors |= MXS_CLASS_BIT(class_of_verify_error(err, X509_STORE_CTX_get_error_depth(sctx)));
+    if (t->first_verify_err == X509_V_OK) t->first_verify_err = err;
+  }
+  return 1; /* keep going: we classify afterwards, never abort the handshake */
+}
+
+static void info_cb(const SSL *ssl, int where, int ret) {
+  mxs_tls_t *t = SSL_get_app_data(ssl);
+  if (!t) return;
+  /* SSL_CB_READ_ALERT and SSL_CB_WRITE_ALERT share the ALERT bit: test both
+   * bits, or the alert we send ourselves ("dh key too small") looks like
+   * the peer's. */
+  if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ) && t->fail.alert_received < 0 &&
+      (ret >> 8) == SSL3_AL_FATAL)
+    t->fail.alert_received = ret & 0xff;
+  if ((where & SSL_CB_CONNECT_LOOP) && SSL_get_state(ssl) != TLS_ST_CW_CLNT_HELLO &&
+      SSL_get_state(ssl) != TLS_ST_BEFORE)
+    t->fail.server_hello = 1; /* the state machine moved past our ClientHello */
+}
+
+static SSL_CTX *new_client_ctx(int legacy, X509_STORE *store, char *err, size_t errlen) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) {
+    set_ctx_err(err, errlen, "cannot create TLS context", NULL);
+    return NULL;
+  }
+  /* Release read/write buffers between records: thousands of idle probes
+   * would otherwise hold ~34 KiB each. */
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+  SSL_CTX_set_info_callback(ctx, info_cb);
+  SSL_CTX_set1_cert_store(ctx, store);
+  int ok;
+  if (legacy) {
+    /* What an old sending MTA would accept: explains a modern failure. */
+    SSL_CTX_set_security_level(ctx, 0);
+    SSL_CTX_set_options(ctx, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
+    ok = SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) &&
+         SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
+  } else {
+    SSL_CTX_set_security_level(ctx, 2);
+    ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) &&
+         SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=2");
+  }
+  if (!ok) {
+    set_ctx_err(err, errlen, "cannot configure TLS context", NULL);
+    SSL_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}
+
+static X509_STORE *new_store(const char *ca_file, char *err, size_t errlen) {
+  X509_STORE *store = X509_STORE_new();
+  if (!store) return NULL;
+  int ok = ca_file ? X509_STORE_load_file(store, ca_file) : X509_STORE_set_default_paths(store);
+  if (ok && ca_file) {
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+    ok = objs && sk_X509_OBJECT_num(objs) > 0;
+  }
+  if (!ok) {
+    set_ctx_err(err, errlen, "cannot load CA certificates from", ca_file ? ca_file : "system store");
+    X509_STORE_free(store);
+    return NULL;
+  }
+  return store;
+}
+
+int mxs_tls_ctx_new(const char *ca_file, mxs_tls_ctx_t **out, char *err, size_t errlen) {
+  ERR_clear_error();
+  mxs_tls_ctx_t *c = calloc(1, sizeof *c);
+  X509_STORE *store = c ? new_store(ca_file, err, errlen) : NULL;
+  if (store) {
+    c->modern = new_client_ctx(0, store, err, errlen);
+    c->legacy = c->modern ? new_client_ctx(1, store, err, errlen) : NULL;
+    X509_STORE_free(store); /* the contexts hold their own references */
+  }
+  if (!c || !c->legacy) {
+    if (!c) snprintf(err, errlen, "out of memory");
+    mxs_tls_ctx_free(c);
+    return -1;
+  }
+  *out = c;
+  return 0;
+}
+
+void mxs_tls_ctx_free(mxs_tls_ctx_t *c) {
+  if (!c) return;
+  SSL_CTX_free(c->modern);
+  SSL_CTX_free(c->legacy);
+  free(c);
+}
+
+mxs_tls_t *mxs_tls_new(mxs_tls_ctx_t *c, const char *sni, int legacy) {
+  mxs_tls_t *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->fail.alert_received = -1;
+  t->first_verify_err = X509_V_OK;
+  ERR_clear_error();
+  t->ssl = SSL_new(legacy ? c->legacy : c->modern);
+  t->rbio = BIO_new(BIO_s_mem());
+  t->wbio = BIO_new(BIO_s_mem());
+  if (!t->ssl || !t->rbio || !t->wbio) {
+    BIO_free(t->rbio);
+    BIO_free(t->wbio);
+    SSL_free(t->ssl);
+    free(t);
+    return NULL;
+  }
+  SSL_set_bio(t->ssl, t->rbio, t->wbio);
+  SSL_set_app_data(t->ssl, t);
+  SSL_set_connect_state(t->ssl);
+  if (sni && *sni) SSL_set_tlsext_host_name(t->ssl, sni);
+  return t;
+}
+
+void mxs_tls_free(mxs_tls_t *t) {
+  if (!t) return;
+  SSL_free(t->ssl);
+  free(t);
+}
+
+int mxs_tls_feed(mxs_tls_t *t, const void *data, size_t len) {
+  return BIO_write(t->rbio, data, (int)len) == (int)len ? 0 : -1;
+}
+
+static void record_failure(mxs_tls_t *t, int rc) {
+  unsigned long e = ERR_peek_last_error();
+  mxs_tls_failure_t *f = &t->fail;
+  if (e && ERR_GET_LIB(e) == ERR_LIB_SSL) f->ssl_reason = ERR_GET_REASON(e);
+  const char *reason = e ? ERR_reason_error_string(e) : NULL;
+  if (f->alert_received >= 0)
+    snprintf(f->text, sizeof f->text, "%s (alert %d: %s)", reason ? reason : "fatal alert",
+             f->alert_received, SSL_alert_desc_string_long(f->alert_received));
+  else if (reason)
+    snprintf(f->text, sizeof f->text, "%s", reason);
+  else
+    snprintf(f->text, sizeof f->text, "handshake failed (SSL error %d)", SSL_get_error(t->ssl, rc));
+  ERR_clear_error();
+}
+
+int mxs_tls_handshake(mxs_tls_t *t) {
+  ERR_clear_error();
+  int rc = SSL_do_handshake(t->ssl);
+  if (rc == 1) return 1;
+  int e = SSL_get_error(t->ssl, rc);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+  record_failure(t, rc);
+  return -1;
+}
+
+size_t mxs_tls_pending(const mxs_tls_t *t) { return BIO_ctrl_pending(t->wbio); }
+
+size_t mxs_tls_take(mxs_tls_t *t, void *buf, size_t len) {
+  int n = BIO_read(t->wbio, buf, (int)len);
+  return n > 0 ? (size_t)n : 0;
+}
+
+int mxs_tls_write(mxs_tls_t *t, const void *data, size_t len) {
+  ERR_clear_error();
+  return SSL_write(t->ssl, data, (int)len) == (int)len ? 0 : -1;
+}
+
+int mxs_tls_read(mxs_tls_t *t, void *buf, size_t len) {
+  ERR_clear_error();
+  int n = SSL_read(t->ssl, buf, (int)len);
+  if (n > 0) return n;
+  int e = SSL_get_error(t->ssl, n);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+  ERR_clear_error();
+  return -1;
+}
+
+const mxs_tls_failure_t *mxs_tls_failure(const mxs_tls_t *t) { return &t->fail; }
+
+const char *mxs_tls_version(const mxs_tls_t *t) { return SSL_get_version(t->ssl); }
+
+const char *mxs_tls_cipher(const mxs_tls_t *t) { return SSL_get_cipher_name(t->ssl); }
+
+void mxs_tls_group(const mxs_tls_t *t, char *out, size_t outlen) {
+  int nid = SSL_get_negotiated_group(t->ssl);
+  const char *name = nid ? SSL_group_to_name(t->ssl, nid) : NULL;
+  if (name) {
+    /* IANA spells the Montgomery curves "x25519"/"x448"; operators and the
+     * contract know them as X25519/X448, like OpenSSL's own s_client. */
+    snprintf(out, outlen, "%s", name);
+    if (out[0] == 'x') out[0] = 'X';
+    return;
+  }
+  /* TLS 1.2 finite-field DHE: no named group, report the key size. */
+  EVP_PKEY *key = NULL;
+  if (SSL_get_peer_tmp_key(t->ssl, &key) && key) {
+    snprintf(out, outlen, "%s-%d", EVP_PKEY_get0_type_name(key), EVP_PKEY_get_bits(key));
+    EVP_PKEY_free(key);
+  } else {
+    snprintf(out, outlen, "RSA-kx"); /* static RSA key exchange: no group at all */
+  }
+}
+
+X509 *mxs_tls_leaf(const mxs_tls_t *t) { return SSL_get0_peer_certificate(t->ssl); }
+
+int mxs_tls_chain_len(const mxs_tls_t *t) {
+  STACK_OF(X509) *chain = SSL_get_peer_cert_chain(t->ssl);
+  return chain ? sk_X509_num(chain) : 0;
+}
+
+mxs_class_set_t mxs_tls_cert_errors(const mxs_tls_t *t) { return t->cert_errors; }
+
+const char *mxs_tls_verify_text(const mxs_tls_t *t) {
+  return t->first_verify_err == X509_V_OK ? "" : X509_verify_cert_error_string(t->first_verify_err);
+}

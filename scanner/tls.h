@@ -1,0 +1,70 @@
+/* tls.h - the OpenSSL client engine over two memory BIOs.
+ *
+ * Knows nothing of libuv: the probe feeds it the bytes it reads from the
+ * socket, drives the handshake, and sends whatever ciphertext the engine
+ * produced.  One mxs_tls_ctx_t per run holds the two SSL_CTXs (modern and
+ * legacy-diagnostic) and the trust store, so nothing is parsed per probe.
+ */
+#ifndef MXS_TLS_H
+#define MXS_TLS_H
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+
+#include "scanner/classify.h"
+
+typedef struct mxs_tls_ctx_s mxs_tls_ctx_t;
+typedef struct mxs_tls_s mxs_tls_t;
+
+/* CA_FILE: PEM roots to trust, or NULL for the system store.  Returns 0 and
+ * sets *out, or -1 with a message naming the file in err. */
+int mxs_tls_ctx_new(const char *ca_file, mxs_tls_ctx_t **out, char *err, size_t errlen);
+void mxs_tls_ctx_free(mxs_tls_ctx_t *c);
+
+/* One client connection.  LEGACY selects the diagnostic profile: TLS 1.0+,
+ * security level 0, every cipher, legacy servers and renegotiation allowed.
+ * SNI is copied.  NULL on allocation failure.  Caller frees. */
+mxs_tls_t *mxs_tls_new(mxs_tls_ctx_t *c, const char *sni, int legacy);
+void mxs_tls_free(mxs_tls_t *t);
+
+/* Hands ciphertext read from the peer to the engine.  0 or -1 (ENOMEM). */
+int mxs_tls_feed(mxs_tls_t *t, const void *data, size_t len);
+
+/* Drives the handshake: 1 complete, 0 needs more input (send the pending
+ * output first), -1 failed (see mxs_tls_failure). */
+int mxs_tls_handshake(mxs_tls_t *t);
+
+/* Ciphertext waiting to be sent, and taking it (copies up to LEN bytes). */
+size_t mxs_tls_pending(const mxs_tls_t *t);
+size_t mxs_tls_take(mxs_tls_t *t, void *buf, size_t len);
+
+/* Plaintext after the handshake.  write: 0 or -1.  read: bytes (> 0), 0 when
+ * more input is needed, -1 on close_notify or error. */
+int mxs_tls_write(mxs_tls_t *t, const void *data, size_t len);
+int mxs_tls_read(mxs_tls_t *t, void *buf, size_t len);
+
+/* Why the handshake failed. */
+typedef struct {
+  int ssl_reason;     /* ERR_GET_REASON of the last libssl error, 0 if none */
+  int alert_received; /* TLS alert description the peer sent, -1 if none */
+  int server_hello;   /* the peer sent a ServerHello (TLS was spoken) */
+  char text[200];     /* e.g. "tlsv1 alert protocol version (SSL alert 70)" */
+} mxs_tls_failure_t;
+const mxs_tls_failure_t *mxs_tls_failure(const mxs_tls_t *t);
+
+/* After a completed handshake.  Strings are static or owned by T. */
+const char *mxs_tls_version(const mxs_tls_t *t);
+const char *mxs_tls_cipher(const mxs_tls_t *t);
+/* Key exchange group name ("X25519", "secp256r1", "ffdhe2048", "DH-1024"). */
+void mxs_tls_group(const mxs_tls_t *t, char *out, size_t outlen);
+/* The peer's leaf (borrowed; X509_up_ref to keep it) and how many
+ * certificates the peer sent. */
+X509 *mxs_tls_leaf(const mxs_tls_t *t);
+int mxs_tls_chain_len(const mxs_tls_t *t);
+/* Certificate problems found while verifying the chain (cert-* classes,
+ * hostname excluded: that is checked per MX name by the caller). */
+mxs_class_set_t mxs_tls_cert_errors(const mxs_tls_t *t);
+/* The first verification error as text ("certificate has expired"), or "". */
+const char *mxs_tls_verify_text(const mxs_tls_t *t);
+
+#endif

@@ -1,0 +1,39 @@
+/* verdict.h - from a probe result (plus its legacy retry) to records.
+ *
+ * A verdict belongs to one probed address.  It decides the class of the
+ * dialogue once (refining a TLS failure with the legacy retry) and then
+ * renders a record for each MX name that shares the address: only the
+ * host-name check differs between them.
+ */
+#ifndef MXS_VERDICT_H
+#define MXS_VERDICT_H
+
+#include "scanner/probe.h"
+#include "scanner/record.h"
+
+typedef struct {
+  mxs_probe_result_t *res;    /* owned; the modern probe */
+  mxs_probe_result_t *legacy; /* owned; the diagnostic retry, or NULL */
+  mxs_class_t cls;            /* class of the dialogue before certificate checks */
+  char detail[400];
+  mxs_diag_t diag;
+  int has_diag;
+  char scanned_at[24];
+} mxs_verdict_t;
+
+/* Takes RES. */
+void mxs_verdict_set(mxs_verdict_t *v, mxs_probe_result_t *res);
+/* The probe could not even be started (UV error ERR). */
+void mxs_verdict_set_error(mxs_verdict_t *v, int err);
+/* 1 when the handshake failed in a way the legacy retry can explain. */
+int mxs_verdict_wants_legacy(const mxs_verdict_t *v);
+/* Takes LEGACY and refines the class. */
+void mxs_verdict_add_legacy(mxs_verdict_t *v, mxs_probe_result_t *legacy);
+void mxs_verdict_free(mxs_verdict_t *v);
+
+/* Fills R (every field but domain/mx/pref/implicit_mx/ip/port) for MX_NAME.
+ * R borrows from V, TM and DETAIL, which the caller provides. */
+void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_t *r, mxs_timings_t *tm,
+                        char *detail, size_t detail_len);
+
+#endif
