@@ -37,6 +37,8 @@ int mxs_exporter_open(const char *name, uv_loop_t *loop, const char *target, mxs
   return 0;
 }
 
+int mxs_exporter_busy(const mxs_exporter_t *x) { return x->ops->busy ? x->ops->busy(x) : 0; }
+
 int mxs_exporter_write(mxs_exporter_t *x, const mxs_record_t *r) {
   int rc = x->ops->write(x, r);
   if (rc < 0 && !x->error) x->error = rc;
@@ -51,23 +53,25 @@ int mxs_exporter_flush(mxs_exporter_t *x) {
 
 struct close_ctx {
   mxs_exporter_t *x;
-  mxs_exporter_closed_cb cb;
+  mxs_exporter_done_cb cb;
   void *arg;
 };
 
 static void closed(void *arg) {
   struct close_ctx *c = arg;
+  int error = c->x->error;
   free(c->x);
-  if (c->cb) c->cb(c->arg);
+  if (c->cb) c->cb(c->arg, error);
   free(c);
 }
 
-void mxs_exporter_close(mxs_exporter_t *x, mxs_exporter_closed_cb cb, void *arg) {
+void mxs_exporter_close(mxs_exporter_t *x, mxs_exporter_done_cb cb, void *arg) {
   struct close_ctx *c = malloc(sizeof *c);
   if (!c) { /* cannot track the callback: close synchronously */
     x->ops->close(x, NULL, NULL);
+    int error = x->error;
     free(x);
-    if (cb) cb(arg);
+    if (cb) cb(arg, error);
     return;
   }
   *c = (struct close_ctx){x, cb, arg};

@@ -28,6 +28,13 @@ typedef struct {
   int (*flush)(mxs_exporter_t *x);
   /* Flushes, releases the state, then calls cb(arg) (possibly later). */
   void (*close)(mxs_exporter_t *x, mxs_exporter_closed_cb cb, void *arg);
+  /* Optional: records accepted but not yet stored.  The scan stops taking
+   * new domains while an exporter is over its high-water mark, and the
+   * exporter calls x->wake(x->wake_arg) when it has drained below its low
+   * mark.  NULL for exporters that never hold records back. */
+  size_t (*backlog)(const mxs_exporter_t *x);
+  /* Optional: 1 while over the high-water mark. */
+  int (*busy)(const mxs_exporter_t *x);
 } mxs_exporter_ops_t;
 
 struct mxs_exporter_s {
@@ -35,7 +42,12 @@ struct mxs_exporter_s {
   void *state;        /* owned by the ops */
   int error;          /* first write/flush error, sticky (negative errno) */
   char target[256];   /* for messages */
+  void (*wake)(void *arg); /* set by the scan: call when no longer busy */
+  void *wake_arg;
 };
+
+/* 1 when X asks the scan to pause intake (see ops->busy). */
+int mxs_exporter_busy(const mxs_exporter_t *x);
 
 /* Looks up an exporter by name ("jsonl", "msgpack"); NULL if unknown. */
 const mxs_exporter_ops_t *mxs_exporter_find(const char *name);
@@ -45,7 +57,9 @@ int mxs_exporter_open(const char *name, uv_loop_t *loop, const char *target, mxs
                       char *err, size_t errlen);
 int mxs_exporter_write(mxs_exporter_t *x, const mxs_record_t *r);
 int mxs_exporter_flush(mxs_exporter_t *x);
-/* Closes and frees X; cb(arg) runs once it is gone. */
-void mxs_exporter_close(mxs_exporter_t *x, mxs_exporter_closed_cb cb, void *arg);
+/* Closes and frees X; cb(arg, error) runs once it is gone, with the first
+ * write/flush/close error (negative errno) or 0. */
+typedef void (*mxs_exporter_done_cb)(void *arg, int error);
+void mxs_exporter_close(mxs_exporter_t *x, mxs_exporter_done_cb cb, void *arg);
 
 #endif

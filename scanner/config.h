@@ -10,6 +10,8 @@ typedef struct {
   int port;                 /* --port */
   const char *format;       /* jsonl | msgpack */
   const char *output;       /* -o, "-" = stdout */
+  int output_given;         /* -o was given (with --redis: write both) */
+  const char *redis_url;    /* --redis URL, NULL = none */
   const char *summary;      /* --summary FILE (JSON), NULL = none */
   const char *ehlo_name;    /* --ehlo-name */
   int ipv6;                 /* --ipv6 */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "scanner/classify.h"
+#include "scanner/commands.h"
 #include "scanner/config.h"
 #include "scanner/scan.h"
 #include "scanner/stats.h"
@@ -163,7 +164,10 @@ static int parse_scan_opt(int c, const char *opt, mxs_config_t *cfg) {
     }
     cfg->format = optarg;
     return 0;
-  case 'o': cfg->output = optarg; return 0;
+  case 'o':
+    cfg->output = optarg;
+    cfg->output_given = 1;
+    return 0;
   case OPT_SUMMARY: cfg->summary = optarg; return 0;
   case OPT_EHLO: cfg->ehlo_name = optarg; return 0;
   case OPT_IPV6: cfg->ipv6 = 1; return 0;
@@ -182,7 +186,7 @@ static int parse_scan_opt(int c, const char *opt, mxs_config_t *cfg) {
   }
 }
 
-static int cmd_scan(int argc, char **argv) {
+int mxs_cmd_scan(int argc, char **argv) {
   mxs_config_t cfg;
   mxs_config_defaults(&cfg);
   int c, idx;
@@ -215,13 +219,21 @@ static int cmd_scan(int argc, char **argv) {
   return rc;
 }
 
-static int cmd_classes(void) {
+int mxs_cmd_classes(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
   printf("%-26s %-9s %-24s %s\n", "class", "stage", "tlsrpt", "meaning");
   for (int i = 0; i < MXS_CLASS_COUNT; i++)
     printf("%-26s %-9s %-24s %s\n", mxs_class_name((mxs_class_t)i), mxs_class_stage((mxs_class_t)i),
            mxs_class_tlsrpt((mxs_class_t)i), mxs_class_hint((mxs_class_t)i));
   return 0;
 }
+
+/* Every subcommand; add a row here and a file of its own. */
+static const mxs_command_t commands[] = {
+    {"scan", mxs_cmd_scan, "scan the domains of a list"},
+    {"classes", mxs_cmd_classes, "list the result classes and their TLS-RPT types"},
+};
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -237,7 +249,7 @@ int main(int argc, char **argv) {
     printf("mxscan %s\n", MXS_VERSION);
     return 0;
   }
-  if (!strcmp(cmd, "scan")) return cmd_scan(argc - 1, argv + 1);
-  if (!strcmp(cmd, "classes")) return cmd_classes();
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
   return die_usage("unknown command '%s'", cmd);
 }

@@ -51,6 +51,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static uint64_t now_ms(void) { return uv_hrtime() / 1000000; }
 
+static void trace(const probe_t *p, char dir, const char *fmt, ...) {
+  if (!p->env->trace) return;
+  char text[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  p->env->trace(p->env->trace_arg, p->ip, dir, text);
+}
+
 /* ---- result ------------------------------------------------------------ */
 
 void mxs_probe_result_free(mxs_probe_result_t *r) {
@@ -105,6 +115,7 @@ static void finish(probe_t *p, mxs_class_t cls, const char *stage, int graceful,
   vsnprintf(r->detail, sizeof r->detail, fmt, ap);
   va_end(ap);
   r->timings.total = (int)(now_ms() - p->t_start);
+  trace(p, '*', "%s (%s): %s", mxs_class_name(cls), stage, r->detail);
   p->res = NULL;
   /* The SSL object is the biggest thing a probe holds: drop it now. */
   mxs_tls_free(p->tls);
@@ -171,6 +182,7 @@ static void send_cmd(probe_t *p, const char *fmt, ...) {
   va_end(ap);
   if (n < 0 || n > (int)sizeof line - 3) n = (int)sizeof line - 3;
   memcpy(line + n, "\r\n", 3);
+  trace(p, 'C', "%.*s", n, line);
   int rc = p->tls ? (mxs_tls_write(p->tls, line, (size_t)n + 2) == 0 ? flush_tls(p) : UV_EPROTO)
                   : send_bytes(p, line, (size_t)n + 2);
   if (rc < 0) on_read((uv_stream_t *)&p->tcp, rc, NULL);
@@ -252,6 +264,7 @@ static void start_handshake(probe_t *p, size_t leftover) {
     return;
   }
   arm(p, ST_HANDSHAKE, p->env->handshake_timeout_ms);
+  trace(p, 'T', "starting TLS handshake (SNI %s, %s profile)", p->sni, p->legacy ? "legacy" : "modern");
   mxs_tls_handshake(p->tls); /* produces the ClientHello */
   if (flush_tls(p) < 0) finish(p, MXS_CLASS_TLS_DIED, "tls", 0, "could not send the ClientHello");
 }
@@ -270,7 +283,7 @@ static void on_banner(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
 
 static void on_ehlo(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
   if (rep->code / 100 == 5) { /* as MTAs do: fall back to HELO */
-    snprintf(p->ehlo_detail, sizeof p->ehlo_detail, "%s", summary);
+    snprintf(p->ehlo_detail, sizeof p->ehlo_detail, "%.150s", summary);
     arm(p, ST_HELO, p->env->command_timeout_ms);
     send_cmd(p, "HELO %s", p->env->ehlo_name);
     return;
@@ -315,6 +328,8 @@ static void on_ehlo2(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
 static void on_reply(probe_t *p, const mxs_smtp_reply_t *rep, size_t leftover) {
   char summary[256];
   mxs_smtp_reply_summary(rep, summary, sizeof summary);
+  for (size_t i = 0; i < rep->nlines; i++)
+    trace(p, 'S', "%d%c%s", rep->code, i + 1 < rep->nlines ? '-' : ' ', rep->lines[i]);
   p->res->smtp_code = rep->code;
   switch (p->st) {
   case ST_BANNER: on_banner(p, rep, summary); break;
@@ -369,6 +384,7 @@ static void handshake_done(probe_t *p) {
   snprintf(r->tls_version, sizeof r->tls_version, "%s", mxs_tls_version(p->tls));
   snprintf(r->cipher, sizeof r->cipher, "%s", mxs_tls_cipher(p->tls));
   mxs_tls_group(p->tls, r->group, sizeof r->group);
+  trace(p, 'T', "handshake done: %s, cipher %s, group %s", r->tls_version, r->cipher, r->group);
   X509 *leaf = mxs_tls_leaf(p->tls);
   if (leaf) {
     r->cert = mxs_cert_new(leaf, mxs_tls_chain_len(p->tls), (int64_t)time(NULL));
@@ -474,6 +490,7 @@ static void on_connect(uv_connect_t *req, int status) {
     return;
   }
   stage_done(p, &p->res->timings.connect);
+  trace(p, '*', "connected to %s port %d%s", p->ip, p->port, p->legacy ? " (legacy diagnostic retry)" : "");
   arm(p, ST_BANNER, p->env->banner_timeout_ms);
   int rc = uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
   if (rc < 0) finish(p, MXS_CLASS_TCP_UNREACHABLE, "connect", 0, "%s", uv_strerror(rc));

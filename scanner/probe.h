@@ -25,6 +25,11 @@ typedef struct {
   int banner_timeout_ms;
   int command_timeout_ms;
   int handshake_timeout_ms;
+  /* Optional transcript (mxs_probe's view for `mxscan probe`): called for
+   * every line sent ('C') and received ('S'), the TLS handshake summary
+   * ('T') and connection events ('*').  TEXT is borrowed for the call. */
+  void (*trace)(void *arg, const char *ip, char dir, const char *text);
+  void *trace_arg;
 } mxs_probe_env_t;
 
 typedef struct {

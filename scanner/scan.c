@@ -15,6 +15,8 @@
 #include "scanner/probe.h"
 #include "scanner/verdict.h"
 
+#define MXS_MAX_EXPORTERS 4
+
 typedef struct mxs_scan_s mxs_scan_t;
 
 typedef struct domain_s {
@@ -55,7 +57,8 @@ struct mxs_scan_s {
   mxs_probe_env_t penv;
   mxs_input_t *input;
   int input_eof;
-  mxs_exporter_t *out;
+  mxs_exporter_t *out[MXS_MAX_EXPORTERS]; /* file and/or redis */
+  size_t nout;
   mxs_table_t targets;   /* key -> target_t */
   mxs_table_t ip_active; /* ip -> connections open now (intptr_t) */
   target_t *qhead, **qtail;
@@ -77,7 +80,8 @@ static void maybe_finish(mxs_scan_t *s);
 /* ---- records ----------------------------------------------------------- */
 
 static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
-  if (mxs_exporter_write(s->out, r) < 0) s->stats->write_errors++;
+  for (size_t i = 0; i < s->nout; i++)
+    if (mxs_exporter_write(s->out[i], r) < 0) s->stats->write_errors++;
   s->stats->probes[r->cls]++;
   s->stats->nprobes++;
   d->seen |= MXS_CLASS_BIT(r->cls);
@@ -275,9 +279,17 @@ static void on_bad_line(void *arg, const char *name, unsigned long lineno, const
   fprintf(s->err, "mxscan: %s:%lu: invalid domain '%s': %s (skipped)\n", name, lineno, line, why);
 }
 
+/* An exporter over its high-water mark pauses intake: records wait in
+ * memory at most one window's worth, never the whole list. */
+static int exporters_busy(const mxs_scan_t *s) {
+  for (size_t i = 0; i < s->nout; i++)
+    if (mxs_exporter_busy(s->out[i])) return 1;
+  return 0;
+}
+
 static void on_pump_idle(uv_idle_t *h) {
   mxs_scan_t *s = h->data;
-  while (!s->input_eof && !s->stopping && s->domains_active < s->high_water) {
+  while (!s->input_eof && !s->stopping && s->domains_active < s->high_water && !exporters_busy(s)) {
     char name[256];
     int rc = mxs_input_next(s->input, name, sizeof name, NULL);
     if (rc <= 0) {
@@ -343,7 +355,31 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 static void on_flush_timer(uv_timer_t *h) {
   mxs_scan_t *s = h->data;
-  mxs_exporter_flush(s->out);
+  for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
+}
+
+static void on_exporter_wake(void *arg) { pump_input(arg); }
+
+static int add_exporter(mxs_scan_t *s, const char *name, const char *target, char *err, size_t errlen) {
+  if (s->nout == MXS_MAX_EXPORTERS) {
+    snprintf(err, errlen, "too many outputs");
+    return -1;
+  }
+  mxs_exporter_t *x;
+  if (mxs_exporter_open(name, &s->loop, target, &x, err, errlen) < 0) return -1;
+  x->wake = on_exporter_wake;
+  x->wake_arg = s;
+  s->out[s->nout++] = x;
+  return 0;
+}
+
+/* The file output (jsonl/msgpack) unless only Redis was asked for, and
+ * Redis when --redis is given. */
+static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
+  const mxs_config_t *c = s->cfg;
+  if ((!c->redis_url || c->output_given) && add_exporter(s, c->format, c->output, err, errlen) < 0) return -1;
+  if (c->redis_url && add_exporter(s, "redis", c->redis_url, err, errlen) < 0) return -1;
+  return 0;
 }
 
 static int setup(mxs_scan_t *s, char *err, size_t errlen) {
@@ -358,11 +394,14 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   }
   s->input = mxs_input_new(fp, c->input, on_bad_line, s);
   if (!s->input) return -1;
-  if (mxs_exporter_open(c->format, &s->loop, c->output, &s->out, err, errlen) < 0) return -1;
-  s->penv = (mxs_probe_env_t){&s->loop,           s->tls,
-                              c->ehlo_name,       c->connect_timeout_ms,
-                              c->banner_timeout_ms, c->command_timeout_ms,
-                              c->handshake_timeout_ms};
+  if (open_exporters(s, err, errlen) < 0) return -1;
+  s->penv = (mxs_probe_env_t){.loop = &s->loop,
+                              .tls = s->tls,
+                              .ehlo_name = c->ehlo_name,
+                              .connect_timeout_ms = c->connect_timeout_ms,
+                              .banner_timeout_ms = c->banner_timeout_ms,
+                              .command_timeout_ms = c->command_timeout_ms,
+                              .handshake_timeout_ms = c->handshake_timeout_ms};
   uv_signal_init(&s->loop, &s->sigint);
   uv_signal_init(&s->loop, &s->sigterm);
   s->sigint.data = s->sigterm.data = s;
@@ -381,19 +420,38 @@ static void close_any(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-static void on_exporter_closed(void *arg) { *(int *)arg = 1; }
+struct close_wait {
+  int done, error;
+};
 
-static void teardown(mxs_scan_t *s) {
-  if (s->out) {
-    int done = 0, error = s->out->error;
-    mxs_exporter_close(s->out, on_exporter_closed, &done);
-    while (!done && uv_run(&s->loop, UV_RUN_ONCE)) {
+static void on_exporter_closed(void *arg, int error) {
+  struct close_wait *w = arg;
+  w->done = 1;
+  w->error = error;
+}
+
+/* Closes every exporter and waits for each to drain (a Redis exporter may
+ * still be sending). */
+static void close_exporters(mxs_scan_t *s) {
+  for (size_t i = 0; i < s->nout; i++) {
+    mxs_exporter_t *x = s->out[i];
+    char target[sizeof x->target];
+    snprintf(target, sizeof target, "%s", x->target);
+    struct close_wait w = {0, 0};
+    mxs_exporter_close(x, on_exporter_closed, &w);
+    while (!w.done && uv_run(&s->loop, UV_RUN_ONCE)) {
     }
-    if (error) {
-      fprintf(s->err, "mxscan: writing %s: %s\n", s->cfg->output, strerror(-error));
-      s->stats->write_errors += s->stats->write_errors ? 0 : 1;
+    if (w.error) {
+      /* The records are not all stored: say where, and fail the run. */
+      fprintf(s->err, "mxscan: writing %s: %s\n", target, strerror(-w.error));
+      if (!s->stats->write_errors) s->stats->write_errors = 1;
     }
   }
+  s->nout = 0;
+}
+
+static void teardown(mxs_scan_t *s) {
+  close_exporters(s);
   mxs_table_each(&s->targets, free_target, NULL);
   mxs_table_free(&s->targets);
   mxs_table_free(&s->ip_active);

@@ -1,0 +1,19 @@
+/* commands.h - the subcommands of mxscan, one file each.
+ *
+ * Each takes the argv that follows the command name (argv[0] is the
+ * command itself, as getopt expects) and returns the process exit status;
+ * only main.c exits.
+ */
+#ifndef MXS_COMMANDS_H
+#define MXS_COMMANDS_H
+
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary; /* one line for `mxscan --help` */
+} mxs_command_t;
+
+int mxs_cmd_scan(int argc, char **argv);    /* main.c */
+int mxs_cmd_classes(int argc, char **argv); /* main.c */
+
+#endif
