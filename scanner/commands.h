@@ -15,5 +15,7 @@ typedef struct {
 
 int mxs_cmd_scan(int argc, char **argv);    /* main.c */
 int mxs_cmd_classes(int argc, char **argv); /* main.c */
+int mxs_cmd_probe(int argc, char **argv);   /* cmd_probe.c */
+int mxs_cmd_explain(int argc, char **argv); /* cmd_explain.c */
 
 #endif

@@ -26,6 +26,14 @@ typedef struct {
   int dns_timeout_ms;       /* --dns-timeout */
   int dns_tries;            /* --dns-tries */
   int quiet;                /* -q: no class table on stderr */
+  /* politeness (queue/sched.h) */
+  double rate;              /* --rate N: new connections per second overall, 0 = unlimited */
+  int per_provider;         /* --per-provider N: probes at once per provider */
+  double provider_rate;     /* --provider-rate N: new connections/s per provider */
+  int per_ip_interval_ms;   /* --per-ip-interval S: gap between connections to one address */
+  int retries;              /* --retries N: retries of transient failures */
+  int retry_delay_ms;       /* --retry-delay S: first backoff, doubled per retry, jittered */
+  int max_runtime_ms;       /* --max-runtime S: run-wide deadline, 0 = none */
 } mxs_config_t;
 
 /* Fills C with the defaults. */

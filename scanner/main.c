@@ -41,6 +41,15 @@ static const char usage_text[] =
     "  --dns-timeout S           seconds per DNS try (default 2)\n"
     "  --dns-tries N             DNS tries per query (default 3)\n"
     "  -q, --quiet               no class table on standard error\n"
+    "\npoliteness:\n"
+    "  --rate N                  new connections per second overall (default 200, 0: unlimited)\n"
+    "  --per-provider N          probes at once per provider (registrable domain of the MX) (default 20)\n"
+    "  --provider-rate N         new connections per second per provider (default 10, 0: unlimited)\n"
+    "  --per-ip-interval S       minimum seconds between connections to one address (default 0)\n"
+    "  --retries N               retries of transient failures: 421, tcp-timeout,\n"
+    "                            smtp-banner-timeout, tls-died (default 2)\n"
+    "  --retry-delay S           first retry delay, doubled per retry, jittered (default 5)\n"
+    "  --max-runtime S           stop after S seconds; unfinished probes are recorded (default: none)\n"
     "\n"
     "Exit status: 0 the run completed (whatever it found), 1 it could not complete\n"
     "(interrupted, records that could not be written), 2 usage or setup error.\n";
@@ -63,6 +72,13 @@ enum {
   OPT_T_HANDSHAKE,
   OPT_T_DNS,
   OPT_DNS_TRIES,
+  OPT_RATE,
+  OPT_PER_PROVIDER,
+  OPT_PROVIDER_RATE,
+  OPT_PER_IP_INTERVAL,
+  OPT_RETRIES,
+  OPT_RETRY_DELAY,
+  OPT_MAX_RUNTIME,
 };
 
 static const struct option scan_opts[] = {
@@ -85,6 +101,13 @@ static const struct option scan_opts[] = {
     {"dns-timeout", required_argument, 0, OPT_T_DNS},
     {"dns-tries", required_argument, 0, OPT_DNS_TRIES},
     {"quiet", no_argument, 0, 'q'},
+    {"rate", required_argument, 0, OPT_RATE},
+    {"per-provider", required_argument, 0, OPT_PER_PROVIDER},
+    {"provider-rate", required_argument, 0, OPT_PROVIDER_RATE},
+    {"per-ip-interval", required_argument, 0, OPT_PER_IP_INTERVAL},
+    {"retries", required_argument, 0, OPT_RETRIES},
+    {"retry-delay", required_argument, 0, OPT_RETRY_DELAY},
+    {"max-runtime", required_argument, 0, OPT_MAX_RUNTIME},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -104,6 +127,13 @@ void mxs_config_defaults(mxs_config_t *c) {
       .handshake_timeout_ms = 30000,
       .dns_timeout_ms = 2000,
       .dns_tries = 3,
+      /* Polite by default: a large provider sees at most 20 of our
+       * connections at once and 10 new ones a second. */
+      .rate = 200,
+      .per_provider = 20,
+      .provider_rate = 10,
+      .retries = 2,
+      .retry_delay_ms = 5000,
   };
 }
 
@@ -138,6 +168,28 @@ static int parse_secs(const char *opt, const char *arg, int *out_ms) {
   }
   *out_ms = (int)(v * 1000 + 0.5);
   return 0;
+}
+
+/* Parses a non-negative rate (per second, decimals allowed). */
+static int parse_rate(const char *opt, const char *arg, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(arg, &end);
+  if (errno || *end || end == arg || !(v >= 0) || v > 1e7) {
+    fprintf(stderr, "mxscan: %s: '%s' is not a rate per second (0 = unlimited)\n", opt, arg);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Seconds where 0 is allowed (intervals). */
+static int parse_secs0(const char *opt, const char *arg, int *out_ms) {
+  if (strcmp(arg, "0") == 0) {
+    *out_ms = 0;
+    return 0;
+  }
+  return parse_secs(opt, arg, out_ms);
 }
 
 /* This host's fully qualified name for EHLO, as MTAs send it. */
@@ -182,6 +234,13 @@ static int parse_scan_opt(int c, const char *opt, mxs_config_t *cfg) {
   case OPT_T_DNS: return parse_secs(opt, optarg, &cfg->dns_timeout_ms);
   case OPT_DNS_TRIES: return parse_int(opt, optarg, 1, 20, &cfg->dns_tries);
   case 'q': cfg->quiet = 1; return 0;
+  case OPT_RATE: return parse_rate(opt, optarg, &cfg->rate);
+  case OPT_PER_PROVIDER: return parse_int(opt, optarg, 1, 100000, &cfg->per_provider);
+  case OPT_PROVIDER_RATE: return parse_rate(opt, optarg, &cfg->provider_rate);
+  case OPT_PER_IP_INTERVAL: return parse_secs0(opt, optarg, &cfg->per_ip_interval_ms);
+  case OPT_RETRIES: return parse_int(opt, optarg, 0, 20, &cfg->retries);
+  case OPT_RETRY_DELAY: return parse_secs0(opt, optarg, &cfg->retry_delay_ms);
+  case OPT_MAX_RUNTIME: return parse_secs(opt, optarg, &cfg->max_runtime_ms);
   default: return -1;
   }
 }
@@ -233,6 +292,8 @@ int mxs_cmd_classes(int argc, char **argv) {
 static const mxs_command_t commands[] = {
     {"scan", mxs_cmd_scan, "scan the domains of a list"},
     {"classes", mxs_cmd_classes, "list the result classes and their TLS-RPT types"},
+    {"probe", mxs_cmd_probe, "probe one domain: transcript, class, explanation and fix"},
+    {"explain", mxs_cmd_explain, "explain a result class: likely cause and fix"},
 };
 
 int main(int argc, char **argv) {

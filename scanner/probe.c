@@ -40,6 +40,7 @@ typedef struct probe_s {
   mxs_smtp_reader_t *rd;
   mxs_tls_t *tls;
   mxs_probe_result_t *res;
+  mxs_probe_result_t *done; /* the outcome, handed over once closed */
   uint64_t t_start, t_stage; /* ms, uv_hrtime based */
   char ehlo_detail[160];     /* the rejected EHLO reply, for the HELO fallback */
   mxs_probe_cb cb;
@@ -60,6 +61,9 @@ static void trace(const probe_t *p, char dir, const char *fmt, ...) {
   va_end(ap);
   p->env->trace(p->env->trace_arg, p->ip, dir, text);
 }
+
+/* One line of the handshake description (mxs_tls_describe). */
+static void trace_line(void *arg, const char *text) { trace(arg, 'T', "%s", text); }
 
 /* ---- result ------------------------------------------------------------ */
 
@@ -84,6 +88,10 @@ static void stage_done(probe_t *p, int *slot) {
 static void on_close(uv_handle_t *h) {
   probe_t *p = h->data;
   if (--p->open_handles > 0) return;
+  /* Report only now that the socket is closed: the caller may connect to
+   * the same address next (a retry, the legacy diagnosis), and the per-IP
+   * limit must hold at the server, not just in our bookkeeping. */
+  if (p->done) p->cb(p->cb_arg, p->done);
   mxs_smtp_reader_free(p->rd);
   mxs_tls_free(p->tls);
   free(p->sni);
@@ -115,14 +123,17 @@ static void finish(probe_t *p, mxs_class_t cls, const char *stage, int graceful,
   vsnprintf(r->detail, sizeof r->detail, fmt, ap);
   va_end(ap);
   r->timings.total = (int)(now_ms() - p->t_start);
-  trace(p, '*', "%s (%s): %s", mxs_class_name(cls), stage, r->detail);
+  /* No class here: a failed handshake is refined by the legacy retry and
+   * certificate classes are decided per MX name, so the transcript only
+   * says where and why the dialogue ended. */
+  trace(p, '*', "end at stage %s%s%s", stage, r->detail[0] ? ": " : "", r->detail);
   p->res = NULL;
+  p->done = r;
   /* The SSL object is the biggest thing a probe holds: drop it now. */
   mxs_tls_free(p->tls);
   p->tls = NULL;
   p->st = ST_CLOSING;
   uv_read_stop((uv_stream_t *)&p->tcp);
-  p->cb(p->cb_arg, r);
   if (graceful && uv_shutdown(&p->shutdown_req, (uv_stream_t *)&p->tcp, on_shutdown) == 0) {
     p->shutdown_req.data = p;
     uv_timer_start(&p->timer, on_grace_timeout, QUIT_GRACE_MS, 0);
@@ -385,6 +396,7 @@ static void handshake_done(probe_t *p) {
   snprintf(r->cipher, sizeof r->cipher, "%s", mxs_tls_cipher(p->tls));
   mxs_tls_group(p->tls, r->group, sizeof r->group);
   trace(p, 'T', "handshake done: %s, cipher %s, group %s", r->tls_version, r->cipher, r->group);
+  if (p->env->trace) mxs_tls_describe(p->tls, (int64_t)time(NULL), trace_line, p);
   X509 *leaf = mxs_tls_leaf(p->tls);
   if (leaf) {
     r->cert = mxs_cert_new(leaf, mxs_tls_chain_len(p->tls), (int64_t)time(NULL));
@@ -482,10 +494,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 /* ---- connecting -------------------------------------------------------- */
 
+/* Errors that say nothing about the peer: the scan throttles and retries. */
+static int is_local_errno(int err) {
+  return err == UV_EMFILE || err == UV_ENFILE || err == UV_ENOBUFS || err == UV_ENOMEM || err == UV_EAGAIN ||
+         err == UV_EADDRNOTAVAIL;
+}
+
 static void on_connect(uv_connect_t *req, int status) {
   probe_t *p = req->data;
   if (p->finished || status == UV_ECANCELED) return;
   if (status < 0) {
+    p->res->local_error = is_local_errno(status);
     finish(p, mxs_class_from_connect_error(status), "connect", 0, "%s", uv_strerror(status));
     return;
   }
@@ -502,6 +521,7 @@ static void on_immediate_failure(uv_timer_t *t) {
   probe_t *p = t->data;
   int err = p->res->smtp_code; /* stashed uv error, see start */
   p->res->smtp_code = 0;
+  p->res->local_error = is_local_errno(err);
   finish(p, mxs_class_from_connect_error(err), "connect", 0, "%s", uv_strerror(err));
 }
 
@@ -533,6 +553,27 @@ static probe_t *probe_new(const mxs_probe_env_t *env, const char *ip, int port, 
 
 int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
                     mxs_probe_cb cb, void *arg) {
+  return mxs_probe_start_h(env, ip, port, sni, legacy, cb, arg, NULL);
+}
+
+void mxs_probe_cancel(mxs_probe_t *p, const char *why) {
+  if (p->finished) return;
+  static const struct {
+    mxs_class_t cls;
+    const char *stage;
+  } by_state[] = {
+      [ST_CONNECT] = {MXS_CLASS_TCP_TIMEOUT, "connect"},   [ST_BANNER] = {MXS_CLASS_SMTP_BANNER_TIMEOUT, "banner"},
+      [ST_EHLO] = {MXS_CLASS_SMTP_TIMEOUT, "ehlo"},         [ST_HELO] = {MXS_CLASS_SMTP_TIMEOUT, "ehlo"},
+      [ST_STARTTLS] = {MXS_CLASS_SMTP_TIMEOUT, "starttls"}, [ST_HANDSHAKE] = {MXS_CLASS_TLS_TIMEOUT, "tls"},
+      [ST_EHLO2] = {MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls"},
+      [ST_CLOSING] = {MXS_CLASS_TCP_TIMEOUT, "connect"},
+  };
+  p->res->unfinished = 1;
+  finish(p, by_state[p->st].cls, by_state[p->st].stage, 0, "%s", why);
+}
+
+int mxs_probe_start_h(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
+                      mxs_probe_cb cb, void *arg, mxs_probe_t **handle) {
   struct sockaddr_storage ss;
   int rc = parse_addr(ip, port, &ss);
   if (rc < 0) return rc;
@@ -549,6 +590,7 @@ int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const 
   /* Without NODELAY the EHLO after the handshake waits ~40 ms for a
    * delayed ACK. */
   uv_tcp_nodelay(&p->tcp, 1);
+  if (handle) *handle = p;
   rc = uv_tcp_connect(&p->connect_req, &p->tcp, (const struct sockaddr *)&ss, on_connect);
   if (rc < 0) {
     p->res->smtp_code = rc;

@@ -55,7 +55,11 @@ typedef struct {
   int tls_peer_closed;        /* the peer closed or reset during the handshake */
   mxs_timings_t timings;
   int attempts;
+  int local_error; /* our side lacked a resource (EMFILE, no free port): not the peer's doing */
+  int unfinished;  /* cut short by mxs_probe_cancel (run deadline), not by the peer */
 } mxs_probe_result_t;
+
+typedef struct probe_s mxs_probe_t;
 
 void mxs_probe_result_free(mxs_probe_result_t *r);
 
@@ -68,5 +72,15 @@ typedef void (*mxs_probe_cb)(void *arg, mxs_probe_result_t *result);
  * connect that fails at once is reported through CB like any other. */
 int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
                     mxs_probe_cb cb, void *arg);
+
+/* The same, and *HANDLE (when non-NULL) identifies the probe until its
+ * callback runs, for mxs_probe_cancel. */
+int mxs_probe_start_h(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
+                      mxs_probe_cb cb, void *arg, mxs_probe_t **handle);
+
+/* Ends the probe now as if the current stage had timed out, marked
+ * `unfinished` with WHY as the detail.  The callback still runs, later.
+ * No-op once the probe has finished. */
+void mxs_probe_cancel(mxs_probe_t *p, const char *why);
 
 #endif

@@ -89,6 +89,7 @@ static size_t count_fields(const mxs_record_t *r) {
   if (r->cert) n += 2;
   if (r->diag) n++;
   if (r->timings) n += 2;
+  if (r->unfinished) n++;
   return n;
 }
 
@@ -136,5 +137,9 @@ void mxs_record_encode(const mxs_record_t *r, mxs_encoder_t *e) {
     kv_int(e, "attempts", r->attempts);
   }
   kv_str(e, "tlsrpt", mxs_class_tlsrpt(r->cls));
+  if (r->unfinished) {
+    e->key(e, "unfinished");
+    e->boolean(e, 1);
+  }
   e->end(e);
 }

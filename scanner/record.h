@@ -73,6 +73,7 @@ typedef struct {
   const mxs_diag_t *diag; /* NULL: no diagnostic retry */
   const mxs_timings_t *timings; /* NULL: no connection tried */
   int attempts;
+  int unfinished; /* the run ended (--max-runtime, a signal) before this probe did */
 } mxs_record_t;
 
 /* An encoder: a structured-output sink (JSON text, msgpack, ...).  Maps and

@@ -3,13 +3,18 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "exporters/exporter.h"
+#include <libpsl.h>
+
 #include "queue/input.h"
+#include "queue/ratelimit.h"
+#include "queue/sched.h"
 #include "queue/table.h"
 #include "resolver/resolver.h"
 #include "scanner/probe.h"
@@ -23,6 +28,9 @@ typedef struct domain_s {
   mxs_scan_t *scan;
   int dns_ms;
   int outstanding;      /* records still to write; the domain ends at 0 */
+  int finished;         /* every record written (maybe early, see abandon_dns) */
+  int in_dns;           /* the resolver still holds a pointer to it */
+  struct domain_s *dns_prev, *dns_next;
   mxs_class_set_t seen; /* classes of its records */
   char name[254];
 } domain_t;
@@ -40,13 +48,16 @@ typedef enum { T_QUEUED, T_RUNNING, T_DONE } tstate_t;
 
 /* One address (or address + name) to probe, and its result once known. */
 typedef struct target_s {
+  mxs_sched_item_t item; /* first: the scheduler hands items back */
   mxs_scan_t *scan;
   tstate_t st;
+  int attempts; /* connections tried so far */
+  mxs_probe_t *probe;        /* while running, for cancel */
+  mxs_probe_result_t *last;  /* outcome of the previous attempt while a retry waits */
   char ip[64];
   char *sni;
   mxs_verdict_t v; /* the probe's result, refined with the legacy retry */
   job_t *waiters, **wtail;
-  struct target_s *qnext;
 } target_t;
 
 struct mxs_scan_s {
@@ -59,15 +70,20 @@ struct mxs_scan_s {
   int input_eof;
   mxs_exporter_t *out[MXS_MAX_EXPORTERS]; /* file and/or redis */
   size_t nout;
-  mxs_table_t targets;   /* key -> target_t */
-  mxs_table_t ip_active; /* ip -> connections open now (intptr_t) */
-  target_t *qhead, **qtail;
-  size_t running;
+  mxs_table_t targets; /* key -> target_t */
+  mxs_sched_t sched;   /* who may connect next */
+  uv_timer_t sched_timer; /* wakes the scheduler when a limit lapses */
+  const psl_ctx_t *psl;   /* public suffix list: MX host -> provider */
+  domain_t *dns_head;     /* domains waiting for the resolver */
+  uv_timer_t deadline_timer; /* --max-runtime */
+  int deadline;           /* --max-runtime passed: cancel what runs */
+  uint64_t seed;          /* retry jitter */
   size_t domains_active, high_water;
   uv_signal_t sigint, sigterm;
   uv_timer_t flush_timer;
   uv_idle_t pump_idle; /* reads input from the loop, never recursively */
-  int stopping;        /* a signal arrived: take no new domains */
+  int concurrency;     /* --concurrency, fitted to the descriptor limit */
+  int stopping;        /* a signal or the deadline: take no new work */
   int closed;
   mxs_stats_t *stats;
   FILE *err;
@@ -95,7 +111,8 @@ static void domain_release(domain_t *d) {
   mxs_class_set_t fails = d->seen & ~MXS_CLASS_BIT(MXS_CLASS_OK);
   s->stats->domains[fails ? mxs_class_first(fails) : MXS_CLASS_OK]++;
   s->stats->ndomains++;
-  free(d);
+  d->finished = 1;
+  if (!d->in_dns) free(d); /* else on_resolved frees it when c-ares is done */
   s->domains_active--;
   pump_input(s);
   maybe_finish(s);
@@ -104,7 +121,7 @@ static void domain_release(domain_t *d) {
 /* A record that stops at DNS: for the domain (MX == NULL) or one MX host. */
 static void emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit,
                             mxs_class_t cls, const char *detail) {
-  mxs_record_t r = {.domain = d->name, .cls = cls, .stage = "dns", .detail = detail};
+  mxs_record_t r = {.domain = d->name, .cls = cls, .stage = "dns", .detail = detail, .unfinished = s->stopping};
   mxs_rfc3339((int64_t)time(NULL), r.scanned_at);
   if (mx) {
     r.mx = mx->host;
@@ -131,19 +148,14 @@ static void emit_probe_record(mxs_scan_t *s, const target_t *t, const job_t *j) 
 
 /* ---- targets ----------------------------------------------------------- */
 
-static intptr_t ip_active(mxs_scan_t *s, const char *ip) { return (intptr_t)mxs_table_get(&s->ip_active, ip); }
-
-static void ip_adjust(mxs_scan_t *s, const char *ip, int delta) {
-  intptr_t n = ip_active(s, ip) + delta;
-  if (n <= 0) mxs_table_del(&s->ip_active, ip);
-  else mxs_table_put(&s->ip_active, ip, (void *)n);
-}
-
-static void target_complete(target_t *t) {
+/* Writes the records of every job waiting on T.  ACTIVE: T held a
+ * scheduler slot (it ran), as opposed to being abandoned from the queue. */
+static void target_complete(target_t *t, int active) {
   mxs_scan_t *s = t->scan;
   t->st = T_DONE;
-  s->running--;
-  ip_adjust(s, t->ip, -1);
+  t->probe = NULL;
+  if (t->v.res) t->v.res->attempts = t->attempts;
+  if (active) mxs_sched_done(&s->sched, &t->item, 1, uv_now(&s->loop));
   job_t *j = t->waiters;
   t->waiters = NULL;
   t->wtail = &t->waiters;
@@ -161,47 +173,97 @@ static void target_complete(target_t *t) {
 static void on_legacy_done(void *arg, mxs_probe_result_t *res) {
   target_t *t = arg;
   mxs_verdict_add_legacy(&t->v, res);
-  target_complete(t);
+  target_complete(t, 1);
+}
+
+/* The provider of an MX host: its registrable domain (public suffix list),
+ * so every name under one mail platform shares one set of limits. */
+static const char *sched_provider(mxs_scan_t *s, const char *host, char *buf, size_t len) {
+  const char *reg = s->psl ? psl_registrable_domain(s->psl, host) : NULL;
+  snprintf(buf, len, "%s", reg ? reg : host);
+  return buf;
+}
+
+/* Outcomes that may go away on their own: a 421, a dropped SYN, a server
+ * too slow to greet, a connection reset mid-handshake. */
+static int is_transient(const mxs_probe_result_t *r) {
+  switch (r->cls) {
+  case MXS_CLASS_TCP_TIMEOUT:
+  case MXS_CLASS_SMTP_BANNER_TIMEOUT:
+  case MXS_CLASS_TLS_DIED:
+    return 1;
+  case MXS_CLASS_SMTP_REJECTED:
+    return r->smtp_code == 421;
+  default:
+    return 0;
+  }
+}
+
+/* Our own side ran out of something (descriptors, ports): not the peer's
+ * fault, so retry without counting an attempt. */
+static int is_local_error(const mxs_probe_result_t *r) { return r->local_error; }
+
+static int schedule_retry(mxs_scan_t *s, target_t *t, mxs_probe_result_t *res) {
+  uint64_t now = uv_now(&s->loop);
+  int local = is_local_error(res);
+  if (!local && (!is_transient(res) || t->attempts > s->cfg->retries)) return 0;
+  int penalize = res->cls == MXS_CLASS_SMTP_REJECTED && res->smtp_code == 421;
+  if (penalize) mxs_sched_penalize(&s->sched, &t->item, now);
+  mxs_sched_done(&s->sched, &t->item, 0, now);
+  uint64_t delay = local ? 100 : mxs_backoff_ms((unsigned)t->attempts, (uint64_t)s->cfg->retry_delay_ms, 300000, &s->seed);
+  if (local) t->attempts--;
+  char provider[256];
+  if (mxs_sched_push(&s->sched, &t->item, t->ip, sched_provider(s, t->sni, provider, sizeof provider), now + delay) < 0)
+    return 0;
+  t->st = T_QUEUED;
+  /* keep the outcome: if the run ends before the retry, it is the answer */
+  mxs_probe_result_free(t->last);
+  t->last = res;
+  return 1;
 }
 
 static void on_probe_done(void *arg, mxs_probe_result_t *res) {
   target_t *t = arg;
   mxs_scan_t *s = t->scan;
+  t->probe = NULL;
+  if (!s->stopping && schedule_retry(s, t, res)) {
+    pump_probes(s);
+    return;
+  }
+  mxs_probe_result_free(t->last);
+  t->last = NULL;
   mxs_verdict_set(&t->v, res);
   /* A failed modern handshake gets one diagnostic retry with legacy
    * settings: it tells version, cipher, DH and renegotiation apart. */
-  if (s->cfg->legacy_retry && mxs_verdict_wants_legacy(&t->v) &&
-      mxs_probe_start(&s->penv, t->ip, s->cfg->port, t->sni, 1, on_legacy_done, t) == 0)
+  if (s->cfg->legacy_retry && !s->deadline && mxs_verdict_wants_legacy(&t->v) &&
+      mxs_probe_start_h(&s->penv, t->ip, s->cfg->port, t->sni, 1, on_legacy_done, t, &t->probe) == 0)
     return;
-  target_complete(t);
+  target_complete(t, 1);
 }
 
 static void start_target(mxs_scan_t *s, target_t *t) {
   t->st = T_RUNNING;
-  s->running++;
-  ip_adjust(s, t->ip, +1);
-  int rc = mxs_probe_start(&s->penv, t->ip, s->cfg->port, t->sni, 0, on_probe_done, t);
+  t->attempts++;
+  int rc = mxs_probe_start_h(&s->penv, t->ip, s->cfg->port, t->sni, 0, on_probe_done, t, &t->probe);
   if (rc < 0) {
     mxs_verdict_set_error(&t->v, rc);
-    target_complete(t);
+    target_complete(t, 1);
   }
 }
 
-/* Starts queued targets while there is room, globally and per address. */
+static void on_sched_timer(uv_timer_t *h) { pump_probes(h->data); }
+
+/* Starts every probe the limits allow now, and sets the timer for the
+ * moment a rate or interval limit lapses. */
 static void pump_probes(mxs_scan_t *s) {
-  target_t **pp = &s->qhead;
-  while (*pp && s->running < (size_t)s->cfg->concurrency) {
-    target_t *t = *pp;
-    if (ip_active(s, t->ip) >= s->cfg->per_ip) {
-      pp = &t->qnext;
-      continue;
-    }
-    *pp = t->qnext;
-    if (s->qtail == &t->qnext) s->qtail = pp;
-    t->qnext = NULL;
-    start_target(s, t);
-  }
+  if (s->closed || s->stopping) return;
+  uint64_t wake;
+  mxs_sched_item_t *it;
+  while ((it = mxs_sched_pop(&s->sched, uv_now(&s->loop), &wake)))
+    start_target(s, (target_t *)it);
+  if (wake != UINT64_MAX) uv_timer_start(&s->sched_timer, on_sched_timer, wake, 0);
 }
+
 
 static int add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip) {
   char key[512];
@@ -218,8 +280,10 @@ static int add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int impl
     t->scan = s;
     snprintf(t->ip, sizeof t->ip, "%s", ip);
     t->wtail = &t->waiters;
-    *s->qtail = t;
-    s->qtail = &t->qnext;
+    char provider[256];
+    if (mxs_sched_push(&s->sched, &t->item, ip, sched_provider(s, mx->host, provider, sizeof provider),
+                       uv_now(&s->loop)) < 0)
+      return -ENOMEM; /* stays in the table with no waiters: harmless */
   }
   job_t *j = calloc(1, sizeof *j);
   if (!j || !(j->mx = strdup(mx->host))) {
@@ -244,9 +308,28 @@ static int add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int impl
 
 /* ---- resolution -------------------------------------------------------- */
 
+static void dns_link(mxs_scan_t *s, domain_t *d) {
+  d->in_dns = 1;
+  d->dns_next = s->dns_head;
+  if (s->dns_head) s->dns_head->dns_prev = d;
+  s->dns_head = d;
+}
+
+static void dns_unlink(mxs_scan_t *s, domain_t *d) {
+  if (d->dns_prev) d->dns_prev->dns_next = d->dns_next;
+  else s->dns_head = d->dns_next;
+  if (d->dns_next) d->dns_next->dns_prev = d->dns_prev;
+  d->in_dns = 0;
+}
+
 static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
   domain_t *d = arg;
   mxs_scan_t *s = d->scan;
+  dns_unlink(s, d);
+  if (d->finished) { /* abandoned at a deadline: already recorded */
+    free(d);
+    return;
+  }
   d->dns_ms = a->dns_ms;
   d->outstanding = 1; /* held until every job is queued */
   if (a->status != MXS_CLASS_OK) {
@@ -302,8 +385,10 @@ static void on_pump_idle(uv_idle_t *h) {
     d->scan = s;
     snprintf(d->name, sizeof d->name, "%.253s", name);
     s->domains_active++;
+    dns_link(s, d);
     if (mxs_resolver_resolve(s->resolver, d->name, on_resolved, d) < 0) {
       s->domains_active--;
+      dns_unlink(s, d);
       free(d);
       s->input_eof = 1;
       fprintf(s->err, "mxscan: cannot queue DNS lookups: out of memory\n");
@@ -324,8 +409,61 @@ static void free_target(void *arg, const char *key, void *val) {
   (void)key;
   target_t *t = val;
   mxs_verdict_free(&t->v);
+  mxs_probe_result_free(t->last);
   free(t->sni);
   free(t);
+}
+
+/* The run is ending: domains still waiting for DNS get their record now
+ * (dns-timeout, unfinished), so no domain that was read goes unrecorded. */
+static void abandon_dns(mxs_scan_t *s, const char *why) {
+  for (domain_t *d = s->dns_head; d; d = d->dns_next) {
+    if (d->finished) continue;
+    d->outstanding = 1;
+    emit_dns_record(s, d, NULL, 0, MXS_CLASS_DNS_TIMEOUT, why);
+    domain_release(d);
+  }
+}
+
+/* Probes that never started get the outcome of their last attempt, or an
+ * unfinished tcp-timeout record when there was none. */
+static void abandon_queued(mxs_scan_t *s, const char *why) {
+  mxs_sched_item_t *it = mxs_sched_drain(&s->sched);
+  while (it) {
+    target_t *t = (target_t *)it;
+    it = it->next;
+    if (t->last) {
+      mxs_verdict_set(&t->v, t->last);
+      t->last = NULL;
+    } else {
+      mxs_verdict_set_unfinished(&t->v, why);
+    }
+    target_complete(t, 0);
+  }
+}
+
+static void cancel_running(void *arg, const char *key, void *val) {
+  (void)key;
+  target_t *t = val;
+  if (t->st == T_RUNNING && t->probe) mxs_probe_cancel(t->probe, arg);
+}
+
+/* Stops taking work.  DEADLINE also cuts the probes that are running. */
+static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
+  s->stopping = 1;
+  s->deadline |= deadline;
+  s->stats->interrupted = 1;
+  uv_timer_stop(&s->sched_timer);
+  abandon_dns(s, why);
+  abandon_queued(s, why);
+  if (deadline) mxs_table_each(&s->targets, cancel_running, (void *)why);
+  maybe_finish(s);
+}
+
+static void on_deadline(uv_timer_t *h) {
+  mxs_scan_t *s = h->data;
+  fprintf(s->err, "mxscan: --max-runtime reached: recording %zu unfinished domain(s)\n", s->domains_active);
+  stop_run(s, 1, "not finished: --max-runtime reached");
 }
 
 static void maybe_finish(mxs_scan_t *s) {
@@ -335,8 +473,16 @@ static void maybe_finish(mxs_scan_t *s) {
   uv_close((uv_handle_t *)&s->sigterm, NULL);
   uv_close((uv_handle_t *)&s->flush_timer, NULL);
   uv_close((uv_handle_t *)&s->pump_idle, NULL);
+  uv_close((uv_handle_t *)&s->sched_timer, NULL);
+  uv_close((uv_handle_t *)&s->deadline_timer, NULL);
   mxs_resolver_close(s->resolver, NULL, NULL);
   s->resolver = NULL;
+  /* c-ares will not call back any more: free what it still pointed to */
+  while (s->dns_head) {
+    domain_t *d = s->dns_head;
+    dns_unlink(s, d);
+    free(d);
+  }
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -346,11 +492,9 @@ static void on_signal(uv_signal_t *h, int signum) {
     uv_stop(&s->loop);
     return;
   }
-  s->stopping = 1;
-  s->stats->interrupted = 1;
-  fprintf(s->err, "mxscan: %s: finishing %zu domain(s) in flight (again to stop at once)\n", strsignal(signum),
-          s->domains_active);
-  maybe_finish(s);
+  fprintf(s->err, "mxscan: %s: finishing the probes in flight, recording the rest as unfinished (again to stop at once)\n",
+          strsignal(signum));
+  stop_run(s, 0, "not finished: the run was interrupted");
 }
 
 static void on_flush_timer(uv_timer_t *h) {
@@ -412,6 +556,15 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   uv_timer_start(&s->flush_timer, on_flush_timer, 1000, 1000);
   uv_idle_init(&s->loop, &s->pump_idle);
   s->pump_idle.data = s;
+  uv_timer_init(&s->loop, &s->sched_timer);
+  s->sched_timer.data = s;
+  uv_timer_init(&s->loop, &s->deadline_timer);
+  s->deadline_timer.data = s;
+  if (c->max_runtime_ms > 0) uv_timer_start(&s->deadline_timer, on_deadline, (uint64_t)c->max_runtime_ms, 0);
+  s->psl = psl_builtin();
+  mxs_sched_opts_t so = {s->concurrency, c->per_ip, c->per_ip_interval_ms, c->per_provider, c->rate,
+                         c->provider_rate, 60000};
+  mxs_sched_init(&s->sched, &so, uv_now(&s->loop));
   return 0;
 }
 
@@ -454,9 +607,30 @@ static void teardown(mxs_scan_t *s) {
   close_exporters(s);
   mxs_table_each(&s->targets, free_target, NULL);
   mxs_table_free(&s->targets);
-  mxs_table_free(&s->ip_active);
+  mxs_sched_free(&s->sched);
   if (s->input) mxs_input_free(s->input);
   mxs_tls_ctx_free(s->tls);
+}
+
+/* Raises the descriptor limit to the hard limit and fits the concurrency
+ * under it: one descriptor per probe, plus a reserve for the resolver,
+ * outputs and Redis.  Throttling beats failing with EMFILE. */
+static int fit_concurrency(int wanted, FILE *err) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  const rlim_t reserve = 64;
+  rlim_t room = rl.rlim_cur > reserve * 2 ? rl.rlim_cur - reserve : rl.rlim_cur / 2;
+  if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)wanted > room) {
+    fprintf(err, "mxscan: --concurrency %d exceeds the descriptor limit (%llu): using %llu\n", wanted,
+            (unsigned long long)rl.rlim_cur, (unsigned long long)room);
+    return (int)room;
+  }
+  return wanted;
 }
 
 int mxs_scan_run(const mxs_config_t *cfg, mxs_stats_t *stats, FILE *err) {
@@ -465,10 +639,10 @@ int mxs_scan_run(const mxs_config_t *cfg, mxs_stats_t *stats, FILE *err) {
   s->cfg = cfg;
   s->stats = stats;
   s->err = err;
-  s->qtail = &s->qhead;
-  s->high_water = (size_t)cfg->concurrency * 4 + 64;
+  s->concurrency = fit_concurrency(cfg->concurrency, err);
+  s->high_water = (size_t)s->concurrency * 4 + 64;
+  s->seed = uv_hrtime() | 1;
   mxs_table_init(&s->targets);
-  mxs_table_init(&s->ip_active);
   memset(stats, 0, sizeof *stats);
   stats->started = (int64_t)time(NULL);
   uv_loop_init(&s->loop);

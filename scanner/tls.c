@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "scanner/record.h"
 
 struct mxs_tls_ctx_s {
   SSL_CTX *modern;
@@ -274,4 +277,119 @@ mxs_class_set_t mxs_tls_cert_errors(const mxs_tls_t *t) { return t->cert_errors;
 
 const char *mxs_tls_verify_text(const mxs_tls_t *t) {
   return t->first_verify_err == X509_V_OK ? "" : X509_verify_cert_error_string(t->first_verify_err);
+}
+
+/* ---- describing the handshake for a transcript ------------------------- */
+
+/* The signature scheme family as operators know it (s_client's names). */
+static const char *sig_type_name(int nid) {
+  switch (nid) {
+  case EVP_PKEY_RSA: return "RSA-PKCS1";
+  case EVP_PKEY_RSA_PSS: return "RSA-PSS";
+  case EVP_PKEY_EC: return "ECDSA";
+  case EVP_PKEY_ED25519: return "Ed25519";
+  case EVP_PKEY_ED448: return "Ed448";
+  case EVP_PKEY_DSA: return "DSA";
+  default: return nid != NID_undef ? OBJ_nid2sn(nid) : NULL;
+  }
+}
+
+static void describe_signature(const mxs_tls_t *t, char *out, size_t len) {
+  int type = NID_undef, md = NID_undef;
+  const char *name = SSL_get_peer_signature_type_nid(t->ssl, &type) ? sig_type_name(type) : NULL;
+  if (!name)
+    snprintf(out, len, "peer signature: none (RSA key exchange: the server signs nothing)");
+  else if (SSL_get_peer_signature_nid(t->ssl, &md) && md != NID_undef)
+    snprintf(out, len, "peer signature: %s with %s", name, OBJ_nid2sn(md));
+  else
+    snprintf(out, len, "peer signature: %s", name); /* EdDSA hashes internally */
+}
+
+static void name_text(const X509_NAME *name, char *out, size_t len) {
+  out[0] = '\0';
+  BIO *b = BIO_new(BIO_s_mem());
+  if (!b) return;
+  X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  char *data;
+  long n = BIO_get_mem_data(b, &data); /* not NUL-terminated */
+  snprintf(out, len, "%.*s", (int)(n < (long)len ? n : (long)len - 1), data);
+  BIO_free(b);
+}
+
+/* "names: a, b" from the dNSName SANs, or "" when there are none. */
+static void san_text(X509 *x, char *out, size_t len) {
+  out[0] = '\0';
+  GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+  size_t used = 0;
+  for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && used + 1 < len; i++) {
+    const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+    if (g->type != GEN_DNS) continue;
+    int n = snprintf(out + used, len - used, "%s%.*s", used ? ", " : "  names: ", ASN1_STRING_length(g->d.dNSName),
+                     (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+    used += n > 0 ? (size_t)n : 0;
+  }
+  GENERAL_NAMES_free(gens);
+}
+
+static int64_t asn1_unix(const ASN1_TIME *a) {
+  struct tm tm;
+  return a && ASN1_TIME_to_tm(a, &tm) ? (int64_t)timegm(&tm) : 0;
+}
+
+/* The validity window, and where NOW falls in it. */
+static void validity_text(X509 *x, int64_t now, char *out, size_t len) {
+  int64_t nb = asn1_unix(X509_get0_notBefore(x)), na = asn1_unix(X509_get0_notAfter(x));
+  char from[24], to[24], when[64];
+  mxs_rfc3339(nb, from);
+  mxs_rfc3339(na, to);
+  long long days;
+  if (now > na) {
+    days = (now - na) / 86400;
+    snprintf(when, sizeof when, "EXPIRED %lld day%s ago", days, days == 1 ? "" : "s");
+  } else if (now < nb) {
+    days = (nb - now + 86399) / 86400;
+    snprintf(when, sizeof when, "NOT YET VALID, starts in %lld day%s", days, days == 1 ? "" : "s");
+  } else {
+    days = (na - now) / 86400;
+    snprintf(when, sizeof when, "%lld day%s left", days, days == 1 ? "" : "s");
+  }
+  snprintf(out, len, "  valid %s to %s (%s)", from, to, when);
+}
+
+static void key_text(X509 *x, char *out, size_t len) {
+  EVP_PKEY *pk = X509_get0_pubkey(x);
+  const char *type = pk ? EVP_PKEY_get0_type_name(pk) : NULL;
+  int self = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
+  snprintf(out, len, "  key %s %d bits, signed with %s%s", type ? type : "unknown", pk ? EVP_PKEY_get_bits(pk) : 0,
+           OBJ_nid2ln(X509_get_signature_nid(x)), self ? " (self-signed)" : "");
+}
+
+void mxs_tls_describe(const mxs_tls_t *t, int64_t now, void (*line)(void *arg, const char *text), void *arg) {
+  char buf[512], name[256];
+  describe_signature(t, buf, sizeof buf);
+  line(arg, buf);
+  STACK_OF(X509) *chain = SSL_get_peer_cert_chain(t->ssl); /* client side: leaf first */
+  int n = chain ? sk_X509_num(chain) : 0;
+  if (n == 0) line(arg, "the server sent no certificate");
+  for (int i = 0; i < n; i++) {
+    X509 *x = sk_X509_value(chain, i);
+    name_text(X509_get_subject_name(x), name, sizeof name);
+    snprintf(buf, sizeof buf, "certificate %d of %d: %s", i + 1, n, name);
+    line(arg, buf);
+    san_text(x, buf, sizeof buf);
+    if (buf[0]) line(arg, buf);
+    name_text(X509_get_issuer_name(x), name, sizeof name);
+    snprintf(buf, sizeof buf, "  issuer: %s", name);
+    line(arg, buf);
+    validity_text(x, now, buf, sizeof buf);
+    line(arg, buf);
+    key_text(x, buf, sizeof buf);
+    line(arg, buf);
+  }
+  if (t->first_verify_err == X509_V_OK)
+    line(arg, "chain verification: ok, the chain leads to a trusted root");
+  else {
+    snprintf(buf, sizeof buf, "chain verification: %s", X509_verify_cert_error_string(t->first_verify_err));
+    line(arg, buf);
+  }
 }

@@ -10,6 +10,7 @@
 
 #include <openssl/ssl.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "scanner/classify.h"
 
@@ -66,5 +67,12 @@ int mxs_tls_chain_len(const mxs_tls_t *t);
 mxs_class_set_t mxs_tls_cert_errors(const mxs_tls_t *t);
 /* The first verification error as text ("certificate has expired"), or "". */
 const char *mxs_tls_verify_text(const mxs_tls_t *t);
+
+/* For a transcript (`mxscan probe`): describes the completed handshake in
+ * lines of text, calling LINE(ARG, text) for each (TEXT borrowed for the
+ * call): the peer's signature algorithm, then every certificate the peer
+ * sent, in its order (subject, names, issuer, validity as of unix time
+ * NOW, key, signature), then the result of the chain verification. */
+void mxs_tls_describe(const mxs_tls_t *t, int64_t now, void (*line)(void *arg, const char *text), void *arg);
 
 #endif

@@ -25,6 +25,18 @@ void mxs_verdict_set_error(mxs_verdict_t *v, int err) {
   mxs_verdict_set(v, r);
 }
 
+void mxs_verdict_set_unfinished(mxs_verdict_t *v, const char *why) {
+  mxs_probe_result_t *r = calloc(1, sizeof *r);
+  if (r) {
+    r->cls = MXS_CLASS_TCP_TIMEOUT;
+    r->stage = "connect";
+    r->unfinished = 1;
+    snprintf(r->detail, sizeof r->detail, "%s", why);
+    r->timings = (mxs_timings_t){-1, -1, -1, -1, -1, -1, -1};
+  }
+  mxs_verdict_set(v, r);
+}
+
 int mxs_verdict_wants_legacy(const mxs_verdict_t *v) {
   /* probe.c reports every failed handshake as tls-died or tls-alert until
    * it is refined here; stalls and injections need no retry. */
@@ -133,6 +145,7 @@ void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_
     r->detail = detail;
   }
   r->diag = v->has_diag ? &v->diag : NULL;
+  r->unfinished = p->unfinished;
   if (p->timings.total >= 0) {
     *tm = p->timings;
     r->timings = tm;

@@ -25,6 +25,8 @@ typedef struct {
 void mxs_verdict_set(mxs_verdict_t *v, mxs_probe_result_t *res);
 /* The probe could not even be started (UV error ERR). */
 void mxs_verdict_set_error(mxs_verdict_t *v, int err);
+/* The run ended before this address was probed: an unfinished record. */
+void mxs_verdict_set_unfinished(mxs_verdict_t *v, const char *why);
 /* 1 when the handshake failed in a way the legacy retry can explain. */
 int mxs_verdict_wants_legacy(const mxs_verdict_t *v);
 /* Takes LEGACY and refines the class. */

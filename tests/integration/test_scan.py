@@ -87,7 +87,8 @@ EHLO_OK = ["PIPELINING", "SIZE 52428800", "STARTTLS", "ENHANCEDSTATUSCODES", "8B
 EHLO_NO_TLS = ["PIPELINING", "SIZE 52428800", "8BITMIME"]
 
 TIMEOUT_ARGS = ["--connect-timeout", "2", "--banner-timeout", "4", "--command-timeout", "3",
-                "--handshake-timeout", "3", "--dns-timeout", "1", "--dns-tries", "2", "--ehlo-name", "scanner.test"]
+                "--handshake-timeout", "3", "--dns-timeout", "1", "--dns-tries", "2", "--ehlo-name", "scanner.test",
+                "--retry-delay", "0.2"]
 
 
 class Checker:

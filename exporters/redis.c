@@ -1,0 +1,356 @@
+/* redis.c - the Redis exporter: every record into a stream, a per-domain
+ * hash and per-run class counters, pipelined, surviving Redis restarts.
+ *
+ * Exactly once.  Each record gets a run-scoped sequence number.  A Lua
+ * script (redis_script.h) applies a batch of records; per record it sets
+ * bit SEQ of <prefix>:run:<id>:seqs and only when that bit was clear does
+ * XADD + HSET + HINCRBY.  A script runs atomically, so the guard and the
+ * effects are stored together or not at all, and resending a batch whose
+ * reply was lost (connection cut, Redis restarted from its AOF) is a no-op
+ * for the records already applied.  MULTI/EXEC cannot skip conditionally,
+ * and plain pipelined commands would duplicate stream entries and counters
+ * on a resend.
+ *
+ * The queue.  Records wait in a FIFO from write() until their batch's reply
+ * arrives; replies come in order on one connection, so an acknowledged
+ * batch is always the head of the queue.  When the connection drops, every
+ * record sent and not acknowledged goes back to unsent and is resent on the
+ * next connection (reconnect with exponential backoff).  At most `window`
+ * records are in flight; over `window` records held the exporter is busy
+ * (the scan pauses intake) until half of them are acknowledged.
+ *
+ * Spill.  When Redis stays unusable past down_limit, the unacknowledged
+ * records (a contiguous run of sequence numbers, since acks are in order)
+ * and every later one go to <spill_dir>/<prefix>-spill-<run>.msgpack; the
+ * first record of the file has sequence number spill_first_seq (printed and
+ * stored in the run's metadata), so a reader can skip those whose bit is
+ * already set in the :seqs bitmap.  The run then ends with an error.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exporters/encoders.h"
+#include "exporters/exporter.h"
+#include "exporters/redis_conf.h"
+#include "exporters/redis_int.h"
+#include "exporters/redis_uv.h"
+
+/* Reply tags: kind in the low byte, a batch's record count above it. */
+enum { TAG_INIT = 1, TAG_BATCH, TAG_FINAL };
+#define TAG(kind, n) ((uintptr_t)(kind) | ((uintptr_t)(n) << 8))
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+static void kick(rs_t *s);
+static void check_close(rs_t *s);
+static void start_spill(rs_t *s, const char *reason);
+
+void mxs_rs_log(const rs_t *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "mxscan: redis %s: ", s->conf.display);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+/* Our timers and the prepare handle keep the loop alive only while records
+ * wait or close() is draining: an idle exporter must not hold up the end
+ * of a scan (Redis down with nothing to send is not a reason to wait). */
+static void update_refs(rs_t *s) {
+  uv_handle_t *hs[] = {(uv_handle_t *)&s->t_retry, (uv_handle_t *)&s->t_down, (uv_handle_t *)&s->prep};
+  for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
+    if (uv_is_closing(hs[i])) continue;
+    if (s->held > 0 || s->closing) uv_ref(hs[i]);
+    else uv_unref(hs[i]);
+  }
+}
+
+/* ---- the queue --------------------------------------------------------- */
+
+static void free_entries(entry_t *e) {
+  while (e) {
+    entry_t *next = e->next;
+    free(e);
+    e = next;
+  }
+}
+
+/* Drops the N oldest records: their batch is stored. */
+static void ack(rs_t *s, size_t n) {
+  while (n-- > 0 && s->head) {
+    entry_t *e = s->head;
+    s->head = e->next;
+    if (!s->head) s->tail = &s->head;
+    free(e);
+    s->held--;
+    s->inflight--;
+    s->stored++;
+  }
+  if (!s->held) update_refs(s);
+}
+
+/* Sends one EVALSHA with up to `batch` unsent records.  0, or -ENOTCONN. */
+static int send_batch(rs_t *s) {
+  entry_t *es[MXS_REDIS_MAX_BATCH];
+  size_t max = (size_t)s->conf.batch, room = (size_t)s->conf.window - s->inflight, n = 0;
+  if (room < max) max = room;
+  entry_t *e = s->unsent;
+  for (; e && n < max; e = e->next) es[n++] = e;
+  const char **av = s->argv;
+  size_t *al = s->argvlen;
+  int k = 0;
+#define ARG(p, len) (av[k] = (p), al[k++] = (len))
+#define ARGS(p) ARG(p, strlen(p))
+  snprintf(s->numkeys, sizeof s->numkeys, "%zu", 4 + n);
+  ARGS("EVALSHA");
+  ARGS(s->sha);
+  ARGS(s->numkeys);
+  ARGS(s->k_stream);
+  ARGS(s->k_classes);
+  ARGS(s->k_seqs);
+  ARGS(s->k_meta);
+  for (size_t i = 0; i < n; i++) ARG(es[i]->data, es[i]->keylen);
+  ARGS(s->maxlen_s);
+  ARGS(s->run_id);
+  for (size_t i = 0; i < n; i++) {
+    snprintf(s->seqbuf[i], sizeof s->seqbuf[i], "%llu", (unsigned long long)es[i]->seq);
+    ARGS(s->seqbuf[i]);
+    ARG(es[i]->data + es[i]->keylen, es[i]->fieldlen);
+    ARGS(es[i]->cls);
+    ARG(es[i]->data + es[i]->keylen + es[i]->fieldlen, es[i]->mplen);
+  }
+#undef ARG
+#undef ARGS
+  int rc = mxs_ruv_command(s->conn, TAG(TAG_BATCH, n), k, av, al);
+  if (rc < 0) return rc;
+  s->unsent = e;
+  s->inflight += n;
+  return 0;
+}
+
+static void send_some(rs_t *s) {
+  while (s->conn && s->ready && !s->poisoned && s->unsent && s->inflight < (size_t)s->conf.window)
+    if (send_batch(s) < 0) break;
+}
+
+/* Runs once per loop iteration while there is work: records written during
+ * the iteration leave together, in as few script calls as the batch allows. */
+static void on_prepare(uv_prepare_t *h) {
+  rs_t *s = h->data;
+  send_some(s);
+  if (s->busy && s->held <= (size_t)s->conf.window / 2) {
+    s->busy = 0;
+    if (s->x->wake) s->x->wake(s->x->wake_arg);
+  }
+  int more = s->conn && s->ready && !s->poisoned && s->unsent && s->inflight < (size_t)s->conf.window;
+  if (!more) uv_prepare_stop(h);
+  check_close(s);
+}
+
+static void kick(rs_t *s) {
+  if (!s->finishing) uv_prepare_start(&s->prep, on_prepare);
+}
+
+/* ---- the connection ---------------------------------------------------- */
+
+static void connect_now(rs_t *s);
+
+static void on_retry(uv_timer_t *h) { connect_now(h->data); }
+
+static void on_down_limit(uv_timer_t *h) {
+  rs_t *s = h->data;
+  char why[96];
+  snprintf(why, sizeof why, "unreachable for more than %.1f s", s->conf.down_limit_ms / 1000.0);
+  start_spill(s, why);
+}
+
+/* A connection failed or was lost: retry with backoff; the outage clock
+ * starts at the first failure and spills when it reaches down_limit. */
+static void outage(rs_t *s, const char *why) {
+  if (!s->down) {
+    s->down = 1;
+    s->down_since = uv_now(s->loop);
+    s->outages++;
+    if (!s->spilling) uv_timer_start(&s->t_down, on_down_limit, (uint64_t)s->conf.down_limit_ms, 0);
+    mxs_rs_log(s, "%s; reconnecting (%zu record(s) not acknowledged)", why, s->held);
+  }
+  if (s->finishing) return;
+  uv_timer_start(&s->t_retry, on_retry, (uint64_t)s->backoff_ms, 0);
+  s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+  update_refs(s);
+}
+
+/* Records are being stored again. */
+static void healthy(rs_t *s) {
+  if (!s->down) return;
+  s->down = 0;
+  uv_timer_stop(&s->t_down);
+  mxs_rs_log(s, "back after %.1f s", (double)(uv_now(s->loop) - s->down_since) / 1000.0);
+}
+
+static void cb_connected(void *arg) {
+  rs_t *s = arg;
+  int n = mxs_rs_send_init(s, TAG(TAG_INIT, 0));
+  if (n < 0) {
+    mxs_ruv_close(s->conn, "cannot queue the setup commands");
+    return;
+  }
+  s->init_left = n;
+}
+
+static void on_init_done(rs_t *s) {
+  s->ready = 1;
+  s->backoff_ms = BACKOFF_MIN_MS;
+  if (s->down && s->held > 0) mxs_rs_log(s, "reconnected; resending %zu record(s)", s->held);
+  if (!s->held) healthy(s);
+  kick(s);
+}
+
+static void cb_reply(void *arg, redisReply *reply, uintptr_t tag) {
+  rs_t *s = arg;
+  if (!reply || s->poisoned) return; /* the connection is going: cb_down resets */
+  if (reply->type == REDIS_REPLY_ERROR) {
+    /* Later replies on this connection may not match the queue's head any
+     * more: ignore them, start over on a new connection. */
+    char why[320];
+    snprintf(why, sizeof why, "redis replied: %.280s", reply->str);
+    s->poisoned = 1;
+    mxs_ruv_close(s->conn, why);
+    return;
+  }
+  switch (tag & 0xff) {
+  case TAG_INIT:
+    if (--s->init_left == 0) on_init_done(s);
+    break;
+  case TAG_BATCH:
+    ack(s, tag >> 8);
+    healthy(s);
+    kick(s);
+    break;
+  case TAG_FINAL:
+    s->final_done = 1;
+    kick(s); /* check_close runs from the prepare callback, outside hiredis */
+    break;
+  }
+}
+
+static void close_handles(rs_t *s);
+
+static void cb_down(void *arg, const char *why) {
+  rs_t *s = arg;
+  s->conn = NULL;
+  s->ready = s->poisoned = s->final_sent = 0;
+  s->inflight = 0;
+  s->unsent = s->head; /* all that was not acknowledged goes again */
+  if (s->finishing) {
+    close_handles(s);
+    return;
+  }
+  outage(s, why);
+  check_close(s);
+}
+
+static const mxs_ruv_cbs_t rs_cbs = {cb_connected, cb_reply, cb_down};
+
+static void connect_now(rs_t *s) {
+  char err[256];
+  if (s->conn || s->finishing) return;
+  if (mxs_ruv_connect(s->loop, &s->ropts, &rs_cbs, s, &s->conn, err, sizeof err) < 0) {
+    s->conn = NULL;
+    outage(s, err);
+  }
+}
+
+/* ---- spill ------------------------------------------------------------- */
+
+/* Redis is given up on: the unacknowledged records, then every later one,
+ * go to the spill file.  The connection (if any) is dropped so that no
+ * late reply can acknowledge a record that is already in the file. */
+static void start_spill(rs_t *s, const char *reason) {
+  if (s->spilling) return;
+  s->spilling = 1;
+  uv_timer_stop(&s->t_down);
+  s->spill_first_seq = s->head ? s->head->seq : s->next_seq;
+  if (s->conn) {
+    s->poisoned = 1;
+    mxs_ruv_close(s->conn, "giving up on this connection");
+  }
+  int ok = mxs_rs_spill_open(s) == 0;
+  size_t n = s->held;
+  for (entry_t *e = s->head; e; e = e->next) {
+    const char *mp = e->data + e->keylen + e->fieldlen;
+    if (ok && mxs_rs_spill_write(s, mp, e->mplen) == 0) s->spilled++;
+    else s->lost++;
+  }
+  free_entries(s->head);
+  s->head = s->unsent = NULL;
+  s->tail = &s->head;
+  s->held = s->inflight = 0;
+  if (ok)
+    mxs_rs_log(s, "%s: %zu unacknowledged record(s) and all later ones go to %s (its first record is run %s "
+                  "seq %llu)", reason, n, s->spill_path, s->run_id, (unsigned long long)s->spill_first_seq);
+  if (!s->x->error) s->x->error = ok ? -EHOSTDOWN : -EIO;
+  update_refs(s);
+  kick(s); /* wakes the scan if it was paused */
+}
+
+/* ---- ops --------------------------------------------------------------- */
+
+static entry_t *make_entry(rs_t *s, const mxs_record_t *r, const void *mp, size_t mplen) {
+  char field[600];
+  if (r->mx && r->ip) snprintf(field, sizeof field, "%.300s|%.280s", r->mx, r->ip);
+  else if (r->mx) snprintf(field, sizeof field, "%.300s|-", r->mx);
+  else snprintf(field, sizeof field, "-");
+  size_t klen = strlen(s->k_domain) + strlen(r->domain), flen = strlen(field);
+  entry_t *e = malloc(sizeof *e + klen + flen + mplen + 1);
+  if (!e) return NULL;
+  e->next = NULL;
+  e->cls = mxs_class_name(r->cls);
+  e->keylen = (uint32_t)klen;
+  e->fieldlen = (uint32_t)flen;
+  e->mplen = (uint32_t)mplen;
+  snprintf(e->data, klen + 1, "%s%s", s->k_domain, r->domain);
+  memcpy(e->data + klen, field, flen);
+  memcpy(e->data + klen + flen, mp, mplen);
+  return e;
+}
+
+static int redis_write(mxs_exporter_t *x, const mxs_record_t *r) {
+  rs_t *s = x->state;
+  mxs_msgpack_encoder_reset(&s->mp);
+  mxs_record_encode(r, &s->mp.base);
+  if (s->spilling) {
+    s->next_seq++;
+    int rc = s->spill ? mxs_rs_spill_write(s, s->mp.sbuf.data, s->mp.sbuf.size) : -EIO;
+    if (rc < 0) s->lost++;
+    else s->spilled++;
+    return rc;
+  }
+  entry_t *e = make_entry(s, r, s->mp.sbuf.data, s->mp.sbuf.size);
+  if (!e) return -ENOMEM;
+  e->seq = s->next_seq++;
+  *s->tail = e;
+  s->tail = &e->next;
+  if (!s->unsent) s->unsent = e;
+  if (++s->held == 1) update_refs(s);
+  if (s->held >= (size_t)s->conf.window) s->busy = 1;
+  kick(s);
+  return 0;
+}
+
+static int redis_flush(mxs_exporter_t *x) {
+  rs_t *s = x->state;
+  send_some(s);
+  if (s->spill && fflush(s->spill) != 0) return errno ? -errno : -EIO;
+  return 0;
+}
+
+static int redis_busy(const mxs_exporter_t *x) { return ((const rs_t *)x->state)->busy; }
+
+static size_t redis_backlog(const mxs_exporter_t *x) { return ((const rs_t *)x->state)->held; }
