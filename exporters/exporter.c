@@ -8,8 +8,10 @@
 
 extern const mxs_exporter_ops_t mxs_exporter_jsonl;
 extern const mxs_exporter_ops_t mxs_exporter_msgpack;
+extern const mxs_exporter_ops_t mxs_exporter_redis;
 
-static const mxs_exporter_ops_t *const registry[] = {&mxs_exporter_jsonl, &mxs_exporter_msgpack};
+static const mxs_exporter_ops_t *const registry[] = {&mxs_exporter_jsonl, &mxs_exporter_msgpack,
+                                                     &mxs_exporter_redis};
 
 const mxs_exporter_ops_t *mxs_exporter_find(const char *name) {
   for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)

@@ -163,9 +163,16 @@ static void connect_now(rs_t *s);
 
 static void on_retry(uv_timer_t *h) { connect_now(h->data); }
 
+static void finish(rs_t *s);
+
 static void on_down_limit(uv_timer_t *h) {
   rs_t *s = h->data;
   char why[96];
+  if (s->closing && !s->held) { /* only the final metadata was waiting */
+    mxs_rs_log(s, "run %s: final metadata not written (Redis unreachable)", s->run_id);
+    finish(s);
+    return;
+  }
   snprintf(why, sizeof why, "unreachable for more than %.1f s", s->conf.down_limit_ms / 1000.0);
   start_spill(s, why);
 }
@@ -177,8 +184,10 @@ static void outage(rs_t *s, const char *why) {
     s->down = 1;
     s->down_since = uv_now(s->loop);
     s->outages++;
-    if (!s->spilling) uv_timer_start(&s->t_down, on_down_limit, (uint64_t)s->conf.down_limit_ms, 0);
-    mxs_rs_log(s, "%s; reconnecting (%zu record(s) not acknowledged)", why, s->held);
+    if (!s->spilling) {
+      uv_timer_start(&s->t_down, on_down_limit, (uint64_t)s->conf.down_limit_ms, 0);
+      mxs_rs_log(s, "%s; reconnecting (%zu record(s) not acknowledged)", why, s->held);
+    }
   }
   if (s->finishing) return;
   uv_timer_start(&s->t_retry, on_retry, (uint64_t)s->backoff_ms, 0);
@@ -269,33 +278,30 @@ static void connect_now(rs_t *s) {
 
 /* ---- spill ------------------------------------------------------------- */
 
+static void spill_one(rs_t *s, const void *mp, size_t len) {
+  if (mxs_rs_spill_write(s, mp, len) == 0) s->spilled++;
+  else s->lost++;
+}
+
 /* Redis is given up on: the unacknowledged records, then every later one,
- * go to the spill file.  The connection (if any) is dropped so that no
- * late reply can acknowledge a record that is already in the file. */
+ * go to the spill file (opened with the first of them).  The connection, if
+ * any, is dropped so that no late reply can acknowledge a record that is
+ * already in the file. */
 static void start_spill(rs_t *s, const char *reason) {
   if (s->spilling) return;
   s->spilling = 1;
+  snprintf(s->spill_reason, sizeof s->spill_reason, "%s", reason);
   uv_timer_stop(&s->t_down);
   s->spill_first_seq = s->head ? s->head->seq : s->next_seq;
   if (s->conn) {
     s->poisoned = 1;
     mxs_ruv_close(s->conn, "giving up on this connection");
   }
-  int ok = mxs_rs_spill_open(s) == 0;
-  size_t n = s->held;
-  for (entry_t *e = s->head; e; e = e->next) {
-    const char *mp = e->data + e->keylen + e->fieldlen;
-    if (ok && mxs_rs_spill_write(s, mp, e->mplen) == 0) s->spilled++;
-    else s->lost++;
-  }
+  for (entry_t *e = s->head; e; e = e->next) spill_one(s, e->data + e->keylen + e->fieldlen, e->mplen);
   free_entries(s->head);
   s->head = s->unsent = NULL;
   s->tail = &s->head;
   s->held = s->inflight = 0;
-  if (ok)
-    mxs_rs_log(s, "%s: %zu unacknowledged record(s) and all later ones go to %s (its first record is run %s "
-                  "seq %llu)", reason, n, s->spill_path, s->run_id, (unsigned long long)s->spill_first_seq);
-  if (!s->x->error) s->x->error = ok ? -EHOSTDOWN : -EIO;
   update_refs(s);
   kick(s); /* wakes the scan if it was paused */
 }
@@ -327,10 +333,8 @@ static int redis_write(mxs_exporter_t *x, const mxs_record_t *r) {
   mxs_record_encode(r, &s->mp.base);
   if (s->spilling) {
     s->next_seq++;
-    int rc = s->spill ? mxs_rs_spill_write(s, s->mp.sbuf.data, s->mp.sbuf.size) : -EIO;
-    if (rc < 0) s->lost++;
-    else s->spilled++;
-    return rc;
+    spill_one(s, s->mp.sbuf.data, s->mp.sbuf.size);
+    return 0; /* a lost record fails the run at close */
   }
   entry_t *e = make_entry(s, r, s->mp.sbuf.data, s->mp.sbuf.size);
   if (!e) return -ENOMEM;
@@ -354,3 +358,117 @@ static int redis_flush(mxs_exporter_t *x) {
 static int redis_busy(const mxs_exporter_t *x) { return ((const rs_t *)x->state)->busy; }
 
 static size_t redis_backlog(const mxs_exporter_t *x) { return ((const rs_t *)x->state)->held; }
+
+/* ---- close ------------------------------------------------------------- */
+
+static void on_handle_closed(uv_handle_t *h) {
+  rs_t *s = h->data;
+  if (--s->handles > 0) return;
+  mxs_exporter_t *x = s->x;
+  if (s->spill && fclose(s->spill) != 0 && !s->lost) s->lost = 1;
+  /* Spilled records are safe but not where the user asked: fail the run. */
+  if ((s->spilled || s->lost) && !x->error) x->error = s->lost ? -EIO : -EHOSTDOWN;
+  if (s->spilled || s->lost)
+    mxs_rs_log(s, "run %s: %llu record(s) stored in Redis, %llu in %s%s", s->run_id, (unsigned long long)s->stored,
+               (unsigned long long)s->spilled, s->spill_path[0] ? s->spill_path : "no spill file",
+               s->lost ? ", some LOST (see above)" : "");
+  else if (s->outages)
+    mxs_rs_log(s, "run %s: all %llu record(s) stored after %u outage(s)", s->run_id, (unsigned long long)s->stored,
+               s->outages);
+  mxs_msgpack_encoder_free(&s->mp);
+  free(s->args);
+  mxs_exporter_closed_cb cb = s->close_cb;
+  void *arg = s->close_arg;
+  free(s);
+  x->state = NULL;
+  if (cb) cb(arg);
+}
+
+static void close_handles(rs_t *s) {
+  uv_handle_t *hs[] = {(uv_handle_t *)&s->t_retry, (uv_handle_t *)&s->t_down, (uv_handle_t *)&s->t_close,
+                       (uv_handle_t *)&s->prep};
+  s->handles = (int)(sizeof hs / sizeof hs[0]);
+  for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) uv_close(hs[i], on_handle_closed);
+}
+
+/* Everything is stored or spilled (or close timed out): drop the
+ * connection, then the handles; the last close callback frees. */
+static void finish(rs_t *s) {
+  s->finishing = 1;
+  uv_prepare_stop(&s->prep);
+  uv_timer_stop(&s->t_retry);
+  uv_timer_stop(&s->t_down);
+  uv_timer_stop(&s->t_close);
+  if (s->conn) mxs_ruv_close(s->conn, "closing"); /* cb_down closes the handles */
+  else close_handles(s);
+}
+
+/* During close: once no record waits, write the final metadata when Redis
+ * is there (or may come back before down_limit), then finish. */
+static void check_close(rs_t *s) {
+  if (!s->closing || s->finishing || s->held > 0) return;
+  if (!s->final_done) {
+    if (s->conn && s->ready && !s->poisoned) {
+      if (!s->final_sent && mxs_rs_send_final(s, TAG(TAG_FINAL, 0)) == 0) s->final_sent = 1;
+      return;
+    }
+    if (!s->spilling && (s->conn || s->down)) return; /* reconnecting, or spill at down_limit */
+    mxs_rs_log(s, "run %s: final metadata not written (Redis unreachable)", s->run_id);
+  }
+  finish(s);
+}
+
+static void on_close_timeout(uv_timer_t *h) {
+  rs_t *s = h->data;
+  char why[96];
+  snprintf(why, sizeof why, "close timed out after %.1f s", s->conf.close_timeout_ms / 1000.0);
+  if (s->held > 0) start_spill(s, why);
+  else if (!s->final_done) mxs_rs_log(s, "%s: final metadata not written", why);
+  finish(s);
+}
+
+static void redis_close(mxs_exporter_t *x, mxs_exporter_closed_cb cb, void *arg) {
+  rs_t *s = x->state;
+  s->closing = 1;
+  s->close_cb = cb;
+  s->close_arg = arg;
+  uv_timer_start(&s->t_close, on_close_timeout, (uint64_t)s->conf.close_timeout_ms, 0);
+  update_refs(s);
+  kick(s); /* sends what is left; check_close runs from there */
+}
+
+/* ---- open -------------------------------------------------------------- */
+
+static int redis_open(mxs_exporter_t *x, uv_loop_t *loop, const char *target, char *err, size_t errlen) {
+  rs_t *s = calloc(1, sizeof *s);
+  if (!s) return -ENOMEM;
+  int rc = mxs_redis_conf_parse(target, &s->conf, err, errlen);
+  /* From here on, messages about this exporter show the masked URL. */
+  snprintf(x->target, sizeof x->target, "%s", s->conf.display);
+  if (rc == 0) {
+    s->x = x;
+    s->loop = loop;
+    rc = mxs_rs_setup(s, err, errlen);
+  }
+  if (rc < 0) {
+    free(s->args);
+    free(s);
+    return rc;
+  }
+  s->tail = &s->head;
+  s->backoff_ms = BACKOFF_MIN_MS;
+  mxs_msgpack_encoder_init(&s->mp);
+  uv_timer_init(loop, &s->t_retry);
+  uv_timer_init(loop, &s->t_down);
+  uv_timer_init(loop, &s->t_close);
+  uv_prepare_init(loop, &s->prep);
+  s->t_retry.data = s->t_down.data = s->t_close.data = s->prep.data = s;
+  x->state = s;
+  update_refs(s);
+  fprintf(stderr, "mxscan: redis run %s -> %s (keys %s:*)\n", s->run_id, s->conf.display, s->conf.prefix);
+  connect_now(s);
+  return 0;
+}
+
+const mxs_exporter_ops_t mxs_exporter_redis = {"redis",     redis_open, redis_write,  redis_flush,
+                                               redis_close, redis_backlog, redis_busy};

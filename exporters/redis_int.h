@@ -58,7 +58,9 @@ typedef struct {
   /* spill */
   int spilling;
   FILE *spill;
+  int spill_failed;
   char spill_path[512];
+  char spill_reason[128];
   uint64_t spill_first_seq, spilled, lost;
 
   /* close */
@@ -91,10 +93,8 @@ int mxs_rs_send_init(rs_t *s, uintptr_t tag);
 /* Queues the run's final metadata; 0 or -1. */
 int mxs_rs_send_final(rs_t *s, uintptr_t tag);
 
-/* Opens the spill file; 0 or -errno (message printed). */
-int mxs_rs_spill_open(rs_t *s);
-
-/* Appends one msgpack record to the spill file; 0 or -errno. */
+/* Appends one msgpack record to the spill file, opened (and announced on
+ * stderr) with the first; 0 or -errno (the failure is printed once). */
 int mxs_rs_spill_write(rs_t *s, const void *data, size_t len);
 
 #endif

@@ -127,6 +127,15 @@ static void arm_command_timer(mxs_ruv_t *c) {
 
 /* ---- I/O --------------------------------------------------------------- */
 
+/* The socket keeps the loop alive only while a reply is awaited or bytes
+ * wait to be written: an idle connection (hiredis always polls for reading)
+ * must not keep a finished scan running. */
+static void update_ref(mxs_ruv_t *c) {
+  if (!c->ac) return;
+  if (c->ac->replies.head || sdslen(c->ac->c.obuf) > 0) uv_ref((uv_handle_t *)&c->poll);
+  else uv_unref((uv_handle_t *)&c->poll);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   mxs_ruv_t *c = h->data;
   if (!c->ac) return;
@@ -147,6 +156,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     arm_command_timer(c);
     c->cbs->connected(c->arg);
   }
+  update_ref(c);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
@@ -160,6 +170,7 @@ int mxs_ruv_command(mxs_ruv_t *c, uintptr_t tag, int argc, const char **argv, co
   int idle = c->ac->replies.head == NULL;
   if (redisAsyncCommandArgv(c->ac, on_reply, (void *)tag, argc, argv, argvlen) != REDIS_OK) return -ENOTCONN;
   if (idle && c->connected) arm_command_timer(c);
+  update_ref(c);
   return 0;
 }
 
@@ -173,6 +184,7 @@ static int attach(mxs_ruv_t *c, uv_loop_t *loop, redisAsyncContext *ac) {
   int rc = uv_poll_init_socket(loop, &c->poll, ac->c.fd);
   if (rc < 0) return rc;
   uv_timer_init(loop, &c->timer);
+  uv_unref((uv_handle_t *)&c->timer); /* the poll handle holds the loop when needed */
   c->poll.data = c->timer.data = c;
   c->open_handles = 2;
   c->ac = ac;
@@ -186,6 +198,7 @@ static int attach(mxs_ruv_t *c, uv_loop_t *loop, redisAsyncContext *ac) {
   /* Connect completion shows as the first writable event. */
   redisAsyncSetConnectCallback(ac, on_connect);
   uv_timer_start(&c->timer, on_timer, (uint64_t)c->connect_timeout_ms, 0);
+  update_ref(c);
   return 0;
 }
 

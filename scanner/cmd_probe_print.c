@@ -60,12 +60,12 @@ static void legacy_text(const mxs_pitem_t *it, char *out, size_t len) {
   if (!it->ip || !it->v.has_diag) return;
   if (g->legacy_ok)
     snprintf(out, len,
-             "an old sender (TLS 1.0 and up, OpenSSL security level 0, as with OpenSSL 1.1) gets %s with "
+             "An old sender (TLS 1.0 and up, OpenSSL security level 0, as with OpenSSL 1.1) gets %s with "
              "cipher %s, group %s: it can deliver over TLS, a modern one cannot.",
              g->legacy_version, g->legacy_cipher, g->legacy_group);
   else
     snprintf(out, len,
-             "an old sender (TLS 1.0 and up, OpenSSL security level 0, as with OpenSSL 1.1) fails too: %s.",
+             "An old sender (TLS 1.0 and up, OpenSSL security level 0, as with OpenSSL 1.1) fails too: %s.",
              g->legacy_detail ? g->legacy_detail : "no handshake");
 }
 
@@ -96,8 +96,8 @@ static void print_dns(const mxs_pdomain_t *d, FILE *fp) {
   for (size_t i = 0; i < d->nmx; i++)
     if ((int)strlen(d->mx[i].host) > w) w = (int)strlen(d->mx[i].host);
   fprintf(fp, "DNS (asked %s, answered in %d ms)\n", d->dns_label, d->dns_ms);
-  if (d->status != MXS_CLASS_OK) {
-    fprintf(fp, "  %-*s  MX    %s\n", w, d->name, d->detail);
+  if (d->status != MXS_CLASS_OK) { /* the detail names the lookup: "MX lookup: NXDOMAIN" */
+    fprintf(fp, "  %-*s  %s\n", w, d->name, d->detail);
     return;
   }
   if (d->implicit_mx)
@@ -120,16 +120,23 @@ static void print_transcript(const mxs_transcript_t *t, FILE *fp) {
   if (t->truncated) fprintf(fp, "  (lines missing: out of memory)\n");
 }
 
-static void print_cert_errors(mxs_class_set_t set, FILE *fp) {
-  fprintf(fp, "Certificate problems:");
-  for (int i = 0; i < MXS_CLASS_COUNT; i++)
-    if (set & MXS_CLASS_BIT(i)) fprintf(fp, " %s", mxs_class_name((mxs_class_t)i));
-  fprintf(fp, "\n");
-}
-
 static void print_section(FILE *fp, const char *title, const char *text) {
   fprintf(fp, "%s:\n", title);
   mxs_print_wrapped(fp, 2, text);
+}
+
+/* The certificate problems beyond the record's class: fixing only the
+ * first would leave the others. */
+static void print_other_cert_errors(mxs_class_t cls, mxs_class_set_t set, FILE *fp) {
+  for (int i = 0; i < MXS_CLASS_COUNT; i++) {
+    if (i == (int)cls || !(set & MXS_CLASS_BIT(i))) continue;
+    const mxs_explain_t *e = mxs_explain((mxs_class_t)i);
+    char fix[640];
+    snprintf(fix, sizeof fix, "Fix: %s", e->fix);
+    fprintf(fp, "Also wrong: %s\n", mxs_class_name((mxs_class_t)i));
+    mxs_print_wrapped(fp, 2, e->what);
+    mxs_print_wrapped(fp, 2, fix);
+  }
 }
 
 static void print_result(const mxs_pitem_t *it, const mxs_record_t *r, FILE *fp) {
@@ -137,12 +144,12 @@ static void print_result(const mxs_pitem_t *it, const mxs_record_t *r, FILE *fp)
   char legacy[640];
   fprintf(fp, "\nResult: %s (stage %s, TLS-RPT %s)\n", mxs_class_name(r->cls), r->stage, mxs_class_tlsrpt(r->cls));
   print_section(fp, "Detail", r->detail);
-  if (r->cert && r->cert_errors) print_cert_errors(r->cert_errors, fp);
   legacy_text(it, legacy, sizeof legacy);
   if (legacy[0]) print_section(fp, "Legacy retry", legacy);
   print_section(fp, "What happened", e->what);
   print_section(fp, "Likely cause", e->cause);
   print_section(fp, "Fix", e->fix);
+  if (r->cert) print_other_cert_errors(r->cls, r->cert_errors, fp);
 }
 
 static void print_item(const mxs_pitem_t *it, FILE *fp) {
@@ -151,7 +158,7 @@ static void print_item(const mxs_pitem_t *it, FILE *fp) {
   char detail[512];
   mxs_pitem_record(it, &r, &tm, detail, sizeof detail);
   if (r.mx)
-    fprintf(fp, "\n== %s %s (MX %d%s) ==\n", r.mx, r.ip ? r.ip : "(no address)", r.pref,
+    fprintf(fp, "\n== %s%s%s (MX %d%s) ==\n", r.mx, r.ip ? " " : ", no address", r.ip ? r.ip : "", r.pref,
             r.implicit_mx ? ", implicit" : "");
   else
     fprintf(fp, "\n== %s ==\n", r.domain);
@@ -243,16 +250,36 @@ static void json_transcript(const char *key, const mxs_transcript_t *t, mxs_enco
   e->end(e);
 }
 
-static void json_explanation(const mxs_pitem_t *it, mxs_class_t cls, mxs_encoder_t *e) {
+static void json_class_text(mxs_class_t cls, mxs_encoder_t *e) {
   const mxs_explain_t *x = mxs_explain(cls);
-  char legacy[640];
-  legacy_text(it, legacy, sizeof legacy);
-  e->map(e, legacy[0] ? 5 : 4);
   kv_str(e, "class", mxs_class_name(cls));
   kv_str(e, "what", x->what);
   kv_str(e, "cause", x->cause);
   kv_str(e, "fix", x->fix);
+}
+
+/* The class's explanation, what the legacy retry got, and the other
+ * certificate problems ("also"), as the text shows them. */
+static void json_explanation(const mxs_pitem_t *it, const mxs_record_t *r, mxs_encoder_t *e) {
+  char legacy[640];
+  legacy_text(it, legacy, sizeof legacy);
+  mxs_class_set_t also = r->cert ? r->cert_errors & ~MXS_CLASS_BIT(r->cls) : 0;
+  size_t nalso = 0;
+  for (int i = 0; i < MXS_CLASS_COUNT; i++) nalso += (also & MXS_CLASS_BIT(i)) != 0;
+  e->map(e, 4 + (legacy[0] != 0) + (nalso != 0));
+  json_class_text(r->cls, e);
   if (legacy[0]) kv_str(e, "legacy", legacy);
+  if (nalso) {
+    e->key(e, "also");
+    e->array(e, nalso);
+    for (int i = 0; i < MXS_CLASS_COUNT; i++) {
+      if (!(also & MXS_CLASS_BIT(i))) continue;
+      e->map(e, 4);
+      json_class_text((mxs_class_t)i, e);
+      e->end(e);
+    }
+    e->end(e);
+  }
   e->end(e);
 }
 
@@ -265,7 +292,7 @@ static void json_item(const mxs_pitem_t *it, mxs_encoder_t *e) {
   e->key(e, "record");
   mxs_record_encode(&r, e);
   e->key(e, "explanation");
-  json_explanation(it, r.cls, e);
+  json_explanation(it, &r, e);
   if (it->modern.used) json_transcript("transcript", &it->modern, e);
   if (it->legacy.used) json_transcript("legacy_transcript", &it->legacy, e);
   e->end(e);

@@ -17,5 +17,7 @@ int mxs_cmd_scan(int argc, char **argv);    /* main.c */
 int mxs_cmd_classes(int argc, char **argv); /* main.c */
 int mxs_cmd_probe(int argc, char **argv);   /* cmd_probe.c */
 int mxs_cmd_explain(int argc, char **argv); /* cmd_explain.c */
+int mxs_cmd_report(int argc, char **argv);  /* cmd_report.c */
+int mxs_cmd_diff(int argc, char **argv);    /* cmd_diff.c */
 
 #endif

@@ -34,6 +34,7 @@ typedef struct {
   int retries;              /* --retries N: retries of transient failures */
   int retry_delay_ms;       /* --retry-delay S: first backoff, doubled per retry, jittered */
   int max_runtime_ms;       /* --max-runtime S: run-wide deadline, 0 = none */
+  int threads;              /* --threads N: probe event loops (1 = all on the main loop) */
 } mxs_config_t;
 
 /* Fills C with the defaults. */

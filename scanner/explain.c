@@ -10,11 +10,11 @@
 #include <stddef.h>
 
 /* X(class enum suffix, what, cause, fix), in MXS_CLASS_TABLE order. */
-#define MXS_EXPLAIN_TABLE(X)                                                                      \
+#define MXS_EXPLAIN_TABLE(X)                                                                  \
   X(DNS_NXDOMAIN,                                                                             \
     "The domain does not exist in DNS (NXDOMAIN), so no mail can be delivered to it.",        \
-    "A typo in the address, a domain that expired or was never registered, or a zone its "    \
-    "name servers do not serve.",                                                             \
+    "A typo in the domain name, a domain that expired or was never registered, or a zone "    \
+    "its name servers do not serve.",                                                         \
     "Check the spelling; if the domain should exist, check its registration and that every "  \
     "name server of the delegation serves the zone (dig +trace DOMAIN MX).")                  \
   X(DNS_SERVFAIL,                                                                             \
@@ -88,7 +88,7 @@
     "turn off SMTP inspection on the firewall (e.g. Cisco 'inspect esmtp').")                 \
   X(SMTP_REJECTED,                                                                            \
     "The server refused the session: a 4xx/5xx greeting, a 4xx reply to EHLO, or a 5xx "      \
-    "reply to both EHLO and HELO (smtp_code says which).",                                    \
+    "reply to both EHLO and HELO (the reply in the transcript says which).",                  \
     "The probe's address is blocked (a blocklist, geographic or reputation filtering), the "  \
     "server has too many connections (421), or it is in maintenance. Real senders may be "    \
     "accepted where the probe is not.",                                                       \
@@ -126,10 +126,10 @@
     "certificate and key files and their permissions, then reload the server.")               \
   X(TLS_VERSION_MISMATCH,                                                                     \
     "The server and a modern sender have no TLS version in common: the probe offers TLS 1.2 " \
-    "and 1.3, the server accepts only older versions.",                                       \
+    "and 1.3, the server accepts only older versions. Senders then deliver in plaintext or "  \
+    "keep the mail queued; with MTA-STS or DANE it is not delivered.",                        \
     "An old TLS library or mail server (OpenSSL 1.0.0 or older, Windows Server without TLS "  \
-    "1.2 enabled) or a configuration that turns TLS 1.2 off. Senders then either fall back "  \
-    "to plaintext or keep the mail queued; with MTA-STS or DANE the mail is not delivered.",  \
+    "1.2 enabled) or a configuration that turns TLS 1.2 off.",                                \
     "Upgrade the TLS library or mail server, or enable TLS 1.2 and 1.3 (Postfix: "            \
     "smtpd_tls_protocols = >=TLSv1.2; Windows: enable TLS 1.2 in SCHANNEL).")                 \
   X(TLS_NO_SHARED_CIPHER,                                                                     \
@@ -242,7 +242,7 @@
   X(OK,                                                                                       \
     "STARTTLS works: TLS came up with a trusted certificate that names the MX host, and the " \
     "server answered EHLO inside TLS.",                                                       \
-    "Nothing is wrong.",                                                                      \
+    "Nothing is wrong: the server is set up the way senders expect.",                         \
     "Nothing to fix. Keep the certificate renewed, and consider MTA-STS or DANE so that "     \
     "senders require TLS.")
 
@@ -256,9 +256,9 @@ enum {
 #undef MXS_EXPLAIN_POS
       MXS_EXPLAIN_ROWS
 };
-_Static_assert((int)MXS_EXPLAIN_ROWS == (int)MXS_CLASS_COUNT, "explain.c: one row per class of MXS_CLASS_TABLE");
-#define MXS_EXPLAIN_CHECK(id, what, cause, fix)                                                  \
-  _Static_assert((int)MXS_EXPLAIN_POS_##id == (int)MXS_CLASS_##id, "explain.c: row out of class order: " #id);
+_Static_assert((int)MXS_EXPLAIN_ROWS == (int)MXS_CLASS_COUNT, "explain.c: one row per class");
+#define MXS_EXPLAIN_CHECK(id, what, cause, fix)                                               \
+  _Static_assert((int)MXS_EXPLAIN_POS_##id == (int)MXS_CLASS_##id, "explain.c: row out of order: " #id);
 MXS_EXPLAIN_TABLE(MXS_EXPLAIN_CHECK)
 #undef MXS_EXPLAIN_CHECK
 
@@ -268,4 +268,6 @@ static const mxs_explain_t rows[MXS_CLASS_COUNT] = {
 #undef MXS_EXPLAIN_ROW
 };
 
-const mxs_explain_t *mxs_explain(mxs_class_t c) { return (unsigned)c < MXS_CLASS_COUNT ? &rows[c] : NULL; }
+const mxs_explain_t *mxs_explain(mxs_class_t c) {
+  return (unsigned)c < MXS_CLASS_COUNT ? &rows[c] : NULL;
+}

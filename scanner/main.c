@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include "scanner/classify.h"
 #include "scanner/commands.h"
 #include "scanner/config.h"
@@ -28,6 +30,8 @@ static const char usage_text[] =
     "  --format jsonl|msgpack    output format (default jsonl)\n"
     "  -o, --output FILE         output file ('-' or absent: standard output)\n"
     "  --summary FILE            write the class counts as JSON to FILE\n"
+    "  --redis URL               also (without -o: only) write records to Redis:\n"
+    "                            redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH[?db=N]\n"
     "  --ehlo-name NAME          name to send in EHLO (default: this host's FQDN)\n"
     "  --ipv6                    also probe the IPv6 addresses of MX hosts\n"
     "  --concurrency N           probes in flight at once (default 1000)\n"
@@ -40,6 +44,8 @@ static const char usage_text[] =
     "  --handshake-timeout S     seconds for the TLS handshake (default 30)\n"
     "  --dns-timeout S           seconds per DNS try (default 2)\n"
     "  --dns-tries N             DNS tries per query (default 3)\n"
+    "  --threads N               probe threads, each with its own event loop (default: the\n"
+    "                            number of cores; 1: everything on one loop)\n"
     "  -q, --quiet               no class table on standard error\n"
     "\npoliteness:\n"
     "  --rate N                  new connections per second overall (default 200, 0: unlimited)\n"
@@ -72,6 +78,7 @@ enum {
   OPT_T_HANDSHAKE,
   OPT_T_DNS,
   OPT_DNS_TRIES,
+  OPT_REDIS,
   OPT_RATE,
   OPT_PER_PROVIDER,
   OPT_PROVIDER_RATE,
@@ -79,6 +86,7 @@ enum {
   OPT_RETRIES,
   OPT_RETRY_DELAY,
   OPT_MAX_RUNTIME,
+  OPT_THREADS,
 };
 
 static const struct option scan_opts[] = {
@@ -100,6 +108,7 @@ static const struct option scan_opts[] = {
     {"handshake-timeout", required_argument, 0, OPT_T_HANDSHAKE},
     {"dns-timeout", required_argument, 0, OPT_T_DNS},
     {"dns-tries", required_argument, 0, OPT_DNS_TRIES},
+    {"redis", required_argument, 0, OPT_REDIS},
     {"quiet", no_argument, 0, 'q'},
     {"rate", required_argument, 0, OPT_RATE},
     {"per-provider", required_argument, 0, OPT_PER_PROVIDER},
@@ -108,6 +117,7 @@ static const struct option scan_opts[] = {
     {"retries", required_argument, 0, OPT_RETRIES},
     {"retry-delay", required_argument, 0, OPT_RETRY_DELAY},
     {"max-runtime", required_argument, 0, OPT_MAX_RUNTIME},
+    {"threads", required_argument, 0, OPT_THREADS},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -134,6 +144,7 @@ void mxs_config_defaults(mxs_config_t *c) {
       .provider_rate = 10,
       .retries = 2,
       .retry_delay_ms = 5000,
+      .threads = (int)uv_available_parallelism(),
   };
 }
 
@@ -221,6 +232,7 @@ static int parse_scan_opt(int c, const char *opt, mxs_config_t *cfg) {
     cfg->output_given = 1;
     return 0;
   case OPT_SUMMARY: cfg->summary = optarg; return 0;
+  case OPT_REDIS: cfg->redis_url = optarg; return 0;
   case OPT_EHLO: cfg->ehlo_name = optarg; return 0;
   case OPT_IPV6: cfg->ipv6 = 1; return 0;
   case OPT_CONC: return parse_int(opt, optarg, 1, 1000000, &cfg->concurrency);
@@ -241,6 +253,7 @@ static int parse_scan_opt(int c, const char *opt, mxs_config_t *cfg) {
   case OPT_RETRIES: return parse_int(opt, optarg, 0, 20, &cfg->retries);
   case OPT_RETRY_DELAY: return parse_secs0(opt, optarg, &cfg->retry_delay_ms);
   case OPT_MAX_RUNTIME: return parse_secs(opt, optarg, &cfg->max_runtime_ms);
+  case OPT_THREADS: return parse_int(opt, optarg, 1, 256, &cfg->threads);
   default: return -1;
   }
 }
@@ -294,6 +307,8 @@ static const mxs_command_t commands[] = {
     {"classes", mxs_cmd_classes, "list the result classes and their TLS-RPT types"},
     {"probe", mxs_cmd_probe, "probe one domain: transcript, class, explanation and fix"},
     {"explain", mxs_cmd_explain, "explain a result class: likely cause and fix"},
+    {"report", mxs_cmd_report, "summarise results files: classes, providers, certificates, TLS-RPT"},
+    {"diff", mxs_cmd_diff, "what changed between two results files"},
 };
 
 int main(int argc, char **argv) {

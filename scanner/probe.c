@@ -43,6 +43,11 @@ typedef struct probe_s {
   mxs_probe_result_t *done; /* the outcome, handed over once closed */
   uint64_t t_start, t_stage; /* ms, uv_hrtime based */
   char ehlo_detail[160];     /* the rejected EHLO reply, for the HELO fallback */
+  /* With a trace hook only: server bytes that are not (yet) part of a
+   * complete reply, so a transcript that ends on them shows them. */
+  char raw[120];
+  size_t rawlen;
+  int rawmore; /* more came than raw holds */
   mxs_probe_cb cb;
   void *cb_arg;
   char rbuf[8192];
@@ -64,6 +69,28 @@ static void trace(const probe_t *p, char dir, const char *fmt, ...) {
 
 /* One line of the handshake description (mxs_tls_describe). */
 static void trace_line(void *arg, const char *text) { trace(arg, 'T', "%s", text); }
+
+static void raw_keep(probe_t *p, const char *data, size_t len) {
+  if (!p->env->trace) return;
+  size_t n = len < sizeof p->raw - p->rawlen ? len : sizeof p->raw - p->rawlen;
+  memcpy(p->raw + p->rawlen, data, n);
+  p->rawlen += n;
+  p->rawmore |= n < len;
+}
+
+/* Shows the kept bytes, escaped: "HTTP/1.1 400 Bad Request\r\n...". */
+static void trace_raw(probe_t *p) {
+  char text[sizeof p->raw * 4 + 8];
+  size_t n = 0;
+  for (size_t i = 0; i < p->rawlen; i++) {
+    unsigned char c = (unsigned char)p->raw[i];
+    if (c == '\r' || c == '\n') n += (size_t)snprintf(text + n, sizeof text - n, "\\%c", c == '\r' ? 'r' : 'n');
+    else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') n += (size_t)snprintf(text + n, sizeof text - n, "\\x%02x", c);
+    else text[n++] = (char)c;
+  }
+  text[n] = '\0';
+  trace(p, '*', "the server sent, not read as a reply: \"%s\"%s", text, p->rawmore ? "..." : "");
+}
 
 /* ---- result ------------------------------------------------------------ */
 
@@ -126,7 +153,8 @@ static void finish(probe_t *p, mxs_class_t cls, const char *stage, int graceful,
   /* No class here: a failed handshake is refined by the legacy retry and
    * certificate classes are decided per MX name, so the transcript only
    * says where and why the dialogue ended. */
-  trace(p, '*', "end at stage %s%s%s", stage, r->detail[0] ? ": " : "", r->detail);
+  if (p->rawlen) trace_raw(p);
+  trace(p, '*', "end at stage %s: %s", stage, r->detail[0] ? r->detail : "dialogue complete");
   p->res = NULL;
   p->done = r;
   /* The SSL object is the biggest thing a probe holds: drop it now. */
@@ -275,7 +303,9 @@ static void start_handshake(probe_t *p, size_t leftover) {
     return;
   }
   arm(p, ST_HANDSHAKE, p->env->handshake_timeout_ms);
-  trace(p, 'T', "starting TLS handshake (SNI %s, %s profile)", p->sni, p->legacy ? "legacy" : "modern");
+  trace(p, 'T', "starting TLS handshake: SNI %s, %s", p->sni,
+        p->legacy ? "TLS 1.0 and up, OpenSSL security level 0 (legacy diagnostic)"
+                  : "TLS 1.2 and up, OpenSSL security level 2 (modern sender)");
   mxs_tls_handshake(p->tls); /* produces the ClientHello */
   if (flush_tls(p) < 0) finish(p, MXS_CLASS_TLS_DIED, "tls", 0, "could not send the ClientHello");
 }
@@ -369,6 +399,8 @@ static void feed_smtp(probe_t *p, const char *data, size_t len) {
     size_t used = 0;
     const mxs_smtp_reply_t *rep = NULL;
     mxs_smtp_status_t s = mxs_smtp_reader_feed(p->rd, data, len, &used, &rep);
+    if (s == MXS_SMTP_REPLY) p->rawlen = p->rawmore = 0;
+    else raw_keep(p, data, s < 0 ? len : used); /* an error: the whole read, not just up to the bad byte */
     data += used;
     len -= used;
     if (s == MXS_SMTP_NEED_MORE) return;
@@ -381,6 +413,7 @@ static void feed_smtp(probe_t *p, const char *data, size_t len) {
       return;
     }
     state_t before = p->st;
+    if (before == ST_STARTTLS) raw_keep(p, data, len); /* came with the reply: shown if judged an injection */
     on_reply(p, rep, len);
     if (before == ST_STARTTLS) return; /* leftover bytes were judged already */
   }

@@ -11,6 +11,7 @@
 
 #include "exporters/encoders.h"
 #include "exporters/reader.h"
+#include "queue/table.h"
 #include "scanner/classify.h"
 
 /* Exit statuses of report and diff (README "Reports and diffs"). */
@@ -43,6 +44,15 @@ typedef int (*mxs_record_fn)(void *arg, const mxs_read_record_t *rec);
  * warning on ERR, not an error.  0, or negative after printing a message
  * that names the file (and the record and byte offset) on ERR. */
 int mxs_report_read(const char *path, mxs_record_fn fn, void *arg, uint64_t *nrecords, FILE *err);
+
+/* Parses a whole number in [lo, hi] for option OPT; -1 after a message. */
+int mxs_report_parse_int(const char *opt, const char *arg, long lo, long hi, long *out);
+
+/* The values of T as an array sorted by CMP (qsort over void *); the
+ * caller frees it.  NULL on ENOMEM. */
+void **mxs_report_table_values(const mxs_table_t *t, int (*cmp)(const void *, const void *));
+/* A CMP for values that are structs whose first member is `const char *name`. */
+int mxs_report_cmp_name(const void *a, const void *b);
 
 /* A domain's class: ok only when every record is ok, else the first
  * failing class in contract order (the rule of the scan's own table). */

@@ -94,11 +94,14 @@ static int tlsrpt_add(mxs_report_t *r, mxs_rdomain_t *d, const mxs_read_record_t
   }
   d->tls_fail++;
   if (!r->o.tlsrpt) return 0;
-  for (mxs_rfail_t *f = d->fails; f; f = f->next)
+  mxs_rfail_t **tail = &d->fails; /* kept in order of first appearance */
+  for (; *tail; tail = &(*tail)->next) {
+    mxs_rfail_t *f = *tail;
     if (same(f->type, type) && same(f->mx, rec->mx) && same(f->ip, rec->ip) && same(f->detail, rec->detail)) {
       f->count++;
       return 0;
     }
+  }
   mxs_rfail_t *f = mxs_arena_alloc(&r->arena, sizeof *f);
   if (!f) return -ENOMEM;
   f->type = mxs_arena_strdup(&r->arena, type);
@@ -107,8 +110,7 @@ static int tlsrpt_add(mxs_report_t *r, mxs_rdomain_t *d, const mxs_read_record_t
   f->detail = mxs_arena_strdup(&r->arena, rec->detail);
   if (!f->type || (rec->mx && !f->mx) || (rec->ip && !f->ip) || !f->detail) return -ENOMEM;
   f->count = 1;
-  f->next = d->fails;
-  d->fails = f;
+  *tail = f;
   return 0;
 }
 
@@ -157,23 +159,4 @@ int mxs_report_add(void *arg, const mxs_read_record_t *rec) {
   if (rec->cipher && count(r, &r->ciphers, rec->cipher) < 0) return -ENOMEM;
   if (rec->has_cert && rec->cert_days_left <= r->o.expiring_days && expiring_add(r, rec) < 0) return -ENOMEM;
   return tlsrpt_add(r, d, rec);
-}
-
-typedef struct {
-  void **v;
-  size_t n;
-} collect_t;
-
-static void collect(void *arg, const char *key, void *val) {
-  (void)key;
-  collect_t *c = arg;
-  c->v[c->n++] = val;
-}
-
-void **mxs_report_values(const mxs_table_t *t, int (*cmp)(const void *, const void *)) {
-  collect_t c = {malloc((t->len ? t->len : 1) * sizeof(void *)), 0};
-  if (!c.v) return NULL;
-  mxs_table_each(t, collect, &c);
-  qsort(c.v, c.n, sizeof(void *), cmp);
-  return c.v;
 }

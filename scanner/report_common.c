@@ -107,9 +107,44 @@ int mxs_report_read(const char *path, mxs_record_fn fn, void *arg, uint64_t *nre
   return rc < 0 ? rc : 0;
 }
 
+int mxs_report_parse_int(const char *opt, const char *arg, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(arg, &end, 10);
+  if (errno || *end || end == arg || v < lo || v > hi) {
+    fprintf(stderr, "mxscan: %s: '%s' is not a whole number from %ld to %ld\n", opt, arg, lo, hi);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
 mxs_class_t mxs_domain_class(mxs_class_set_t seen) {
   mxs_class_set_t fails = seen & ~MXS_CLASS_BIT(MXS_CLASS_OK);
   return fails ? mxs_class_first(fails) : MXS_CLASS_OK;
+}
+
+typedef struct {
+  void **v;
+  size_t n;
+} collect_t;
+
+static void collect(void *arg, const char *key, void *val) {
+  (void)key;
+  collect_t *c = arg;
+  c->v[c->n++] = val;
+}
+
+void **mxs_report_table_values(const mxs_table_t *t, int (*cmp)(const void *, const void *)) {
+  collect_t c = {malloc((t->len ? t->len : 1) * sizeof(void *)), 0};
+  if (!c.v) return NULL;
+  mxs_table_each(t, collect, &c);
+  qsort(c.v, c.n, sizeof(void *), cmp);
+  return c.v;
+}
+
+int mxs_report_cmp_name(const void *a, const void *b) {
+  return strcmp(**(const char *const *const *)a, **(const char *const *const *)b);
 }
 
 /* ---- text tables ---------------------------------------------------------- */
@@ -147,11 +182,13 @@ void mxs_tab_print(const mxs_tab_t *t, FILE *fp) {
       if (n > w[c]) w[c] = n;
     }
   for (size_t r = 0; r < t->nrows; r++) {
+    size_t end = ncol; /* empty cells at the end of a row print nothing, not blanks */
+    while (end > 1 && !t->cells[r * t->ncol + end - 1][0]) end--;
     fputs("  ", fp);
-    for (size_t c = 0; c < ncol; c++) {
+    for (size_t c = 0; c < end; c++) {
       const char *s = t->cells[r * t->ncol + c];
       int pad = (int)(w[c] - width(s));
-      int last = c + 1 == ncol;
+      int last = c + 1 == end;
       if (t->right & (1u << c)) fprintf(fp, "%*s%s", pad, "", s);
       else if (last) fputs(s, fp); /* no trailing blanks */
       else fprintf(fp, "%s%*s", s, pad, "");

@@ -61,7 +61,4 @@ struct mxs_report_s {
   size_t nfiles;
 };
 
-/* Values of a table as an array (the caller frees), sorted by CMP. */
-void **mxs_report_values(const mxs_table_t *t, int (*cmp)(const void *, const void *));
-
 #endif

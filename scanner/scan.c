@@ -19,6 +19,7 @@
 #include "resolver/resolver.h"
 #include "scanner/probe.h"
 #include "scanner/verdict.h"
+#include "scanner/workers.h"
 
 #define MXS_MAX_EXPORTERS 4
 
@@ -32,16 +33,31 @@ typedef struct domain_s {
   int in_dns;           /* the resolver still holds a pointer to it */
   struct domain_s *dns_prev, *dns_next;
   mxs_class_set_t seen; /* classes of its records */
+  struct job_s *done;   /* its records, ready, in output order */
+  int next_seq;
   char name[254];
 } domain_t;
 
-/* One (domain, MX name) waiting for the result of an address. */
+struct target_s;
+
+/* One record of a domain: a (domain, MX name) waiting for the result of an
+ * address, or a record that stopped at DNS.  A domain's records are written
+ * together when its last one is ready, so each domain's records are
+ * contiguous in the output: a crash can tear only the last domain, which
+ * is what makes --resume exact. */
 typedef struct job_s {
   domain_t *d;
-  char *mx;
+  struct target_s *t; /* NULL: a DNS-stage record */
+  char *mx;           /* NULL: no MX known */
   int pref;
   int implicit;
-  struct job_s *next;
+  int seq; /* position in the domain's output: MX preference, then address */
+  /* DNS-stage records only */
+  mxs_class_t dns_cls;
+  char *dns_detail;
+  int unfinished;
+  char at[24];
+  struct job_s *next; /* in the target's waiters, then in d->done */
 } job_t;
 
 typedef enum { T_QUEUED, T_RUNNING, T_DONE } tstate_t;
@@ -66,6 +82,7 @@ struct mxs_scan_s {
   mxs_resolver_t *resolver;
   mxs_tls_ctx_t *tls;
   mxs_probe_env_t penv;
+  mxs_workers_t *workers; /* probe threads; NULL: probes run on this loop */
   mxs_input_t *input;
   int input_eof;
   mxs_exporter_t *out[MXS_MAX_EXPORTERS]; /* file and/or redis */
@@ -103,9 +120,58 @@ static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
   d->seen |= MXS_CLASS_BIT(r->cls);
 }
 
+static void free_job(job_t *j) {
+  free(j->mx);
+  free(j->dns_detail);
+  free(j);
+}
+
+static void write_dns_record(mxs_scan_t *s, const job_t *j) {
+  mxs_record_t r = {.domain = j->d->name, .cls = j->dns_cls, .stage = "dns", .detail = j->dns_detail,
+                    .unfinished = j->unfinished};
+  memcpy(r.scanned_at, j->at, sizeof r.scanned_at);
+  if (j->mx) {
+    r.mx = j->mx;
+    r.pref = j->pref;
+    r.implicit_mx = j->implicit;
+  }
+  write_record(s, j->d, &r);
+}
+
+static void write_probe_record(mxs_scan_t *s, const job_t *j) {
+  const struct target_s *t = j->t;
+  mxs_timings_t tm;
+  char detail[512];
+  mxs_record_t r;
+  mxs_verdict_record(&t->v, j->mx, &r, &tm, detail, sizeof detail);
+  r.domain = j->d->name;
+  r.mx = j->mx;
+  r.pref = j->pref;
+  r.implicit_mx = j->implicit;
+  r.ip = t->ip;
+  r.port = s->cfg->port;
+  tm.dns = j->d->dns_ms;
+  write_record(s, j->d, &r);
+}
+
+/* Keeps J's record until the domain is complete, in output order. */
+static void domain_ready(domain_t *d, job_t *j) {
+  job_t **pp = &d->done;
+  while (*pp && (*pp)->seq < j->seq) pp = &(*pp)->next;
+  j->next = *pp;
+  *pp = j;
+}
+
 static void domain_release(domain_t *d) {
   if (--d->outstanding > 0) return;
   mxs_scan_t *s = d->scan;
+  while (d->done) {
+    job_t *j = d->done;
+    d->done = j->next;
+    if (j->t) write_probe_record(s, j);
+    else write_dns_record(s, j);
+    free_job(j);
+  }
   /* A domain is ok only when every record is; otherwise it counts under
    * its first failing class in contract order. */
   mxs_class_set_t fails = d->seen & ~MXS_CLASS_BIT(MXS_CLASS_OK);
@@ -121,29 +187,23 @@ static void domain_release(domain_t *d) {
 /* A record that stops at DNS: for the domain (MX == NULL) or one MX host. */
 static void emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit,
                             mxs_class_t cls, const char *detail) {
-  mxs_record_t r = {.domain = d->name, .cls = cls, .stage = "dns", .detail = detail, .unfinished = s->stopping};
-  mxs_rfc3339((int64_t)time(NULL), r.scanned_at);
-  if (mx) {
-    r.mx = mx->host;
-    r.pref = mx->pref;
-    r.implicit_mx = implicit;
+  job_t *j = calloc(1, sizeof *j);
+  if (!j || !(j->dns_detail = strdup(detail ? detail : "")) || (mx && !(j->mx = strdup(mx->host)))) {
+    if (j) free_job(j);
+    fprintf(s->err, "mxscan: %s: out of memory: record lost\n", d->name);
+    s->stats->write_errors++;
+    return;
   }
-  write_record(s, d, &r);
-}
-
-static void emit_probe_record(mxs_scan_t *s, const target_t *t, const job_t *j) {
-  mxs_timings_t tm;
-  char detail[512];
-  mxs_record_t r;
-  mxs_verdict_record(&t->v, j->mx, &r, &tm, detail, sizeof detail);
-  r.domain = j->d->name;
-  r.mx = j->mx;
-  r.pref = j->pref;
-  r.implicit_mx = j->implicit;
-  r.ip = t->ip;
-  r.port = s->cfg->port;
-  tm.dns = j->d->dns_ms;
-  write_record(s, j->d, &r);
+  j->d = d;
+  j->seq = d->next_seq++;
+  j->dns_cls = cls;
+  j->unfinished = s->stopping;
+  mxs_rfc3339((int64_t)time(NULL), j->at);
+  if (mx) {
+    j->pref = mx->pref;
+    j->implicit = implicit;
+  }
+  domain_ready(d, j);
 }
 
 /* ---- targets ----------------------------------------------------------- */
@@ -161,13 +221,18 @@ static void target_complete(target_t *t, int active) {
   t->wtail = &t->waiters;
   while (j) {
     job_t *next = j->next;
-    emit_probe_record(s, t, j);
+    j->t = t;
+    domain_ready(j->d, j);
     domain_release(j->d);
-    free(j->mx);
-    free(j);
     j = next;
   }
   pump_probes(s);
+}
+
+/* Starts a probe of T on a worker thread, or on this loop. */
+static int launch(mxs_scan_t *s, target_t *t, int legacy, mxs_probe_cb cb) {
+  if (s->workers) return mxs_workers_start(s->workers, t->ip, s->cfg->port, t->sni, legacy, cb, t);
+  return mxs_probe_start_h(&s->penv, t->ip, s->cfg->port, t->sni, legacy, cb, t, &t->probe);
 }
 
 static void on_legacy_done(void *arg, mxs_probe_result_t *res) {
@@ -236,7 +301,7 @@ static void on_probe_done(void *arg, mxs_probe_result_t *res) {
   /* A failed modern handshake gets one diagnostic retry with legacy
    * settings: it tells version, cipher, DH and renegotiation apart. */
   if (s->cfg->legacy_retry && !s->deadline && mxs_verdict_wants_legacy(&t->v) &&
-      mxs_probe_start_h(&s->penv, t->ip, s->cfg->port, t->sni, 1, on_legacy_done, t, &t->probe) == 0)
+      launch(s, t, 1, on_legacy_done) == 0)
     return;
   target_complete(t, 1);
 }
@@ -244,7 +309,7 @@ static void on_probe_done(void *arg, mxs_probe_result_t *res) {
 static void start_target(mxs_scan_t *s, target_t *t) {
   t->st = T_RUNNING;
   t->attempts++;
-  int rc = mxs_probe_start_h(&s->penv, t->ip, s->cfg->port, t->sni, 0, on_probe_done, t, &t->probe);
+  int rc = launch(s, t, 0, on_probe_done);
   if (rc < 0) {
     mxs_verdict_set_error(&t->v, rc);
     target_complete(t, 1);
@@ -291,16 +356,15 @@ static int add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int impl
     return -ENOMEM;
   }
   j->d = d;
+  j->seq = d->next_seq++;
   j->pref = mx->pref;
   j->implicit = implicit;
-  d->outstanding++;
-  if (t->st == T_DONE) { /* probed earlier in the run: report at once */
-    emit_probe_record(s, t, j);
-    free(j->mx);
-    free(j);
-    d->outstanding--;
+  if (t->st == T_DONE) { /* probed earlier in the run: the answer is known */
+    j->t = t;
+    domain_ready(d, j);
     return 0;
   }
+  d->outstanding++;
   *t->wtail = j;
   t->wtail = &j->next;
   return 0;
@@ -456,7 +520,8 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   uv_timer_stop(&s->sched_timer);
   abandon_dns(s, why);
   abandon_queued(s, why);
-  if (deadline) mxs_table_each(&s->targets, cancel_running, (void *)why);
+  if (deadline && s->workers) mxs_workers_cancel_all(s->workers, why);
+  else if (deadline) mxs_table_each(&s->targets, cancel_running, (void *)why);
   maybe_finish(s);
 }
 
@@ -477,6 +542,8 @@ static void maybe_finish(mxs_scan_t *s) {
   uv_close((uv_handle_t *)&s->deadline_timer, NULL);
   mxs_resolver_close(s->resolver, NULL, NULL);
   s->resolver = NULL;
+  if (s->workers) mxs_workers_close(s->workers);
+  s->workers = NULL;
   /* c-ares will not call back any more: free what it still pointed to */
   while (s->dns_head) {
     domain_t *d = s->dns_head;
@@ -565,6 +632,13 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   mxs_sched_opts_t so = {s->concurrency, c->per_ip, c->per_ip_interval_ms, c->per_provider, c->rate,
                          c->provider_rate, 60000};
   mxs_sched_init(&s->sched, &so, uv_now(&s->loop));
+  if (c->threads > 1) {
+    int rc = mxs_workers_new(&s->loop, c->threads, &s->penv, &s->workers);
+    if (rc < 0) {
+      snprintf(err, errlen, "cannot start %d probe threads: %s", c->threads, uv_strerror(rc));
+      return -1;
+    }
+  }
   return 0;
 }
 

@@ -392,4 +392,13 @@ void mxs_tls_describe(const mxs_tls_t *t, int64_t now, void (*line)(void *arg, c
     snprintf(buf, sizeof buf, "chain verification: %s", X509_verify_cert_error_string(t->first_verify_err));
     line(arg, buf);
   }
+  /* The name we sent as SNI is the MX name here (mxscan probe shares no
+   * connection); the record's own check runs per MX name in verdict.c. */
+  const char *sni = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
+  X509 *leaf = SSL_get0_peer_certificate(t->ssl);
+  if (sni && leaf) {
+    int ok = X509_check_host(leaf, sni, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+    snprintf(buf, sizeof buf, "name check: %s %s", sni, ok ? "is named by the certificate" : "is NOT named by the certificate");
+    line(arg, buf);
+  }
 }

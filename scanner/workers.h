@@ -1,0 +1,39 @@
+/* workers.h - probes on N event loops in N threads, results back on the main loop.
+ *
+ * The main loop keeps everything that must be exact or ordered: input, DNS,
+ * the scheduler (global, per-provider and per-IP limits), fan-out and the
+ * outputs.  Only the probes themselves - the TLS handshakes that cost the
+ * CPU - run on the workers, each address always on the same worker
+ * (sharded by a hash of the address).  A start request and its result
+ * travel through a mutex-protected queue and a uv_async_t each way; the
+ * probe result changes owner with it.
+ */
+#ifndef MXS_WORKERS_H
+#define MXS_WORKERS_H
+
+#include <uv.h>
+
+#include "scanner/probe.h"
+
+typedef struct mxs_workers_s mxs_workers_t;
+
+/* Starts N worker threads, each with its own loop and a copy of ENV (whose
+ * loop field is replaced; everything it points to must be thread-safe and
+ * outlive the pool: the TLS context is).  Results are delivered on MAIN.
+ * Returns 0 or a negative UV error. */
+int mxs_workers_new(uv_loop_t *main, int n, const mxs_probe_env_t *env, mxs_workers_t **out);
+
+/* Like mxs_probe_start, on the worker that owns IP.  CB runs on the main
+ * loop, never inside this call. */
+int mxs_workers_start(mxs_workers_t *w, const char *ip, int port, const char *sni, int legacy, mxs_probe_cb cb,
+                      void *arg);
+
+/* Cancels every running probe (mxs_probe_cancel with WHY); their callbacks
+ * still run. */
+void mxs_workers_cancel_all(mxs_workers_t *w, const char *why);
+
+/* Stops and joins the threads (call when no probe is running), closes the
+ * main-loop handle and frees W from its close callback. */
+void mxs_workers_close(mxs_workers_t *w);
+
+#endif
