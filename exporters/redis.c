@@ -216,7 +216,7 @@ static void cb_connected(void *arg) {
 static void on_init_done(rs_t *s) {
   s->ready = 1;
   s->backoff_ms = BACKOFF_MIN_MS;
-  if (s->down && s->held > 0) mxs_rs_log(s, "reconnected; resending %zu record(s)", s->held);
+  if (s->down && s->held > 0) mxs_rs_log(s, "reconnected; sending %zu waiting record(s)", s->held);
   if (!s->held) healthy(s);
   kick(s);
 }
@@ -238,6 +238,10 @@ static void cb_reply(void *arg, redisReply *reply, uintptr_t tag) {
     if (--s->init_left == 0) on_init_done(s);
     break;
   case TAG_BATCH:
+    /* The script returns how many were new: the rest were resends of
+     * records stored before a connection was lost. */
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0 && (uint64_t)reply->integer <= (tag >> 8))
+      s->dups += (tag >> 8) - (uint64_t)reply->integer;
     ack(s, tag >> 8);
     healthy(s);
     kick(s);
@@ -373,8 +377,8 @@ static void on_handle_closed(uv_handle_t *h) {
                (unsigned long long)s->spilled, s->spill_path[0] ? s->spill_path : "no spill file",
                s->lost ? ", some LOST (see above)" : "");
   else if (s->outages)
-    mxs_rs_log(s, "run %s: all %llu record(s) stored after %u outage(s)", s->run_id, (unsigned long long)s->stored,
-               s->outages);
+    mxs_rs_log(s, "run %s: all %llu record(s) stored after %u outage(s); %llu resent record(s) were already there",
+               s->run_id, (unsigned long long)s->stored, s->outages, (unsigned long long)s->dups);
   mxs_msgpack_encoder_free(&s->mp);
   free(s->args);
   mxs_exporter_closed_cb cb = s->close_cb;

@@ -40,7 +40,7 @@ typedef struct {
   /* the queue, oldest first; unsent points into it */
   entry_t *head, **tail, *unsent;
   size_t held, inflight;
-  uint64_t next_seq, stored;
+  uint64_t next_seq, stored, dups; /* dups: resends the script skipped */
   int busy;
 
   /* the connection */

@@ -11,6 +11,7 @@
 #include <idn2.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #define MXS_INPUT_MAX_LINE 4096 /* bytes kept of a line; more is an error */
@@ -52,6 +53,15 @@ void mxs_input_free(mxs_input_t *in) {
 
 unsigned long mxs_input_lines(const mxs_input_t *in) { return in->lineno; }
 unsigned long mxs_input_rejected(const mxs_input_t *in) { return in->rejected; }
+
+int mxs_input_progress(const mxs_input_t *in, double *fraction) {
+  struct stat st;
+  int fd = fileno(in->fp);
+  off_t pos = ftello(in->fp);
+  if (fd < 0 || pos < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return -1;
+  *fraction = (double)pos / (double)st.st_size;
+  return 0;
+}
 
 /* Decodes one UTF-8 sequence of S (N bytes available): its length, or 0 if
  * it is invalid (truncated, overlong, surrogate, above U+10FFFF). */

@@ -60,4 +60,8 @@ int mxs_domain_normalize(const char *in, char *out, size_t outlen, const char **
 unsigned long mxs_input_lines(const mxs_input_t *in);
 unsigned long mxs_input_rejected(const mxs_input_t *in);
 
+/* How far into a regular file the reader is, 0..1 (for an ETA).  0, or -1
+ * when the input is a pipe or its size is unknown. */
+int mxs_input_progress(const mxs_input_t *in, double *fraction);
+
 #endif

@@ -2,10 +2,9 @@
  *
  * Both files are folded into per-domain summaries (the class set, and the
  * (MX, address, certificate) of each probe), then the two sorted domain
- * lists are walked side by side.  MX names, addresses and certificate
- * hashes are interned in one table for both runs, so "the same" is a
- * pointer compare and a million-record run costs a pointer per probe, not
- * a copy of every string.
+ * lists are walked side by side.  MX names and addresses are interned in
+ * one table for both runs, so "the same host" is a pointer compare and the
+ * few thousand names of a million records are stored once.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,7 +27,8 @@ static const char diff_usage[] =
     "be read, 2 usage error.\n";
 
 typedef struct {
-  const char *mx, *ip, *sha256, *not_after; /* interned; NULL when absent */
+  const char *mx, *ip;            /* interned; NULL when absent */
+  const char *sha256, *not_after; /* arena; NULL when absent */
 } dprobe_t;
 
 typedef struct {
@@ -109,7 +109,9 @@ static int side_add(void *arg, const mxs_read_record_t *rec) {
   const char *mx = intern(d, rec->mx, &oom), *ip = intern(d, rec->ip, &oom);
   dprobe_t *p = oom ? NULL : probe_slot(d, dd, mx, ip);
   if (!p) return -ENOMEM;
-  *p = (dprobe_t){mx, ip, intern(d, rec->cert_sha256, &oom), intern(d, rec->cert_not_after, &oom)};
+  /* certificates are mostly one per address: copied, not interned */
+  *p = (dprobe_t){mx, ip, mxs_arena_strdup(&d->arena, rec->cert_sha256), mxs_arena_strdup(&d->arena, rec->cert_not_after)};
+  if ((rec->cert_sha256 && !p->sha256) || (rec->cert_not_after && !p->not_after)) oom = 1;
   return oom ? -ENOMEM : 0;
 }
 
@@ -154,7 +156,7 @@ static int compare(diff_t *d, const ddomain_t *o, const ddomain_t *n) {
     if (!np->sha256) continue;
     for (uint32_t j = 0; j < o->n; j++) {
       const dprobe_t *op = &o->probes[j];
-      if (op->mx != np->mx || op->ip != np->ip || !op->sha256 || op->sha256 == np->sha256) continue;
+      if (op->mx != np->mx || op->ip != np->ip || !op->sha256 || strcmp(op->sha256, np->sha256) == 0) continue;
       change_t c = {.kind = CH_CERT, .domain = n->name, .mx = np->mx, .ip = np->ip, .old_p = op, .new_p = np};
       if (add_change(d, c) < 0) return -ENOMEM;
     }
@@ -219,8 +221,8 @@ static int text_section(diff_t *d, kind_t k, FILE *fp) {
                                          {"domain", "mx", "ip", "old sha256", "new sha256", "new not_after"}};
   const char *const *head = k <= CH_CLASS ? heads[0] : k <= CH_GONE_DOMAIN ? heads[1] : k <= CH_MX_REMOVED ? heads[2] : heads[3];
   size_t ncol = k <= CH_CLASS ? 3 : k == CH_CERT ? 6 : 2;
-  fprintf(fp, "\n%s: %zu\n", titles[k], d->count[k]);
   if (!d->count[k]) return 0;
+  fprintf(fp, "\n%s: %zu\n", titles[k], d->count[k]);
   mxs_tab_t t;
   mxs_tab_init(&t, ncol, 0);
   int rc = mxs_tab_row(&t, head);
@@ -244,7 +246,13 @@ static int print_text(diff_t *d, FILE *fp) {
   fprintf(fp, "mxscan diff: %s (%llu records, %zu domains) -> %s (%llu records, %zu domains)\n", d->old.path,
           (unsigned long long)d->old.records, d->old.domains.len, d->new_.path,
           (unsigned long long)d->new_.records, d->new_.domains.len);
-  int rc = 0;
+  if (!d->nch) fprintf(fp, "No changes.\n");
+  else
+    fprintf(fp, "%zu newly failing, %zu fixed, %zu changed class, %zu new and %zu vanished domains, "
+            "%zu MX hosts added, %zu removed, %zu certificates changed\n", d->count[CH_NEWLY_FAILING],
+            d->count[CH_FIXED], d->count[CH_CLASS], d->count[CH_NEW_DOMAIN], d->count[CH_GONE_DOMAIN],
+            d->count[CH_MX_ADDED], d->count[CH_MX_REMOVED], d->count[CH_CERT]);
+  int rc = 0; /* then a table per kind of change that happened */
   for (int k = 0; k < CH_KINDS && rc == 0; k++) rc = text_section(d, (kind_t)k, fp);
   if (rc == 0 && (fflush(fp) != 0 || ferror(fp))) rc = errno ? -errno : -EIO;
   return rc;

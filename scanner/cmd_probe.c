@@ -328,6 +328,23 @@ static int copy_mx(mxs_pmx_t *dst, const mxs_mx_host_t *src) {
   return 0;
 }
 
+/* Address order: IPv4 before IPv6, then numerically. */
+static int cmp_addr(const void *a, const void *b) {
+  const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+  unsigned char bx[sizeof(struct in6_addr)] = {0}, by[sizeof(struct in6_addr)] = {0};
+  int vx = inet_pton(AF_INET, x, bx) == 1 ? 4 : (inet_pton(AF_INET6, x, bx), 6);
+  int vy = inet_pton(AF_INET, y, by) == 1 ? 4 : (inet_pton(AF_INET6, y, by), 6);
+  return vx != vy ? vx - vy : memcmp(bx, by, sizeof bx);
+}
+
+/* MX order: preference, then name.  Senders pick at random among equal
+ * preferences, and DNS servers rotate records, so this order is as good
+ * as the answer's and the same on every run. */
+static int cmp_mx(const void *a, const void *b) {
+  const mxs_pmx_t *x = a, *y = b;
+  return x->pref != y->pref ? (x->pref > y->pref) - (x->pref < y->pref) : strcmp(x->host, y->host);
+}
+
 static int copy_answer(mxs_pdomain_t *d, const mxs_domain_answer_t *a) {
   d->answered = 1;
   d->status = a->status;
@@ -339,7 +356,9 @@ static int copy_answer(mxs_pdomain_t *d, const mxs_domain_answer_t *a) {
   for (size_t i = 0; i < a->nmx; i++) {
     d->nmx++;
     if (copy_mx(&d->mx[i], &a->mx[i]) < 0) return -1;
+    if (d->mx[i].naddrs > 1) qsort(d->mx[i].addrs, d->mx[i].naddrs, sizeof *d->mx[i].addrs, cmp_addr);
   }
+  if (d->nmx > 1) qsort(d->mx, d->nmx, sizeof *d->mx, cmp_mx);
   return 0;
 }
 
@@ -493,6 +512,7 @@ int mxs_cmd_probe(int argc, char **argv) {
   if (uv_loop_init(&loop) < 0) return 1;
   rc = run_probe(&run, &loop);
   free_domain(&run.dom);
+  mxs_config_free(&o.cfg);
   if (uv_loop_close(&loop) != 0) fprintf(stderr, "mxscan: warning: event loop not empty at exit\n");
   return rc;
 }

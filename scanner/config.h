@@ -1,7 +1,13 @@
-/* config.h - the immutable settings of one run, from flags (and later a
- * config file).  main.c fills it; everything else only reads it. */
+/* config.h - the immutable settings of one run, from a config file and
+ * flags (config.c owns the option table).  main.c fills it; everything
+ * else only reads it. */
 #ifndef MXS_CONFIG_H
 #define MXS_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "scanner/classify.h"
 
 typedef struct {
   const char *input;        /* path or "-" */
@@ -35,9 +41,26 @@ typedef struct {
   int retry_delay_ms;       /* --retry-delay S: first backoff, doubled per retry, jittered */
   int max_runtime_ms;       /* --max-runtime S: run-wide deadline, 0 = none */
   int threads;              /* --threads N: probe event loops (1 = all on the main loop) */
+  int status_interval_ms;   /* --status-interval: status lines when stderr is no terminal */
+  mxs_class_set_t fail_on;  /* --fail-on classes (0: none given) */
+  double fail_on_ratio;     /* --fail-on-ratio (0: not given) */
+  int resume;               /* --resume: continue the run that wrote -o FILE */
+  char **owned;             /* strings read from a config file */
+  size_t nowned;
 } mxs_config_t;
 
 /* Fills C with the defaults. */
 void mxs_config_defaults(mxs_config_t *c);
+/* Frees what C owns (strings from a config file). */
+void mxs_config_free(mxs_config_t *c);
+/* Reads an INI config file into C.  0, or -1 after printing an error that
+ * names the file, the line and the key to ERR. */
+int mxs_config_load_file(mxs_config_t *c, const char *path, FILE *err);
+/* `mxscan scan` arguments (after the command name; --config FILE first,
+ * then the flags, which override it).  0 ok, 1 --help asked, -1 error
+ * (printed to ERR). */
+int mxs_config_parse(mxs_config_t *c, int argc, char **argv, FILE *err);
+/* The option list for --help. */
+void mxs_config_usage(FILE *fp);
 
 #endif

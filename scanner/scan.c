@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "exporters/exporter.h"
 #include <libpsl.h>
@@ -97,7 +98,10 @@ struct mxs_scan_s {
   uint64_t seed;          /* retry jitter */
   size_t domains_active, high_water;
   uv_signal_t sigint, sigterm;
-  uv_timer_t flush_timer;
+  uv_timer_t flush_timer; /* also drives the progress/status line */
+  uint64_t domains_read;
+  uint64_t last_status_ms, last_status_done;
+  int tty;                /* stderr is a terminal: a live progress line */
   uv_idle_t pump_idle; /* reads input from the loop, never recursively */
   int concurrency;     /* --concurrency, fitted to the descriptor limit */
   int stopping;        /* a signal or the deadline: take no new work */
@@ -449,6 +453,7 @@ static void on_pump_idle(uv_idle_t *h) {
     d->scan = s;
     snprintf(d->name, sizeof d->name, "%.253s", name);
     s->domains_active++;
+    s->domains_read++;
     dns_link(s, d);
     if (mxs_resolver_resolve(s->resolver, d->name, on_resolved, d) < 0) {
       s->domains_active--;
@@ -534,6 +539,7 @@ static void on_deadline(uv_timer_t *h) {
 static void maybe_finish(mxs_scan_t *s) {
   if (s->closed || s->domains_active > 0 || !(s->input_eof || s->stopping)) return;
   s->closed = 1;
+  if (s->tty && !s->cfg->quiet) fprintf(s->err, "\r\033[K"); /* the table follows on a clean line */
   uv_close((uv_handle_t *)&s->sigint, NULL);
   uv_close((uv_handle_t *)&s->sigterm, NULL);
   uv_close((uv_handle_t *)&s->flush_timer, NULL);
@@ -564,9 +570,60 @@ static void on_signal(uv_signal_t *h, int signum) {
   stop_run(s, 0, "not finished: the run was interrupted");
 }
 
+/* "12,345" - counts an operator reads at a glance. */
+static const char *grouped(uint64_t n, char *buf, size_t len) {
+  char raw[32];
+  int k = snprintf(raw, sizeof raw, "%llu", (unsigned long long)n), o = 0;
+  for (int i = 0; i < k && (size_t)o + 2 < len; i++) {
+    if (i && (k - i) % 3 == 0) buf[o++] = ',';
+    buf[o++] = raw[i];
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
+/* One line: what was read and done, the rate, the ETA when the input is a
+ * file, what runs, and the three most common failure classes so far. */
+static void status_line(mxs_scan_t *s, char *out, size_t len, double per_s) {
+  char a[32], b[32], c[32], eta[48] = "";
+  double frac, elapsed = (double)(uv_now(&s->loop) - s->stats->started_ms) / 1000.0;
+  if (!s->input_eof && mxs_input_progress(s->input, &frac) == 0 && frac > 0.001) {
+    int left = (int)(elapsed / frac - elapsed);
+    snprintf(eta, sizeof eta, ", %.0f%% read, ETA %d:%02d:%02d", frac * 100, left / 3600, left / 60 % 60, left % 60);
+  }
+  int n = snprintf(out, len, "%s read, %s done (%.0f/s), %zu probing, %zu queued, %s records%s", grouped(s->domains_read, a, sizeof a),
+                   grouped(s->stats->ndomains, b, sizeof b), per_s, s->sched.active, s->sched.queued,
+                   grouped(s->stats->nprobes, c, sizeof c), eta);
+  mxs_class_set_t shown = MXS_CLASS_BIT(MXS_CLASS_OK);
+  for (int k = 0; k < 3 && n > 0 && (size_t)n < len; k++) {
+    int best = -1;
+    for (int i = 0; i < MXS_CLASS_COUNT; i++)
+      if (!(shown & MXS_CLASS_BIT(i)) && s->stats->probes[i] && (best < 0 || s->stats->probes[i] > s->stats->probes[best]))
+        best = i;
+    if (best < 0) break;
+    shown |= MXS_CLASS_BIT(best);
+    n += snprintf(out + n, len - (size_t)n, "%s%s %llu", k ? ", " : "; top: ", mxs_class_name((mxs_class_t)best),
+                  (unsigned long long)s->stats->probes[best]);
+  }
+}
+
 static void on_flush_timer(uv_timer_t *h) {
   mxs_scan_t *s = h->data;
   for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
+  if (s->cfg->quiet) return;
+  uint64_t now = uv_now(&s->loop);
+  if (!s->tty && now - s->last_status_ms < (uint64_t)s->cfg->status_interval_ms) return;
+  double secs = (double)(now - s->last_status_ms) / 1000.0;
+  double per_s = secs > 0 ? (double)(s->stats->ndomains - s->last_status_done) / secs : 0;
+  s->last_status_ms = now;
+  s->last_status_done = s->stats->ndomains;
+  char line[400];
+  status_line(s, line, sizeof line, per_s);
+  /* On a terminal the line is redrawn in place; in a log (cron) each
+   * status is a plain line with no control characters. */
+  if (s->tty) fprintf(s->err, "\r\033[K%.*s", 200, line);
+  else fprintf(s->err, "mxscan: status: %s\n", line);
+  fflush(s->err);
 }
 
 static void on_exporter_wake(void *arg) { pump_input(arg); }
@@ -621,6 +678,8 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   uv_timer_init(&s->loop, &s->flush_timer);
   s->flush_timer.data = s;
   uv_timer_start(&s->flush_timer, on_flush_timer, 1000, 1000);
+  s->tty = isatty(fileno(s->err));
+  s->last_status_ms = s->stats->started_ms = uv_now(&s->loop);
   uv_idle_init(&s->loop, &s->pump_idle);
   s->pump_idle.data = s;
   uv_timer_init(&s->loop, &s->sched_timer);

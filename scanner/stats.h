@@ -14,8 +14,14 @@ typedef struct {
   uint64_t lines_rejected;           /* input lines that were not domains */
   uint64_t write_errors;             /* records an exporter failed to take */
   int64_t started, finished;         /* unix time */
+  uint64_t started_ms;               /* loop time at the start, for rates */
   int interrupted;                   /* stopped by a signal before the end */
 } mxs_stats_t;
+
+/* 1 when the run should alert: a record of a class in FAIL_ON, or more
+ * than RATIO (when > 0) of the domains counted under a failing class (the
+ * FAIL_ON classes, or any class but ok when FAIL_ON is empty). */
+int mxs_stats_should_alert(const mxs_stats_t *s, mxs_class_set_t fail_on, double ratio);
 
 /* The class table for people: one row per class seen, counts and shares. */
 void mxs_stats_print(const mxs_stats_t *s, FILE *fp);
