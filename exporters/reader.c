@@ -82,7 +82,12 @@ int mxs_rd_set_str(mxs_rd_t *d, int id, const char *s) {
   case MXS_RD_CLASS: {
     int c = mxs_class_from_name(s);
     if (c < 0) {
-      snprintf(d->why, sizeof d->why, "unknown class '%.60s'", s);
+      /* the name goes into a message for a terminal: printable ASCII only */
+      char shown[61];
+      size_t i = 0;
+      for (; s[i] && i < sizeof shown - 1; i++) shown[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+      shown[i] = '\0';
+      snprintf(d->why, sizeof d->why, "unknown class '%s'", shown);
       return -1;
     }
     r->cls = (mxs_class_t)c;

@@ -200,7 +200,8 @@ static void healthy(rs_t *s) {
   if (!s->down) return;
   s->down = 0;
   uv_timer_stop(&s->t_down);
-  mxs_rs_log(s, "back after %.1f s", (double)(uv_now(s->loop) - s->down_since) / 1000.0);
+  mxs_rs_log(s, "back after %.1f s%s", (double)(uv_now(s->loop) - s->down_since) / 1000.0,
+             s->spilling ? " (this run's records stay in the spill file)" : "");
 }
 
 static void cb_connected(void *arg) {

@@ -97,11 +97,14 @@ static int probe(rs_t *s, char *err, size_t errlen) {
   redisSetTimeout(rc, ms_tv(c->command_timeout_ms));
   ret = -EINVAL;
   if (sync_login(s, rc, msg, sizeof msg) < 0) goto out;
+  /* An ACL user may not be allowed COMMAND: then the first batch tells. */
   const char *info[] = {"COMMAND", "INFO", "XADD"};
-  if (sync_cmd(rc, 3, info, &r, msg, sizeof msg) < 0) goto out;
-  int has_xadd = r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY;
-  freeReplyObject(r);
-  if (!has_xadd) {
+  int no_xadd = 0;
+  if ((r = redisCommandArgv(rc, 3, info, NULL))) {
+    no_xadd = r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_NIL;
+    freeReplyObject(r);
+  }
+  if (no_xadd) {
     snprintf(msg, sizeof msg, "this server has no streams (XADD): Redis 5 or later is needed");
     goto out;
   }

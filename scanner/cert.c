@@ -5,6 +5,7 @@
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static char *name_to_str(const X509_NAME *name) {
@@ -45,7 +46,10 @@ static void collect_san(X509 *x, mxs_cert_info_t *info) {
     const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
     if (g->type != GEN_DNS) continue;
     const ASN1_IA5STRING *s = g->d.dNSName;
-    san[k] = strndup((const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+    const unsigned char *data = ASN1_STRING_get0_data(s);
+    size_t len = (size_t)ASN1_STRING_length(s);
+    if (memchr(data, 0, len)) continue; /* "evil.test\0.good.test": never a name */
+    san[k] = strndup((const char *)data, len);
     if (san[k]) k++;
   }
   GENERAL_NAMES_free(gens);
@@ -57,6 +61,17 @@ static int64_t asn1_to_unix(const ASN1_TIME *t) {
   struct tm tm;
   if (!t || !ASN1_TIME_to_tm(t, &tm)) return 0;
   return (int64_t)timegm(&tm);
+}
+
+static mxs_class_set_t leaf_problems(X509 *x, const mxs_cert_info_t *i) {
+  int weak = 0;
+  if ((!strcmp(i->key_type, "RSA") || !strcmp(i->key_type, "RSA-PSS") || !strcmp(i->key_type, "DSA")) &&
+      i->key_bits < 2048)
+    weak = 1;
+  if (!strcmp(i->key_type, "EC") && i->key_bits < 224) weak = 1;
+  int mdnid = NID_undef;
+  if (X509_get_signature_info(x, &mdnid, NULL, NULL, NULL) && (mdnid == NID_md5 || mdnid == NID_sha1)) weak = 1;
+  return weak ? MXS_CLASS_BIT(MXS_CLASS_CERT_WEAK) : 0;
 }
 
 static void key_info(X509 *x, mxs_cert_info_t *info) {
@@ -78,8 +93,6 @@ static void key_info(X509 *x, mxs_cert_info_t *info) {
 mxs_cert_t *mxs_cert_new(X509 *leaf, int chain_len, int64_t now) {
   mxs_cert_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  X509_up_ref(leaf);
-  c->x509 = leaf;
   mxs_cert_info_t *info = &c->info;
   info->subject_cn = subject_cn(leaf);
   info->issuer = name_to_str(X509_get_issuer_name(leaf));
@@ -98,12 +111,12 @@ mxs_cert_t *mxs_cert_new(X509 *leaf, int chain_len, int64_t now) {
   if (X509_digest(leaf, EVP_sha256(), md, &mdlen))
     for (unsigned int i = 0; i < mdlen && i < 32; i++) sprintf(info->sha256 + 2 * i, "%02x", md[i]);
   info->chain_len = chain_len;
+  c->leaf_problems = leaf_problems(leaf, info);
   return c;
 }
 
 void mxs_cert_free(mxs_cert_t *c) {
   if (!c) return;
-  X509_free(c->x509);
   free((char *)c->info.subject_cn);
   free((char *)c->info.issuer);
   for (size_t i = 0; i < c->info.nsan; i++) free((char *)c->info.san[i]);
@@ -111,19 +124,27 @@ void mxs_cert_free(mxs_cert_t *c) {
   free(c);
 }
 
-mxs_class_set_t mxs_cert_leaf_problems(const mxs_cert_t *c) {
-  const mxs_cert_info_t *i = &c->info;
-  int weak = 0;
-  if ((!strcmp(i->key_type, "RSA") || !strcmp(i->key_type, "RSA-PSS") || !strcmp(i->key_type, "DSA")) &&
-      i->key_bits < 2048)
-    weak = 1;
-  if (!strcmp(i->key_type, "EC") && i->key_bits < 224) weak = 1;
-  int mdnid = NID_undef;
-  if (X509_get_signature_info(c->x509, &mdnid, NULL, NULL, NULL) && (mdnid == NID_md5 || mdnid == NID_sha1))
-    weak = 1;
-  return weak ? MXS_CLASS_BIT(MXS_CLASS_CERT_WEAK) : 0;
+mxs_class_set_t mxs_cert_leaf_problems(const mxs_cert_t *c) { return c->leaf_problems; }
+
+int mxs_name_matches(const char *pattern, const char *host) {
+  size_t pl = strlen(pattern), hl = strlen(host);
+  if (pl && pattern[pl - 1] == '.') pl--; /* absolute names match relative ones */
+  if (hl && host[hl - 1] == '.') hl--;
+  if (pl >= 2 && pattern[0] == '*' && pattern[1] == '.') {
+    /* "*.example.com" matches one whole label: not "example.com", not
+     * "a.b.example.com", and never a bare public suffix like "*.com" */
+    const char *dot = memchr(host, '.', hl);
+    if (!dot || dot == host) return 0;
+    size_t rest = hl - (size_t)(dot - host);
+    return rest == pl - 1 && memchr(pattern + 2, '.', pl - 2) && !strncasecmp(dot, pattern + 1, rest);
+  }
+  return pl == hl && !strncasecmp(pattern, host, hl);
 }
 
 int mxs_cert_matches_host(const mxs_cert_t *c, const char *host) {
-  return X509_check_host(c->x509, host, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+  const mxs_cert_info_t *i = &c->info;
+  for (size_t k = 0; k < i->nsan; k++)
+    if (mxs_name_matches(i->san[k], host)) return 1;
+  /* the CN counts only when there is no dNSName at all (RFC 6125 6.4.4) */
+  return i->nsan == 0 && i->subject_cn && mxs_name_matches(i->subject_cn, host);
 }

@@ -15,12 +15,12 @@
 #include "scanner/record.h"
 
 typedef struct {
-  X509 *x509;          /* owned reference */
   mxs_cert_info_t info; /* strings owned by this struct */
+  mxs_class_set_t leaf_problems; /* cert-weak, from the key and signature */
 } mxs_cert_t;
 
-/* Copies the fields of LEAF (up-ref'd, not taken) as of unix time NOW.
- * NULL on allocation failure.  Caller frees with mxs_cert_free. */
+/* Copies the fields of LEAF (borrowed) as of unix time NOW.  NULL on
+ * allocation failure.  Caller frees with mxs_cert_free. */
 mxs_cert_t *mxs_cert_new(X509 *leaf, int chain_len, int64_t now);
 void mxs_cert_free(mxs_cert_t *c);
 
@@ -28,8 +28,11 @@ void mxs_cert_free(mxs_cert_t *c);
  * 224, MD5/SHA-1 signature).  Returns a class set. */
 mxs_class_set_t mxs_cert_leaf_problems(const mxs_cert_t *c);
 
-/* 1 when HOST matches a SAN dNSName (or the CN when there is no SAN),
- * wildcards in the left-most label only, as RFC 6125 says. */
+/* 1 when HOST matches a SAN dNSName (or the CN when there is no dNSName
+ * SAN), case-insensitively; a wildcard only as the whole left-most label,
+ * matching exactly one label (RFC 6125 6.4.3, as OpenSSL's X509_check_host
+ * with NO_PARTIAL_WILDCARDS). */
+int mxs_name_matches(const char *pattern, const char *host);
 int mxs_cert_matches_host(const mxs_cert_t *c, const char *host);
 
 #endif

@@ -180,6 +180,12 @@ static size_t width(const char *s) {
   return n;
 }
 
+/* Cells may hold what a remote server or a DNS zone chose (MX names): no
+ * control characters reach the terminal. */
+static void put_cell(const char *s, FILE *fp) {
+  for (; *s; s++) fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, fp);
+}
+
 void mxs_tab_print(const mxs_tab_t *t, FILE *fp) {
   size_t w[16] = {0};
   size_t ncol = t->ncol < 16 ? t->ncol : 16;
@@ -196,9 +202,9 @@ void mxs_tab_print(const mxs_tab_t *t, FILE *fp) {
       const char *s = t->cells[r * t->ncol + c];
       int pad = (int)(w[c] - width(s));
       int last = c + 1 == end;
-      if (t->right & (1u << c)) fprintf(fp, "%*s%s", pad, "", s);
-      else if (last) fputs(s, fp); /* no trailing blanks */
-      else fprintf(fp, "%s%*s", s, pad, "");
+      if (t->right & (1u << c)) fprintf(fp, "%*s", pad, "");
+      put_cell(s, fp);
+      if (!(t->right & (1u << c)) && !last) fprintf(fp, "%*s", pad, ""); /* no trailing blanks */
       if (!last) fputs("  ", fp);
     }
     fputc('\n', fp);

@@ -5,7 +5,7 @@ Writes two runs (OLD, NEW) of hand-made records with known counts, each as
 JSON Lines and as msgpack, and checks every section of `mxscan report` (text,
 --json, --tlsrpt, --expiring) and of `mxscan diff` (text, --json) against
 numbers worked out by hand; then torn, corrupt, garbage and empty inputs,
-stdin, and usage errors.  With --fakemx it also scans the fixture fleet and
+randomly damaged files, stdin, and usage errors.  With --fakemx it also scans the fixture fleet and
 checks that the report of the real records agrees with the scan's own
 --summary, in both formats.
 
@@ -16,6 +16,7 @@ Python stdlib + msgpack (python3-msgpack).  Exit status 0 when all passed.
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -155,7 +156,7 @@ def write_run(base, recs):
 def run(mxscan, *args, stdin=None):
     p = subprocess.run([mxscan] + list(args), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=60)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
+    return p.returncode, p.stdout.decode(), p.stderr.decode(errors="replace")
 
 
 def report_json(ck, mxscan, where, *args):
@@ -374,6 +375,39 @@ def check_bad_inputs(ck, mxscan, tmp, old_jl, old_mp):
     ck.true("report missing file", "exit 1 and says so", rc == 1 and "cannot open" in err, err)
 
 
+def check_mutations(ck, mxscan, tmp, old_jl, old_mp, n=300):
+    """Damaged files (bytes flipped, cut out, inserted) never crash the reader:
+    a report (valid JSON) or exit 1 with a message naming the file."""
+    rnd = random.Random(5)
+    bases = (open(old_jl, "rb").read(), open(old_mp, "rb").read())
+    path = os.path.join(tmp, "mutant")
+    for k in range(n):
+        b = bytearray(bases[k % 2])
+        for _ in range(rnd.randint(1, 8)):
+            i, op = rnd.randrange(len(b)), rnd.random()
+            if op < 0.5:
+                b[i] = rnd.randrange(256)
+            elif op < 0.75:
+                del b[i:i + rnd.randint(1, 20)]
+            else:
+                b[i:i] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 10)))
+        open(path, "wb").write(b)
+        rc, out, err = run(mxscan, "report", "--tlsrpt", path)
+        ok = rc == 1 and ("mxscan: %s: " % path) in err
+        if rc == 0:
+            try:
+                json.loads(out)
+                ok = True
+            except ValueError:
+                pass
+        if not ok:
+            kept = os.path.join(tmp, "mutant-%d" % k)
+            shutil.copy(path, kept)
+            return ck.true("mutation %d (%s)" % (k, kept), "exit 0 with JSON or 1 with a message", False,
+                           "exit %d: %s" % (rc, err[-300:]))
+    ck.true("%d mutated files" % n, "never crash", True)
+
+
 def check_fleet(ck, mxscan, fakemx, tmp):
     """The report of real records agrees with the scan's own class table."""
     sys.path.insert(0, FIXTURES)
@@ -441,6 +475,7 @@ def main():
         check_diff(ck, a.mxscan, old_jl, new_mp)
         check_diff(ck, a.mxscan, old_mp, new_jl)
         check_bad_inputs(ck, a.mxscan, tmp, old_jl, old_mp)
+        check_mutations(ck, a.mxscan, tmp, old_jl, old_mp)
         if a.fakemx:
             check_fleet(ck, a.mxscan, a.fakemx, tmp)
     finally:
