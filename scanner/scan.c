@@ -121,6 +121,7 @@ static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
     if (mxs_exporter_write(s->out[i], r) < 0) s->stats->write_errors++;
   s->stats->probes[r->cls]++;
   s->stats->nprobes++;
+  s->stats->unfinished += r->unfinished != 0;
   d->seen |= MXS_CLASS_BIT(r->cls);
 }
 

@@ -22,6 +22,9 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
     fprintf(fp, "%llu input line(s) rejected (see the errors above)\n", (unsigned long long)s->lines_rejected);
   if (s->write_errors)
     fprintf(fp, "WARNING: %llu record(s) could not be written\n", (unsigned long long)s->write_errors);
+  if (s->unfinished)
+    fprintf(fp, "%llu record(s) unfinished: the run ended before their probe did (\"unfinished\": true)\n",
+            (unsigned long long)s->unfinished);
   if (s->interrupted) fprintf(fp, "WARNING: the run was interrupted before the end of the input\n");
 }
 
@@ -52,9 +55,10 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
   write_counts(fp, "domains", s->domains, s->ndomains);
   fprintf(fp, ",\n");
   write_counts(fp, "probes", s->probes, s->nprobes);
-  fprintf(fp, ",\n  \"lines_rejected\": %llu,\n  \"write_errors\": %llu,\n  \"interrupted\": %s\n}\n",
+  fprintf(fp, ",\n  \"lines_rejected\": %llu,\n  \"write_errors\": %llu,\n  \"unfinished\": %llu,\n"
+              "  \"interrupted\": %s\n}\n",
           (unsigned long long)s->lines_rejected, (unsigned long long)s->write_errors,
-          s->interrupted ? "true" : "false");
+          (unsigned long long)s->unfinished, s->interrupted ? "true" : "false");
   if (fclose(fp) != 0) {
     int e = errno;
     snprintf(err, errlen, "cannot write summary '%s': %s", path, strerror(e));

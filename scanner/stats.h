@@ -13,6 +13,7 @@ typedef struct {
   uint64_t nprobes, ndomains;
   uint64_t lines_rejected;           /* input lines that were not domains */
   uint64_t write_errors;             /* records an exporter failed to take */
+  uint64_t unfinished;               /* records marked unfinished (the run ended first) */
   int64_t started, finished;         /* unix time */
   uint64_t started_ms;               /* loop time at the start, for rates */
   int interrupted;                   /* stopped by a signal before the end */
