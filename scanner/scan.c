@@ -495,14 +495,15 @@ static void abandon_dns(mxs_scan_t *s, const char *why) {
   }
 }
 
-/* Probes that never started get the outcome of their last attempt, or an
- * unfinished tcp-timeout record when there was none. */
+/* Probes that never started get the outcome of their last attempt, or a
+ * tcp-timeout record when there was none; both are marked unfinished. */
 static void abandon_queued(mxs_scan_t *s, const char *why) {
   mxs_sched_item_t *it = mxs_sched_drain(&s->sched);
   while (it) {
     target_t *t = (target_t *)it;
     it = it->next;
-    if (t->last) {
+    if (t->last) { /* its outcome so far, but the retries it was due never ran */
+      t->last->unfinished = 1;
       mxs_verdict_set(&t->v, t->last);
       t->last = NULL;
     } else {

@@ -72,7 +72,14 @@ def free_port():
             return port
 
 
-LOG_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) fakemx: conn (\d+) (\S+) (?:(\S+) from \S+|(closed))$")
+LOG_LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) fakemx: conn (\d+) (\S+) "
+                      r"(?:(\S+) from \S+|closed(?: \(accepted (\d\d:\d\d:\d\d\.\d{3})\))?)$")
+
+
+def _secs(hms):
+    """Seconds of the UTC day of "HH:MM:SS.mmm"."""
+    h, m, rest = hms.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(rest)
 
 
 class Fleet:
@@ -86,6 +93,7 @@ class Fleet:
         self.fakemx_args, self.quiet = list(fakemx_args), quiet
         self.procs = []
         self.port = self.dns = self.fakemx_proc = None
+        self.fakemx_rc = None  # exit status once stopped
         self.ca = os.path.join(directory, "root.pem")
         self.stats_path = os.path.join(directory, "fakemx.stats")
         self.log_path = os.path.join(directory, "fakemx.log")
@@ -180,7 +188,15 @@ class Fleet:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            if p is self.fakemx_proc:
+                self.fakemx_rc = p.returncode
         self.procs = []
+
+    def check_stopped(self, ck):
+        """fakemx stopped cleanly (exit 0: no sanitizer report either)."""
+        if self.fakemx_rc != 0:
+            tail = open(self.log_path, errors="replace").read()[-3000:]
+            ck.fail("fakemx", "exit status %s after SIGTERM:\n%s" % (self.fakemx_rc, tail))
 
     # --- what fakemx saw ---------------------------------------------------
 
@@ -207,22 +223,24 @@ class Fleet:
 
     def connections(self, since_id=0):
         """{ip: [(id, opened, closed)]} from fakemx's log (seconds of the UTC
-        day, ms resolution; closed is None while open), conn ids > SINCE_ID."""
+        day, ms resolution; opened is the accept time when the connection
+        has closed, closed is None while it is open), conn ids > SINCE_ID."""
         opened, closed, ips = {}, {}, {}
         with open(self.log_path, errors="replace") as fp:
             for line in fp:
                 m = LOG_LINE.match(line.rstrip("\n"))
                 if not m:
                     continue
-                t = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3)) + int(m.group(4)) / 1000.0
-                cid = int(m.group(5))
+                t, cid, ip = _secs(m.group(1)), int(m.group(2)), m.group(3)
                 if cid <= since_id:
                     continue
-                ips[cid] = m.group(6)
-                if m.group(8):
-                    closed[cid] = t
+                ips[cid] = ip
+                if m.group(4):  # the connection's thread started
+                    opened.setdefault(cid, t)
                 else:
-                    opened[cid] = t
+                    closed[cid] = t
+                    if m.group(5):
+                        opened[cid] = _secs(m.group(5))
         out = collections.defaultdict(list)
         base = min(opened.values()) if opened else 0
         for cid in sorted(opened):
@@ -241,9 +259,14 @@ class Fleet:
 # --- mxscan ---------------------------------------------------------------------
 
 
+COMMON_ARGS = ["--dns", None, "--port", None, "--ca-file", None, "--ehlo-name", "scanner.test", "--dns-timeout", "1",
+               "--dns-tries", "2"]
+
+
 def mxscan_cmd(mxscan, fl, inp, extra=()):
-    return [mxscan, "scan", "--dns", fl.dns, "--port", str(fl.port), "--ca-file", fl.ca,
-            "--ehlo-name", "scanner.test", "--dns-timeout", "1", "--dns-tries", "2"] + list(extra) + [inp]
+    common = list(COMMON_ARGS)
+    common[1], common[3], common[5] = fl.dns, str(fl.port), fl.ca
+    return [mxscan, "scan"] + common + list(extra) + [inp]
 
 
 def write_domains(path, domains):
@@ -252,17 +275,36 @@ def write_domains(path, domains):
     return path
 
 
+RUNS = []  # every Result, for check_sanitizers()
+SANITIZER = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
+
+
 class Result:
-    def __init__(self, rc, out, err, elapsed):
-        self.rc, self.out, self.err, self.elapsed = rc, out, err, elapsed
+    def __init__(self, rc, out, err, elapsed, cmd=()):
+        self.rc, self.out, self.err, self.elapsed, self.cmd = rc, out, err, elapsed, list(cmd)
         self.records, self.bad_lines = parse_jsonl(out)
+        RUNS.append(self)
+
+
+def check_sanitizers(ck):
+    """A failure for every mxscan run (since the last call) that printed a
+    sanitizer report: the report's first lines and frames."""
+    for res in RUNS:
+        m = SANITIZER.search(res.err)
+        if m:
+            lines = res.err[m.start():].splitlines()
+            keep = [l for l in lines if l.startswith(("ERROR", "SUMMARY", "Direct leak", "Indirect leak")) or
+                    re.match(r"\s+#[0-3] ", l) or "runtime error" in l][:40]
+            opts = res.cmd[len(COMMON_ARGS) + 2:-1]  # the options of this run
+            ck.fail("sanitizer", "mxscan scan ... %s (exit %s):\n    %s" % (" ".join(opts), res.rc, "\n    ".join(keep)))
+    del RUNS[:]
 
 
 def run(mxscan, fl, inp, extra=(), timeout=120):
     cmd = mxscan_cmd(mxscan, fl, inp, extra)
     t0 = time.monotonic()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    return Result(p.returncode, p.stdout, p.stderr.decode(errors="replace"), time.monotonic() - t0)
+    return Result(p.returncode, p.stdout, p.stderr.decode(errors="replace"), time.monotonic() - t0, cmd)
 
 
 def parse_jsonl(data):
@@ -290,7 +332,10 @@ class Checker:
 
     def fail(self, where, msg):
         self.failures.append("%s: %s" % (where, msg))
-        print("  FAIL %s: %s" % (where, msg), flush=True)
+        if len(self.failures) <= 50:
+            print("  FAIL %s: %s" % (where, msg), flush=True)
+        elif len(self.failures) == 51:
+            print("  (more failures not shown)", flush=True)
 
     def check(self, cond, where, msg):
         if not cond:

@@ -115,12 +115,16 @@ def main():
                      (s1["peak_active"], min_peak))
             ck.check(res.elapsed < a.max_seconds, "duration", "the scan took %.1fs, want < %.0fs" %
                      (res.elapsed, a.max_seconds))
+        fl.check_stopped(ck)  # after the with: stopped now
     except Exception as e:
         import traceback
         traceback.print_exc()
         ck.fail("fixture", "%s: %s" % (type(e).__name__, e))
-    for f in ck.failures:
+    harness.check_sanitizers(ck)
+    for f in ck.failures[:50]:
         print("FAIL", f)
+    if len(ck.failures) > 50:
+        print("... and %d more" % (len(ck.failures) - 50))
     print("%d failure(s) in %.1fs" % (len(ck.failures), time.monotonic() - t_begin))
     if ck.failures or a.keep:
         print("work directory kept: %s" % tmp)

@@ -9,8 +9,9 @@ times in its connection log):
   per-ip     --per-ip 1 is never exceeded although many domains and MX names
              share an address (--probe-per-name, high --concurrency, no rate
              limits): fakemx --max-per-ip 1 counts 0 violations; every
-             record is there; each (name, address) probed once, or each
-             address once without --probe-per-name; --per-ip-interval
+             record is there (with 1, 2 and 4 probe threads); each (name,
+             address) probed once, or each address once without
+             --probe-per-name; --per-ip-interval
              spaces the connections; a negative control (--per-ip 4) shows
              that fakemx does see overlapping connections.
   provider   --per-provider 3: at most 3 connections open at once across the
@@ -47,12 +48,25 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import harness
 from harness import row
 
 UNLIMITED = ["--rate", "0", "--provider-rate", "0"]
+
+
+class Fleet(harness.Fleet):
+    """harness.Fleet that also checks fakemx's exit status at the end."""
+
+    def __init__(self, ck, *args, **kw):
+        super().__init__(*args, **kw)
+        self.ck = ck
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        self.check_stopped(self.ck)
 
 
 def records_of(res, domain):
@@ -85,7 +99,7 @@ def case_per_ip(a, ck, tmp):
     domains = sorted({r.domain for r in rows})
     # 30 ms before every reply: a probe lasts ~0.2 s, so probes that were
     # allowed to overlap would overlap at the server.
-    with harness.Fleet(a.fakemx, tmp, rows, fakemx_args=["--max-per-ip", "1", "--delay-ms", "30"]) as fl:
+    with Fleet(ck, a.fakemx, tmp, rows, fakemx_args=["--max-per-ip", "1", "--delay-ms", "30"]) as fl:
         inp = harness.write_domains(os.path.join(tmp, "domains.txt"), domains)
         base = ["--concurrency", "2000", "--per-provider", "1000"] + UNLIMITED
 
@@ -105,6 +119,21 @@ def case_per_ip(a, ck, tmp):
             if r.get("attempts") != 1:
                 ck.fail(w, "%s %s: attempts %r, want 1" % (r.get("domain"), r.get("mx"), r.get("attempts")))
                 break
+
+        # The limits live on the main loop whatever the number of probe
+        # threads: one loop, and more threads than cores.
+        for threads in ("1", "4"):
+            w = "per-ip 1 --probe-per-name --threads " + threads
+            sa = fl.stats()
+            res = harness.run(a.mxscan, fl, inp, base + ["--probe-per-name", "--per-ip", "1", "--threads", threads])
+            sb = fl.stats()
+            print("%s: exit %d in %.2fs" % (w, res.rc, res.elapsed))
+            ck.eq(w, "exit status", res.rc, 0)
+            harness.check_records(ck, w, res, rows)
+            ck.eq(w, "fakemx violations", sb["violations"] - sa["violations"], 0)
+            ck.eq(w, "connections to 127.0.8.1", sb["site"]["127.0.8.1"]["connections"] -
+                  sa["site"]["127.0.8.1"]["connections"], len(hub))
+        s1 = fl.stats()
 
         # Without --probe-per-name: each address once, its result fanned out.
         res = harness.run(a.mxscan, fl, inp, base)
@@ -129,7 +158,7 @@ def case_per_ip(a, ck, tmp):
         ck.eq(w, "connections to 127.0.8.1", len(conns.get("127.0.8.1", [])), len(hub))
         for ip, cs in conns.items():
             gaps = [b[1] - a_[1] for a_, b in zip(cs, cs[1:])]
-            if gaps and min(gaps) < 0.4 - 0.02:
+            if gaps and min(gaps) < 0.4 - 0.03:
                 ck.fail(w, "%s: connections started %.3fs apart, want >= 0.4s (gaps %s)" %
                         (ip, min(gaps), ["%.3f" % g for g in gaps]))
 
@@ -162,7 +191,7 @@ def case_provider(a, ck, tmp):
             rows.append(row(dom, "mx.small.test", "127.0.9.20", "ok", "chain", pref=20))
     domains = sorted({r.domain for r in rows})
     group = "big"
-    with harness.Fleet(a.fakemx, tmp, rows, fakemx_args=["--max-per-ip", "1", "--delay-ms", "40",
+    with Fleet(ck, a.fakemx, tmp, rows, fakemx_args=["--max-per-ip", "1", "--delay-ms", "40",
                                                          "--group", "%s:127.0.9.1-12" % group]) as fl:
         inp = harness.write_domains(os.path.join(tmp, "domains.txt"), domains)
 
@@ -218,7 +247,7 @@ def case_retry(a, ck, tmp):
         "tls-died.test": ("127.0.10.7", "tls-close", "-"),
     }
     rows = [row(d, "mx." + d, ip, mode, cert) for d, (ip, mode, cert) in sites.items()]
-    with harness.Fleet(a.fakemx, tmp, rows, fakemx_args=["--max-per-ip", "1"]) as fl:
+    with Fleet(ck, a.fakemx, tmp, rows, fakemx_args=["--max-per-ip", "1"]) as fl:
         inp = harness.write_domains(os.path.join(tmp, "domains.txt"), [d for d in sites if d != "no-retry.test"])
         s0 = fl.stats()
         res = harness.run(a.mxscan, fl, inp, ["--retries", "2", "--retry-delay", "0.3", "--banner-timeout", "0.5",
@@ -275,7 +304,7 @@ def case_retry(a, ck, tmp):
                 gap = opened - prev_closed
                 gaps.append(gap)
                 lo, hi = 0.3 * 2 ** (k - 1) * 0.5, 0.3 * 2 ** (k - 1) * 1.5
-                ck.check(gap >= lo - 0.02, "backoff %s" % dom,
+                ck.check(gap >= lo - 0.03, "backoff %s" % dom,
                          "retry %d came %.3fs after the previous connection closed, want >= %.2fs" % (k, gap, lo))
                 ck.check(gap <= hi + 0.5, "backoff %s" % dom,
                          "retry %d came %.3fs after the previous connection closed, want <= %.2fs" % (k, gap, hi))
@@ -335,7 +364,7 @@ def check_unfinished(ck, w, res, rows, finished, classes=None):
 def case_deadline(a, ck, tmp):
     rows = stop_fleet_rows()
     domains = sorted({r.domain for r in rows})
-    with harness.Fleet(a.fakemx, tmp, rows, fakemx_args=["--max-per-ip", "1"]) as fl:
+    with Fleet(ck, a.fakemx, tmp, rows, fakemx_args=["--max-per-ip", "1"]) as fl:
         inp = harness.write_domains(os.path.join(tmp, "domains.txt"), domains)
         res = harness.run(a.mxscan, fl, inp, ["--max-runtime", "2", "--probe-per-name", "--banner-timeout", "30",
                                               "--dns-timeout", "5", "--retries", "2", "--retry-delay", "20"]
@@ -359,8 +388,6 @@ def case_deadline(a, ck, tmp):
         w = "max-runtime 1 (only DNS pending)"
         ck.eq(w, "exit status", res.rc, 1)
         ck.check(res.elapsed <= 2.5, w, "the run took %.2fs, want ~1s" % res.elapsed)
-        if res.rc not in (0, 1):
-            ck.fail(w, "mxscan died: %s" % res.err[-1500:])
         check_unfinished(ck, w, res, rows2, finished={"fast.test"})
 
 
@@ -371,15 +398,13 @@ def run_with_signals(a, fl, inp, extra, sigs, timeout=40):
     cmd = harness.mxscan_cmd(a.mxscan, fl, inp, extra)
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = b"", b""
-    import threading
 
     box = {}
 
     def reader(name, f):
         box[name] = f.read()
 
-    ths = [threading.Thread(target=reader, args=("out", p.stdout)), threading.Thread(target=reader, args=("err", p.stderr))]
+    ths = [threading.Thread(target=reader, args=(k, f)) for k, f in (("out", p.stdout), ("err", p.stderr))]
     for t in ths:
         t.start()
     sent = []
@@ -399,13 +424,13 @@ def run_with_signals(a, fl, inp, extra, sigs, timeout=40):
     for t in ths:
         t.join()
     out, err = box.get("out", b""), box.get("err", b"")
-    return harness.Result(p.returncode, out, err.decode(errors="replace"), end - t0), [end - s for s in sent]
+    return harness.Result(p.returncode, out, err.decode(errors="replace"), end - t0, cmd), [end - s for s in sent]
 
 
 def case_signals(a, ck, tmp):
     rows = stop_fleet_rows()
     domains = sorted({r.domain for r in rows})
-    with harness.Fleet(a.fakemx, tmp, rows, fakemx_args=["--max-per-ip", "1"]) as fl:
+    with Fleet(ck, a.fakemx, tmp, rows, fakemx_args=["--max-per-ip", "1"]) as fl:
         inp = harness.write_domains(os.path.join(tmp, "domains.txt"), domains)
         common = ["--probe-per-name", "--dns-timeout", "5", "--retries", "2", "--retry-delay", "20"] + UNLIMITED
 
@@ -418,23 +443,15 @@ def case_signals(a, ck, tmp):
         ck.eq(w, "exit status", res.rc, 1)
         ck.check(after and after[0] <= 3.5, w, "exited %.2fs after the signal, want <= 3.5s (in-flight "
                  "probes end by 3s)" % (after[0] if after else -1))
-        # running probes finish on their own (smtp-banner-timeout, not retried)
-        running = {"slow1.test", "slow-other.test"}
-        finished = {"fast.test"} | running
-        classes = {("slow1.test", "s1.slow.test", "127.0.11.1"): "smtp-banner-timeout",
-                   ("slow-other.test", "mx.slow-other.test", "127.0.11.2"): "smtp-banner-timeout"}
-        # slow1 is the first of the six names to start, but the order among
-        # them is the scheduler's: accept any one of them as the running one
-        ran = [r.get("domain") for r in res.records
-               if r.get("domain", "").startswith("slow") and r.get("class") == "smtp-banner-timeout"
-               and r.get("domain") != "slow-other.test"]
-        if len(ran) == 1 and ran[0] != "slow1.test":
-            i = ran[0][4:-5]
-            finished = {"fast.test", "slow-other.test", ran[0]}
-            classes = {("slow%s.test" % i, "s%s.slow.test" % i, "127.0.11.1"): "smtp-banner-timeout",
-                       ("slow-other.test", "mx.slow-other.test", "127.0.11.2"): "smtp-banner-timeout"}
-        else:
-            ck.check(len(ran) == 1, w, "%d of the six probes of one address ran to their timeout, want 1" % len(ran))
+        # The probes in flight end on their own (smtp-banner-timeout, not
+        # retried): slow-other.test and one of the six names of 127.0.11.1
+        # (which one is the scheduler's choice); the rest is unfinished.
+        ran = sorted(r.get("domain") for r in res.records
+                     if r.get("ip") == "127.0.11.1" and r.get("class") == "smtp-banner-timeout")
+        ck.check(len(ran) == 1, w, "%d of the six probes of 127.0.11.1 ran to their timeout, want 1: %s" %
+                 (len(ran), ran))
+        finished = {"fast.test", "slow-other.test"} | set(ran[:1])
+        classes = {(r.domain, r.mx, r.ip): "smtp-banner-timeout" for r in rows if r.domain in finished - {"fast.test"}}
         check_unfinished(ck, w, res, rows, finished, classes)
         ck.check("interrupted" in res.err.lower() or "terminated" in res.err.lower(), w,
                  "stderr does not say the run was interrupted: %r" % res.err[-300:])
@@ -453,8 +470,6 @@ def case_signals(a, ck, tmp):
         # what was written is whole records: no domain twice for one key
         for k, recs in harness.by_key(res.records).items():
             ck.check(len(recs) == 1, w, "%d records for %s" % (len(recs), k))
-        if "ERROR: AddressSanitizer" in res.err or "runtime error:" in res.err:
-            ck.fail(w, "sanitizer report:\n%s" % res.err[-3000:])
 
         # SIGTERM while only DNS lookups are pending.
         rows2 = [r for r in rows if r.domain in ("fast.test", "stuck1.test", "stuck2.test")]
@@ -465,8 +480,6 @@ def case_signals(a, ck, tmp):
         ck.eq(w, "exit status", res.rc, 1)
         ck.check(after and after[0] <= 1.0, w, "exited %.2fs after the signal, want <= 1s" %
                  (after[0] if after else -1))
-        if res.rc not in (0, 1):
-            ck.fail(w, "mxscan died: %s" % res.err[-1500:])
         check_unfinished(ck, w, res, rows2, finished={"fast.test"})
 
 
@@ -499,14 +512,17 @@ def main():
             import traceback
             traceback.print_exc()
             ck.fail(name, "%s: %s" % (type(e).__name__, e))
+        harness.check_sanitizers(ck)
         print("== %s: %d failure(s) in %.1fs" % (name, len(ck.failures), time.monotonic() - t0), flush=True)
         failures += ["%s: %s" % (name, f) for f in ck.failures]
         if ck.failures or a.keep:
             print("work directory kept: %s" % tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    for f in failures:
+    for f in failures[:50]:
         print("FAIL", f)
+    if len(failures) > 50:
+        print("... and %d more" % (len(failures) - 50))
     print("%d failure(s) in %.1fs" % (len(failures), time.monotonic() - t_begin))
     return 1 if failures else 0
 
