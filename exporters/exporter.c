@@ -21,6 +21,11 @@ const mxs_exporter_ops_t *mxs_exporter_find(const char *name) {
 
 int mxs_exporter_open(const char *name, uv_loop_t *loop, const char *target, mxs_exporter_t **out,
                       char *err, size_t errlen) {
+  return mxs_exporter_open_ex(name, loop, target, 0, out, err, errlen);
+}
+
+int mxs_exporter_open_ex(const char *name, uv_loop_t *loop, const char *target, unsigned flags,
+                         mxs_exporter_t **out, char *err, size_t errlen) {
   const mxs_exporter_ops_t *ops = mxs_exporter_find(name);
   if (!ops) {
     snprintf(err, errlen, "unknown output format '%s'", name);
@@ -29,6 +34,7 @@ int mxs_exporter_open(const char *name, uv_loop_t *loop, const char *target, mxs
   mxs_exporter_t *x = calloc(1, sizeof *x);
   if (!x) return -ENOMEM;
   x->ops = ops;
+  x->append = (flags & MXS_EXPORTER_APPEND) != 0;
   snprintf(x->target, sizeof x->target, "%s", target ? target : "-");
   int rc = ops->open(x, loop, x->target, err, errlen);
   if (rc < 0) {

@@ -29,7 +29,7 @@ static int file_open(mxs_exporter_t *x, const char *target, int msgpack, char *e
   if (strcmp(target, "-") == 0) {
     s->fp = stdout;
     s->is_stdout = 1;
-  } else if (!(s->fp = fopen(target, "w"))) {
+  } else if (!(s->fp = fopen(target, x->append ? "a" : "w"))) {
     int e = errno;
     snprintf(err, errlen, "cannot open output '%s': %s", target, strerror(e));
     free(s);

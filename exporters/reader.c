@@ -48,7 +48,7 @@ static const char *const field_names[] = {
     [MXS_RD_CIPHER] = "cipher",       [MXS_RD_GROUP] = "group",           [MXS_RD_SHA256] = "sha256",
     [MXS_RD_NOT_AFTER] = "not_after", [MXS_RD_SUBJECT_CN] = "subject_cn", [MXS_RD_PREF] = "pref",
     [MXS_RD_PORT] = "port",           [MXS_RD_SMTP_CODE] = "smtp_code",   [MXS_RD_DAYS_LEFT] = "days_left",
-    [MXS_RD_IMPLICIT_MX] = "implicit_mx", [MXS_RD_CERT] = "cert",
+    [MXS_RD_IMPLICIT_MX] = "implicit_mx", [MXS_RD_UNFINISHED] = "unfinished", [MXS_RD_CERT] = "cert",
 };
 
 static const unsigned char field_scope[] = {
@@ -123,6 +123,7 @@ void mxs_rd_set_int(mxs_rd_t *d, int id, int64_t v) {
 
 void mxs_rd_set_bool(mxs_rd_t *d, int id, int v) {
   if (id == MXS_RD_IMPLICIT_MX) d->rec->implicit_mx = v;
+  else if (id == MXS_RD_UNFINISHED) d->rec->unfinished = v;
   else if (id == MXS_RD_CERT) d->rec->has_cert = v;
 }
 

@@ -42,6 +42,7 @@ typedef struct {
   const char *mx;         /* NULL: no MX known */
   int64_t pref;
   int implicit_mx;
+  int unfinished; /* "unfinished": true (the run ended before the probe) */
   const char *ip; /* NULL: no address known */
   int64_t port;
   int64_t smtp_code;       /* 0: none */

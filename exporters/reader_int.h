@@ -40,6 +40,7 @@ enum {
   MXS_RD_DAYS_LEFT,
   MXS_RD_LAST_INT = MXS_RD_DAYS_LEFT, /* then integers */
   MXS_RD_IMPLICIT_MX,                 /* a boolean */
+  MXS_RD_UNFINISHED,                  /* a boolean */
   MXS_RD_CERT,                        /* the cert map */
 };
 

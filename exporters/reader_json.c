@@ -269,7 +269,7 @@ static int parse_value(jp_t *j, int scope, int id) {
     return parse_array(j);
   case 't':
   case 'f':
-    if (id && id != MXS_RD_IMPLICIT_MX) return mxs_rd_bad_type(j->d, scope, id);
+    if (id && id != MXS_RD_IMPLICIT_MX && id != MXS_RD_UNFINISHED) return mxs_rd_bad_type(j->d, scope, id);
     if (literal(j, c == 't' ? "true" : "false") < 0) return -1;
     if (id) mxs_rd_set_bool(j->d, id, c == 't');
     return 0;

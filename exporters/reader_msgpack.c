@@ -164,7 +164,7 @@ static int keep(mp_t *m, int scope, int id, const val_t *v) {
     else return mxs_rd_bad_type(m->d, scope, id);
     return 0;
   }
-  if (id == MXS_RD_IMPLICIT_MX) {
+  if (id == MXS_RD_IMPLICIT_MX || id == MXS_RD_UNFINISHED) {
     if (v->kind != V_BOOL) return mxs_rd_bad_type(m->d, scope, id);
     mxs_rd_set_bool(m->d, id, (int)v->u);
     return 0;

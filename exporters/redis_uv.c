@@ -28,6 +28,7 @@ struct mxs_ruv_s {
   int connected;      /* onConnect(REDIS_OK) seen */
   int tell_connected; /* ...and the owner not told yet */
   int killing;        /* redisAsyncFree requested */
+  int tcp;            /* keepalive applies (a unix socket would fail it) */
   int connect_timeout_ms, command_timeout_ms;
   const mxs_ruv_cbs_t *cbs;
   void *arg;
@@ -152,7 +153,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (c->ac && (events & UV_WRITABLE)) redisAsyncHandleWrite(c->ac);
   if (c->ac && c->tell_connected) {
     c->tell_connected = 0;
-    redisEnableKeepAlive(&c->ac->c); /* notices a silent peer when idle */
+    /* Notices a silent peer when idle.  TCP only: on a unix socket the
+     * TCP_KEEPIDLE call fails and hiredis marks the context failed. */
+    if (c->tcp) redisEnableKeepAlive(&c->ac->c);
     arm_command_timer(c);
     c->cbs->connected(c->arg);
   }
@@ -210,6 +213,7 @@ int mxs_ruv_connect(uv_loop_t *loop, const mxs_ruv_opts_t *o, const mxs_ruv_cbs_
   c->arg = arg;
   c->connect_timeout_ms = o->connect_timeout_ms;
   c->command_timeout_ms = o->command_timeout_ms;
+  c->tcp = o->path == NULL;
   redisAsyncContext *ac = o->path ? redisAsyncConnectUnix(o->path) : redisAsyncConnect(o->host, o->port);
   int rc = -ENOMEM;
   if (ac && ac->err) {

@@ -59,6 +59,11 @@ int mxs_cmd_scan(int argc, char **argv) {
       rc = 1;
     }
   }
+  if (stats.aborted) { /* a second signal: everything written is flushed; go now */
+    fflush(stdout);
+    fflush(stderr);
+    _exit(1);
+  }
   /* 1 (the run is incomplete) outranks 3 (the findings should alert). */
   if (rc == 0 && mxs_stats_should_alert(&stats, cfg.fail_on, cfg.fail_on_ratio)) rc = 3;
   mxs_config_free(&cfg);

@@ -19,6 +19,7 @@
 #include "queue/table.h"
 #include "resolver/resolver.h"
 #include "scanner/probe.h"
+#include "scanner/resume.h"
 #include "scanner/verdict.h"
 #include "scanner/workers.h"
 
@@ -84,6 +85,8 @@ struct mxs_scan_s {
   mxs_tls_ctx_t *tls;
   mxs_probe_env_t penv;
   mxs_workers_t *workers; /* probe threads; NULL: probes run on this loop */
+  mxs_resume_t resume;    /* --resume: domains the output already holds */
+  uint64_t skipped;       /* input domains skipped as already complete */
   mxs_input_t *input;
   int input_eof;
   mxs_exporter_t *out[MXS_MAX_EXPORTERS]; /* file and/or redis */
@@ -106,6 +109,7 @@ struct mxs_scan_s {
   int concurrency;     /* --concurrency, fitted to the descriptor limit */
   int stopping;        /* a signal or the deadline: take no new work */
   int closed;
+  int in_stop; /* stop_run is walking the domain and target lists */
   mxs_stats_t *stats;
   FILE *err;
 };
@@ -177,6 +181,9 @@ static void domain_release(domain_t *d) {
     else write_dns_record(s, j);
     free_job(j);
   }
+  /* One write per domain: a crash (even SIGKILL) then loses only domains
+   * still in flight, and the file is torn at most in its last domain. */
+  for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
   /* A domain is ok only when every record is; otherwise it counts under
    * its first failing class in contract order. */
   mxs_class_set_t fails = d->seen & ~MXS_CLASS_BIT(MXS_CLASS_OK);
@@ -449,6 +456,10 @@ static void on_pump_idle(uv_idle_t *h) {
       s->input_eof = 1;
       break;
     }
+    if (s->cfg->resume && mxs_resume_has(&s->resume, name)) {
+      s->skipped++;
+      continue;
+    }
     domain_t *d = calloc(1, sizeof *d);
     if (!d) break;
     d->scan = s;
@@ -522,6 +533,9 @@ static void cancel_running(void *arg, const char *key, void *val) {
 /* Stops taking work.  DEADLINE also cuts the probes that are running. */
 static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   s->stopping = 1;
+  /* While we walk the lists below, finishing the last domain must not
+   * tear the run down under our feet: maybe_finish waits until the end. */
+  s->in_stop = 1;
   s->deadline |= deadline;
   s->stats->interrupted = 1;
   uv_timer_stop(&s->sched_timer);
@@ -529,6 +543,7 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   abandon_queued(s, why);
   if (deadline && s->workers) mxs_workers_cancel_all(s->workers, why);
   else if (deadline) mxs_table_each(&s->targets, cancel_running, (void *)why);
+  s->in_stop = 0;
   maybe_finish(s);
 }
 
@@ -539,7 +554,7 @@ static void on_deadline(uv_timer_t *h) {
 }
 
 static void maybe_finish(mxs_scan_t *s) {
-  if (s->closed || s->domains_active > 0 || !(s->input_eof || s->stopping)) return;
+  if (s->closed || s->in_stop || s->domains_active > 0 || !(s->input_eof || s->stopping)) return;
   s->closed = 1;
   if (s->tty && !s->cfg->quiet) fprintf(s->err, "\r\033[K"); /* the table follows on a clean line */
   uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -630,13 +645,14 @@ static void on_flush_timer(uv_timer_t *h) {
 
 static void on_exporter_wake(void *arg) { pump_input(arg); }
 
-static int add_exporter(mxs_scan_t *s, const char *name, const char *target, char *err, size_t errlen) {
+static int add_exporter(mxs_scan_t *s, const char *name, const char *target, unsigned flags, char *err,
+                        size_t errlen) {
   if (s->nout == MXS_MAX_EXPORTERS) {
     snprintf(err, errlen, "too many outputs");
     return -1;
   }
   mxs_exporter_t *x;
-  if (mxs_exporter_open(name, &s->loop, target, &x, err, errlen) < 0) return -1;
+  if (mxs_exporter_open_ex(name, &s->loop, target, flags, &x, err, errlen) < 0) return -1;
   x->wake = on_exporter_wake;
   x->wake_arg = s;
   s->out[s->nout++] = x;
@@ -647,8 +663,22 @@ static int add_exporter(mxs_scan_t *s, const char *name, const char *target, cha
  * Redis when --redis is given. */
 static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
   const mxs_config_t *c = s->cfg;
-  if ((!c->redis_url || c->output_given) && add_exporter(s, c->format, c->output, err, errlen) < 0) return -1;
-  if (c->redis_url && add_exporter(s, "redis", c->redis_url, err, errlen) < 0) return -1;
+  unsigned file_flags = 0;
+  if (c->resume) {
+    /* Only a file can be resumed: it is read back to know what is done. */
+    if (!c->output_given || !strcmp(c->output, "-")) {
+      snprintf(err, errlen, "--resume needs the output file of the run to continue (-o FILE)");
+      return -1;
+    }
+    if (mxs_resume_prepare(c->output, c->format, &s->resume, s->stats, s->err) < 0) {
+      snprintf(err, errlen, "cannot resume from %s", c->output);
+      return -1;
+    }
+    file_flags = MXS_EXPORTER_APPEND;
+  }
+  if ((!c->redis_url || c->output_given) && add_exporter(s, c->format, c->output, file_flags, err, errlen) < 0)
+    return -1;
+  if (c->redis_url && add_exporter(s, "redis", c->redis_url, 0, err, errlen) < 0) return -1;
   return 0;
 }
 
@@ -742,6 +772,7 @@ static void teardown(mxs_scan_t *s) {
   close_exporters(s);
   mxs_table_each(&s->targets, free_target, NULL);
   mxs_table_free(&s->targets);
+  mxs_resume_free(&s->resume);
   mxs_sched_free(&s->sched);
   if (s->input) mxs_input_free(s->input);
   mxs_tls_ctx_free(s->tls);
@@ -778,6 +809,7 @@ int mxs_scan_run(const mxs_config_t *cfg, mxs_stats_t *stats, FILE *err) {
   s->high_water = (size_t)s->concurrency * 4 + 64;
   s->seed = uv_hrtime() | 1;
   mxs_table_init(&s->targets);
+  mxs_table_init(&s->resume.done);
   memset(stats, 0, sizeof *stats);
   stats->started = (int64_t)time(NULL);
   uv_loop_init(&s->loop);
@@ -792,11 +824,16 @@ int mxs_scan_run(const mxs_config_t *cfg, mxs_stats_t *stats, FILE *err) {
     pump_input(s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
   }
-  int aborted = !s->closed && rc == 0;
-  teardown(s);
-  if (aborted) { /* second signal: handles are still open; let them go */
-    uv_walk(&s->loop, close_any, NULL);
+  if (!s->closed && rc == 0) {
+    /* A second signal: stop at once.  Push out what the exporters hold
+     * (every domain written so far is whole) and leave the rest - probe
+     * threads, sockets, memory - to the process exit main.c does next. */
+    for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
+    stats->finished = (int64_t)time(NULL);
+    stats->aborted = 1;
+    return 1;
   }
+  teardown(s);
   uv_run(&s->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&s->loop) != 0 && rc == 0) fprintf(err, "mxscan: warning: event loop not empty at exit\n");
   stats->finished = (int64_t)time(NULL);

@@ -17,6 +17,7 @@ typedef struct {
   int64_t started, finished;         /* unix time */
   uint64_t started_ms;               /* loop time at the start, for rates */
   int interrupted;                   /* stopped by a signal before the end */
+  int aborted;                       /* a second signal: exit at once, nothing torn down */
 } mxs_stats_t;
 
 /* 1 when the run should alert: a record of a class in FAIL_ON, or more

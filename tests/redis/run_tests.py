@@ -381,12 +381,13 @@ def mxscan_quick(a, tmp, url, env=None):
         e.pop(k, None)
     e.update(env or {})
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=e,
-                          timeout=60)
+                          timeout=60, cwd=tmp)  # a spill file, if any, lands in TMP
 
 
 def t_badurl(a, tmp):
     pw = "s3kr1t-Pw"
-    srv = RedisServer(a.redis_server, tmp, extra=["--requirepass", pw])
+    sock = os.path.join(tmp, "redis.sock")
+    srv = RedisServer(a.redis_server, tmp, extra=["--requirepass", pw, "--unixsocket", sock])
     srv.start()
     closed = free_port()
     cases = [
@@ -418,6 +419,11 @@ def t_badurl(a, tmp):
         check(meta.get(b"records") == b"2", "run meta %s" % meta)
         check(pw.encode() not in b" ".join(meta.values()), "the password is in the run's metadata")
     print("badurl: password from MXSCAN_REDIS_PASSWORD, REDISCLI_AUTH and the URL works, never shown")
+    p = mxscan_quick(a, tmp, "unix://:%s@%s?db=3&prefix=ux" % (pw, sock))
+    check(p.returncode == 0, "unix socket: exit %d:\n%s" % (p.returncode, p.stderr))
+    meta = srv.client(password=pw, db=3).hgetall("ux:run:" + run_id(p.stderr))
+    check(meta.get(b"records") == b"2" and meta.get(b"status") == b"complete", "unix socket: run meta %s" % meta)
+    print("badurl: unix:///path?db=3 works")
 
 
 TESTS = {"roundtrip": t_roundtrip, "restart": t_restart, "spill": t_spill, "badurl": t_badurl}

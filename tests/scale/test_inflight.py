@@ -29,6 +29,7 @@ import argparse
 import collections
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -57,6 +58,12 @@ def main():
     ap.add_argument("extra", nargs="*", help="more mxscan options (after --)")
     a = ap.parse_args()
     n, conc = a.n, a.concurrency
+    # Both processes raise their descriptor limit to the hard one; fakemx
+    # needs one per connection, mxscan one per probe plus a reserve.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and conc > hard - 256:
+        print("descriptor hard limit %d: concurrency %d -> %d" % (hard, conc, max(hard - 256, 64)))
+        conc = max(hard - 256, 64)
     min_peak = a.min_peak if a.min_peak is not None else min(conc, n) // 4
     ck = harness.Checker("inflight")
     t_begin = time.monotonic()

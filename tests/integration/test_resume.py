@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""test_resume.py - a run killed at any point and resumed gives the records
+of an uninterrupted run, in JSON Lines and msgpack.
+
+Starts the fake MX fleet, scans every fleet.tsv domain once cleanly, then
+for several kill points: starts the scan, SIGKILLs it, resumes it with
+--resume (SIGKILLing some resumes again), tears the file's last record by
+hand once, and compares the final record set with the clean run's.  Also:
+--resume without -o is a usage error; a resumed file of the other format
+is refused; unfinished records (a SIGTERM'd run) are scanned again.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import msgpack
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(os.path.dirname(HERE), "fixtures")
+
+ARGS = ["--connect-timeout", "1", "--banner-timeout", "1.5", "--command-timeout", "1", "--handshake-timeout", "1",
+        "--dns-timeout", "0.5", "--dns-tries", "2", "--retries", "1", "--retry-delay", "0.1",
+        "--ehlo-name", "scanner.test", "-q"]
+
+
+def load(path, fmt):
+    with open(path, "rb") as fp:
+        if fmt == "jsonl":
+            return [json.loads(line) for line in fp.read().decode().splitlines()]
+        return list(msgpack.Unpacker(fp, raw=False, strict_map_key=False))
+
+
+def key(r):
+    # what a rerun must reproduce; timings and times may differ
+    return (r["domain"], r.get("mx"), r.get("ip"), r["class"], r.get("unfinished", False))
+
+
+class T:
+    def __init__(self, mxscan, env, tmp, domains):
+        self.mxscan, self.env, self.tmp, self.domains, self.failures = mxscan, env, tmp, domains, []
+
+    def cmd(self, fmt, out, *extra):
+        return [self.mxscan, "scan", "--dns", self.env["DNS"], "--port", self.env["SMTP_PORT"], "--ca-file",
+                self.env["CA"], "--format", fmt, "-o", out] + ARGS + list(extra) + [self.domains]
+
+    def fail(self, what):
+        print("  FAIL " + what)
+        self.failures.append(what)
+
+    def killed(self, fmt, out, after, *extra):
+        p = subprocess.Popen(self.cmd(fmt, out, *extra), stderr=subprocess.DEVNULL)
+        time.sleep(after)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def compare(self, what, fmt, got_path, want):
+        try:
+            got = load(got_path, fmt)
+        except Exception as e:  # a torn or corrupt file is a failure here
+            self.fail("%s: the resumed file does not parse: %s" % (what, e))
+            return
+        g, w = sorted(map(key, got)), sorted(map(key, want))
+        if g != w:
+            self.fail("%s: %d records, want %d; missing %s; extra %s" %
+                      (what, len(g), len(w), sorted(set(w) - set(g))[:5], sorted(set(g) - set(w))[:5]))
+        else:
+            print("  ok   %s: %d records" % (what, len(g)))
+
+
+def run(t, fmt):
+    clean = os.path.join(t.tmp, "clean." + fmt)
+    subprocess.run(t.cmd(fmt, clean), check=True, stderr=subprocess.DEVNULL)
+    want = load(clean, fmt)
+    for n, (kills, tear) in enumerate([([0.3], False), ([0.8, 0.6], False), ([1.5], True), ([0.05], False)]):
+        out = os.path.join(t.tmp, "run%d.%s" % (n, fmt))
+        t.killed(fmt, out, kills[0])
+        for k in kills[1:]:
+            t.killed(fmt, out, k, "--resume")
+        if tear and os.path.getsize(out) > 0:
+            with open(out, "ab") as fp:  # a record cut mid-write
+                fp.write(b'{"domain":"ok.test","class":"o' if fmt == "jsonl" else b"\x8f\xa6domain\xa7ok.te")
+        p = subprocess.run(t.cmd(fmt, out, "--resume"), stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            t.fail("%s kill at %s: resume exit %d: %s" % (fmt, kills, p.returncode, p.stderr.decode()[-300:]))
+        t.compare("%s killed at %s%s" % (fmt, kills, ", torn" if tear else ""), fmt, out, want)
+    # a run stopped by SIGTERM records unfinished domains: --resume scans them again
+    out = os.path.join(t.tmp, "term." + fmt)
+    p = subprocess.Popen(t.cmd(fmt, out), stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    p.wait()
+    if not any(r.get("unfinished") for r in load(out, fmt)):
+        print("  note: the SIGTERM'd run had no unfinished record")
+    subprocess.run(t.cmd(fmt, out, "--resume"), stderr=subprocess.DEVNULL)
+    t.compare("%s SIGTERM then resume" % fmt, fmt, out, want)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mxscan", required=True)
+    ap.add_argument("--fakemx", required=True)
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="mxscan-resume-")
+    up = subprocess.run([os.path.join(FIXTURES, "fleet-up"), "--fakemx", a.fakemx, "--lifetime", "300", tmp],
+                        stdout=subprocess.PIPE, universal_newlines=True)
+    if up.returncode != 0:
+        print("fleet-up failed")
+        return 1
+    try:
+        env = dict(line.split("=", 1) for line in open(os.path.join(tmp, "env")).read().splitlines() if "=" in line)
+        env = {k: v.strip('"') for k, v in env.items()}
+        domains = os.path.join(tmp, "domains.txt")
+        subprocess.run(["/usr/bin/python3", os.path.join(FIXTURES, "fleet.py"), "domains"], check=True,
+                       stdout=open(domains, "w"))
+        t = T(a.mxscan, env, tmp, domains)
+        for fmt in ("jsonl", "msgpack"):
+            run(t, fmt)
+        # usage errors
+        p = subprocess.run([a.mxscan, "scan", "--resume", domains], stderr=subprocess.PIPE)
+        if p.returncode != 2 or b"-o FILE" not in p.stderr:
+            t.fail("--resume without -o: exit %d, %r" % (p.returncode, p.stderr[-200:]))
+        p = subprocess.run(t.cmd("msgpack", os.path.join(tmp, "clean.jsonl"), "--resume"), stderr=subprocess.PIPE)
+        if p.returncode != 2 or b"not --format msgpack" not in p.stderr:
+            t.fail("resuming a jsonl file as msgpack: exit %d, %r" % (p.returncode, p.stderr[-200:]))
+    finally:
+        subprocess.run([os.path.join(FIXTURES, "fleet-down"), tmp])
+    print("%d failure(s)" % len(t.failures))
+    return 1 if t.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
