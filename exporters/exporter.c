@@ -36,7 +36,8 @@ int mxs_exporter_open_ex(const char *name, uv_loop_t *loop, const char *target, 
   x->ops = ops;
   x->append = (flags & MXS_EXPORTER_APPEND) != 0;
   snprintf(x->target, sizeof x->target, "%s", target ? target : "-");
-  int rc = ops->open(x, loop, x->target, err, errlen);
+  /* x->target is a short copy for messages; the exporter gets it whole */
+  int rc = ops->open(x, loop, target ? target : "-", err, errlen);
   if (rc < 0) {
     free(x);
     return rc;

@@ -77,6 +77,11 @@ static const opt_t opts[] = {
      "continue the run that wrote -o FILE: skip the domains it completed"},
     {"redis", 0, "redis", K_STR, F(redis_url), 0, 0, "URL",
      "also (without -o: only) write records to Redis: redis://[:PASS@]HOST[:PORT][/DB], unix:///PATH"},
+    {"redis-prefix", 0, "redis", K_STR, F(redis_prefix), 0, 0, "PREFIX", "key prefix (mxscan)"},
+    {"redis-maxlen", 0, "redis", K_RATE, F(redis_maxlen), 0, 0, "N", "trim the results stream to about N (10000000)"},
+    {"redis-down-limit", 0, "redis", K_SECS, F(redis_down_limit_ms), 0, 0, "S",
+     "Redis down this long: spill records to a local msgpack file and exit 1 (30)"},
+    {"redis-spill-dir", 0, "redis", K_STR, F(redis_spill_dir), 0, 0, "DIR", "where the spill file goes (.)"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

@@ -18,6 +18,10 @@ typedef struct {
   const char *output;       /* -o, "-" = stdout */
   int output_given;         /* -o was given (with --redis: write both) */
   const char *redis_url;    /* --redis URL, NULL = none */
+  const char *redis_prefix; /* --redis-prefix (default: the exporter's, "mxscan") */
+  double redis_maxlen;      /* --redis-maxlen: stream MAXLEN ~ (0: the exporter's) */
+  int redis_down_limit_ms;  /* --redis-down-limit: then spill to a file (0: the exporter's) */
+  const char *redis_spill_dir; /* --redis-spill-dir */
   const char *summary;      /* --summary FILE (JSON), NULL = none */
   const char *ehlo_name;    /* --ehlo-name */
   int ipv6;                 /* --ipv6 */

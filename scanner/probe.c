@@ -476,7 +476,7 @@ static void feed_tls(probe_t *p, const char *data, size_t len) {
     if (p->finished || p->st == ST_HANDSHAKE) return;
   }
   char plain[4096];
-  int n;
+  int n = 0;
   while (!p->finished && p->tls && (n = mxs_tls_read(p->tls, plain, sizeof plain)) > 0)
     feed_smtp(p, plain, (size_t)n);
   if (!p->finished && p->tls && n < 0)

@@ -1,6 +1,7 @@
 /* scan.c - wiring, scheduling, fan-out and shutdown of one run. */
 #include "scanner/scan.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -659,6 +660,26 @@ static int add_exporter(mxs_scan_t *s, const char *name, const char *target, uns
   return 0;
 }
 
+/* The Redis URL with the --redis-* options appended to its query string
+ * (a later key wins, so the flags override the URL's own). */
+static int redis_target(const mxs_config_t *c, char *out, size_t len) {
+  int n = snprintf(out, len, "%s", c->redis_url);
+  char sep = strchr(c->redis_url, '?') ? '&' : '?';
+  if (n < (int)len && c->redis_prefix)
+    n += snprintf(out + n, len - (size_t)n, "%cprefix=%s", sep, c->redis_prefix), sep = '&';
+  if (n < (int)len && c->redis_maxlen > 0)
+    n += snprintf(out + n, len - (size_t)n, "%cmaxlen=%.0f", sep, c->redis_maxlen), sep = '&';
+  if (n < (int)len && c->redis_down_limit_ms > 0)
+    n += snprintf(out + n, len - (size_t)n, "%cdown_limit=%.3f", sep, c->redis_down_limit_ms / 1000.0), sep = '&';
+  if (n < (int)len && c->redis_spill_dir) {
+    n += snprintf(out + n, len - (size_t)n, "%cspill_dir=", sep);
+    for (const unsigned char *p = (const unsigned char *)c->redis_spill_dir; *p && n + 4 < (int)len; p++)
+      n += isalnum(*p) || strchr("/._-", *p) ? snprintf(out + n, len - (size_t)n, "%c", *p)
+                                              : snprintf(out + n, len - (size_t)n, "%%%02X", *p);
+  }
+  return n < (int)len ? 0 : -1;
+}
+
 /* The file output (jsonl/msgpack) unless only Redis was asked for, and
  * Redis when --redis is given. */
 static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
@@ -678,7 +699,14 @@ static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
   }
   if ((!c->redis_url || c->output_given) && add_exporter(s, c->format, c->output, file_flags, err, errlen) < 0)
     return -1;
-  if (c->redis_url && add_exporter(s, "redis", c->redis_url, 0, err, errlen) < 0) return -1;
+  if (c->redis_url) {
+    char url[2048];
+    if (redis_target(c, url, sizeof url) < 0) {
+      snprintf(err, errlen, "--redis: the URL with its options is too long");
+      return -1;
+    }
+    if (add_exporter(s, "redis", url, 0, err, errlen) < 0) return -1;
+  }
   return 0;
 }
 
