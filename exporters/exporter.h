@@ -35,6 +35,10 @@ typedef struct {
   size_t (*backlog)(const mxs_exporter_t *x);
   /* Optional: 1 while over the high-water mark. */
   int (*busy)(const mxs_exporter_t *x);
+  /* Optional: calls cb(arg), later, once every record written before this
+   * call is stored for good (acknowledged by the server).  A distributed
+   * run acknowledges a job only then.  NULL: stored once flushed. */
+  void (*after_stored)(mxs_exporter_t *x, void (*cb)(void *arg), void *arg);
 } mxs_exporter_ops_t;
 
 struct mxs_exporter_s {

@@ -93,6 +93,6 @@ static void file_close(mxs_exporter_t *x, mxs_exporter_closed_cb cb, void *arg) 
 }
 
 const mxs_exporter_ops_t mxs_exporter_jsonl = {"jsonl", jsonl_open, file_write, file_flush,
-                                               file_close, NULL, NULL};
+                                               file_close, NULL, NULL, NULL};
 const mxs_exporter_ops_t mxs_exporter_msgpack = {"msgpack", msgpack_open, file_write, file_flush,
-                                                 file_close, NULL, NULL};
+                                                 file_close, NULL, NULL, NULL};

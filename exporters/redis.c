@@ -476,4 +476,4 @@ static int redis_open(mxs_exporter_t *x, uv_loop_t *loop, const char *target, ch
 }
 
 const mxs_exporter_ops_t mxs_exporter_redis = {"redis",     redis_open, redis_write,  redis_flush,
-                                               redis_close, redis_backlog, redis_busy};
+                                               redis_close, redis_backlog, redis_busy, NULL};

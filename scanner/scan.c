@@ -14,6 +14,7 @@
 #include "exporters/exporter.h"
 #include <libpsl.h>
 
+#include "queue/file_source.h"
 #include "queue/input.h"
 #include "queue/ratelimit.h"
 #include "queue/sched.h"
@@ -37,6 +38,7 @@ typedef struct domain_s {
   struct domain_s *dns_prev, *dns_next;
   mxs_class_set_t seen; /* classes of its records */
   struct job_s *done;   /* its records, ready, in output order */
+  uint64_t token;       /* the source's handle, for done() */
   int next_seq;
   char name[254];
 } domain_t;
@@ -88,7 +90,9 @@ struct mxs_scan_s {
   mxs_workers_t *workers; /* probe threads; NULL: probes run on this loop */
   mxs_resume_t resume;    /* --resume: domains the output already holds */
   uint64_t skipped;       /* input domains skipped as already complete */
-  mxs_input_t *input;
+  mxs_source_t *source; /* where domains come from (a file, a job queue) */
+  mxs_source_factory_t make_source; /* NULL: the file cfg->input */
+  void *make_arg;
   int input_eof;
   mxs_exporter_t *out[MXS_MAX_EXPORTERS]; /* file and/or redis */
   size_t nout;
@@ -111,6 +115,7 @@ struct mxs_scan_s {
   int stopping;        /* a signal or the deadline: take no new work */
   int closed;
   int in_stop; /* stop_run is walking the domain and target lists */
+  size_t acks_pending; /* domains whose records an exporter has not stored yet */
   mxs_stats_t *stats;
   FILE *err;
 };
@@ -172,6 +177,38 @@ static void domain_ready(domain_t *d, job_t *j) {
   *pp = j;
 }
 
+/* Tells the source a domain is complete once every exporter has stored its
+ * records: a job queue may then acknowledge the job, never earlier. */
+typedef struct {
+  mxs_scan_t *s;
+  uint64_t token;
+  size_t waiting;
+} ack_t;
+
+static void on_stored(void *arg) {
+  ack_t *a = arg;
+  if (--a->waiting > 0) return;
+  mxs_scan_t *s = a->s;
+  if (s->source) s->source->ops->done(s->source, a->token);
+  s->acks_pending--;
+  free(a);
+  maybe_finish(s);
+}
+
+static void source_ack(mxs_scan_t *s, uint64_t token) {
+  size_t n = 0;
+  for (size_t i = 0; i < s->nout; i++) n += s->out[i]->ops->after_stored != NULL;
+  ack_t *a = n ? malloc(sizeof *a) : NULL;
+  if (!a) { /* files: stored once flushed */
+    s->source->ops->done(s->source, token);
+    return;
+  }
+  *a = (ack_t){s, token, n};
+  s->acks_pending++;
+  for (size_t i = 0; i < s->nout; i++)
+    if (s->out[i]->ops->after_stored) s->out[i]->ops->after_stored(s->out[i], on_stored, a);
+}
+
 static void domain_release(domain_t *d) {
   if (--d->outstanding > 0) return;
   mxs_scan_t *s = d->scan;
@@ -185,6 +222,7 @@ static void domain_release(domain_t *d) {
   /* One write per domain: a crash (even SIGKILL) then loses only domains
    * still in flight, and the file is torn at most in its last domain. */
   for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
+  source_ack(s, d->token);
   /* A domain is ok only when every record is; otherwise it counts under
    * its first failing class in contract order. */
   mxs_class_set_t fails = d->seen & ~MXS_CLASS_BIT(MXS_CLASS_OK);
@@ -451,19 +489,23 @@ static void on_pump_idle(uv_idle_t *h) {
   mxs_scan_t *s = h->data;
   while (!s->input_eof && !s->stopping && s->domains_active < s->high_water && !exporters_busy(s)) {
     char name[256];
-    int rc = mxs_input_next(s->input, name, sizeof name, NULL);
-    if (rc <= 0) {
+    uint64_t token = 0;
+    int rc = s->source->ops->next(s->source, name, sizeof name, &token);
+    if (rc == MXS_SOURCE_AGAIN) break; /* the source wakes us */
+    if (rc != MXS_SOURCE_DOMAIN) {
       if (rc < 0) fprintf(s->err, "mxscan: reading %s: %s\n", s->cfg->input, strerror(-rc));
       s->input_eof = 1;
       break;
     }
     if (s->cfg->resume && mxs_resume_has(&s->resume, name)) {
       s->skipped++;
+      s->source->ops->done(s->source, token);
       continue;
     }
     domain_t *d = calloc(1, sizeof *d);
     if (!d) break;
     d->scan = s;
+    d->token = token;
     snprintf(d->name, sizeof d->name, "%.253s", name);
     s->domains_active++;
     s->domains_read++;
@@ -555,7 +597,8 @@ static void on_deadline(uv_timer_t *h) {
 }
 
 static void maybe_finish(mxs_scan_t *s) {
-  if (s->closed || s->in_stop || s->domains_active > 0 || !(s->input_eof || s->stopping)) return;
+  if (s->closed || s->in_stop || s->domains_active > 0 || s->acks_pending > 0 || !(s->input_eof || s->stopping))
+    return;
   s->closed = 1;
   if (s->tty && !s->cfg->quiet) fprintf(s->err, "\r\033[K"); /* the table follows on a clean line */
   uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -605,7 +648,7 @@ static const char *grouped(uint64_t n, char *buf, size_t len) {
 static void status_line(mxs_scan_t *s, char *out, size_t len, double per_s) {
   char a[32], b[32], c[32], eta[48] = "";
   double frac, elapsed = (double)(uv_now(&s->loop) - s->stats->started_ms) / 1000.0;
-  if (!s->input_eof && mxs_input_progress(s->input, &frac) == 0 && frac > 0.001) {
+  if (!s->input_eof && s->source->ops->progress && s->source->ops->progress(s->source, &frac) == 0 && frac > 0.001) {
     int left = (int)(elapsed / frac - elapsed);
     snprintf(eta, sizeof eta, ", %.0f%% read, ETA %d:%02d:%02d", frac * 100, left / 3600, left / 60 % 60, left % 60);
   }
@@ -645,6 +688,7 @@ static void on_flush_timer(uv_timer_t *h) {
 }
 
 static void on_exporter_wake(void *arg) { pump_input(arg); }
+static void on_source_wake(void *arg) { pump_input(arg); }
 
 static int add_exporter(mxs_scan_t *s, const char *name, const char *target, unsigned flags, char *err,
                         size_t errlen) {
@@ -715,13 +759,11 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   mxs_resolver_opts_t ro = {c->dns, c->dns_timeout_ms, c->dns_tries, 0, c->ipv6};
   if (mxs_resolver_new(&s->loop, &ro, &s->resolver, err, errlen) < 0) return -1;
   if (mxs_tls_ctx_new(c->ca_file, &s->tls, err, errlen) < 0) return -1;
-  FILE *fp = strcmp(c->input, "-") == 0 ? stdin : fopen(c->input, "r");
-  if (!fp) {
-    snprintf(err, errlen, "cannot open input '%s': %s", c->input, strerror(errno));
-    return -1;
-  }
-  s->input = mxs_input_new(fp, c->input, on_bad_line, s);
-  if (!s->input) return -1;
+  int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
+                          : mxs_file_source_open(c->input, on_bad_line, s, &s->source, err, errlen);
+  if (rc < 0) return -1;
+  s->source->wake = on_source_wake;
+  s->source->wake_arg = s;
   if (open_exporters(s, err, errlen) < 0) return -1;
   s->penv = (mxs_probe_env_t){.loop = &s->loop,
                               .tls = s->tls,
@@ -796,13 +838,21 @@ static void close_exporters(mxs_scan_t *s) {
   s->nout = 0;
 }
 
+static void on_source_closed(void *arg) { *(int *)arg = 1; }
+
 static void teardown(mxs_scan_t *s) {
   close_exporters(s);
   mxs_table_each(&s->targets, free_target, NULL);
   mxs_table_free(&s->targets);
   mxs_resume_free(&s->resume);
   mxs_sched_free(&s->sched);
-  if (s->input) mxs_input_free(s->input);
+  if (s->source) {
+    int closed = 0;
+    s->source->ops->close(s->source, on_source_closed, &closed);
+    while (!closed && uv_run(&s->loop, UV_RUN_ONCE)) {
+    }
+    s->source = NULL;
+  }
   mxs_tls_ctx_free(s->tls);
 }
 
@@ -828,8 +878,15 @@ static int fit_concurrency(int wanted, FILE *err) {
 }
 
 int mxs_scan_run(const mxs_config_t *cfg, mxs_stats_t *stats, FILE *err) {
+  return mxs_scan_run_from(cfg, NULL, NULL, stats, err);
+}
+
+int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source, void *make_arg, mxs_stats_t *stats,
+                      FILE *err) {
   mxs_scan_t *s = calloc(1, sizeof *s);
   if (!s) return 2;
+  s->make_source = make_source;
+  s->make_arg = make_arg;
   s->cfg = cfg;
   s->stats = stats;
   s->err = err;

@@ -9,7 +9,9 @@
 #define MXS_SCAN_H
 
 #include <stdio.h>
+#include <uv.h>
 
+#include "queue/source.h"
 #include "scanner/config.h"
 #include "scanner/stats.h"
 
@@ -19,5 +21,13 @@
  * scanned and every record written, 1 when the run could not complete
  * (interrupted, write errors), 2 for a setup error. */
 int mxs_scan_run(const mxs_config_t *cfg, mxs_stats_t *stats, FILE *err);
+
+/* The same, with the domains from a source MAKE_SOURCE creates on the
+ * scan's loop (e.g. a Redis job queue) instead of the file cfg->input.  The
+ * scan owns and closes the source, and tells it when each domain's records
+ * are stored. */
+typedef int (*mxs_source_factory_t)(void *arg, uv_loop_t *loop, mxs_source_t **out, char *err, size_t errlen);
+int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source, void *arg, mxs_stats_t *stats,
+                      FILE *err);
 
 #endif
