@@ -172,17 +172,6 @@ static int parse_probe_opt(int c, const char *opt, probe_opts_t *o) {
   }
 }
 
-/* This host's fully qualified name for EHLO, as MTAs send it. */
-static const char *default_ehlo_name(char *buf, size_t len) {
-  if (gethostname(buf, len) != 0 || !buf[0]) return "localhost.localdomain";
-  buf[len - 1] = '\0';
-  if (strchr(buf, '.')) return buf;
-  struct addrinfo hints = {.ai_flags = AI_CANONNAME}, *ai = NULL;
-  if (getaddrinfo(buf, NULL, &hints, &ai) == 0 && ai && ai->ai_canonname && strchr(ai->ai_canonname, '.'))
-    snprintf(buf, len, "%s", ai->ai_canonname);
-  if (ai) freeaddrinfo(ai);
-  return buf;
-}
 
 /* Returns 0, or the exit status of a usage error (or of --help: 0 via *done). */
 static int parse_args(int argc, char **argv, probe_opts_t *o, int *done) {
@@ -502,7 +491,7 @@ int mxs_cmd_probe(int argc, char **argv) {
   int done = 0, rc = parse_args(argc, argv, &o, &done);
   if (rc || done) return rc;
   char host[HOST_NAME_MAX + 1];
-  if (!o.cfg.ehlo_name) o.cfg.ehlo_name = default_ehlo_name(host, sizeof host);
+  if (!o.cfg.ehlo_name) o.cfg.ehlo_name = mxs_config_default_ehlo_name(host, sizeof host);
 
   run_t run = {.o = &o};
   run.dom.cfg = &o.cfg;

@@ -10,11 +10,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "scanner/classify.h"
@@ -47,9 +49,9 @@ static const opt_t opts[] = {
      "probe each (MX name, address), not each address once"},
     {"no-diag", 0, "scan", K_NOFLAG, F(legacy_retry), 0, 0, NULL, "no legacy diagnostic retry after a TLS failure"},
     {"connect-timeout", 0, "scan", K_SECS, F(connect_timeout_ms), 0, 0, "S", "TCP connect timeout (10)"},
-    {"banner-timeout", 0, "scan", K_SECS, F(banner_timeout_ms), 0, 0, "S", "wait for the greeting (30)"},
-    {"command-timeout", 0, "scan", K_SECS, F(command_timeout_ms), 0, 0, "S", "wait for a reply to a command (30)"},
-    {"handshake-timeout", 0, "scan", K_SECS, F(handshake_timeout_ms), 0, 0, "S", "TLS handshake timeout (30)"},
+    {"banner-timeout", 0, "scan", K_SECS, F(banner_timeout_ms), 0, 0, "S", "wait for the greeting, greet pauses included (15)"},
+    {"command-timeout", 0, "scan", K_SECS, F(command_timeout_ms), 0, 0, "S", "wait for a reply to a command (15)"},
+    {"handshake-timeout", 0, "scan", K_SECS, F(handshake_timeout_ms), 0, 0, "S", "TLS handshake timeout (15)"},
     {"max-runtime", 0, "scan", K_SECS, F(max_runtime_ms), 0, 0, "S",
      "stop after S seconds; unfinished probes are recorded (none)"},
     {"per-ip", 0, "limits", K_INT, F(per_ip), 1, 1000, "N", "connections at once to one address (1)"},
@@ -62,7 +64,7 @@ static const opt_t opts[] = {
      "new connections per second per provider (10; 0: unlimited)"},
     {"retries", 0, "limits", K_INT, F(retries), 0, 20, "N",
      "retries of 421, tcp-timeout, smtp-banner-timeout, tls-died (2)"},
-    {"retry-delay", 0, "limits", K_SECS0, F(retry_delay_ms), 0, 0, "S", "first retry delay, doubled, jittered (5)"},
+    {"retry-delay", 0, "limits", K_SECS0, F(retry_delay_ms), 0, 0, "S", "first retry delay, doubled, jittered (2)"},
     {"ca-file", 0, "tls", K_STR, F(ca_file), 0, 0, "FILE", "trust these roots (PEM), not the system store"},
     {"format", 0, "output", K_FORMAT, F(format), 0, 0, "jsonl|msgpack", "output format (jsonl)"},
     {"output", 'o', "output", K_STR, F(output), 0, 0, "FILE", "output file (-: standard output)"},
@@ -96,9 +98,9 @@ void mxs_config_defaults(mxs_config_t *c) {
       .per_ip = 1,
       .legacy_retry = 1,
       .connect_timeout_ms = 10000,
-      .banner_timeout_ms = 30000,
-      .command_timeout_ms = 30000,
-      .handshake_timeout_ms = 30000,
+      .banner_timeout_ms = 15000,
+      .command_timeout_ms = 15000,
+      .handshake_timeout_ms = 15000,
       .dns_timeout_ms = 2000,
       .dns_tries = 3,
       /* Polite by default: a large provider sees at most 20 of our
@@ -107,10 +109,22 @@ void mxs_config_defaults(mxs_config_t *c) {
       .per_provider = 20,
       .provider_rate = 10,
       .retries = 2,
-      .retry_delay_ms = 5000,
+      .retry_delay_ms = 2000,
       .threads = (int)uv_available_parallelism(),
       .status_interval_ms = 60000,
   };
+}
+
+/* This host's fully qualified name for EHLO, as MTAs send it. */
+const char *mxs_config_default_ehlo_name(char *buf, size_t len) {
+  if (gethostname(buf, len) != 0 || !buf[0]) return "localhost.localdomain";
+  buf[len - 1] = '\0';
+  if (strchr(buf, '.')) return buf;
+  struct addrinfo hints = {.ai_flags = AI_CANONNAME}, *ai = NULL;
+  if (getaddrinfo(buf, NULL, &hints, &ai) == 0 && ai && ai->ai_canonname && strchr(ai->ai_canonname, '.'))
+    snprintf(buf, len, "%s", ai->ai_canonname);
+  if (ai) freeaddrinfo(ai);
+  return buf;
 }
 
 void mxs_config_free(mxs_config_t *c) {

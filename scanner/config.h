@@ -64,6 +64,8 @@ int mxs_config_load_file(mxs_config_t *c, const char *path, FILE *err);
  * then the flags, which override it).  0 ok, 1 --help asked, -1 error
  * (printed to ERR). */
 int mxs_config_parse(mxs_config_t *c, int argc, char **argv, FILE *err);
+/* This host's fully qualified name (the EHLO default) into BUF. */
+const char *mxs_config_default_ehlo_name(char *buf, size_t len);
 /* The option list for --help. */
 void mxs_config_usage(FILE *fp);
 

@@ -20,17 +20,6 @@
 
 static void usage(FILE *fp);
 
-/* This host's fully qualified name for EHLO, as MTAs send it. */
-static const char *default_ehlo_name(char *buf, size_t len) {
-  if (gethostname(buf, len) != 0 || !buf[0]) return "localhost.localdomain";
-  buf[len - 1] = '\0';
-  if (strchr(buf, '.')) return buf;
-  struct addrinfo hints = {.ai_flags = AI_CANONNAME}, *ai = NULL;
-  if (getaddrinfo(buf, NULL, &hints, &ai) == 0 && ai && ai->ai_canonname && strchr(ai->ai_canonname, '.'))
-    snprintf(buf, len, "%s", ai->ai_canonname);
-  if (ai) freeaddrinfo(ai);
-  return buf;
-}
 
 int mxs_cmd_scan(int argc, char **argv) {
   mxs_config_t cfg;
@@ -43,7 +32,7 @@ int mxs_cmd_scan(int argc, char **argv) {
     return rc > 0 ? 0 : EXIT_USAGE;
   }
   char host[HOST_NAME_MAX + 1];
-  if (!cfg.ehlo_name) cfg.ehlo_name = default_ehlo_name(host, sizeof host);
+  if (!cfg.ehlo_name) cfg.ehlo_name = mxs_config_default_ehlo_name(host, sizeof host);
 
   mxs_stats_t stats;
   rc = mxs_scan_run(&cfg, &stats, stderr);
