@@ -74,6 +74,8 @@ enum {
   OPT_JSON,
 };
 
+/* The first rows are scan's options, in the order of the enum above:
+ * parse_probe_opt finds their names by that position. */
 static const struct option probe_opts[] = {
     {"dns", required_argument, 0, OPT_DNS},
     {"ca-file", required_argument, 0, OPT_CA},
@@ -104,30 +106,6 @@ typedef struct {
 
 /* ---- options (the names, ranges and units of `mxscan scan`) ------------ */
 
-static int parse_int(const char *opt, const char *arg, long lo, long hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(arg, &end, 10);
-  if (errno || *end || end == arg || v < lo || v > hi) {
-    fprintf(stderr, "mxscan: %s: '%s' is not a whole number from %ld to %ld\n", opt, arg, lo, hi);
-    return -1;
-  }
-  *out = (int)v;
-  return 0;
-}
-
-static int parse_secs(const char *opt, const char *arg, int *out_ms) {
-  char *end;
-  errno = 0;
-  double v = strtod(arg, &end);
-  if (errno || *end || end == arg || !(v > 0) || v > 3600) {
-    fprintf(stderr, "mxscan: %s: '%s' is not a number of seconds (0 < S <= 3600)\n", opt, arg);
-    return -1;
-  }
-  *out_ms = (int)(v * 1000 + 0.5);
-  return 0;
-}
-
 /* --ip: any spelling of an address, kept in the resolver's (inet_ntop)
  * spelling so it compares equal; an IPv6 address implies --ipv6. */
 static int parse_ip(const char *arg, probe_opts_t *o) {
@@ -153,18 +131,19 @@ static int parse_name(const char *opt, const char *arg, char *out, size_t len) {
 static int parse_probe_opt(int c, const char *opt, probe_opts_t *o) {
   mxs_config_t *cfg = &o->cfg;
   switch (c) {
-  case OPT_DNS: cfg->dns = optarg; return 0;
-  case OPT_CA: cfg->ca_file = optarg; return 0;
-  case OPT_PORT: return parse_int(opt, optarg, 1, 65535, &cfg->port);
-  case OPT_EHLO: cfg->ehlo_name = optarg; return 0;
-  case OPT_IPV6: cfg->ipv6 = 1; return 0;
-  case OPT_NO_DIAG: cfg->legacy_retry = 0; return 0;
-  case OPT_T_CONNECT: return parse_secs(opt, optarg, &cfg->connect_timeout_ms);
-  case OPT_T_BANNER: return parse_secs(opt, optarg, &cfg->banner_timeout_ms);
-  case OPT_T_COMMAND: return parse_secs(opt, optarg, &cfg->command_timeout_ms);
-  case OPT_T_HANDSHAKE: return parse_secs(opt, optarg, &cfg->handshake_timeout_ms);
-  case OPT_T_DNS: return parse_secs(opt, optarg, &cfg->dns_timeout_ms);
-  case OPT_DNS_TRIES: return parse_int(opt, optarg, 1, 20, &cfg->dns_tries);
+  case OPT_DNS:
+  case OPT_CA:
+  case OPT_PORT:
+  case OPT_EHLO:
+  case OPT_IPV6:
+  case OPT_NO_DIAG:
+  case OPT_T_CONNECT:
+  case OPT_T_BANNER:
+  case OPT_T_COMMAND:
+  case OPT_T_HANDSHAKE:
+  case OPT_T_DNS:
+  case OPT_DNS_TRIES: /* scan's own options: one table checks them (config.c) */
+    return mxs_config_set(cfg, probe_opts[c - OPT_DNS].name, optarg, stderr);
   case OPT_MX: return parse_name(opt, optarg, o->only_mx, sizeof o->only_mx);
   case OPT_IP: return parse_ip(optarg, o);
   case OPT_JSON: o->json = 1; return 0;

@@ -221,6 +221,28 @@ static int set_value(mxs_config_t *c, const opt_t *o, const char *value, int fro
   return -1;
 }
 
+int mxs_config_set(mxs_config_t *c, const char *name, const char *value, FILE *err) {
+  for (size_t i = 0; i < NOPTS; i++) {
+    if (strcmp(opts[i].name, name) != 0) continue;
+    char why[256];
+    if (set_value(c, &opts[i], value, 0, why, sizeof why) == 0) return 0;
+    fprintf(err, "mxscan: --%s: %s\n", name, why);
+    return -1;
+  }
+  fprintf(err, "mxscan: --%s: no such option\n", name);
+  return -1;
+}
+
+int mxs_parse_long(const char *opt, const char *arg, long lo, long hi, long *out, FILE *err) {
+  double d;
+  if (parse_number(arg, (double)lo, (double)hi, &d) < 0 || d != (double)(long)d) {
+    fprintf(err, "mxscan: %s: '%s' is not a whole number from %ld to %ld\n", opt, arg, lo, hi);
+    return -1;
+  }
+  *out = (long)d;
+  return 0;
+}
+
 static const opt_t *find_key(const char *section, const char *key) {
   for (size_t i = 0; i < NOPTS; i++) {
     if (strcmp(opts[i].section, section) != 0) continue;

@@ -66,6 +66,13 @@ int mxs_config_load_file(mxs_config_t *c, const char *path, FILE *err);
 int mxs_config_parse(mxs_config_t *c, int argc, char **argv, FILE *err);
 /* This host's fully qualified name (the EHLO default) into BUF. */
 const char *mxs_config_default_ehlo_name(char *buf, size_t len);
+/* Sets option --NAME (a flag of `mxscan scan`) to VALUE (NULL for a flag
+ * without argument), checked as the command line does; borrows VALUE.  For
+ * commands that share some of scan's options (probe).  0, or -1 after
+ * printing why to ERR. */
+int mxs_config_set(mxs_config_t *c, const char *name, const char *value, FILE *err);
+/* A whole number option in [LO, HI]; 0, or -1 after printing why to ERR. */
+int mxs_parse_long(const char *opt, const char *arg, long lo, long hi, long *out, FILE *err);
 /* The option list for --help. */
 void mxs_config_usage(FILE *fp);
 

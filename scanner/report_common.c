@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scanner/config.h"
 #include "scanner/report.h"
 
 /* ---- arena ---------------------------------------------------------------- */
@@ -115,15 +116,7 @@ int mxs_report_read(const char *path, mxs_record_fn fn, void *arg, uint64_t *nre
 }
 
 int mxs_report_parse_int(const char *opt, const char *arg, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(arg, &end, 10);
-  if (errno || *end || end == arg || v < lo || v > hi) {
-    fprintf(stderr, "mxscan: %s: '%s' is not a whole number from %ld to %ld\n", opt, arg, lo, hi);
-    return -1;
-  }
-  *out = v;
-  return 0;
+  return mxs_parse_long(opt, arg, lo, hi, out, stderr);
 }
 
 mxs_class_t mxs_domain_class(mxs_class_set_t seen) {
