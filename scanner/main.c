@@ -13,6 +13,7 @@
 #include "scanner/classify.h"
 #include "scanner/commands.h"
 #include "scanner/config.h"
+#include "scanner/dist.h"
 #include "scanner/scan.h"
 #include "scanner/stats.h"
 
@@ -31,8 +32,16 @@ int mxs_cmd_scan(int argc, char **argv) {
     mxs_config_free(&cfg);
     return rc > 0 ? 0 : EXIT_USAGE;
   }
-  char host[HOST_NAME_MAX + 1];
+  char host[HOST_NAME_MAX + 1], url[2048];
   if (!cfg.ehlo_name) cfg.ehlo_name = mxs_config_default_ehlo_name(host, sizeof host);
+  if (cfg.redis_url && cfg.redis_run) { /* --run: the records go into that run id */
+    if (mxs_dist_url(cfg.redis_url, cfg.redis_run, NULL, url, sizeof url) < 0) {
+      fprintf(stderr, "mxscan: --redis URL too long\n");
+      mxs_config_free(&cfg);
+      return EXIT_USAGE;
+    }
+    cfg.redis_url = url;
+  }
 
   mxs_stats_t stats;
   rc = mxs_scan_run(&cfg, &stats, stderr);
@@ -60,8 +69,20 @@ int mxs_cmd_scan(int argc, char **argv) {
 }
 
 int mxs_cmd_classes(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
+  int json = argc > 1 && !strcmp(argv[1], "--json");
+  if (argc > 1 && !json) {
+    fprintf(stderr, "usage: mxscan classes [--json]   the result classes, in contract order\n");
+    return strcmp(argv[1], "--help") ? EXIT_USAGE : 0;
+  }
+  if (json) { /* one JSON array, for tools that map classes to alerts */
+    printf("[");
+    for (int i = 0; i < MXS_CLASS_COUNT; i++)
+      printf("%s\n {\"class\": \"%s\", \"order\": %d, \"stage\": \"%s\", \"tlsrpt\": \"%s\", \"meaning\": \"%s\"}",
+             i ? "," : "", mxs_class_name((mxs_class_t)i), i, mxs_class_stage((mxs_class_t)i),
+             mxs_class_tlsrpt((mxs_class_t)i), mxs_class_hint((mxs_class_t)i));
+    printf("\n]\n");
+    return 0;
+  }
   printf("%-26s %-9s %-24s %s\n", "class", "stage", "tlsrpt", "meaning");
   for (int i = 0; i < MXS_CLASS_COUNT; i++)
     printf("%-26s %-9s %-24s %s\n", mxs_class_name((mxs_class_t)i), mxs_class_stage((mxs_class_t)i),
@@ -77,6 +98,10 @@ static const mxs_command_t commands[] = {
     {"explain", mxs_cmd_explain, "explain a result class: likely cause and fix"},
     {"report", mxs_cmd_report, "summarise results files: classes, providers, certificates, TLS-RPT"},
     {"diff", mxs_cmd_diff, "what changed between two results files"},
+    {"enqueue", mxs_cmd_enqueue, "load a domain list into Redis as the jobs of a distributed run"},
+    {"worker", mxs_cmd_worker, "scan the jobs of a distributed run (any number of machines)"},
+    {"collect", mxs_cmd_collect, "export a distributed run's records from Redis to a file"},
+    {"status", mxs_cmd_status, "progress of a distributed run: queued, in flight, done, classes"},
 };
 
 static void usage(FILE *fp) {
