@@ -66,7 +66,7 @@ static void update_refs(rs_t *s) {
   uv_handle_t *hs[] = {(uv_handle_t *)&s->t_retry, (uv_handle_t *)&s->t_down, (uv_handle_t *)&s->prep};
   for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
     if (uv_is_closing(hs[i])) continue;
-    if (s->held > 0 || s->closing) uv_ref(hs[i]);
+    if (s->held > 0 || s->closing || s->waiters) uv_ref(hs[i]);
     else uv_unref(hs[i]);
   }
 }
@@ -118,6 +118,7 @@ static int send_batch(rs_t *s) {
   for (size_t i = 0; i < n; i++) ARG(es[i]->data, es[i]->keylen);
   ARGS(s->maxlen_s);
   ARGS(s->run_id);
+  ARGS(s->conf.worker);
   for (size_t i = 0; i < n; i++) {
     snprintf(s->seqbuf[i], sizeof s->seqbuf[i], "%llu", (unsigned long long)es[i]->seq);
     ARGS(s->seqbuf[i]);
@@ -139,16 +140,41 @@ static void send_some(rs_t *s) {
     if (send_batch(s) < 0) break;
 }
 
+/* after_stored callers whose records are all stored (acknowledgements come
+ * in order, so everything before the oldest held record is), or all in the
+ * spill file once it is flushed.  Runs from the prepare callback only, so a
+ * callback never runs inside after_stored() or inside hiredis. */
+static void fire_waiters(rs_t *s) {
+  if (!s->waiters) return;
+  uint64_t stored_upto = s->head ? s->head->seq : s->next_seq;
+  if (s->spilling) {
+    if (s->spill && fflush(s->spill) != 0) return; /* not safe yet: lost records fail the run */
+    if (s->lost) return;
+    stored_upto = s->next_seq;
+  }
+  while (s->waiters && s->waiters->upto <= stored_upto) {
+    waiter_t *w = s->waiters;
+    s->waiters = w->next;
+    if (!s->waiters) s->wtail = &s->waiters;
+    w->cb(w->arg); /* may call after_stored again: it appends */
+    free(w);
+  }
+  if (!s->waiters) update_refs(s);
+}
+
 /* Runs once per loop iteration while there is work: records written during
  * the iteration leave together, in as few script calls as the batch allows. */
 static void on_prepare(uv_prepare_t *h) {
   rs_t *s = h->data;
   send_some(s);
+  fire_waiters(s);
   if (s->busy && s->held <= (size_t)s->conf.window / 2) {
     s->busy = 0;
     if (s->x->wake) s->x->wake(s->x->wake_arg);
   }
   int more = s->conn && s->ready && !s->poisoned && s->unsent && s->inflight < (size_t)s->conf.window;
+  /* Waiters ready now (a callback wrote and waited again) need another turn. */
+  if (s->waiters && (s->spilling || s->waiters->upto <= (s->head ? s->head->seq : s->next_seq))) more = 1;
   if (!more) uv_prepare_stop(h);
   check_close(s);
 }
@@ -364,6 +390,20 @@ static int redis_busy(const mxs_exporter_t *x) { return ((const rs_t *)x->state)
 
 static size_t redis_backlog(const mxs_exporter_t *x) { return ((const rs_t *)x->state)->held; }
 
+static void redis_after_stored(mxs_exporter_t *x, void (*cb)(void *arg), void *arg) {
+  rs_t *s = x->state;
+  waiter_t *w = malloc(sizeof *w);
+  if (!w) { /* cannot wait: never acknowledge early, so never call back; the job is redone */
+    s->lost++;
+    return;
+  }
+  *w = (waiter_t){NULL, s->next_seq, cb, arg};
+  *s->wtail = w;
+  s->wtail = &w->next;
+  update_refs(s);
+  kick(s);
+}
+
 /* ---- close ------------------------------------------------------------- */
 
 static void on_handle_closed(uv_handle_t *h) {
@@ -380,6 +420,13 @@ static void on_handle_closed(uv_handle_t *h) {
   else if (s->outages)
     mxs_rs_log(s, "run %s: all %llu record(s) stored after %u outage(s); %llu resent record(s) were already there",
                s->run_id, (unsigned long long)s->stored, s->outages, (unsigned long long)s->dups);
+  /* Left only when the run is torn down early: their records are not all
+   * stored, so their jobs must not be acknowledged. */
+  while (s->waiters) {
+    waiter_t *w = s->waiters;
+    s->waiters = w->next;
+    free(w);
+  }
   mxs_msgpack_encoder_free(&s->mp);
   free(s->args);
   mxs_exporter_closed_cb cb = s->close_cb;
@@ -461,6 +508,7 @@ static int redis_open(mxs_exporter_t *x, uv_loop_t *loop, const char *target, ch
     return rc;
   }
   s->tail = &s->head;
+  s->wtail = &s->waiters;
   s->backoff_ms = BACKOFF_MIN_MS;
   mxs_msgpack_encoder_init(&s->mp);
   uv_timer_init(loop, &s->t_retry);
@@ -476,4 +524,4 @@ static int redis_open(mxs_exporter_t *x, uv_loop_t *loop, const char *target, ch
 }
 
 const mxs_exporter_ops_t mxs_exporter_redis = {"redis",     redis_open, redis_write,  redis_flush,
-                                               redis_close, redis_backlog, redis_busy, NULL};
+                                               redis_close, redis_backlog, redis_busy, redis_after_stored};

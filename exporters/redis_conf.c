@@ -102,6 +102,8 @@ static int query_opt(mxs_redis_conf_t *c, const char *k, size_t kn, const char *
   long long n;
 #define KEY(s) (kn == sizeof(s) - 1 && memcmp(k, s, kn) == 0)
   if (KEY("prefix")) return set_str(c->prefix, sizeof c->prefix, v, vn);
+  if (KEY("run")) return set_str(c->run, sizeof c->run, v, vn);
+  if (KEY("worker")) return set_str(c->worker, sizeof c->worker, v, vn);
   if (KEY("spill_dir")) return pct_decode(v, vn, c->spill_dir, sizeof c->spill_dir);
   if (KEY("maxlen")) return parse_ll(v, vn, 1, (long long)1 << 50, &c->maxlen);
   if (KEY("db")) {
@@ -295,6 +297,11 @@ int mxs_redis_conf_parse(const char *url, mxs_redis_conf_t *c, char *err, size_t
   if ((rc = parse_query(c, query, err, errlen)) < 0) return rc;
   if (!valid_prefix(c->prefix)) {
     snprintf(err, errlen, "redis key prefix '%s' must be printable, without blanks or '/'", c->prefix);
+    return -EINVAL;
+  }
+  /* Both become parts of key names, like the prefix. */
+  if ((c->run[0] && !valid_prefix(c->run)) || (c->worker[0] && !valid_prefix(c->worker))) {
+    snprintf(err, errlen, "redis run id and worker name must be printable, without blanks or '/'");
     return -EINVAL;
   }
   if (c->batch > c->window) c->batch = c->window;

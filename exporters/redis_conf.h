@@ -15,6 +15,9 @@
  *   close_timeout=S    seconds close() waits for the last replies (60)
  *   spill_dir=DIR      where the spill file goes (MXSCAN_REDIS_SPILL_DIR, ".")
  *   db=N               database (also the /DB path)
+ *   run=ID             write into run ID instead of a new one (mxscan worker)
+ *   worker=W           this process is worker W of the run: its sequence
+ *                      numbers and metadata are its own (see redis_int.h)
  * The password comes from the URL, else MXSCAN_REDIS_PASSWORD, else
  * REDISCLI_AUTH.  It is never printed: `display` is the URL with it masked.
  */
@@ -39,6 +42,8 @@ typedef struct {
   int down_limit_ms;
   int close_timeout_ms;
   char spill_dir[256];
+  char run[48];    /* run=ID: write into this run (a distributed run); "" = a new run id */
+  char worker[96]; /* worker=W: one of several writers of the run (own seq space) */
   char display[256]; /* the URL as given, password replaced by "***" */
 } mxs_redis_conf_t;
 

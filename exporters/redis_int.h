@@ -23,6 +23,15 @@ typedef struct entry_s {
   char data[];
 } entry_t;
 
+/* An after_stored() caller: cb(arg) once every record with seq < upto is
+ * acknowledged (or in the flushed spill file). */
+typedef struct waiter_s {
+  struct waiter_s *next;
+  uint64_t upto;
+  void (*cb)(void *arg);
+  void *arg;
+} waiter_t;
+
 typedef struct {
   mxs_exporter_t *x;
   uv_loop_t *loop;
@@ -30,7 +39,7 @@ typedef struct {
   mxs_ruv_opts_t ropts;
   char run_id[48];
   char sha[48]; /* of the batch script */
-  char k_stream[160], k_classes[200], k_seqs[200], k_meta[200], k_runs[160], k_domain[160];
+  char k_stream[160], k_classes[200], k_seqs[400], k_meta[400], k_runs[160], k_domain[160];
   char started_at[24];
   char started_unix[24];
   char maxlen_s[24];
@@ -42,6 +51,7 @@ typedef struct {
   size_t held, inflight;
   uint64_t next_seq, stored, dups; /* dups: resends the script skipped */
   int busy;
+  waiter_t *waiters, **wtail; /* after_stored, in call order (so upto ascends) */
 
   /* the connection */
   mxs_ruv_t *conn;
@@ -59,7 +69,7 @@ typedef struct {
   int spilling;
   FILE *spill;
   int spill_failed;
-  char spill_path[512];
+  char spill_path[800];
   char spill_reason[128];
   uint64_t spill_first_seq, spilled, lost;
 
@@ -69,8 +79,8 @@ typedef struct {
   void *close_arg;
 
   /* scratch for one batch's arguments */
-  const char *argv[9 + 5 * MXS_REDIS_MAX_BATCH];
-  size_t argvlen[9 + 5 * MXS_REDIS_MAX_BATCH];
+  const char *argv[10 + 5 * MXS_REDIS_MAX_BATCH];
+  size_t argvlen[10 + 5 * MXS_REDIS_MAX_BATCH];
   char seqbuf[MXS_REDIS_MAX_BATCH][24];
   char numkeys[16];
 } rs_t;

@@ -19,8 +19,9 @@
 #endif
 
 /* The batch script.  KEYS: stream, class counters, seq bitmap, run
- * metadata, then one domain hash per record.  ARGV: maxlen, run id, then
- * per record: seq, hash field, class, msgpack.  The SETBIT guard makes a
+ * metadata, then one domain hash per record.  ARGV: maxlen, run id, worker
+ * ("" outside a distributed run), then per record: seq, hash field, class,
+ * msgpack.  The SETBIT guard makes a
  * resent record a no-op (see redis.c); it comes first so that an OOM
  * refusal (checked at a script's first write) leaves nothing behind.
  * Returns the number of records applied now (the others were already). */
@@ -28,9 +29,14 @@ static const char batch_script[] =
     "local n = #KEYS - 4\n"
     "local new = 0\n"
     "for i = 1, n do\n"
-    "  local a = 3 + (i - 1) * 4\n"
+    "  local a = 4 + (i - 1) * 4\n"
     "  if redis.call('SETBIT', KEYS[3], ARGV[a], 1) == 0 then\n"
-    "    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'run', ARGV[2], 'seq', ARGV[a], 'r', ARGV[a + 3])\n"
+    "    if ARGV[3] == '' then\n"
+    "      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'run', ARGV[2], 'seq', ARGV[a], 'r', ARGV[a + 3])\n"
+    "    else\n"
+    "      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'run', ARGV[2], 'seq', ARGV[a], 'r', ARGV[a + 3],\n"
+    "                 'worker', ARGV[3])\n"
+    "    end\n"
     "    redis.call('HSET', KEYS[4 + i], ARGV[a + 1], ARGV[a + 3])\n"
     "    redis.call('HINCRBY', KEYS[2], ARGV[a + 2], 1)\n"
     "    new = new + 1\n"
@@ -162,11 +168,19 @@ static void make_run_id(rs_t *s) {
 int mxs_rs_setup(rs_t *s, char *err, size_t errlen) {
   const mxs_redis_conf_t *c = &s->conf;
   make_run_id(s);
+  if (c->run[0]) snprintf(s->run_id, sizeof s->run_id, "%s", c->run);
   const char *p = c->prefix, *id = s->run_id;
   snprintf(s->k_stream, sizeof s->k_stream, "%s:results", p);
   snprintf(s->k_classes, sizeof s->k_classes, "%s:run:%s:classes", p, id);
-  snprintf(s->k_seqs, sizeof s->k_seqs, "%s:run:%s:seqs", p, id);
-  snprintf(s->k_meta, sizeof s->k_meta, "%s:run:%s", p, id);
+  /* Several workers write one run: each numbers its records from 0, so each
+   * has its own bitmap and metadata hash; the class counters are shared. */
+  if (c->worker[0]) {
+    snprintf(s->k_seqs, sizeof s->k_seqs, "%s:run:%s:worker:%s:seqs", p, id, c->worker);
+    snprintf(s->k_meta, sizeof s->k_meta, "%s:run:%s:worker:%s", p, id, c->worker);
+  } else {
+    snprintf(s->k_seqs, sizeof s->k_seqs, "%s:run:%s:seqs", p, id);
+    snprintf(s->k_meta, sizeof s->k_meta, "%s:run:%s", p, id);
+  }
   snprintf(s->k_runs, sizeof s->k_runs, "%s:runs", p);
   snprintf(s->k_domain, sizeof s->k_domain, "%s:domain:", p);
   snprintf(s->maxlen_s, sizeof s->maxlen_s, "%lld", c->maxlen);
@@ -223,8 +237,8 @@ int mxs_rs_send_final(rs_t *s, uintptr_t tag) {
 int mxs_rs_spill_write(rs_t *s, const void *data, size_t len) {
   if (!s->spill) {
     if (s->spill_failed) return -EIO;
-    snprintf(s->spill_path, sizeof s->spill_path, "%s/%s-spill-%s.msgpack", s->conf.spill_dir, s->conf.prefix,
-             s->run_id);
+    snprintf(s->spill_path, sizeof s->spill_path, "%s/%s-spill-%s%s%s.msgpack", s->conf.spill_dir, s->conf.prefix,
+             s->run_id, s->conf.worker[0] ? "-" : "", s->conf.worker);
     if (!(s->spill = fopen(s->spill_path, "wb"))) {
       int e = errno;
       s->spill_failed = 1;

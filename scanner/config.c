@@ -84,6 +84,11 @@ static const opt_t opts[] = {
     {"redis-down-limit", 0, "redis", K_SECS, F(redis_down_limit_ms), 0, 0, "S",
      "Redis down this long: spill records to a local msgpack file and exit 1 (30)"},
     {"redis-spill-dir", 0, "redis", K_STR, F(redis_spill_dir), 0, 0, "DIR", "where the spill file goes (.)"},
+    {"run", 0, "distributed", K_STR, F(redis_run), 0, 0, "ID",
+     "the distributed run (mxscan enqueue prints it); with scan --redis: write into run ID"},
+    {"claim-idle", 0, "distributed", K_SECS, F(claim_idle_ms), 0, 0, "S",
+     "worker: take over jobs another worker has held this long without a sign of life (60)"},
+    {"follow", 0, "distributed", K_FLAG, F(follow), 0, 0, NULL, "worker: wait for more jobs when the run is drained"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -112,6 +117,7 @@ void mxs_config_defaults(mxs_config_t *c) {
       .retry_delay_ms = 2000,
       .threads = (int)uv_available_parallelism(),
       .status_interval_ms = 60000,
+      .claim_idle_ms = 60000,
   };
 }
 

@@ -22,6 +22,9 @@ typedef struct {
   double redis_maxlen;      /* --redis-maxlen: stream MAXLEN ~ (0: the exporter's) */
   int redis_down_limit_ms;  /* --redis-down-limit: then spill to a file (0: the exporter's) */
   const char *redis_spill_dir; /* --redis-spill-dir */
+  const char *redis_run;    /* --run ID: a distributed run (enqueue/worker/collect/status) */
+  int claim_idle_ms;        /* --claim-idle S: take over a dead worker's jobs idle this long */
+  int follow;               /* --follow: workers wait for more jobs when the stream is drained */
   const char *summary;      /* --summary FILE (JSON), NULL = none */
   const char *ehlo_name;    /* --ehlo-name */
   int ipv6;                 /* --ipv6 */

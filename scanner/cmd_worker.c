@@ -1,0 +1,91 @@
+/* cmd_worker.c - `mxscan worker`: scan the jobs of a distributed run.
+ *
+ * A scan like any other (every option, every limit), whose domains come
+ * from the run's job stream (exporters/redis_source.c) and whose records go
+ * to the Redis exporter under the same run id, as this worker: the scan
+ * tells the source a domain is done only after the exporter has Redis'
+ * acknowledgement for its records, and only then is the job acknowledged.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exporters/redis_source.h"
+#include "exporters/redis_sync.h"
+#include "scanner/commands.h"
+#include "scanner/config.h"
+#include "scanner/dist.h"
+#include "scanner/scan.h"
+#include "scanner/stats.h"
+
+int mxs_dist_url(const char *url, const char *run, const char *worker, char *out, size_t len) {
+  char sep = strchr(url, '?') ? '&' : '?';
+  int n = worker ? snprintf(out, len, "%s%crun=%s&worker=%s", url, sep, run, worker)
+                 : snprintf(out, len, "%s%crun=%s", url, sep, run);
+  return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+typedef struct {
+  const mxs_config_t *cfg;
+  const char *worker;
+} worker_arg_t;
+
+static int make_source(void *arg, uv_loop_t *loop, mxs_source_t **out, char *err, size_t errlen) {
+  const worker_arg_t *w = arg;
+  mxs_redis_source_opts_t o = {w->cfg->redis_url, w->cfg->redis_prefix, w->cfg->redis_run, w->worker,
+                               w->cfg->claim_idle_ms, w->cfg->follow};
+  return mxs_redis_source_open(loop, &o, out, err, errlen);
+}
+
+static void worker_usage(FILE *fp) {
+  fputs("usage: mxscan worker --redis URL --run ID [--claim-idle S] [--follow] [scan options]\n\n"
+        "Scans the jobs of run ID (see 'mxscan enqueue') with every option of 'mxscan scan'\n"
+        "and writes the records to Redis under that run; run any number of workers.\n"
+        "Ends when no job is left for anyone (--follow: keeps waiting).\n\n",
+        fp);
+  mxs_config_usage(fp);
+}
+
+int mxs_cmd_worker(int argc, char **argv) {
+  mxs_config_t cfg;
+  mxs_config_defaults(&cfg);
+  int rc = mxs_config_parse(&cfg, argc, argv, stderr);
+  if (rc == 0 && (!cfg.redis_url || !cfg.redis_run)) {
+    fprintf(stderr, "mxscan worker: --redis URL and --run ID are required\n");
+    rc = -1;
+  }
+  if (rc == 0 && strcmp(cfg.input, "-") != 0) {
+    fprintf(stderr, "mxscan worker: no input file: the domains come from the run's jobs\n");
+    rc = -1;
+  }
+  char host[HOST_NAME_MAX + 1], worker[96], url[2048];
+  mxs_redis_worker_name(worker, sizeof worker);
+  if (rc == 0 && mxs_dist_url(cfg.redis_url, cfg.redis_run, worker, url, sizeof url) < 0) {
+    fprintf(stderr, "mxscan worker: --redis URL too long\n");
+    rc = -1;
+  }
+  if (rc != 0) {
+    if (rc > 0) worker_usage(stdout);
+    mxs_config_free(&cfg);
+    return rc > 0 ? 0 : 2;
+  }
+  const char *plain_url = cfg.redis_url;
+  cfg.redis_url = url; /* the exporter writes into the run, as this worker */
+  if (!cfg.ehlo_name) cfg.ehlo_name = mxs_config_default_ehlo_name(host, sizeof host);
+  fprintf(stderr, "mxscan: worker %s on run %s\n", worker, cfg.redis_run);
+  worker_arg_t w = {&cfg, worker};
+  /* the source reads the jobs with the URL as given (no run/worker keys) */
+  mxs_config_t src_cfg = cfg;
+  src_cfg.redis_url = plain_url;
+  w.cfg = &src_cfg;
+  mxs_stats_t stats;
+  rc = mxs_scan_run_from(&cfg, make_source, &w, &stats, stderr);
+  if (rc != 2 && !cfg.quiet) mxs_stats_print(&stats, stderr);
+  mxs_config_free(&cfg);
+  if (stats.aborted) {
+    fflush(stderr);
+    _exit(1);
+  }
+  return rc;
+}
