@@ -32,8 +32,13 @@ typedef struct {
   void (*close)(mxs_source_t *src, void (*cb)(void *arg), void *arg);
 } mxs_source_ops_t;
 
+struct mxs_scan_hooks_s; /* scanner/scan.h */
+
 struct mxs_source_s {
   const mxs_source_ops_t *ops;
+  /* Optional: a distributed source's hooks into the scan (probe each
+   * address once across machines, shared politeness); NULL otherwise. */
+  const struct mxs_scan_hooks_s *hooks;
   void *state;             /* owned by the ops */
   void (*wake)(void *arg); /* set by the scan */
   void *wake_arg;

@@ -65,7 +65,7 @@ typedef struct job_s {
   struct job_s *next; /* in the target's waiters, then in d->done */
 } job_t;
 
-typedef enum { T_QUEUED, T_RUNNING, T_DONE } tstate_t;
+typedef enum { T_CLAIMING, T_QUEUED, T_PERMIT, T_RUNNING, T_DONE } tstate_t;
 
 /* One address (or address + name) to probe, and its result once known. */
 typedef struct target_s {
@@ -75,6 +75,8 @@ typedef struct target_s {
   int attempts; /* connections tried so far */
   mxs_probe_t *probe;        /* while running, for cancel */
   mxs_probe_result_t *last;  /* outcome of the previous attempt while a retry waits */
+  int claimed;               /* a distributed run: this machine probes it */
+  char provider[256];        /* registrable domain of the MX: the limiter's key */
   char ip[64];
   char *sni;
   mxs_verdict_t v; /* the probe's result, refined with the legacy retry */
@@ -122,6 +124,7 @@ struct mxs_scan_s {
 
 static void pump_probes(mxs_scan_t *s);
 static void pump_input(mxs_scan_t *s);
+static int queue_target(mxs_scan_t *s, struct target_s *t, uint64_t not_before);
 static void maybe_finish(mxs_scan_t *s);
 
 /* ---- records ----------------------------------------------------------- */
@@ -267,6 +270,8 @@ static void target_complete(target_t *t, int active) {
   t->probe = NULL;
   if (t->v.res) t->v.res->attempts = t->attempts;
   if (active) mxs_sched_done(&s->sched, &t->item, 1, uv_now(&s->loop));
+  const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
+  if (t->claimed && h && h->publish && t->v.res) h->publish(h->arg, t->ip, &t->v);
   job_t *j = t->waiters;
   t->waiters = NULL;
   t->wtail = &t->waiters;
@@ -328,10 +333,7 @@ static int schedule_retry(mxs_scan_t *s, target_t *t, mxs_probe_result_t *res) {
   mxs_sched_done(&s->sched, &t->item, 0, now);
   uint64_t delay = local ? 100 : mxs_backoff_ms((unsigned)t->attempts, (uint64_t)s->cfg->retry_delay_ms, 300000, &s->seed);
   if (local) t->attempts--;
-  char provider[256];
-  if (mxs_sched_push(&s->sched, &t->item, t->ip, sched_provider(s, t->sni, provider, sizeof provider), now + delay) < 0)
-    return 0;
-  t->st = T_QUEUED;
+  if (queue_target(s, t, now + delay) < 0) return 0;
   /* keep the outcome: if the run ends before the retry, it is the answer */
   mxs_probe_result_free(t->last);
   t->last = res;
@@ -358,6 +360,12 @@ static void on_probe_done(void *arg, mxs_probe_result_t *res) {
 }
 
 static void start_target(mxs_scan_t *s, target_t *t) {
+  const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
+  if (h && h->permit && t->st != T_PERMIT) { /* shared politeness: ask first */
+    t->st = T_PERMIT;
+    h->permit(h->arg, t, t->provider);
+    return;
+  }
   t->st = T_RUNNING;
   t->attempts++;
   int rc = launch(s, t, 0, on_probe_done);
@@ -381,6 +389,48 @@ static void pump_probes(mxs_scan_t *s) {
 }
 
 
+/* Queues T with the scheduler (not before NOT_BEFORE). */
+static int queue_target(mxs_scan_t *s, target_t *t, uint64_t not_before) {
+  t->st = T_QUEUED;
+  return mxs_sched_push(&s->sched, &t->item, t->ip, t->provider, not_before);
+}
+
+void mxs_scan_claim_done(void *handle, mxs_verdict_t *v) {
+  target_t *t = handle;
+  mxs_scan_t *s = t->scan;
+  if (!v) { /* ours to probe */
+    t->claimed = 1;
+    if (s->stopping || queue_target(s, t, uv_now(&s->loop)) < 0) {
+      mxs_verdict_set_unfinished(&t->v, "not finished: the run ended before the probe started");
+      target_complete(t, 0);
+      return;
+    }
+    pump_probes(s);
+    return;
+  }
+  t->v = *v; /* another machine probed it: take its verdict */
+  memset(v, 0, sizeof *v);
+  target_complete(t, 0);
+}
+
+void mxs_scan_permit_done(void *handle, uint64_t wait_ms) {
+  target_t *t = handle;
+  mxs_scan_t *s = t->scan;
+  if (wait_ms == 0 && !s->stopping) {
+    start_target(s, t); /* T_PERMIT: starts now */
+    return;
+  }
+  /* Not yet: give the slot back and come back when the provider allows. */
+  uint64_t now = uv_now(&s->loop);
+  mxs_sched_done(&s->sched, &t->item, 0, now);
+  if (s->stopping || queue_target(s, t, now + wait_ms) < 0) {
+    mxs_verdict_set_unfinished(&t->v, "not finished: the run ended before the probe started");
+    target_complete(t, 0);
+    return;
+  }
+  pump_probes(s);
+}
+
 static int add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip) {
   char key[512];
   if (s->cfg->probe_per_name) snprintf(key, sizeof key, "%s|%s", ip, mx->host);
@@ -396,10 +446,14 @@ static int add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int impl
     t->scan = s;
     snprintf(t->ip, sizeof t->ip, "%s", ip);
     t->wtail = &t->waiters;
-    char provider[256];
-    if (mxs_sched_push(&s->sched, &t->item, ip, sched_provider(s, mx->host, provider, sizeof provider),
-                       uv_now(&s->loop)) < 0)
+    sched_provider(s, mx->host, t->provider, sizeof t->provider);
+    const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
+    if (h && h->claim) { /* probe-once across machines: ask who probes it */
+      t->st = T_CLAIMING;
+      h->claim(h->arg, t, ip, t->sni);
+    } else if (queue_target(s, t, uv_now(&s->loop)) < 0) {
       return -ENOMEM; /* stays in the table with no waiters: harmless */
+    }
   }
   job_t *j = calloc(1, sizeof *j);
   if (!j || !(j->mx = strdup(mx->host))) {

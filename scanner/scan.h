@@ -30,4 +30,28 @@ typedef int (*mxs_source_factory_t)(void *arg, uv_loop_t *loop, mxs_source_t **o
 int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source, void *arg, mxs_stats_t *stats,
                       FILE *err);
 
+/* Hooks a distributed source sets (source->hooks) so that several machines
+ * scanning one list behave as one: each address probed once, and one
+ * allowance per provider.  Every hook answers later (never inside the
+ * call) through the mxs_scan_*_done function, with the HANDLE it got. */
+#include "scanner/verdict.h"
+
+typedef struct mxs_scan_hooks_s {
+  void *arg;
+  /* A new address: may this machine probe it?  Answer with
+   * mxs_scan_claim_done: NULL to probe it here, or the verdict another
+   * machine published for it (moved into the scan). */
+  void (*claim)(void *arg, void *handle, const char *ip, const char *sni);
+  /* The verdict of an address this machine claimed and probed, for the
+   * others (V borrowed for the call). */
+  void (*publish)(void *arg, const char *ip, const mxs_verdict_t *v);
+  /* A connection to PROVIDER is about to start: answer with
+   * mxs_scan_permit_done and the milliseconds to wait (0: go now). */
+  void (*permit)(void *arg, void *handle, const char *provider);
+} mxs_scan_hooks_t;
+
+/* V: NULL (probe it here) or a verdict whose contents the scan takes. */
+void mxs_scan_claim_done(void *handle, mxs_verdict_t *v);
+void mxs_scan_permit_done(void *handle, uint64_t wait_ms);
+
 #endif
