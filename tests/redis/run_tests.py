@@ -26,6 +26,7 @@ passed, 1 failed, 77 skipped (no redis-server or python3-redis).
 import argparse
 import atexit
 import collections
+import json
 import os
 import re
 import shutil
@@ -247,7 +248,18 @@ def t_roundtrip(a, tmp):
         check(meta.get(k), "meta has no %s" % k)
     check("--redis " + srv.url("/0?prefix=rt") in meta["args"], "meta args %r" % meta["args"])
     check(r.getbit("rt:run:%s:seqs" % run, len(recs) - 1) == 1, "seq bitmap incomplete")
-    print("roundtrip: %d records, run %s, stream/hash/counters/meta match the file" % (len(recs), run))
+    # `mxscan report --redis` reads the run back and counts as the file does
+    rep = [subprocess.run([a.mxscan, "report", "--json"] + src, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=60)
+           for src in (["--redis", srv.url("/0"), "--run", run, "--redis-prefix", "rt"], [out])]
+    check(all(p.returncode == 0 for p in rep), "report exit %s: %s" % ([p.returncode for p in rep], rep[0].stderr))
+    jr, jf = (json.loads(p.stdout) for p in rep)
+    for k in ("domains", "probes", "providers", "no_tls_domains", "tls_versions", "ciphers"):
+        if k in jr or k in jf:
+            check(jr.get(k) == jf.get(k), "report --redis %s differs from the file's" % k)
+    check(jr.get("probes"), "report --json has no probe counts: %s" % sorted(jr))
+    print("roundtrip: %d records, run %s, stream/hash/counters/meta match the file; report --redis too" %
+          (len(recs), run))
 
 
 def bench(a, url, out, count, rate):
