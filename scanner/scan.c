@@ -1,479 +1,19 @@
-/* scan.c - wiring, scheduling, fan-out and shutdown of one run. */
+/* scan.c - one run: wiring, input, DNS, status, signals, outputs, shutdown.
+ * The per-address work (targets, limits, records) is in fanout.c. */
 #include "scanner/scan.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "exporters/exporter.h"
-#include <libpsl.h>
-
 #include "queue/file_source.h"
-#include "queue/input.h"
-#include "queue/ratelimit.h"
-#include "queue/sched.h"
-#include "queue/table.h"
-#include "resolver/resolver.h"
-#include "scanner/probe.h"
-#include "scanner/resume.h"
-#include "scanner/verdict.h"
-#include "scanner/workers.h"
-
-#define MXS_MAX_EXPORTERS 4
-
-typedef struct mxs_scan_s mxs_scan_t;
-
-typedef struct domain_s {
-  mxs_scan_t *scan;
-  int dns_ms;
-  int outstanding;      /* records still to write; the domain ends at 0 */
-  int finished;         /* every record written (maybe early, see abandon_dns) */
-  int in_dns;           /* the resolver still holds a pointer to it */
-  struct domain_s *dns_prev, *dns_next;
-  mxs_class_set_t seen; /* classes of its records */
-  struct job_s *done;   /* its records, ready, in output order */
-  uint64_t token;       /* the source's handle, for done() */
-  int next_seq;
-  char name[254];
-} domain_t;
-
-struct target_s;
-
-/* One record of a domain: a (domain, MX name) waiting for the result of an
- * address, or a record that stopped at DNS.  A domain's records are written
- * together when its last one is ready, so each domain's records are
- * contiguous in the output: a crash can tear only the last domain, which
- * is what makes --resume exact. */
-typedef struct job_s {
-  domain_t *d;
-  struct target_s *t; /* NULL: a DNS-stage record */
-  char *mx;           /* NULL: no MX known */
-  int pref;
-  int implicit;
-  int seq; /* position in the domain's output: MX preference, then address */
-  /* DNS-stage records only */
-  mxs_class_t dns_cls;
-  char *dns_detail;
-  int unfinished;
-  char at[24];
-  struct job_s *next; /* in the target's waiters, then in d->done */
-} job_t;
-
-typedef enum { T_CLAIMING, T_QUEUED, T_PERMIT, T_RUNNING, T_DONE } tstate_t;
-
-/* One address (or address + name) to probe, and its result once known. */
-typedef struct target_s {
-  mxs_sched_item_t item; /* first: the scheduler hands items back */
-  mxs_scan_t *scan;
-  tstate_t st;
-  int attempts; /* connections tried so far */
-  mxs_probe_t *probe;        /* while running, for cancel */
-  mxs_probe_result_t *last;  /* outcome of the previous attempt while a retry waits */
-  int claimed;               /* a distributed run: this machine probes it */
-  char provider[256];        /* registrable domain of the MX: the limiter's key */
-  char ip[64];
-  char *sni;
-  mxs_verdict_t v; /* the probe's result, refined with the legacy retry */
-  job_t *waiters, **wtail;
-} target_t;
-
-struct mxs_scan_s {
-  const mxs_config_t *cfg;
-  uv_loop_t loop;
-  mxs_resolver_t *resolver;
-  mxs_tls_ctx_t *tls;
-  mxs_probe_env_t penv;
-  mxs_workers_t *workers; /* probe threads; NULL: probes run on this loop */
-  mxs_resume_t resume;    /* --resume: domains the output already holds */
-  uint64_t skipped;       /* input domains skipped as already complete */
-  mxs_source_t *source; /* where domains come from (a file, a job queue) */
-  mxs_source_factory_t make_source; /* NULL: the file cfg->input */
-  void *make_arg;
-  int input_eof;
-  mxs_exporter_t *out[MXS_MAX_EXPORTERS]; /* file and/or redis */
-  size_t nout;
-  mxs_table_t targets; /* key -> target_t */
-  mxs_sched_t sched;   /* who may connect next */
-  uv_timer_t sched_timer; /* wakes the scheduler when a limit lapses */
-  const psl_ctx_t *psl;   /* public suffix list: MX host -> provider */
-  domain_t *dns_head;     /* domains waiting for the resolver */
-  uv_timer_t deadline_timer; /* --max-runtime */
-  int deadline;           /* --max-runtime passed: cancel what runs */
-  uint64_t seed;          /* retry jitter */
-  size_t domains_active, high_water;
-  uv_signal_t sigint, sigterm;
-  uv_timer_t flush_timer; /* also drives the progress/status line */
-  uint64_t domains_read;
-  uint64_t last_status_ms, last_status_done;
-  int tty;                /* stderr is a terminal: a live progress line */
-  uv_idle_t pump_idle; /* reads input from the loop, never recursively */
-  int concurrency;     /* --concurrency, fitted to the descriptor limit */
-  int stopping;        /* a signal or the deadline: take no new work */
-  int closed;
-  int in_stop; /* stop_run is walking the domain and target lists */
-  size_t acks_pending; /* domains whose records an exporter has not stored yet */
-  mxs_stats_t *stats;
-  FILE *err;
-};
-
-static void pump_probes(mxs_scan_t *s);
-static void pump_input(mxs_scan_t *s);
-static int queue_target(mxs_scan_t *s, struct target_s *t, uint64_t not_before);
-static void maybe_finish(mxs_scan_t *s);
-
-/* ---- records ----------------------------------------------------------- */
-
-static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
-  for (size_t i = 0; i < s->nout; i++)
-    if (mxs_exporter_write(s->out[i], r) < 0) s->stats->write_errors++;
-  s->stats->probes[r->cls]++;
-  s->stats->nprobes++;
-  s->stats->unfinished += r->unfinished != 0;
-  d->seen |= MXS_CLASS_BIT(r->cls);
-}
-
-static void free_job(job_t *j) {
-  free(j->mx);
-  free(j->dns_detail);
-  free(j);
-}
-
-static void write_dns_record(mxs_scan_t *s, const job_t *j) {
-  mxs_record_t r = {.domain = j->d->name, .cls = j->dns_cls, .stage = "dns", .detail = j->dns_detail,
-                    .unfinished = j->unfinished};
-  memcpy(r.scanned_at, j->at, sizeof r.scanned_at);
-  if (j->mx) {
-    r.mx = j->mx;
-    r.pref = j->pref;
-    r.implicit_mx = j->implicit;
-  }
-  write_record(s, j->d, &r);
-}
-
-static void write_probe_record(mxs_scan_t *s, const job_t *j) {
-  const struct target_s *t = j->t;
-  mxs_timings_t tm;
-  char detail[512];
-  mxs_record_t r;
-  mxs_verdict_record(&t->v, j->mx, &r, &tm, detail, sizeof detail);
-  r.domain = j->d->name;
-  r.mx = j->mx;
-  r.pref = j->pref;
-  r.implicit_mx = j->implicit;
-  r.ip = t->ip;
-  r.port = s->cfg->port;
-  tm.dns = j->d->dns_ms;
-  write_record(s, j->d, &r);
-}
-
-/* Keeps J's record until the domain is complete, in output order. */
-static void domain_ready(domain_t *d, job_t *j) {
-  job_t **pp = &d->done;
-  while (*pp && (*pp)->seq < j->seq) pp = &(*pp)->next;
-  j->next = *pp;
-  *pp = j;
-}
-
-/* Tells the source a domain is complete once every exporter has stored its
- * records: a job queue may then acknowledge the job, never earlier. */
-typedef struct {
-  mxs_scan_t *s;
-  uint64_t token;
-  size_t waiting;
-} ack_t;
-
-static void on_stored(void *arg) {
-  ack_t *a = arg;
-  if (--a->waiting > 0) return;
-  mxs_scan_t *s = a->s;
-  if (s->source) s->source->ops->done(s->source, a->token);
-  s->acks_pending--;
-  free(a);
-  maybe_finish(s);
-}
-
-static void source_ack(mxs_scan_t *s, uint64_t token) {
-  size_t n = 0;
-  for (size_t i = 0; i < s->nout; i++) n += s->out[i]->ops->after_stored != NULL;
-  ack_t *a = n ? malloc(sizeof *a) : NULL;
-  if (!a) { /* files: stored once flushed */
-    s->source->ops->done(s->source, token);
-    return;
-  }
-  *a = (ack_t){s, token, n};
-  s->acks_pending++;
-  for (size_t i = 0; i < s->nout; i++)
-    if (s->out[i]->ops->after_stored) s->out[i]->ops->after_stored(s->out[i], on_stored, a);
-}
-
-static void domain_release(domain_t *d) {
-  if (--d->outstanding > 0) return;
-  mxs_scan_t *s = d->scan;
-  while (d->done) {
-    job_t *j = d->done;
-    d->done = j->next;
-    if (j->t) write_probe_record(s, j);
-    else write_dns_record(s, j);
-    free_job(j);
-  }
-  /* One write per domain: a crash (even SIGKILL) then loses only domains
-   * still in flight, and the file is torn at most in its last domain. */
-  for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
-  source_ack(s, d->token);
-  /* A domain is ok only when every record is; otherwise it counts under
-   * its first failing class in contract order. */
-  mxs_class_set_t fails = d->seen & ~MXS_CLASS_BIT(MXS_CLASS_OK);
-  s->stats->domains[fails ? mxs_class_first(fails) : MXS_CLASS_OK]++;
-  s->stats->ndomains++;
-  d->finished = 1;
-  if (!d->in_dns) free(d); /* else on_resolved frees it when c-ares is done */
-  s->domains_active--;
-  pump_input(s);
-  maybe_finish(s);
-}
-
-/* A record that stops at DNS: for the domain (MX == NULL) or one MX host. */
-static void emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit,
-                            mxs_class_t cls, const char *detail) {
-  job_t *j = calloc(1, sizeof *j);
-  if (!j || !(j->dns_detail = strdup(detail ? detail : "")) || (mx && !(j->mx = strdup(mx->host)))) {
-    if (j) free_job(j);
-    fprintf(s->err, "mxscan: %s: out of memory: record lost\n", d->name);
-    s->stats->write_errors++;
-    return;
-  }
-  j->d = d;
-  j->seq = d->next_seq++;
-  j->dns_cls = cls;
-  j->unfinished = s->stopping;
-  mxs_rfc3339((int64_t)time(NULL), j->at);
-  if (mx) {
-    j->pref = mx->pref;
-    j->implicit = implicit;
-  }
-  domain_ready(d, j);
-}
-
-/* ---- targets ----------------------------------------------------------- */
-
-/* Writes the records of every job waiting on T.  ACTIVE: T held a
- * scheduler slot (it ran), as opposed to being abandoned from the queue. */
-static void target_complete(target_t *t, int active) {
-  mxs_scan_t *s = t->scan;
-  t->st = T_DONE;
-  t->probe = NULL;
-  if (t->v.res) t->v.res->attempts = t->attempts;
-  if (active) mxs_sched_done(&s->sched, &t->item, 1, uv_now(&s->loop));
-  const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
-  if (t->claimed && h && h->publish && t->v.res) h->publish(h->arg, t->ip, &t->v);
-  job_t *j = t->waiters;
-  t->waiters = NULL;
-  t->wtail = &t->waiters;
-  while (j) {
-    job_t *next = j->next;
-    j->t = t;
-    domain_ready(j->d, j);
-    domain_release(j->d);
-    j = next;
-  }
-  pump_probes(s);
-}
-
-/* Starts a probe of T on a worker thread, or on this loop. */
-static int launch(mxs_scan_t *s, target_t *t, int legacy, mxs_probe_cb cb) {
-  if (s->workers) return mxs_workers_start(s->workers, t->ip, s->cfg->port, t->sni, legacy, cb, t);
-  return mxs_probe_start_h(&s->penv, t->ip, s->cfg->port, t->sni, legacy, cb, t, &t->probe);
-}
-
-static void on_legacy_done(void *arg, mxs_probe_result_t *res) {
-  target_t *t = arg;
-  mxs_verdict_add_legacy(&t->v, res);
-  target_complete(t, 1);
-}
-
-/* The provider of an MX host: its registrable domain (public suffix list),
- * so every name under one mail platform shares one set of limits. */
-static const char *sched_provider(mxs_scan_t *s, const char *host, char *buf, size_t len) {
-  const char *reg = s->psl ? psl_registrable_domain(s->psl, host) : NULL;
-  snprintf(buf, len, "%s", reg ? reg : host);
-  return buf;
-}
-
-/* Outcomes that may go away on their own: a 421, a dropped SYN, a server
- * too slow to greet, a connection reset mid-handshake. */
-static int is_transient(const mxs_probe_result_t *r) {
-  switch (r->cls) {
-  case MXS_CLASS_TCP_TIMEOUT:
-  case MXS_CLASS_SMTP_BANNER_TIMEOUT:
-  case MXS_CLASS_TLS_DIED:
-    return 1;
-  case MXS_CLASS_SMTP_REJECTED:
-    return r->smtp_code == 421;
-  default:
-    return 0;
-  }
-}
-
-/* Our own side ran out of something (descriptors, ports): not the peer's
- * fault, so retry without counting an attempt. */
-static int is_local_error(const mxs_probe_result_t *r) { return r->local_error; }
-
-static int schedule_retry(mxs_scan_t *s, target_t *t, mxs_probe_result_t *res) {
-  uint64_t now = uv_now(&s->loop);
-  int local = is_local_error(res);
-  if (!local && (!is_transient(res) || t->attempts > s->cfg->retries)) return 0;
-  int penalize = res->cls == MXS_CLASS_SMTP_REJECTED && res->smtp_code == 421;
-  if (penalize) mxs_sched_penalize(&s->sched, &t->item, now);
-  mxs_sched_done(&s->sched, &t->item, 0, now);
-  uint64_t delay = local ? 100 : mxs_backoff_ms((unsigned)t->attempts, (uint64_t)s->cfg->retry_delay_ms, 300000, &s->seed);
-  if (local) t->attempts--;
-  if (queue_target(s, t, now + delay) < 0) return 0;
-  /* keep the outcome: if the run ends before the retry, it is the answer */
-  mxs_probe_result_free(t->last);
-  t->last = res;
-  return 1;
-}
-
-static void on_probe_done(void *arg, mxs_probe_result_t *res) {
-  target_t *t = arg;
-  mxs_scan_t *s = t->scan;
-  t->probe = NULL;
-  if (!s->stopping && schedule_retry(s, t, res)) {
-    pump_probes(s);
-    return;
-  }
-  mxs_probe_result_free(t->last);
-  t->last = NULL;
-  mxs_verdict_set(&t->v, res);
-  /* A failed modern handshake gets one diagnostic retry with legacy
-   * settings: it tells version, cipher, DH and renegotiation apart. */
-  if (s->cfg->legacy_retry && !s->deadline && mxs_verdict_wants_legacy(&t->v) &&
-      launch(s, t, 1, on_legacy_done) == 0)
-    return;
-  target_complete(t, 1);
-}
-
-static void start_target(mxs_scan_t *s, target_t *t) {
-  const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
-  if (h && h->permit && t->st != T_PERMIT) { /* shared politeness: ask first */
-    t->st = T_PERMIT;
-    h->permit(h->arg, t, t->provider);
-    return;
-  }
-  t->st = T_RUNNING;
-  t->attempts++;
-  int rc = launch(s, t, 0, on_probe_done);
-  if (rc < 0) {
-    mxs_verdict_set_error(&t->v, rc);
-    target_complete(t, 1);
-  }
-}
-
-static void on_sched_timer(uv_timer_t *h) { pump_probes(h->data); }
-
-/* Starts every probe the limits allow now, and sets the timer for the
- * moment a rate or interval limit lapses. */
-static void pump_probes(mxs_scan_t *s) {
-  if (s->closed || s->stopping) return;
-  uint64_t wake;
-  mxs_sched_item_t *it;
-  while ((it = mxs_sched_pop(&s->sched, uv_now(&s->loop), &wake)))
-    start_target(s, (target_t *)it);
-  if (wake != UINT64_MAX) uv_timer_start(&s->sched_timer, on_sched_timer, wake, 0);
-}
-
-
-/* Queues T with the scheduler (not before NOT_BEFORE). */
-static int queue_target(mxs_scan_t *s, target_t *t, uint64_t not_before) {
-  t->st = T_QUEUED;
-  return mxs_sched_push(&s->sched, &t->item, t->ip, t->provider, not_before);
-}
-
-void mxs_scan_claim_done(void *handle, mxs_verdict_t *v) {
-  target_t *t = handle;
-  mxs_scan_t *s = t->scan;
-  if (!v) { /* ours to probe */
-    t->claimed = 1;
-    if (s->stopping || queue_target(s, t, uv_now(&s->loop)) < 0) {
-      mxs_verdict_set_unfinished(&t->v, "not finished: the run ended before the probe started");
-      target_complete(t, 0);
-      return;
-    }
-    pump_probes(s);
-    return;
-  }
-  t->v = *v; /* another machine probed it: take its verdict */
-  memset(v, 0, sizeof *v);
-  target_complete(t, 0);
-}
-
-void mxs_scan_permit_done(void *handle, uint64_t wait_ms) {
-  target_t *t = handle;
-  mxs_scan_t *s = t->scan;
-  if (wait_ms == 0 && !s->stopping) {
-    start_target(s, t); /* T_PERMIT: starts now */
-    return;
-  }
-  /* Not yet: give the slot back and come back when the provider allows. */
-  uint64_t now = uv_now(&s->loop);
-  mxs_sched_done(&s->sched, &t->item, 0, now);
-  if (s->stopping || queue_target(s, t, now + wait_ms) < 0) {
-    mxs_verdict_set_unfinished(&t->v, "not finished: the run ended before the probe started");
-    target_complete(t, 0);
-    return;
-  }
-  pump_probes(s);
-}
-
-static int add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip) {
-  char key[512];
-  if (s->cfg->probe_per_name) snprintf(key, sizeof key, "%s|%s", ip, mx->host);
-  else snprintf(key, sizeof key, "%s", ip);
-  target_t *t = mxs_table_get(&s->targets, key);
-  if (!t) {
-    t = calloc(1, sizeof *t);
-    if (!t || !(t->sni = strdup(mx->host)) || mxs_table_put(&s->targets, key, t) < 0) {
-      if (t) free(t->sni);
-      free(t);
-      return -ENOMEM;
-    }
-    t->scan = s;
-    snprintf(t->ip, sizeof t->ip, "%s", ip);
-    t->wtail = &t->waiters;
-    sched_provider(s, mx->host, t->provider, sizeof t->provider);
-    const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
-    if (h && h->claim) { /* probe-once across machines: ask who probes it */
-      t->st = T_CLAIMING;
-      h->claim(h->arg, t, ip, t->sni);
-    } else if (queue_target(s, t, uv_now(&s->loop)) < 0) {
-      return -ENOMEM; /* stays in the table with no waiters: harmless */
-    }
-  }
-  job_t *j = calloc(1, sizeof *j);
-  if (!j || !(j->mx = strdup(mx->host))) {
-    free(j);
-    return -ENOMEM;
-  }
-  j->d = d;
-  j->seq = d->next_seq++;
-  j->pref = mx->pref;
-  j->implicit = implicit;
-  if (t->st == T_DONE) { /* probed earlier in the run: the answer is known */
-    j->t = t;
-    domain_ready(d, j);
-    return 0;
-  }
-  d->outstanding++;
-  *t->wtail = j;
-  t->wtail = &j->next;
-  return 0;
-}
+#include "scanner/scan_int.h"
 
 /* ---- resolution -------------------------------------------------------- */
 
@@ -502,25 +42,25 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
   d->dns_ms = a->dns_ms;
   d->outstanding = 1; /* held until every job is queued */
   if (a->status != MXS_CLASS_OK) {
-    emit_dns_record(s, d, NULL, 0, a->status, a->detail);
+    scan_emit_dns_record(s, d, NULL, 0, a->status, a->detail);
   } else {
     for (size_t i = 0; i < a->nmx; i++) {
       const mxs_mx_host_t *mx = &a->mx[i];
       if (mx->status != MXS_CLASS_OK || mx->naddrs == 0) {
-        emit_dns_record(s, d, mx, a->implicit_mx, mx->status == MXS_CLASS_OK ? MXS_CLASS_MX_NO_ADDRESS : mx->status,
+        scan_emit_dns_record(s, d, mx, a->implicit_mx, mx->status == MXS_CLASS_OK ? MXS_CLASS_MX_NO_ADDRESS : mx->status,
                         mx->detail);
         continue;
       }
       for (size_t k = 0; k < mx->naddrs; k++)
-        if (add_job(s, d, mx, a->implicit_mx, mx->addrs[k]) < 0) {
+        if (scan_add_job(s, d, mx, a->implicit_mx, mx->addrs[k]) < 0) {
           char why[300];
           snprintf(why, sizeof why, "out of memory queueing %s", mx->addrs[k]);
           fprintf(s->err, "mxscan: %s: %s\n", d->name, why);
         }
     }
   }
-  pump_probes(s);
-  domain_release(d);
+  scan_pump_probes(s);
+  scan_domain_release(d);
 }
 
 /* ---- input ------------------------------------------------------------- */
@@ -573,24 +113,14 @@ static void on_pump_idle(uv_idle_t *h) {
     }
   }
   uv_idle_stop(h);
-  maybe_finish(s);
+  scan_maybe_finish(s);
 }
 
-static void pump_input(mxs_scan_t *s) {
+void scan_pump_input(mxs_scan_t *s) {
   if (!s->input_eof && !s->stopping && !s->closed) uv_idle_start(&s->pump_idle, on_pump_idle);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
-
-static void free_target(void *arg, const char *key, void *val) {
-  (void)arg;
-  (void)key;
-  target_t *t = val;
-  mxs_verdict_free(&t->v);
-  mxs_probe_result_free(t->last);
-  free(t->sni);
-  free(t);
-}
 
 /* The run is ending: domains still waiting for DNS get their record now
  * (dns-timeout, unfinished), so no domain that was read goes unrecorded. */
@@ -598,50 +128,26 @@ static void abandon_dns(mxs_scan_t *s, const char *why) {
   for (domain_t *d = s->dns_head; d; d = d->dns_next) {
     if (d->finished) continue;
     d->outstanding = 1;
-    emit_dns_record(s, d, NULL, 0, MXS_CLASS_DNS_TIMEOUT, why);
-    domain_release(d);
+    scan_emit_dns_record(s, d, NULL, 0, MXS_CLASS_DNS_TIMEOUT, why);
+    scan_domain_release(d);
   }
-}
-
-/* Probes that never started get the outcome of their last attempt, or a
- * tcp-timeout record when there was none; both are marked unfinished. */
-static void abandon_queued(mxs_scan_t *s, const char *why) {
-  mxs_sched_item_t *it = mxs_sched_drain(&s->sched);
-  while (it) {
-    target_t *t = (target_t *)it;
-    it = it->next;
-    if (t->last) { /* its outcome so far, but the retries it was due never ran */
-      t->last->unfinished = 1;
-      mxs_verdict_set(&t->v, t->last);
-      t->last = NULL;
-    } else {
-      mxs_verdict_set_unfinished(&t->v, why);
-    }
-    target_complete(t, 0);
-  }
-}
-
-static void cancel_running(void *arg, const char *key, void *val) {
-  (void)key;
-  target_t *t = val;
-  if (t->st == T_RUNNING && t->probe) mxs_probe_cancel(t->probe, arg);
 }
 
 /* Stops taking work.  DEADLINE also cuts the probes that are running. */
 static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   s->stopping = 1;
   /* While we walk the lists below, finishing the last domain must not
-   * tear the run down under our feet: maybe_finish waits until the end. */
+   * tear the run down under our feet: scan_maybe_finish waits until the end. */
   s->in_stop = 1;
   s->deadline |= deadline;
   s->stats->interrupted = 1;
   uv_timer_stop(&s->sched_timer);
   abandon_dns(s, why);
-  abandon_queued(s, why);
+  scan_abandon_queued(s, why);
   if (deadline && s->workers) mxs_workers_cancel_all(s->workers, why);
-  else if (deadline) mxs_table_each(&s->targets, cancel_running, (void *)why);
+  else if (deadline) mxs_table_each(&s->targets, scan_cancel_running, (void *)why);
   s->in_stop = 0;
-  maybe_finish(s);
+  scan_maybe_finish(s);
 }
 
 static void on_deadline(uv_timer_t *h) {
@@ -650,7 +156,7 @@ static void on_deadline(uv_timer_t *h) {
   stop_run(s, 1, "not finished: --max-runtime reached");
 }
 
-static void maybe_finish(mxs_scan_t *s) {
+void scan_maybe_finish(mxs_scan_t *s) {
   if (s->closed || s->in_stop || s->domains_active > 0 || s->acks_pending > 0 || !(s->input_eof || s->stopping))
     return;
   s->closed = 1;
@@ -741,8 +247,8 @@ static void on_flush_timer(uv_timer_t *h) {
   fflush(s->err);
 }
 
-static void on_exporter_wake(void *arg) { pump_input(arg); }
-static void on_source_wake(void *arg) { pump_input(arg); }
+static void on_exporter_wake(void *arg) { scan_pump_input(arg); }
+static void on_source_wake(void *arg) { scan_pump_input(arg); }
 
 static int add_exporter(mxs_scan_t *s, const char *name, const char *target, unsigned flags, char *err,
                         size_t errlen) {
@@ -896,7 +402,7 @@ static void on_source_closed(void *arg) { *(int *)arg = 1; }
 
 static void teardown(mxs_scan_t *s) {
   close_exporters(s);
-  mxs_table_each(&s->targets, free_target, NULL);
+  mxs_table_each(&s->targets, scan_free_target, NULL);
   mxs_table_free(&s->targets);
   mxs_resume_free(&s->resume);
   mxs_sched_free(&s->sched);
@@ -960,7 +466,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
     if (s->resolver) mxs_resolver_close(s->resolver, NULL, NULL);
     uv_walk(&s->loop, close_any, NULL);
   } else {
-    pump_input(s);
+    scan_pump_input(s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
   }
   if (!s->closed && rc == 0) {

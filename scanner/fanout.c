@@ -1,0 +1,396 @@
+/* fanout.c - from resolved MX addresses to records: one target per address
+ * (probed once, or once per name), the scheduler that starts them within
+ * the limits, retries, the legacy diagnosis, the distributed hooks, and
+ * each domain's records written together. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "queue/ratelimit.h"
+#include "scanner/scan.h"
+#include "scanner/scan_int.h"
+
+static int queue_target(mxs_scan_t *s, struct target_s *t, uint64_t not_before);
+
+/* ---- records ----------------------------------------------------------- */
+
+static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
+  for (size_t i = 0; i < s->nout; i++)
+    if (mxs_exporter_write(s->out[i], r) < 0) s->stats->write_errors++;
+  s->stats->probes[r->cls]++;
+  s->stats->nprobes++;
+  s->stats->unfinished += r->unfinished != 0;
+  d->seen |= MXS_CLASS_BIT(r->cls);
+}
+
+static void free_job(job_t *j) {
+  free(j->mx);
+  free(j->dns_detail);
+  free(j);
+}
+
+static void write_dns_record(mxs_scan_t *s, const job_t *j) {
+  mxs_record_t r = {.domain = j->d->name, .cls = j->dns_cls, .stage = "dns", .detail = j->dns_detail,
+                    .unfinished = j->unfinished};
+  memcpy(r.scanned_at, j->at, sizeof r.scanned_at);
+  if (j->mx) {
+    r.mx = j->mx;
+    r.pref = j->pref;
+    r.implicit_mx = j->implicit;
+  }
+  write_record(s, j->d, &r);
+}
+
+static void write_probe_record(mxs_scan_t *s, const job_t *j) {
+  const struct target_s *t = j->t;
+  mxs_timings_t tm;
+  char detail[512];
+  mxs_record_t r;
+  mxs_verdict_record(&t->v, j->mx, &r, &tm, detail, sizeof detail);
+  r.domain = j->d->name;
+  r.mx = j->mx;
+  r.pref = j->pref;
+  r.implicit_mx = j->implicit;
+  r.ip = t->ip;
+  r.port = s->cfg->port;
+  tm.dns = j->d->dns_ms;
+  write_record(s, j->d, &r);
+}
+
+/* Keeps J's record until the domain is complete, in output order. */
+static void domain_ready(domain_t *d, job_t *j) {
+  job_t **pp = &d->done;
+  while (*pp && (*pp)->seq < j->seq) pp = &(*pp)->next;
+  j->next = *pp;
+  *pp = j;
+}
+
+/* Tells the source a domain is complete once every exporter has stored its
+ * records: a job queue may then acknowledge the job, never earlier. */
+typedef struct {
+  mxs_scan_t *s;
+  uint64_t token;
+  size_t waiting;
+} ack_t;
+
+static void on_stored(void *arg) {
+  ack_t *a = arg;
+  if (--a->waiting > 0) return;
+  mxs_scan_t *s = a->s;
+  if (s->source) s->source->ops->done(s->source, a->token);
+  s->acks_pending--;
+  free(a);
+  scan_maybe_finish(s);
+}
+
+static void source_ack(mxs_scan_t *s, uint64_t token) {
+  size_t n = 0;
+  for (size_t i = 0; i < s->nout; i++) n += s->out[i]->ops->after_stored != NULL;
+  ack_t *a = n ? malloc(sizeof *a) : NULL;
+  if (!a) { /* files: stored once flushed */
+    s->source->ops->done(s->source, token);
+    return;
+  }
+  *a = (ack_t){s, token, n};
+  s->acks_pending++;
+  for (size_t i = 0; i < s->nout; i++)
+    if (s->out[i]->ops->after_stored) s->out[i]->ops->after_stored(s->out[i], on_stored, a);
+}
+
+void scan_domain_release(domain_t *d) {
+  if (--d->outstanding > 0) return;
+  mxs_scan_t *s = d->scan;
+  while (d->done) {
+    job_t *j = d->done;
+    d->done = j->next;
+    if (j->t) write_probe_record(s, j);
+    else write_dns_record(s, j);
+    free_job(j);
+  }
+  /* One write per domain: a crash (even SIGKILL) then loses only domains
+   * still in flight, and the file is torn at most in its last domain. */
+  for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
+  source_ack(s, d->token);
+  /* A domain is ok only when every record is; otherwise it counts under
+   * its first failing class in contract order. */
+  mxs_class_set_t fails = d->seen & ~MXS_CLASS_BIT(MXS_CLASS_OK);
+  s->stats->domains[fails ? mxs_class_first(fails) : MXS_CLASS_OK]++;
+  s->stats->ndomains++;
+  d->finished = 1;
+  if (!d->in_dns) free(d); /* else on_resolved frees it when c-ares is done */
+  s->domains_active--;
+  scan_pump_input(s);
+  scan_maybe_finish(s);
+}
+
+/* A record that stops at DNS: for the domain (MX == NULL) or one MX host. */
+void scan_emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit,
+                            mxs_class_t cls, const char *detail) {
+  job_t *j = calloc(1, sizeof *j);
+  if (!j || !(j->dns_detail = strdup(detail ? detail : "")) || (mx && !(j->mx = strdup(mx->host)))) {
+    if (j) free_job(j);
+    fprintf(s->err, "mxscan: %s: out of memory: record lost\n", d->name);
+    s->stats->write_errors++;
+    return;
+  }
+  j->d = d;
+  j->seq = d->next_seq++;
+  j->dns_cls = cls;
+  j->unfinished = s->stopping;
+  mxs_rfc3339((int64_t)time(NULL), j->at);
+  if (mx) {
+    j->pref = mx->pref;
+    j->implicit = implicit;
+  }
+  domain_ready(d, j);
+}
+
+/* ---- targets ----------------------------------------------------------- */
+
+/* Writes the records of every job waiting on T.  ACTIVE: T held a
+ * scheduler slot (it ran), as opposed to being abandoned from the queue. */
+static void target_complete(target_t *t, int active) {
+  mxs_scan_t *s = t->scan;
+  t->st = T_DONE;
+  t->probe = NULL;
+  if (t->v.res) t->v.res->attempts = t->attempts;
+  if (active) mxs_sched_done(&s->sched, &t->item, 1, uv_now(&s->loop));
+  const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
+  if (t->claimed && h && h->publish && t->v.res) h->publish(h->arg, t->ip, &t->v);
+  job_t *j = t->waiters;
+  t->waiters = NULL;
+  t->wtail = &t->waiters;
+  while (j) {
+    job_t *next = j->next;
+    j->t = t;
+    domain_ready(j->d, j);
+    scan_domain_release(j->d);
+    j = next;
+  }
+  scan_pump_probes(s);
+}
+
+/* Starts a probe of T on a worker thread, or on this loop. */
+static int launch(mxs_scan_t *s, target_t *t, int legacy, mxs_probe_cb cb) {
+  if (s->workers) return mxs_workers_start(s->workers, t->ip, s->cfg->port, t->sni, legacy, cb, t);
+  return mxs_probe_start_h(&s->penv, t->ip, s->cfg->port, t->sni, legacy, cb, t, &t->probe);
+}
+
+static void on_legacy_done(void *arg, mxs_probe_result_t *res) {
+  target_t *t = arg;
+  mxs_verdict_add_legacy(&t->v, res);
+  target_complete(t, 1);
+}
+
+/* The provider of an MX host: its registrable domain (public suffix list),
+ * so every name under one mail platform shares one set of limits. */
+static const char *sched_provider(mxs_scan_t *s, const char *host, char *buf, size_t len) {
+  const char *reg = s->psl ? psl_registrable_domain(s->psl, host) : NULL;
+  snprintf(buf, len, "%s", reg ? reg : host);
+  return buf;
+}
+
+/* Outcomes that may go away on their own: a 421, a dropped SYN, a server
+ * too slow to greet, a connection reset mid-handshake. */
+static int is_transient(const mxs_probe_result_t *r) {
+  switch (r->cls) {
+  case MXS_CLASS_TCP_TIMEOUT:
+  case MXS_CLASS_SMTP_BANNER_TIMEOUT:
+  case MXS_CLASS_TLS_DIED:
+    return 1;
+  case MXS_CLASS_SMTP_REJECTED:
+    return r->smtp_code == 421;
+  default:
+    return 0;
+  }
+}
+
+/* Our own side ran out of something (descriptors, ports): not the peer's
+ * fault, so retry without counting an attempt. */
+static int is_local_error(const mxs_probe_result_t *r) { return r->local_error; }
+
+static int schedule_retry(mxs_scan_t *s, target_t *t, mxs_probe_result_t *res) {
+  uint64_t now = uv_now(&s->loop);
+  int local = is_local_error(res);
+  if (!local && (!is_transient(res) || t->attempts > s->cfg->retries)) return 0;
+  int penalize = res->cls == MXS_CLASS_SMTP_REJECTED && res->smtp_code == 421;
+  if (penalize) mxs_sched_penalize(&s->sched, &t->item, now);
+  mxs_sched_done(&s->sched, &t->item, 0, now);
+  uint64_t delay = local ? 100 : mxs_backoff_ms((unsigned)t->attempts, (uint64_t)s->cfg->retry_delay_ms, 300000, &s->seed);
+  if (local) t->attempts--;
+  if (queue_target(s, t, now + delay) < 0) return 0;
+  /* keep the outcome: if the run ends before the retry, it is the answer */
+  mxs_probe_result_free(t->last);
+  t->last = res;
+  return 1;
+}
+
+static void on_probe_done(void *arg, mxs_probe_result_t *res) {
+  target_t *t = arg;
+  mxs_scan_t *s = t->scan;
+  t->probe = NULL;
+  if (!s->stopping && schedule_retry(s, t, res)) {
+    scan_pump_probes(s);
+    return;
+  }
+  mxs_probe_result_free(t->last);
+  t->last = NULL;
+  mxs_verdict_set(&t->v, res);
+  /* A failed modern handshake gets one diagnostic retry with legacy
+   * settings: it tells version, cipher, DH and renegotiation apart. */
+  if (s->cfg->legacy_retry && !s->deadline && mxs_verdict_wants_legacy(&t->v) &&
+      launch(s, t, 1, on_legacy_done) == 0)
+    return;
+  target_complete(t, 1);
+}
+
+static void start_target(mxs_scan_t *s, target_t *t) {
+  const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
+  if (h && h->permit && t->st != T_PERMIT) { /* shared politeness: ask first */
+    t->st = T_PERMIT;
+    h->permit(h->arg, t, t->provider);
+    return;
+  }
+  t->st = T_RUNNING;
+  t->attempts++;
+  int rc = launch(s, t, 0, on_probe_done);
+  if (rc < 0) {
+    mxs_verdict_set_error(&t->v, rc);
+    target_complete(t, 1);
+  }
+}
+
+void scan_on_sched_timer(uv_timer_t *h) { scan_pump_probes(h->data); }
+
+/* Starts every probe the limits allow now, and sets the timer for the
+ * moment a rate or interval limit lapses. */
+void scan_pump_probes(mxs_scan_t *s) {
+  if (s->closed || s->stopping) return;
+  uint64_t wake;
+  mxs_sched_item_t *it;
+  while ((it = mxs_sched_pop(&s->sched, uv_now(&s->loop), &wake)))
+    start_target(s, (target_t *)it);
+  if (wake != UINT64_MAX) uv_timer_start(&s->sched_timer, scan_on_sched_timer, wake, 0);
+}
+
+
+/* Queues T with the scheduler (not before NOT_BEFORE). */
+static int queue_target(mxs_scan_t *s, target_t *t, uint64_t not_before) {
+  t->st = T_QUEUED;
+  return mxs_sched_push(&s->sched, &t->item, t->ip, t->provider, not_before);
+}
+
+void mxs_scan_claim_done(void *handle, mxs_verdict_t *v) {
+  target_t *t = handle;
+  mxs_scan_t *s = t->scan;
+  if (!v) { /* ours to probe */
+    t->claimed = 1;
+    if (s->stopping || queue_target(s, t, uv_now(&s->loop)) < 0) {
+      mxs_verdict_set_unfinished(&t->v, "not finished: the run ended before the probe started");
+      target_complete(t, 0);
+      return;
+    }
+    scan_pump_probes(s);
+    return;
+  }
+  t->v = *v; /* another machine probed it: take its verdict */
+  memset(v, 0, sizeof *v);
+  target_complete(t, 0);
+}
+
+void mxs_scan_permit_done(void *handle, uint64_t wait_ms) {
+  target_t *t = handle;
+  mxs_scan_t *s = t->scan;
+  if (wait_ms == 0 && !s->stopping) {
+    start_target(s, t); /* T_PERMIT: starts now */
+    return;
+  }
+  /* Not yet: give the slot back and come back when the provider allows. */
+  uint64_t now = uv_now(&s->loop);
+  mxs_sched_done(&s->sched, &t->item, 0, now);
+  if (s->stopping || queue_target(s, t, now + wait_ms) < 0) {
+    mxs_verdict_set_unfinished(&t->v, "not finished: the run ended before the probe started");
+    target_complete(t, 0);
+    return;
+  }
+  scan_pump_probes(s);
+}
+
+int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip) {
+  char key[512];
+  if (s->cfg->probe_per_name) snprintf(key, sizeof key, "%s|%s", ip, mx->host);
+  else snprintf(key, sizeof key, "%s", ip);
+  target_t *t = mxs_table_get(&s->targets, key);
+  if (!t) {
+    t = calloc(1, sizeof *t);
+    if (!t || !(t->sni = strdup(mx->host)) || mxs_table_put(&s->targets, key, t) < 0) {
+      if (t) free(t->sni);
+      free(t);
+      return -ENOMEM;
+    }
+    t->scan = s;
+    snprintf(t->ip, sizeof t->ip, "%s", ip);
+    t->wtail = &t->waiters;
+    sched_provider(s, mx->host, t->provider, sizeof t->provider);
+    const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
+    if (h && h->claim) { /* probe-once across machines: ask who probes it */
+      t->st = T_CLAIMING;
+      h->claim(h->arg, t, ip, t->sni);
+    } else if (queue_target(s, t, uv_now(&s->loop)) < 0) {
+      return -ENOMEM; /* stays in the table with no waiters: harmless */
+    }
+  }
+  job_t *j = calloc(1, sizeof *j);
+  if (!j || !(j->mx = strdup(mx->host))) {
+    free(j);
+    return -ENOMEM;
+  }
+  j->d = d;
+  j->seq = d->next_seq++;
+  j->pref = mx->pref;
+  j->implicit = implicit;
+  if (t->st == T_DONE) { /* probed earlier in the run: the answer is known */
+    j->t = t;
+    domain_ready(d, j);
+    return 0;
+  }
+  d->outstanding++;
+  *t->wtail = j;
+  t->wtail = &j->next;
+  return 0;
+}
+
+void scan_free_target(void *arg, const char *key, void *val) {
+  (void)arg;
+  (void)key;
+  target_t *t = val;
+  mxs_verdict_free(&t->v);
+  mxs_probe_result_free(t->last);
+  free(t->sni);
+  free(t);
+}
+
+/* Probes that never started get the outcome of their last attempt, or a
+ * tcp-timeout record when there was none; both are marked unfinished. */
+void scan_abandon_queued(mxs_scan_t *s, const char *why) {
+  mxs_sched_item_t *it = mxs_sched_drain(&s->sched);
+  while (it) {
+    target_t *t = (target_t *)it;
+    it = it->next;
+    if (t->last) { /* its outcome so far, but the retries it was due never ran */
+      t->last->unfinished = 1;
+      mxs_verdict_set(&t->v, t->last);
+      t->last = NULL;
+    } else {
+      mxs_verdict_set_unfinished(&t->v, why);
+    }
+    target_complete(t, 0);
+  }
+}
+
+void scan_cancel_running(void *arg, const char *key, void *val) {
+  (void)key;
+  target_t *t = val;
+  if (t->st == T_RUNNING && t->probe) mxs_probe_cancel(t->probe, arg);
+}

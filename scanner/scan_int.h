@@ -1,0 +1,143 @@
+/* scan_int.h - what scan.c (the run: input, DNS, lifecycle, outputs) and
+ * fanout.c (targets, scheduling, records) share.  Internal to the scanner:
+ * nothing outside these two files includes it.  Functions here are named
+ * scan_* and are not part of any public interface. */
+#ifndef MXS_SCAN_INT_H
+#define MXS_SCAN_INT_H
+
+#include <libpsl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "exporters/exporter.h"
+#include "queue/sched.h"
+#include "queue/source.h"
+#include "queue/table.h"
+#include "resolver/resolver.h"
+#include "scanner/config.h"
+#include "scanner/probe.h"
+#include "scanner/resume.h"
+#include "scanner/stats.h"
+#include "scanner/verdict.h"
+#include "scanner/workers.h"
+
+#define MXS_MAX_EXPORTERS 4
+
+typedef struct mxs_scan_s mxs_scan_t;
+
+typedef struct domain_s {
+  mxs_scan_t *scan;
+  int dns_ms;
+  int outstanding;      /* records still to write; the domain ends at 0 */
+  int finished;         /* every record written (maybe early, see abandon_dns) */
+  int in_dns;           /* the resolver still holds a pointer to it */
+  struct domain_s *dns_prev, *dns_next;
+  mxs_class_set_t seen; /* classes of its records */
+  struct job_s *done;   /* its records, ready, in output order */
+  uint64_t token;       /* the source's handle, for done() */
+  int next_seq;
+  char name[254];
+} domain_t;
+
+struct target_s;
+
+/* One record of a domain: a (domain, MX name) waiting for the result of an
+ * address, or a record that stopped at DNS.  A domain's records are written
+ * together when its last one is ready, so each domain's records are
+ * contiguous in the output: a crash can tear only the last domain, which
+ * is what makes --resume exact. */
+typedef struct job_s {
+  domain_t *d;
+  struct target_s *t; /* NULL: a DNS-stage record */
+  char *mx;           /* NULL: no MX known */
+  int pref;
+  int implicit;
+  int seq; /* position in the domain's output: MX preference, then address */
+  /* DNS-stage records only */
+  mxs_class_t dns_cls;
+  char *dns_detail;
+  int unfinished;
+  char at[24];
+  struct job_s *next; /* in the target's waiters, then in d->done */
+} job_t;
+
+typedef enum { T_CLAIMING, T_QUEUED, T_PERMIT, T_RUNNING, T_DONE } tstate_t;
+
+/* One address (or address + name) to probe, and its result once known. */
+typedef struct target_s {
+  mxs_sched_item_t item; /* first: the scheduler hands items back */
+  mxs_scan_t *scan;
+  tstate_t st;
+  int attempts; /* connections tried so far */
+  mxs_probe_t *probe;        /* while running, for cancel */
+  mxs_probe_result_t *last;  /* outcome of the previous attempt while a retry waits */
+  int claimed;               /* a distributed run: this machine probes it */
+  char provider[256];        /* registrable domain of the MX: the limiter's key */
+  char ip[64];
+  char *sni;
+  mxs_verdict_t v; /* the probe's result, refined with the legacy retry */
+  job_t *waiters, **wtail;
+} target_t;
+
+struct mxs_scan_s {
+  const mxs_config_t *cfg;
+  uv_loop_t loop;
+  mxs_resolver_t *resolver;
+  mxs_tls_ctx_t *tls;
+  mxs_probe_env_t penv;
+  mxs_workers_t *workers; /* probe threads; NULL: probes run on this loop */
+  mxs_resume_t resume;    /* --resume: domains the output already holds */
+  uint64_t skipped;       /* input domains skipped as already complete */
+  mxs_source_t *source; /* where domains come from (a file, a job queue) */
+  mxs_source_factory_t make_source; /* NULL: the file cfg->input */
+  void *make_arg;
+  int input_eof;
+  mxs_exporter_t *out[MXS_MAX_EXPORTERS]; /* file and/or redis */
+  size_t nout;
+  mxs_table_t targets; /* key -> target_t */
+  mxs_sched_t sched;   /* who may connect next */
+  uv_timer_t sched_timer; /* wakes the scheduler when a limit lapses */
+  const psl_ctx_t *psl;   /* public suffix list: MX host -> provider */
+  domain_t *dns_head;     /* domains waiting for the resolver */
+  uv_timer_t deadline_timer; /* --max-runtime */
+  int deadline;           /* --max-runtime passed: cancel what runs */
+  uint64_t seed;          /* retry jitter */
+  size_t domains_active, high_water;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t flush_timer; /* also drives the progress/status line */
+  uint64_t domains_read;
+  uint64_t last_status_ms, last_status_done;
+  int tty;                /* stderr is a terminal: a live progress line */
+  uv_idle_t pump_idle; /* reads input from the loop, never recursively */
+  int concurrency;     /* --concurrency, fitted to the descriptor limit */
+  int stopping;        /* a signal or the deadline: take no new work */
+  int closed;
+  int in_stop; /* stop_run is walking the domain and target lists */
+  size_t acks_pending; /* domains whose records an exporter has not stored yet */
+  mxs_stats_t *stats;
+  FILE *err;
+};
+
+/* fanout.c */
+/* Queues the record of (D, MX) at address IP: probes IP once, or reuses it. */
+int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip);
+/* A record that stops at DNS: for the domain (MX == NULL) or one MX host. */
+void scan_emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, mxs_class_t cls,
+                          const char *detail);
+/* One of D's records is ready; at the last, D's records are written. */
+void scan_domain_release(domain_t *d);
+/* Starts what the limits allow now; arms the scheduler timer. */
+void scan_pump_probes(mxs_scan_t *s);
+void scan_on_sched_timer(uv_timer_t *h);
+/* Run end: records for what never started, cancel what runs. */
+void scan_abandon_queued(mxs_scan_t *s, const char *why);
+void scan_cancel_running(void *arg, const char *key, void *val);
+/* mxs_table_each callback freeing a target. */
+void scan_free_target(void *arg, const char *key, void *val);
+
+/* scan.c */
+void scan_pump_input(mxs_scan_t *s);
+void scan_maybe_finish(mxs_scan_t *s);
+
+#endif
