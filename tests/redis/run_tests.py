@@ -203,10 +203,14 @@ def run_id(stderr):
 # --- the fleet ------------------------------------------------------------------
 
 
+FLEETS = []  # stopped before the temporary directory goes (fleet-down needs its env file)
+
+
 class Fleet:
     def __init__(self, fakemx, tmp):
         self.dir = os.path.join(tmp, "fleet")
         atexit.register(self.down)
+        FLEETS.append(self)
         up = subprocess.run([os.path.join(FIXTURES, "fleet-up"), "--fakemx", fakemx, "--lifetime", "300", self.dir],
                             stdout=subprocess.PIPE, universal_newlines=True)
         check(up.returncode == 0, "fleet-up failed")
@@ -216,7 +220,8 @@ class Fleet:
             fp.write("\n".join(fleet.domains(fleet.load())) + "\n")
 
     def down(self):
-        subprocess.run([os.path.join(FIXTURES, "fleet-down"), self.dir])
+        if os.path.isdir(self.dir):
+            subprocess.run([os.path.join(FIXTURES, "fleet-down"), self.dir])
 
     def scan_cmd(self, mxscan, redis_url, out):
         e = self.env
@@ -459,6 +464,8 @@ def main():
     except (Failed, subprocess.TimeoutExpired, redis.RedisError) as e:
         print("FAIL %s: %s (files in %s)" % (a.test, e, tmp), file=sys.stderr)
         return 1
+    for f in FLEETS:
+        f.down()
     if not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)
     print("PASS %s" % a.test)
