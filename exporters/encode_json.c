@@ -68,10 +68,10 @@ static size_t utf8_len(const unsigned char *s) {
   if (n == 0 || (n == 2 && s[0] < 0xC2) || (n == 4 && s[0] > 0xF4)) return 0;
   for (size_t i = 1; i < n; i++)
     if ((s[i] & 0xC0) != 0x80) return 0;
-  if (n == 3 && s[0] == 0xE0 && s[1] < 0xA0) return 0;        /* overlong */
-  if (n == 3 && s[0] == 0xED && s[1] >= 0xA0) return 0;       /* surrogates */
-  if (n == 4 && s[0] == 0xF0 && s[1] < 0x90) return 0;        /* overlong */
-  if (n == 4 && s[0] == 0xF4 && s[1] >= 0x90) return 0;       /* > U+10FFFF */
+  if (n == 3 && s[0] == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
+  if (n == 3 && s[0] == 0xED && s[1] >= 0xA0) return 0; /* surrogates */
+  if (n == 4 && s[0] == 0xF0 && s[1] < 0x90) return 0;  /* overlong */
+  if (n == 4 && s[0] == 0xF4 && s[1] >= 0x90) return 0; /* > U+10FFFF */
   return n;
 }
 
@@ -95,8 +95,10 @@ void mxs_json_put_string(mxs_json_encoder_t *j, const char *s) {
       p++;
     } else {
       size_t n = utf8_len(p);
-      if (n) put(j, (const char *)p, n);
-      else put(j, "\xEF\xBF\xBD", 3);
+      if (n)
+        put(j, (const char *)p, n);
+      else
+        put(j, "\xEF\xBF\xBD", 3);
       p += n ? n : 1;
     }
   }

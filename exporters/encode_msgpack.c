@@ -18,8 +18,10 @@ static void m_str(mxs_encoder_t *e, const char *s) {
 static void m_int(mxs_encoder_t *e, int64_t v) { msgpack_pack_int64(&M(e)->pk, v); }
 
 static void m_bool(mxs_encoder_t *e, int v) {
-  if (v) msgpack_pack_true(&M(e)->pk);
-  else msgpack_pack_false(&M(e)->pk);
+  if (v)
+    msgpack_pack_true(&M(e)->pk);
+  else
+    msgpack_pack_false(&M(e)->pk);
 }
 
 void mxs_msgpack_encoder_init(mxs_msgpack_encoder_t *m) {

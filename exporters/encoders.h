@@ -15,7 +15,7 @@ typedef struct {
   mxs_encoder_t base;
   char *buf; /* owned */
   size_t len, cap;
-  int oom;              /* set when an allocation failed: output is invalid */
+  int oom;                 /* set when an allocation failed: output is invalid */
   unsigned char first[16]; /* per nesting level: next item is the first */
   int depth;
   int after_key;

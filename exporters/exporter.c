@@ -10,8 +10,7 @@ extern const mxs_exporter_ops_t mxs_exporter_jsonl;
 extern const mxs_exporter_ops_t mxs_exporter_msgpack;
 extern const mxs_exporter_ops_t mxs_exporter_redis;
 
-static const mxs_exporter_ops_t *const registry[] = {&mxs_exporter_jsonl, &mxs_exporter_msgpack,
-                                                     &mxs_exporter_redis};
+static const mxs_exporter_ops_t *const registry[] = {&mxs_exporter_jsonl, &mxs_exporter_msgpack, &mxs_exporter_redis};
 
 const mxs_exporter_ops_t *mxs_exporter_find(const char *name) {
   for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
@@ -19,13 +18,13 @@ const mxs_exporter_ops_t *mxs_exporter_find(const char *name) {
   return NULL;
 }
 
-int mxs_exporter_open(const char *name, uv_loop_t *loop, const char *target, mxs_exporter_t **out,
-                      char *err, size_t errlen) {
+int mxs_exporter_open(const char *name, uv_loop_t *loop, const char *target, mxs_exporter_t **out, char *err,
+                      size_t errlen) {
   return mxs_exporter_open_ex(name, loop, target, 0, out, err, errlen);
 }
 
-int mxs_exporter_open_ex(const char *name, uv_loop_t *loop, const char *target, unsigned flags,
-                         mxs_exporter_t **out, char *err, size_t errlen) {
+int mxs_exporter_open_ex(const char *name, uv_loop_t *loop, const char *target, unsigned flags, mxs_exporter_t **out,
+                         char *err, size_t errlen) {
   const mxs_exporter_ops_t *ops = mxs_exporter_find(name);
   if (!ops) {
     snprintf(err, errlen, "unknown output format '%s'", name);

@@ -43,10 +43,10 @@ typedef struct {
 
 struct mxs_exporter_s {
   const mxs_exporter_ops_t *ops;
-  void *state;        /* owned by the ops */
-  int error;          /* first write/flush error, sticky (negative errno) */
-  char target[256];   /* for messages */
-  int append;         /* continue an existing output (--resume) */
+  void *state;             /* owned by the ops */
+  int error;               /* first write/flush error, sticky (negative errno) */
+  char target[256];        /* for messages */
+  int append;              /* continue an existing output (--resume) */
   void (*wake)(void *arg); /* set by the scan: call when no longer busy */
   void *wake_arg;
 };
@@ -58,13 +58,13 @@ int mxs_exporter_busy(const mxs_exporter_t *x);
 const mxs_exporter_ops_t *mxs_exporter_find(const char *name);
 
 /* Allocates and opens an exporter; caller closes with mxs_exporter_close. */
-int mxs_exporter_open(const char *name, uv_loop_t *loop, const char *target, mxs_exporter_t **out,
-                      char *err, size_t errlen);
+int mxs_exporter_open(const char *name, uv_loop_t *loop, const char *target, mxs_exporter_t **out, char *err,
+                      size_t errlen);
 /* The same with FLAGS: MXS_EXPORTER_APPEND keeps what TARGET holds and
  * adds to it (a resumed run). */
 #define MXS_EXPORTER_APPEND 1u
-int mxs_exporter_open_ex(const char *name, uv_loop_t *loop, const char *target, unsigned flags,
-                         mxs_exporter_t **out, char *err, size_t errlen);
+int mxs_exporter_open_ex(const char *name, uv_loop_t *loop, const char *target, unsigned flags, mxs_exporter_t **out,
+                         char *err, size_t errlen);
 int mxs_exporter_write(mxs_exporter_t *x, const mxs_record_t *r);
 int mxs_exporter_flush(mxs_exporter_t *x);
 /* Closes and frees X; cb(arg, error) runs once it is gone, with the first

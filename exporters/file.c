@@ -36,8 +36,10 @@ static int file_open(mxs_exporter_t *x, const char *target, int msgpack, char *e
     return -e;
   }
   if (!s->is_stdout) setvbuf(s->fp, NULL, _IOFBF, 1 << 16);
-  if (msgpack) mxs_msgpack_encoder_init(&s->mp);
-  else mxs_json_encoder_init(&s->json);
+  if (msgpack)
+    mxs_msgpack_encoder_init(&s->mp);
+  else
+    mxs_json_encoder_init(&s->json);
   x->state = s;
   return 0;
 }
@@ -85,14 +87,16 @@ static void file_close(mxs_exporter_t *x, mxs_exporter_closed_cb cb, void *arg) 
   int rc = file_flush(x);
   if (rc < 0 && !x->error) x->error = rc;
   if (!s->is_stdout && fclose(s->fp) != 0 && !x->error) x->error = -errno;
-  if (s->msgpack) mxs_msgpack_encoder_free(&s->mp);
-  else mxs_json_encoder_free(&s->json);
+  if (s->msgpack)
+    mxs_msgpack_encoder_free(&s->mp);
+  else
+    mxs_json_encoder_free(&s->json);
   free(s);
   x->state = NULL;
   if (cb) cb(arg);
 }
 
-const mxs_exporter_ops_t mxs_exporter_jsonl = {"jsonl", jsonl_open, file_write, file_flush,
-                                               file_close, NULL, NULL, NULL};
-const mxs_exporter_ops_t mxs_exporter_msgpack = {"msgpack", msgpack_open, file_write, file_flush,
-                                                 file_close, NULL, NULL, NULL};
+const mxs_exporter_ops_t mxs_exporter_jsonl = {"jsonl",    jsonl_open, file_write, file_flush,
+                                               file_close, NULL,       NULL,       NULL};
+const mxs_exporter_ops_t mxs_exporter_msgpack = {"msgpack",  msgpack_open, file_write, file_flush,
+                                                 file_close, NULL,         NULL,       NULL};

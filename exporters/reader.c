@@ -20,12 +20,12 @@
 
 #include "exporters/reader_int.h"
 
-#define CHUNK ((size_t)1 << 20)
+#define CHUNK      ((size_t)1 << 20)
 #define MAX_RECORD ((size_t)16 << 20) /* records are a few KiB; 16 MiB is garbage */
 
 struct mxs_reader_s {
   int fd, own_fd;
-  char *name; /* owned */
+  char *name;         /* owned */
   unsigned char *buf; /* owned; bytes [pos, end) are unread */
   char *scratch;      /* owned; cap + 1 bytes, msgpack strings */
   size_t cap, pos, end;
@@ -42,19 +42,32 @@ struct mxs_reader_s {
 /* ---- the kept keys ------------------------------------------------------ */
 
 static const char *const field_names[] = {
-    [MXS_RD_DOMAIN] = "domain",       [MXS_RD_CLASS] = "class",           [MXS_RD_STAGE] = "stage",
-    [MXS_RD_DETAIL] = "detail",       [MXS_RD_SCANNED_AT] = "scanned_at", [MXS_RD_TLSRPT] = "tlsrpt",
-    [MXS_RD_MX] = "mx",               [MXS_RD_IP] = "ip",                 [MXS_RD_TLS_VERSION] = "tls_version",
-    [MXS_RD_CIPHER] = "cipher",       [MXS_RD_GROUP] = "group",           [MXS_RD_SHA256] = "sha256",
-    [MXS_RD_NOT_AFTER] = "not_after", [MXS_RD_SUBJECT_CN] = "subject_cn", [MXS_RD_PREF] = "pref",
-    [MXS_RD_PORT] = "port",           [MXS_RD_SMTP_CODE] = "smtp_code",   [MXS_RD_DAYS_LEFT] = "days_left",
-    [MXS_RD_IMPLICIT_MX] = "implicit_mx", [MXS_RD_UNFINISHED] = "unfinished", [MXS_RD_CERT] = "cert",
+    [MXS_RD_DOMAIN] = "domain",
+    [MXS_RD_CLASS] = "class",
+    [MXS_RD_STAGE] = "stage",
+    [MXS_RD_DETAIL] = "detail",
+    [MXS_RD_SCANNED_AT] = "scanned_at",
+    [MXS_RD_TLSRPT] = "tlsrpt",
+    [MXS_RD_MX] = "mx",
+    [MXS_RD_IP] = "ip",
+    [MXS_RD_TLS_VERSION] = "tls_version",
+    [MXS_RD_CIPHER] = "cipher",
+    [MXS_RD_GROUP] = "group",
+    [MXS_RD_SHA256] = "sha256",
+    [MXS_RD_NOT_AFTER] = "not_after",
+    [MXS_RD_SUBJECT_CN] = "subject_cn",
+    [MXS_RD_PREF] = "pref",
+    [MXS_RD_PORT] = "port",
+    [MXS_RD_SMTP_CODE] = "smtp_code",
+    [MXS_RD_DAYS_LEFT] = "days_left",
+    [MXS_RD_IMPLICIT_MX] = "implicit_mx",
+    [MXS_RD_UNFINISHED] = "unfinished",
+    [MXS_RD_CERT] = "cert",
 };
 
 static const unsigned char field_scope[] = {
-    [MXS_RD_SHA256] = MXS_RD_IN_CERT,     [MXS_RD_NOT_AFTER] = MXS_RD_IN_CERT,
-    [MXS_RD_SUBJECT_CN] = MXS_RD_IN_CERT, [MXS_RD_DAYS_LEFT] = MXS_RD_IN_CERT,
-    [MXS_RD_CERT] = MXS_RD_IN_TOP, /* the rest are 0 == MXS_RD_IN_TOP too */
+    [MXS_RD_SHA256] = MXS_RD_IN_CERT,    [MXS_RD_NOT_AFTER] = MXS_RD_IN_CERT, [MXS_RD_SUBJECT_CN] = MXS_RD_IN_CERT,
+    [MXS_RD_DAYS_LEFT] = MXS_RD_IN_CERT, [MXS_RD_CERT] = MXS_RD_IN_TOP, /* the rest are 0 == MXS_RD_IN_TOP too */
 };
 
 /* Called for every key of every record, so the common path is a length
@@ -78,7 +91,10 @@ void mxs_rd_begin(mxs_rd_t *d, mxs_read_record_t *rec) {
 int mxs_rd_set_str(mxs_rd_t *d, int id, const char *s) {
   mxs_read_record_t *r = d->rec;
   switch (id) {
-  case MXS_RD_DOMAIN: r->domain = s; d->have_domain = 1; return 0;
+  case MXS_RD_DOMAIN:
+    r->domain = s;
+    d->have_domain = 1;
+    return 0;
   case MXS_RD_CLASS: {
     int c = mxs_class_from_name(s);
     if (c < 0) {
@@ -122,9 +138,12 @@ void mxs_rd_set_int(mxs_rd_t *d, int id, int64_t v) {
 }
 
 void mxs_rd_set_bool(mxs_rd_t *d, int id, int v) {
-  if (id == MXS_RD_IMPLICIT_MX) d->rec->implicit_mx = v;
-  else if (id == MXS_RD_UNFINISHED) d->rec->unfinished = v;
-  else if (id == MXS_RD_CERT) d->rec->has_cert = v;
+  if (id == MXS_RD_IMPLICIT_MX)
+    d->rec->implicit_mx = v;
+  else if (id == MXS_RD_UNFINISHED)
+    d->rec->unfinished = v;
+  else if (id == MXS_RD_CERT)
+    d->rec->has_cert = v;
 }
 
 int mxs_rd_bad_type(mxs_rd_t *d, int scope, int id) {
@@ -237,8 +256,10 @@ void mxs_reader_close(mxs_reader_t *r) {
  * whitespace are msgpack integers, never a record). */
 static int detect(mxs_reader_t *r) {
   unsigned char c = r->buf[r->pos];
-  if (c == '{' || c == ' ' || c == '\t' || c == '\r' || c == '\n') r->fmt = MXS_RESULTS_JSONL;
-  else if ((c & 0xF0) == 0x80 || c == 0xde || c == 0xdf) r->fmt = MXS_RESULTS_MSGPACK;
+  if (c == '{' || c == ' ' || c == '\t' || c == '\r' || c == '\n')
+    r->fmt = MXS_RESULTS_JSONL;
+  else if ((c & 0xF0) == 0x80 || c == 0xde || c == 0xdf)
+    r->fmt = MXS_RESULTS_MSGPACK;
   else
     return fail(r, -EBADMSG, "not a results file (neither JSON Lines nor msgpack): first byte 0x%02x", c);
   return 0;

@@ -49,11 +49,11 @@ typedef struct {
   const char *tls_version; /* NULL: no handshake */
   const char *cipher;
   const char *group;
-  int has_cert;              /* a "cert" map was present */
-  const char *cert_sha256;   /* NULL when absent */
+  int has_cert;            /* a "cert" map was present */
+  const char *cert_sha256; /* NULL when absent */
   const char *cert_not_after;
   const char *cert_subject_cn;
-  int64_t cert_days_left;    /* INT64_MAX when absent */
+  int64_t cert_days_left; /* INT64_MAX when absent */
 } mxs_read_record_t;
 
 typedef struct mxs_reader_s mxs_reader_t;

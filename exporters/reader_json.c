@@ -48,10 +48,14 @@ static int hex4(jp_t *j, unsigned *out) {
   for (int i = 0; i < 4; i++) {
     char c = *j->p++;
     v <<= 4;
-    if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-    else return jfail(j, "bad \\u escape");
+    if (c >= '0' && c <= '9')
+      v |= (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v |= (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      v |= (unsigned)(c - 'A' + 10);
+    else
+      return jfail(j, "bad \\u escape");
   }
   *out = v;
   return 0;
@@ -79,7 +83,9 @@ static int unescape(jp_t *j, char **w) {
   char c = j->p[1], out;
   j->p += 2;
   switch (c) {
-  case '"': case '\\': case '/': out = c; break;
+  case '"':
+  case '\\':
+  case '/': out = c; break;
   case 'b': out = '\b'; break;
   case 'f': out = '\f'; break;
   case 'n': out = '\n'; break;
@@ -156,8 +162,10 @@ static int parse_number(jp_t *j, int64_t *v, int *is_int) {
   } else {
     while (is_digit(j)) {
       unsigned dg = (unsigned)(*j->p++ - '0');
-      if (u > (UINT64_C(1) << 63) / 10 || u * 10 + dg > (UINT64_C(1) << 63)) fits = 0;
-      else u = u * 10 + dg;
+      if (u > (UINT64_C(1) << 63) / 10 || u * 10 + dg > (UINT64_C(1) << 63))
+        fits = 0;
+      else
+        u = u * 10 + dg;
     }
   }
   int frac = 0;

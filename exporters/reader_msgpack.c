@@ -13,7 +13,7 @@
 
 #include "exporters/reader_int.h"
 
-#define MAX_DEPTH 32
+#define MAX_DEPTH  32
 #define INCOMPLETE (-2)
 
 typedef struct {
@@ -86,22 +86,34 @@ static int head(mp_t *m, val_t *v) {
   int rc;
   switch (c) {
   case 0xc0: return *v = (val_t){.kind = V_NIL}, 0;
-  case 0xc2: case 0xc3: return *v = (val_t){.kind = V_BOOL, .u = c == 0xc3}, 0;
+  case 0xc2:
+  case 0xc3: return *v = (val_t){.kind = V_BOOL, .u = c == 0xc3}, 0;
   case 0xc4: return sized(m, v, V_BIN, 1);
   case 0xc5: return sized(m, v, V_BIN, 2);
   case 0xc6: return sized(m, v, V_BIN, 4);
-  case 0xc7: case 0xc8: case 0xc9: /* ext: length, then a type byte */
+  case 0xc7:
+  case 0xc8:
+  case 0xc9: /* ext: length, then a type byte */
     if ((rc = sized(m, v, V_EXT, c == 0xc7 ? 1 : c == 0xc8 ? 2 : 4)) < 0) return rc;
     v->n += 1; /* the payload walked over includes the type byte */
     return v->n == 0 ? mfail(m, "ext too long") : 0;
   case 0xca: return m->end - m->p < 4 ? INCOMPLETE : (m->p += 4, *v = (val_t){.kind = V_FLOAT}, 0);
   case 0xcb: return m->end - m->p < 8 ? INCOMPLETE : (m->p += 8, *v = (val_t){.kind = V_FLOAT}, 0);
-  case 0xcc: case 0xcd: case 0xce: case 0xcf:
+  case 0xcc:
+  case 0xcd:
+  case 0xce:
+  case 0xcf:
     if ((rc = be(m, 1 << (c - 0xcc), &u)) < 0) return rc;
     return *v = (val_t){.kind = V_UINT, .u = u}, 0;
-  case 0xd0: case 0xd1: case 0xd2: case 0xd3: return signed_int(m, v, 1 << (c - 0xd0));
-  case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: /* fixext: type byte + 2^k bytes */
-    return *v = (val_t){.kind = V_EXT, .n = 1 + (1u << (c - 0xd4))}, 0;
+  case 0xd0:
+  case 0xd1:
+  case 0xd2:
+  case 0xd3: return signed_int(m, v, 1 << (c - 0xd0));
+  case 0xd4:
+  case 0xd5:
+  case 0xd6:
+  case 0xd7:
+  case 0xd8: /* fixext: type byte + 2^k bytes */ return *v = (val_t){.kind = V_EXT, .n = 1 + (1u << (c - 0xd4))}, 0;
   case 0xd9: return sized(m, v, V_STR, 1);
   case 0xda: return sized(m, v, V_STR, 2);
   case 0xdb: return sized(m, v, V_STR, 4);
@@ -127,7 +139,9 @@ static int walk_map(mp_t *m, uint32_t n, int scope);
 static int skip(mp_t *m, const val_t *v) {
   const unsigned char *data;
   switch (v->kind) {
-  case V_STR: case V_BIN: case V_EXT: return payload(m, v, &data);
+  case V_STR:
+  case V_BIN:
+  case V_EXT: return payload(m, v, &data);
   case V_MAP: return walk_map(m, v->n, -1);
   case V_ARRAY:
     if (++m->depth > MAX_DEPTH) return mfail(m, "nested too deep");
@@ -159,9 +173,12 @@ static int keep(mp_t *m, int scope, int id, const val_t *v) {
     return mxs_rd_set_str(m->d, id, s);
   }
   if (id <= MXS_RD_LAST_INT) {
-    if (v->kind == V_UINT && v->u <= (uint64_t)INT64_MAX) mxs_rd_set_int(m->d, id, (int64_t)v->u);
-    else if (v->kind == V_INT) mxs_rd_set_int(m->d, id, v->i);
-    else return mxs_rd_bad_type(m->d, scope, id);
+    if (v->kind == V_UINT && v->u <= (uint64_t)INT64_MAX)
+      mxs_rd_set_int(m->d, id, (int64_t)v->u);
+    else if (v->kind == V_INT)
+      mxs_rd_set_int(m->d, id, v->i);
+    else
+      return mxs_rd_bad_type(m->d, scope, id);
     return 0;
   }
   if (id == MXS_RD_IMPLICIT_MX || id == MXS_RD_UNFINISHED) {

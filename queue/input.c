@@ -15,10 +15,10 @@
 #include <string.h>
 
 #define MXS_INPUT_MAX_LINE 4096 /* bytes kept of a line; more is an error */
-#define MXS_INPUT_SHOW 200      /* bytes of a bad line shown in errors */
-#define MXS_NAME_MAX 253        /* RFC 1035 2.3.4, in text form */
-#define MXS_LABEL_MAX 63
-#define BAD_CHAR "invalid character (letters, digits, '-', '_' and '.' only)"
+#define MXS_INPUT_SHOW     200  /* bytes of a bad line shown in errors */
+#define MXS_NAME_MAX       253  /* RFC 1035 2.3.4, in text form */
+#define MXS_LABEL_MAX      63
+#define BAD_CHAR           "invalid character (letters, digits, '-', '_' and '.' only)"
 
 struct mxs_input_s {
   FILE *fp;
@@ -69,11 +69,16 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
   static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
   size_t len;
   uint32_t c = s[0];
-  if (c < 0x80) len = 1;
-  else if ((c & 0xe0) == 0xc0) len = 2, c &= 0x1f;
-  else if ((c & 0xf0) == 0xe0) len = 3, c &= 0x0f;
-  else if ((c & 0xf8) == 0xf0) len = 4, c &= 0x07;
-  else return 0;
+  if (c < 0x80)
+    len = 1;
+  else if ((c & 0xe0) == 0xc0)
+    len = 2, c &= 0x1f;
+  else if ((c & 0xf0) == 0xe0)
+    len = 3, c &= 0x0f;
+  else if ((c & 0xf8) == 0xf0)
+    len = 4, c &= 0x07;
+  else
+    return 0;
   if (len > n) return 0;
   for (size_t i = 1; i < len; i++) {
     if ((s[i] & 0xc0) != 0x80) return 0;
@@ -104,8 +109,10 @@ static void printable_copy(const char *s, size_t n, char *out) {
     int bad = k == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
     size_t w = bad ? 1 : k;
     if (o + w > limit) break;
-    if (bad) out[o] = '?';
-    else memcpy(out + o, s + i, k);
+    if (bad)
+      out[o] = '?';
+    else
+      memcpy(out + o, s + i, k);
     o += w;
     i += k == 0 ? 1 : k;
   }
@@ -120,9 +127,7 @@ static void printable_copy(const char *s, size_t n, char *out) {
 
 static int ascii_lower(int c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
 
-static int is_ldh(int c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
+static int is_ldh(int c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'; }
 
 /* An address literal gets its own reason: "[192.0.2.1]" or an IPv6
  * address is a common paste error, and is not a domain (RFC 5321 4.1.3). */
@@ -153,7 +158,7 @@ static const char *check_ascii(const char *s, size_t len) {
   if (labels < 2) return "single-label name (no dot), not a mail domain";
   if (strspn(s + last, "0123456789") == len - last)
     return labels == 4 && strspn(s, "0123456789.") == len ? "IPv4 address, not a domain"
-                                                           : "all-numeric top-level label";
+                                                          : "all-numeric top-level label";
   return NULL;
 }
 
@@ -171,8 +176,10 @@ static const char *to_alabel(const char *in, char *out, size_t outlen) {
     if (rc2 != IDN2_OK) return idn2_strerror(rc);
   }
   const char *why = NULL;
-  if (strlen(res) >= outlen) why = "name longer than 253 bytes";
-  else strcpy(out, res);
+  if (strlen(res) >= outlen)
+    why = "name longer than 253 bytes";
+  else
+    strcpy(out, res);
   idn2_free(res);
   return why;
 }
@@ -186,7 +193,8 @@ static const char *map_name(const char *in, size_t len, char *tmp, size_t tmplen
     if (c >= 0x80) ascii = 0;
     /* ASCII outside LDH is refused before libidn2, whose reasons for a
      * space or a control byte ("A-label roundtrip failed") mislead. */
-    else if (c != '.' && !is_ldh(ascii_lower(c))) return BAD_CHAR;
+    else if (c != '.' && !is_ldh(ascii_lower(c)))
+      return BAD_CHAR;
   }
   if (ascii) {
     if (len >= tmplen) return "name longer than 253 bytes";
@@ -274,10 +282,12 @@ static int parse_line(mxs_input_t *in, size_t len, char *out, size_t outlen) {
   if (in->lineno == 1 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) s += 3;
   while (is_space(*s)) s++;
   if (*s == '\0' || *s == '#') return 0;
-  for (end = s; *end != '\0' && !is_space(*end); end++) {}
+  for (end = s; *end != '\0' && !is_space(*end); end++) {
+  }
   char *rest = end;
   while (is_space(*rest)) rest++;
-  if (*rest != '\0' && *rest != '#') why = "unexpected text after domain";
+  if (*rest != '\0' && *rest != '#')
+    why = "unexpected text after domain";
   else {
     char saved = *end; /* cut the token out in place, then restore the raw line */
     *end = '\0';
@@ -297,8 +307,10 @@ int mxs_input_next(mxs_input_t *in, char *out, size_t outlen, unsigned long *lin
     if (n == -2) return errno != 0 ? -errno : -EIO;
     if (n == -1) return 0;
     in->lineno++;
-    if (too_long) reject(in, (size_t)n, "line too long (over 4096 bytes)");
-    else if (has_nul) reject(in, (size_t)n, "NUL byte in line");
+    if (too_long)
+      reject(in, (size_t)n, "line too long (over 4096 bytes)");
+    else if (has_nul)
+      reject(in, (size_t)n, "NUL byte in line");
     else if (parse_line(in, (size_t)n, out, outlen)) {
       if (lineno != NULL) *lineno = in->lineno;
       return 1;

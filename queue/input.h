@@ -25,8 +25,8 @@ typedef struct mxs_input_s mxs_input_t;
 /* Called for each rejected line: NAME is the input's name (e.g. "-" or the
  * path), LINENO 1-based, LINE the raw text (without newline, truncated to a
  * sane length), WHY a short reason such as "label longer than 63 bytes". */
-typedef void (*mxs_input_error_cb)(void *arg, const char *name, unsigned long lineno,
-                                   const char *line, const char *why);
+typedef void (*mxs_input_error_cb)(void *arg, const char *name, unsigned long lineno, const char *line,
+                                   const char *why);
 
 /* Takes ownership of FP (closed by mxs_input_free unless it is stdin).
  * NAME is copied (NULL means "-"); ERR_CB may be NULL.  Returns NULL on

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCAN_WINDOW 64   /* queued items examined per provider per pop */
-#define MIN_FACTOR (1.0 / 16)
+#define SCAN_WINDOW 64 /* queued items examined per provider per pop */
+#define MIN_FACTOR  (1.0 / 16)
 
 struct mxs_sched_provider_s {
   char *name;
@@ -129,8 +129,7 @@ static void ring_remove(mxs_sched_t *s, mxs_sched_provider_t *prev, mxs_sched_pr
   if (s->ring == p) s->ring = prev;
 }
 
-int mxs_sched_push(mxs_sched_t *s, mxs_sched_item_t *it, const char *ip, const char *provider,
-                   uint64_t not_before) {
+int mxs_sched_push(mxs_sched_t *s, mxs_sched_item_t *it, const char *ip, const char *provider, uint64_t not_before) {
   mxs_sched_provider_t *p = get_provider(s, provider, not_before);
   mxs_sched_ip_t *a = p ? get_ip(s, ip) : NULL;
   if (!a) return -1;
@@ -206,8 +205,10 @@ mxs_sched_item_t *mxs_sched_pop(mxs_sched_t *s, uint64_t now_ms, uint64_t *wake_
       it->ip->last_start = now_ms;
       s->active++;
       s->queued--;
-      if (!p->head) ring_remove(s, prev, p);
-      else s->ring = p; /* round-robin: the next pop starts after P */
+      if (!p->head)
+        ring_remove(s, prev, p);
+      else
+        s->ring = p; /* round-robin: the next pop starts after P */
       return it;
     }
     prev = p;

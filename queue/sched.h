@@ -49,8 +49,8 @@ typedef struct mxs_sched_item_s {
 typedef struct {
   mxs_sched_opts_t o;
   mxs_bucket_t bucket;
-  mxs_table_t providers; /* name -> mxs_sched_provider_t */
-  mxs_table_t ips;       /* address -> mxs_sched_ip_t */
+  mxs_table_t providers;      /* name -> mxs_sched_provider_t */
+  mxs_table_t ips;            /* address -> mxs_sched_ip_t */
   mxs_sched_provider_t *ring; /* providers with queued items, circular */
   size_t queued, active;
 } mxs_sched_t;
@@ -61,8 +61,7 @@ void mxs_sched_free(mxs_sched_t *s);
 
 /* Queues IT for address IP under PROVIDER (both copied), not before
  * NOT_BEFORE.  0, or -1 on ENOMEM. */
-int mxs_sched_push(mxs_sched_t *s, mxs_sched_item_t *it, const char *ip, const char *provider,
-                   uint64_t not_before);
+int mxs_sched_push(mxs_sched_t *s, mxs_sched_item_t *it, const char *ip, const char *provider, uint64_t not_before);
 
 /* The next item allowed to start at NOW, now counted as active; or NULL,
  * with *wake_ms set to how long until something may become ready by time

@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #define MXS_SOURCE_DOMAIN 1 /* a domain was returned */
-#define MXS_SOURCE_EOF 0    /* no more domains, ever */
-#define MXS_SOURCE_AGAIN 2  /* none now; wake() will be called */
+#define MXS_SOURCE_EOF    0 /* no more domains, ever */
+#define MXS_SOURCE_AGAIN  2 /* none now; wake() will be called */
 
 typedef struct mxs_source_s mxs_source_t;
 

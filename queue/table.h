@@ -11,9 +11,9 @@
 #include <stddef.h>
 
 typedef struct {
-  char **keys;  /* owned copies; NULL = empty slot */
+  char **keys; /* owned copies; NULL = empty slot */
   void **vals;
-  size_t cap;   /* 0 or a power of two */
+  size_t cap; /* 0 or a power of two */
   size_t len;
 } mxs_table_t;
 

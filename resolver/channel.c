@@ -145,8 +145,7 @@ static int fail_msg(char *errbuf, size_t errlen, int rc, const char *what, int s
 }
 
 /* The channel itself: options, then the server list checked by servers.c. */
-static int init_ares(mxs_resolver_chan_t *ch, const mxs_resolver_chan_opts_t *o, char *errbuf,
-                     size_t errlen) {
+static int init_ares(mxs_resolver_chan_t *ch, const mxs_resolver_chan_opts_t *o, char *errbuf, size_t errlen) {
   struct ares_options ao;
   memset(&ao, 0, sizeof(ao));
   /* NOCHECKRESP: a SERVFAIL/REFUSED answer ends the query as such instead
@@ -158,11 +157,9 @@ static int init_ares(mxs_resolver_chan_t *ch, const mxs_resolver_chan_opts_t *o,
   ao.sock_state_cb = sock_state_cb;
   ao.sock_state_cb_data = ch;
   ao.socket_receive_buffer_size = UDP_RCVBUF;
-  int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
-             ARES_OPT_SOCK_RCVBUF;
+  int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB | ARES_OPT_SOCK_RCVBUF;
   int st = ares_init_options(&ch->channel, &ao, mask);
-  if (st != ARES_SUCCESS)
-    return fail_msg(errbuf, errlen, st == ARES_ENOMEM ? UV_ENOMEM : UV_EINVAL, "c-ares init", st);
+  if (st != ARES_SUCCESS) return fail_msg(errbuf, errlen, st == ARES_ENOMEM ? UV_ENOMEM : UV_EINVAL, "c-ares init", st);
   if (o->servers == NULL) return 0;
   char *csv = NULL;
   int rc = mxs_resolver_servers_csv(o->servers, &csv, errbuf, errlen);
@@ -176,8 +173,8 @@ static int init_ares(mxs_resolver_chan_t *ch, const mxs_resolver_chan_opts_t *o,
   return rc;
 }
 
-int mxs_resolver_chan_new(uv_loop_t *loop, const mxs_resolver_chan_opts_t *opts,
-                          mxs_resolver_chan_t **out, char *errbuf, size_t errlen) {
+int mxs_resolver_chan_new(uv_loop_t *loop, const mxs_resolver_chan_opts_t *opts, mxs_resolver_chan_t **out,
+                          char *errbuf, size_t errlen) {
   int st = ares_library_init(ARES_LIB_INIT_ALL);
   if (st != ARES_SUCCESS) return fail_msg(errbuf, errlen, UV_ENOMEM, "c-ares init", st);
   mxs_resolver_chan_t *ch = calloc(1, sizeof(*ch));

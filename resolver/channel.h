@@ -26,8 +26,8 @@ typedef struct {
 
 /* Returns 0 and sets *out, or UV_EINVAL (bad server list) / UV_ENOMEM with
  * a message in errbuf.  Nothing is left to close on failure. */
-int mxs_resolver_chan_new(uv_loop_t *loop, const mxs_resolver_chan_opts_t *opts,
-                          mxs_resolver_chan_t **out, char *errbuf, size_t errlen);
+int mxs_resolver_chan_new(uv_loop_t *loop, const mxs_resolver_chan_opts_t *opts, mxs_resolver_chan_t **out,
+                          char *errbuf, size_t errlen);
 
 /* The channel, for ares_query().  Borrowed. */
 ares_channel mxs_resolver_chan_ares(const mxs_resolver_chan_t *ch);

@@ -22,8 +22,8 @@ void mxs_resolver_cache_init(mxs_resolver_cache_t *c) { memset(c, 0, sizeof(*c))
 
 /* The slot holding KEY, or the empty slot where it would go.  The table is
  * never full (load <= 3/4), so the probe always ends. */
-static mxs_resolver_cache_slot_t *find_slot(mxs_resolver_cache_slot_t *slots, size_t cap,
-                                            const char *key, uint32_t hash) {
+static mxs_resolver_cache_slot_t *find_slot(mxs_resolver_cache_slot_t *slots, size_t cap, const char *key,
+                                            uint32_t hash) {
   size_t mask = cap - 1;
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     mxs_resolver_cache_slot_t *s = &slots[i];

@@ -118,7 +118,7 @@ struct mxs_resolver_s {
   int pumping; /* pump() is on the stack: c-ares may call back inside it */
   int closing;
   int open_parts; /* the idle handle and the channel, until closed */
-  domain_t *live;   /* domains waiting on DNS, doubly linked */
+  domain_t *live; /* domains waiting on DNS, doubly linked */
   domain_t *done_head, *done_tail;
   size_t pending;
   mxs_resolver_cache_t hosts;
@@ -138,24 +138,23 @@ static char *normalize_name(const char *s) {
   if (n > 0 && s[n - 1] == '.') n--;
   char *out = malloc(n + 1);
   if (out == NULL) return NULL;
-  for (size_t i = 0; i < n; i++)
-    out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+  for (size_t i = 0; i < n; i++) out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
   out[n] = '\0';
   return out;
 }
 
 static const char *status_text(int status) {
   switch (status) {
-    case ARES_ENOTFOUND: return "NXDOMAIN";
-    case ARES_ENODATA: return "no data";
-    case ARES_ESERVFAIL: return "SERVFAIL";
-    case ARES_EREFUSED: return "REFUSED";
-    case ARES_ETIMEOUT: return "timeout";
-    case ARES_ECONNREFUSED: return "connection refused";
-    case ARES_EFORMERR: return "FORMERR";
-    case ARES_ENOTIMP: return "NOTIMP";
-    case ARES_EBADRESP: return "bad response";
-    default: return ares_strerror(status);
+  case ARES_ENOTFOUND: return "NXDOMAIN";
+  case ARES_ENODATA: return "no data";
+  case ARES_ESERVFAIL: return "SERVFAIL";
+  case ARES_EREFUSED: return "REFUSED";
+  case ARES_ETIMEOUT: return "timeout";
+  case ARES_ECONNREFUSED: return "connection refused";
+  case ARES_EFORMERR: return "FORMERR";
+  case ARES_ENOTIMP: return "NOTIMP";
+  case ARES_EBADRESP: return "bad response";
+  default: return ares_strerror(status);
   }
 }
 
@@ -255,18 +254,15 @@ static void family_parse(family_t *f, int aaaa, int status, const unsigned char 
   struct ares_addr6ttl a6[MAX_ADDRS_PER_FAMILY];
   int n = MAX_ADDRS_PER_FAMILY;
   if (status == ARES_SUCCESS) {
-    status = aaaa ? ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n)
-                  : ares_parse_a_reply(abuf, alen, NULL, a4, &n);
+    status = aaaa ? ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n) : ares_parse_a_reply(abuf, alen, NULL, a4, &n);
     /* A CNAME chain that ends without an address parses as success. */
     if (status == ARES_SUCCESS && n <= 0) status = ARES_ENODATA;
   }
-  if (status == ARES_SUCCESS && (f->buf = malloc((size_t)n * INET6_ADDRSTRLEN)) == NULL)
-    status = ARES_ENOMEM;
+  if (status == ARES_SUCCESS && (f->buf = malloc((size_t)n * INET6_ADDRSTRLEN)) == NULL) status = ARES_ENOMEM;
   f->status = status;
   for (int i = 0; status == ARES_SUCCESS && i < n; i++) {
     const void *src = aaaa ? (const void *)&a6[i].ip6addr : (const void *)&a4[i].ipaddr;
-    if (inet_ntop(aaaa ? AF_INET6 : AF_INET, src, f->buf + f->len, INET6_ADDRSTRLEN) == NULL)
-      continue;
+    if (inet_ntop(aaaa ? AF_INET6 : AF_INET, src, f->buf + f->len, INET6_ADDRSTRLEN) == NULL) continue;
     f->len += strlen(f->buf + f->len) + 1;
     f->n++;
   }
@@ -313,8 +309,7 @@ static void host_decide(host_t *h, int nfam, int merge_rc) {
   for (int f = 0; f < nfam; f++) {
     if (is_hard_failure(h->fam[f].status)) {
       h->status = failure_class(h->fam[f].status);
-      snprintf(h->detail, sizeof(h->detail), "%s lookup: %s", f ? "AAAA" : "A",
-               status_text(h->fam[f].status));
+      snprintf(h->detail, sizeof(h->detail), "%s lookup: %s", f ? "AAAA" : "A", status_text(h->fam[f].status));
       return;
     }
   }
@@ -412,8 +407,7 @@ static void implicit_outcome(domain_t *d) {
   d->implicit_mx = 0; /* the flag promises mx[0]; there is none */
   if (h->status == MXS_CLASS_MX_NO_ADDRESS) {
     d->status = MXS_CLASS_NO_MX_NO_ADDRESS;
-    snprintf(d->detail, sizeof(d->detail), "no MX and %s",
-             d->r->ipv6 ? "no A/AAAA record" : "no A record");
+    snprintf(d->detail, sizeof(d->detail), "no MX and %s", d->r->ipv6 ? "no A/AAAA record" : "no A record");
   } else {
     d->status = h->status;
     snprintf(d->detail, sizeof(d->detail), "no MX; %.*s", DETAIL_LEN - 8, h->detail);
@@ -542,11 +536,8 @@ static void domain_free(domain_t *d) {
 /* Calls the user back with a view of D built on the stack and one array;
  * everything it points to lives until the callback returns. */
 static void deliver(domain_t *d) {
-  mxs_domain_answer_t a = {.domain = d->name,
-                           .status = d->status,
-                           .detail = d->detail,
-                           .implicit_mx = d->implicit_mx,
-                           .dns_ms = d->dns_ms};
+  mxs_domain_answer_t a = {
+      .domain = d->name, .status = d->status, .detail = d->detail, .implicit_mx = d->implicit_mx, .dns_ms = d->dns_ms};
   mxs_mx_host_t *mx = NULL;
   if (d->status == MXS_CLASS_OK && d->nmx > 0) {
     if ((mx = calloc(d->nmx, sizeof(*mx))) == NULL) {
@@ -589,8 +580,8 @@ static void idle_cb(uv_idle_t *idle) {
 
 static void pump_cb(void *arg) { pump(arg); }
 
-int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resolver_t **out,
-                     char *errbuf, size_t errlen) {
+int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resolver_t **out, char *errbuf,
+                     size_t errlen) {
   mxs_resolver_opts_t o = {0};
   if (opts) o = *opts;
   if (loop == NULL || out == NULL || o.timeout_ms < 0 || o.tries < 0 || o.max_inflight < 0) {

@@ -78,8 +78,8 @@ typedef void (*mxs_resolve_cb)(void *arg, const mxs_domain_answer_t *answer);
 
 /* Creates a resolver on LOOP.  Returns 0 and sets *out, or a negative error
  * (UV_EINVAL for a bad server list, with a message in errbuf). */
-int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resolver_t **out,
-                     char *errbuf, size_t errlen);
+int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resolver_t **out, char *errbuf,
+                     size_t errlen);
 
 /* Queues the full lookup of DOMAIN (copied).  Returns 0 or a negative error:
  * UV_EINVAL for a NULL/empty/"."/over-long name or NULL cb, UV_ECANCELED
@@ -98,15 +98,15 @@ void mxs_resolver_close(mxs_resolver_t *r, void (*done_cb)(void *arg), void *arg
 
 /* Counters for tests and the run report. */
 typedef struct {
-  uint64_t queries;       /* c-ares queries submitted, all types */
-  uint64_t mx_queries;    /* MX queries (one per domain) */
-  uint64_t addr_queries;  /* A and AAAA queries (MX hosts and implicit MX) */
-  uint64_t host_lookups;  /* distinct host names looked up */
-  uint64_t cache_hits;    /* host already resolved: no query */
-  uint64_t cache_waits;   /* host lookup in flight: coalesced onto it */
-  size_t inflight;        /* c-ares queries outstanding now */
-  size_t peak_inflight;   /* most ever outstanding (never above max_inflight) */
-  size_t queued;          /* queries waiting in the FIFO for a slot */
+  uint64_t queries;      /* c-ares queries submitted, all types */
+  uint64_t mx_queries;   /* MX queries (one per domain) */
+  uint64_t addr_queries; /* A and AAAA queries (MX hosts and implicit MX) */
+  uint64_t host_lookups; /* distinct host names looked up */
+  uint64_t cache_hits;   /* host already resolved: no query */
+  uint64_t cache_waits;  /* host lookup in flight: coalesced onto it */
+  size_t inflight;       /* c-ares queries outstanding now */
+  size_t peak_inflight;  /* most ever outstanding (never above max_inflight) */
+  size_t queued;         /* queries waiting in the FIFO for a slot */
 } mxs_resolver_stats_t;
 
 /* Copies the counters of R into *out. */

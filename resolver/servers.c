@@ -59,8 +59,8 @@ static int parse_entry(const char *s, size_t n, char *out) {
 
 static int fail(char *errbuf, size_t errlen, const char *what, const char *s, size_t n) {
   if (errbuf && errlen)
-    snprintf(errbuf, errlen, "bad DNS server %s\"%.*s\": want IP[:PORT] or [IPv6]:PORT, comma-separated",
-             what, (int)n, s);
+    snprintf(errbuf, errlen, "bad DNS server %s\"%.*s\": want IP[:PORT] or [IPv6]:PORT, comma-separated", what, (int)n,
+             s);
   return UV_EINVAL;
 }
 
@@ -79,8 +79,7 @@ int mxs_resolver_servers_csv(const char *list, char **out, char *errbuf, size_t 
     while (e > b && is_blank(e[-1])) e--;
     if (b == e || parse_entry(b, (size_t)(e - b), buf + len + (len > 0)) < 0) {
       free(buf);
-      return b == e ? fail(errbuf, errlen, "list ", list, strlen(list))
-                    : fail(errbuf, errlen, "", b, (size_t)(e - b));
+      return b == e ? fail(errbuf, errlen, "list ", list, strlen(list)) : fail(errbuf, errlen, "", b, (size_t)(e - b));
     }
     if (len > 0) buf[len++] = ',';
     len += strlen(buf + len);

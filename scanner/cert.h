@@ -15,7 +15,7 @@
 #include "scanner/record.h"
 
 typedef struct {
-  mxs_cert_info_t info; /* strings owned by this struct */
+  mxs_cert_info_t info;          /* strings owned by this struct */
   mxs_class_set_t leaf_problems; /* cert-weak, from the key and signature */
 } mxs_cert_t;
 

@@ -39,23 +39,17 @@ mxs_class_t mxs_class_first(mxs_class_set_t set) {
 
 mxs_class_t mxs_class_from_connect_error(int uv_err) {
   switch (uv_err) {
-  case UV_ETIMEDOUT:
-    return MXS_CLASS_TCP_TIMEOUT;
-  case UV_ECONNREFUSED:
-    return MXS_CLASS_TCP_REFUSED;
-  default: /* EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL, ... */
-    return MXS_CLASS_TCP_UNREACHABLE;
+  case UV_ETIMEDOUT: return MXS_CLASS_TCP_TIMEOUT;
+  case UV_ECONNREFUSED: return MXS_CLASS_TCP_REFUSED;
+  default: /* EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL, ... */ return MXS_CLASS_TCP_UNREACHABLE;
   }
 }
 
 mxs_class_t mxs_class_from_ares_status(int status) {
   switch (status) {
-  case ARES_ENOTFOUND:
-    return MXS_CLASS_DNS_NXDOMAIN;
-  case ARES_ETIMEOUT:
-    return MXS_CLASS_DNS_TIMEOUT;
-  default: /* ARES_ESERVFAIL, ARES_EREFUSED, ARES_EBADRESP, ARES_ECONNREFUSED ... */
-    return MXS_CLASS_DNS_SERVFAIL;
+  case ARES_ENOTFOUND: return MXS_CLASS_DNS_NXDOMAIN;
+  case ARES_ETIMEOUT: return MXS_CLASS_DNS_TIMEOUT;
+  default: /* ARES_ESERVFAIL, ARES_EREFUSED, ARES_EBADRESP, ARES_ECONNREFUSED ... */ return MXS_CLASS_DNS_SERVFAIL;
   }
 }
 
@@ -65,25 +59,22 @@ static int is_version_reason(int r) {
 }
 
 static int is_cipher_reason(int r) {
-  return r == SSL_R_NO_SHARED_CIPHER || r == SSL_R_NO_CIPHERS_AVAILABLE ||
-         r == SSL_R_WRONG_CIPHER_RETURNED || r == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE ||
-         r == SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY;
+  return r == SSL_R_NO_SHARED_CIPHER || r == SSL_R_NO_CIPHERS_AVAILABLE || r == SSL_R_WRONG_CIPHER_RETURNED ||
+         r == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE || r == SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY;
 }
 
 /* Reasons meaning the peer's bytes were not a TLS record at all. */
 static int is_not_tls_reason(int r) {
-  return r == SSL_R_WRONG_VERSION_NUMBER || r == SSL_R_PACKET_LENGTH_TOO_LONG ||
-         r == SSL_R_RECORD_LENGTH_MISMATCH || r == SSL_R_HTTP_REQUEST ||
-         r == SSL_R_UNEXPECTED_RECORD || r == SSL_R_UNEXPECTED_MESSAGE || r == SSL_R_LENGTH_MISMATCH ||
-         r == SSL_R_BAD_PACKET_LENGTH;
+  return r == SSL_R_WRONG_VERSION_NUMBER || r == SSL_R_PACKET_LENGTH_TOO_LONG || r == SSL_R_RECORD_LENGTH_MISMATCH ||
+         r == SSL_R_HTTP_REQUEST || r == SSL_R_UNEXPECTED_RECORD || r == SSL_R_UNEXPECTED_MESSAGE ||
+         r == SSL_R_LENGTH_MISMATCH || r == SSL_R_BAD_PACKET_LENGTH;
 }
 
 mxs_class_t mxs_class_from_tls(const mxs_tls_outcome_t *o) {
   int r = o->ssl_reason, alert = o->alert_received;
   /* An old stack that only a TLS 1.0/1.1 client can talk to is a version
    * problem, however the modern attempt happened to fail (alert, reset). */
-  if (o->legacy_ok && o->legacy_version && o->legacy_version < TLS1_2_VERSION)
-    return MXS_CLASS_TLS_VERSION_MISMATCH;
+  if (o->legacy_ok && o->legacy_version && o->legacy_version < TLS1_2_VERSION) return MXS_CLASS_TLS_VERSION_MISMATCH;
   if (is_version_reason(r) || alert == SSL_AD_PROTOCOL_VERSION) return MXS_CLASS_TLS_VERSION_MISMATCH;
   if (is_cipher_reason(r) || alert == SSL_AD_HANDSHAKE_FAILURE || alert == SSL_AD_INSUFFICIENT_SECURITY)
     return MXS_CLASS_TLS_NO_SHARED_CIPHER;

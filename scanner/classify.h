@@ -12,52 +12,43 @@
 #include <stdint.h>
 
 /* X(enum-suffix, "name", "stage", "tlsrpt", "hint") */
-#define MXS_CLASS_TABLE(X)                                                                       \
-  X(DNS_NXDOMAIN, "dns-nxdomain", "dns", "none", "the domain does not exist")                    \
-  X(DNS_SERVFAIL, "dns-servfail", "dns", "none", "the resolver answered SERVFAIL or REFUSED")    \
-  X(DNS_TIMEOUT, "dns-timeout", "dns", "none", "no DNS answer within the timeout and retries")  \
-  X(NULL_MX, "null-mx", "dns", "none", "the domain publishes a null MX: it accepts no mail")      \
-  X(NO_MX_NO_ADDRESS, "no-mx-no-address", "dns", "none", "no MX and no A/AAAA: no mail route")   \
-  X(MX_NO_ADDRESS, "mx-no-address", "dns", "none", "this MX host has no A/AAAA record")          \
-  X(TCP_TIMEOUT, "tcp-timeout", "connect", "none", "connect timed out: port 25 filtered")        \
-  X(TCP_REFUSED, "tcp-refused", "connect", "none", "connection refused")                         \
-  X(TCP_UNREACHABLE, "tcp-unreachable", "connect", "none", "host or network unreachable")        \
-  X(SMTP_BANNER_TIMEOUT, "smtp-banner-timeout", "banner", "none", "no complete greeting in time") \
-  X(SMTP_TIMEOUT, "smtp-timeout", "ehlo", "none", "an SMTP reply did not arrive in time")        \
-  X(SMTP_REJECTED, "smtp-rejected", "banner", "none", "the server refused the session")          \
-  X(SMTP_PROTOCOL_ERROR, "smtp-protocol-error", "banner", "none", "the peer does not speak SMTP") \
-  X(SMTP_CLOSED, "smtp-closed", "banner", "none", "the peer closed the connection before STARTTLS") \
-  X(STARTTLS_NOT_OFFERED, "starttls-not-offered", "ehlo", "starttls-not-supported",             \
-    "EHLO does not advertise STARTTLS")                                                          \
-  X(STARTTLS_REJECTED, "starttls-rejected", "starttls", "starttls-not-supported",               \
-    "STARTTLS was refused")                                                                      \
-  X(TLS_VERSION_MISMATCH, "tls-version-mismatch", "tls", "validation-failure",                  \
-    "no shared TLS protocol version")                                                            \
-  X(TLS_NO_SHARED_CIPHER, "tls-no-shared-cipher", "tls", "validation-failure",                  \
-    "no shared cipher suite")                                                                    \
-  X(TLS_WEAK_DH, "tls-weak-dh", "tls", "validation-failure", "the server's DH key is too small")  \
-  X(TLS_LEGACY_RENEGOTIATION, "tls-legacy-renegotiation", "tls", "validation-failure",          \
-    "the server lacks RFC 5746 secure renegotiation")                                            \
-  X(TLS_DIED, "tls-died", "tls", "validation-failure",                                           \
-    "connection died while negotiating STARTTLS")                                                \
-  X(TLS_TIMEOUT, "tls-timeout", "tls", "validation-failure", "the TLS handshake stalled")        \
-  X(TLS_ALERT, "tls-alert", "tls", "validation-failure", "the server sent a fatal TLS alert")    \
-  X(TLS_PROTOCOL_ERROR, "tls-protocol-error", "tls", "validation-failure",                      \
-    "the bytes after 220 were not TLS")                                                          \
-  X(CERT_EXPIRED, "cert-expired", "cert", "certificate-expired", "a certificate has expired")    \
-  X(CERT_NOT_YET_VALID, "cert-not-yet-valid", "cert", "certificate-not-trusted",                \
-    "a certificate is not yet valid")                                                            \
-  X(CERT_SELF_SIGNED, "cert-self-signed", "cert", "certificate-not-trusted",                    \
-    "the certificate is self-signed")                                                            \
-  X(CERT_CHAIN_INCOMPLETE, "cert-chain-incomplete", "cert", "certificate-not-trusted",          \
-    "the server does not send its intermediate certificate")                                     \
-  X(CERT_UNTRUSTED, "cert-untrusted", "cert", "certificate-not-trusted",                        \
-    "the chain leads to no trusted root")                                                        \
-  X(CERT_HOSTNAME_MISMATCH, "cert-hostname-mismatch", "cert", "certificate-host-mismatch",      \
-    "the certificate does not name the MX host")                                                 \
-  X(CERT_WEAK, "cert-weak", "cert", "validation-failure", "weak certificate key or signature")   \
-  X(POST_TLS_EHLO_FAILED, "post-tls-ehlo-failed", "post-tls", "validation-failure",             \
-    "EHLO after STARTTLS failed")                                                                \
+#define MXS_CLASS_TABLE(X)                                                                                         \
+  X(DNS_NXDOMAIN, "dns-nxdomain", "dns", "none", "the domain does not exist")                                      \
+  X(DNS_SERVFAIL, "dns-servfail", "dns", "none", "the resolver answered SERVFAIL or REFUSED")                      \
+  X(DNS_TIMEOUT, "dns-timeout", "dns", "none", "no DNS answer within the timeout and retries")                     \
+  X(NULL_MX, "null-mx", "dns", "none", "the domain publishes a null MX: it accepts no mail")                       \
+  X(NO_MX_NO_ADDRESS, "no-mx-no-address", "dns", "none", "no MX and no A/AAAA: no mail route")                     \
+  X(MX_NO_ADDRESS, "mx-no-address", "dns", "none", "this MX host has no A/AAAA record")                            \
+  X(TCP_TIMEOUT, "tcp-timeout", "connect", "none", "connect timed out: port 25 filtered")                          \
+  X(TCP_REFUSED, "tcp-refused", "connect", "none", "connection refused")                                           \
+  X(TCP_UNREACHABLE, "tcp-unreachable", "connect", "none", "host or network unreachable")                          \
+  X(SMTP_BANNER_TIMEOUT, "smtp-banner-timeout", "banner", "none", "no complete greeting in time")                  \
+  X(SMTP_TIMEOUT, "smtp-timeout", "ehlo", "none", "an SMTP reply did not arrive in time")                          \
+  X(SMTP_REJECTED, "smtp-rejected", "banner", "none", "the server refused the session")                            \
+  X(SMTP_PROTOCOL_ERROR, "smtp-protocol-error", "banner", "none", "the peer does not speak SMTP")                  \
+  X(SMTP_CLOSED, "smtp-closed", "banner", "none", "the peer closed the connection before STARTTLS")                \
+  X(STARTTLS_NOT_OFFERED, "starttls-not-offered", "ehlo", "starttls-not-supported",                                \
+    "EHLO does not advertise STARTTLS")                                                                            \
+  X(STARTTLS_REJECTED, "starttls-rejected", "starttls", "starttls-not-supported", "STARTTLS was refused")          \
+  X(TLS_VERSION_MISMATCH, "tls-version-mismatch", "tls", "validation-failure", "no shared TLS protocol version")   \
+  X(TLS_NO_SHARED_CIPHER, "tls-no-shared-cipher", "tls", "validation-failure", "no shared cipher suite")           \
+  X(TLS_WEAK_DH, "tls-weak-dh", "tls", "validation-failure", "the server's DH key is too small")                   \
+  X(TLS_LEGACY_RENEGOTIATION, "tls-legacy-renegotiation", "tls", "validation-failure",                             \
+    "the server lacks RFC 5746 secure renegotiation")                                                              \
+  X(TLS_DIED, "tls-died", "tls", "validation-failure", "connection died while negotiating STARTTLS")               \
+  X(TLS_TIMEOUT, "tls-timeout", "tls", "validation-failure", "the TLS handshake stalled")                          \
+  X(TLS_ALERT, "tls-alert", "tls", "validation-failure", "the server sent a fatal TLS alert")                      \
+  X(TLS_PROTOCOL_ERROR, "tls-protocol-error", "tls", "validation-failure", "the bytes after 220 were not TLS")     \
+  X(CERT_EXPIRED, "cert-expired", "cert", "certificate-expired", "a certificate has expired")                      \
+  X(CERT_NOT_YET_VALID, "cert-not-yet-valid", "cert", "certificate-not-trusted", "a certificate is not yet valid") \
+  X(CERT_SELF_SIGNED, "cert-self-signed", "cert", "certificate-not-trusted", "the certificate is self-signed")     \
+  X(CERT_CHAIN_INCOMPLETE, "cert-chain-incomplete", "cert", "certificate-not-trusted",                             \
+    "the server does not send its intermediate certificate")                                                       \
+  X(CERT_UNTRUSTED, "cert-untrusted", "cert", "certificate-not-trusted", "the chain leads to no trusted root")     \
+  X(CERT_HOSTNAME_MISMATCH, "cert-hostname-mismatch", "cert", "certificate-host-mismatch",                         \
+    "the certificate does not name the MX host")                                                                   \
+  X(CERT_WEAK, "cert-weak", "cert", "validation-failure", "weak certificate key or signature")                     \
+  X(POST_TLS_EHLO_FAILED, "post-tls-ehlo-failed", "post-tls", "validation-failure", "EHLO after STARTTLS failed")  \
   X(OK, "ok", "done", "success", "STARTTLS with a trusted certificate for the MX host")
 
 typedef enum {

@@ -46,8 +46,10 @@ static const msgpack_object *map_get(const msgpack_object *m, const char *key) {
 }
 
 static void put_str(char *out, size_t len, const msgpack_object *o) {
-  if (o && o->type == MSGPACK_OBJECT_STR) snprintf(out, len, "%.*s", (int)o->via.str.size, o->via.str.ptr);
-  else snprintf(out, len, "-");
+  if (o && o->type == MSGPACK_OBJECT_STR)
+    snprintf(out, len, "%.*s", (int)o->via.str.size, o->via.str.ptr);
+  else
+    snprintf(out, len, "-");
 }
 
 /* The record's identity: domain, MX and address. */
@@ -91,8 +93,8 @@ static int keep(coll_t *c, const char *data, size_t len) {
 
 /* One XRANGE page: keeps the run's records, sets NEXT to continue after
  * the last entry ("" at the end). */
-static int page(redisContext *rc, const char *stream, const char *run, char *next, size_t nlen, coll_t *c,
-                char *err, size_t errlen) {
+static int page(redisContext *rc, const char *stream, const char *run, char *next, size_t nlen, coll_t *c, char *err,
+                size_t errlen) {
   const char *av[] = {"XRANGE", stream, next, "+", "COUNT", PAGE};
   redisReply *r = mxs_redis_sync_cmd(rc, 6, av, NULL, err, errlen);
   if (!r) return -1;
@@ -232,8 +234,10 @@ int mxs_cmd_collect(int argc, char **argv) {
   if (!bad && write_out(&c, fp, !strcmp(cfg.format, "jsonl")) < 0)
     snprintf(err, sizeof err, "writing %s: %s", cfg.output, strerror(errno)), bad = 1;
   if (fp && fp != stdout) fclose(fp);
-  if (bad) fprintf(stderr, "mxscan: redis %s: %s\n", conf.display, err);
-  else fprintf(stderr, "mxscan: run %s: %zu record(s) to %s\n", cfg.redis_run, c.n, cfg.output);
+  if (bad)
+    fprintf(stderr, "mxscan: redis %s: %s\n", conf.display, err);
+  else
+    fprintf(stderr, "mxscan: run %s: %zu record(s) to %s\n", cfg.redis_run, c.n, cfg.output);
   free_coll(&c);
   redisFree(rc);
   mxs_config_free(&cfg);
@@ -307,8 +311,10 @@ int mxs_cmd_status(int argc, char **argv) {
   redisReply *r = run[0] ? NULL : mxs_redis_sync_cmd(rc, 4, zr, NULL, err, sizeof err);
   if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) snprintf(run, sizeof run, "%s", r->element[0]->str);
   if (r) freeReplyObject(r);
-  if (run[0]) print_status(rc, conf.prefix, run);
-  else fprintf(stderr, "mxscan status: no run in %s\n", runs);
+  if (run[0])
+    print_status(rc, conf.prefix, run);
+  else
+    fprintf(stderr, "mxscan status: no run in %s\n", runs);
   redisFree(rc);
   mxs_config_free(&cfg);
   return run[0] ? 0 : 1;

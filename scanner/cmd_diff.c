@@ -49,7 +49,17 @@ typedef struct {
 } dside_t;
 
 /* One line of the diff. */
-typedef enum { CH_NEWLY_FAILING, CH_FIXED, CH_CLASS, CH_NEW_DOMAIN, CH_GONE_DOMAIN, CH_MX_ADDED, CH_MX_REMOVED, CH_CERT, CH_KINDS } kind_t;
+typedef enum {
+  CH_NEWLY_FAILING,
+  CH_FIXED,
+  CH_CLASS,
+  CH_NEW_DOMAIN,
+  CH_GONE_DOMAIN,
+  CH_MX_ADDED,
+  CH_MX_REMOVED,
+  CH_CERT,
+  CH_KINDS
+} kind_t;
 
 typedef struct {
   kind_t kind;
@@ -110,7 +120,8 @@ static int side_add(void *arg, const mxs_read_record_t *rec) {
   dprobe_t *p = oom ? NULL : probe_slot(d, dd, mx, ip);
   if (!p) return -ENOMEM;
   /* certificates are mostly one per address: copied, not interned */
-  *p = (dprobe_t){mx, ip, mxs_arena_strdup(&d->arena, rec->cert_sha256), mxs_arena_strdup(&d->arena, rec->cert_not_after)};
+  *p = (dprobe_t){mx, ip, mxs_arena_strdup(&d->arena, rec->cert_sha256),
+                  mxs_arena_strdup(&d->arena, rec->cert_not_after)};
   if ((rec->cert_sha256 && !p->sha256) || (rec->cert_not_after && !p->not_after)) oom = 1;
   return oom ? -ENOMEM : 0;
 }
@@ -186,27 +197,33 @@ static int diff_run(diff_t *d) {
 /* ---- output ------------------------------------------------------------------ */
 
 static const char *const titles[CH_KINDS] = {
-    [CH_NEWLY_FAILING] = "Newly failing (ok before)", [CH_FIXED] = "Fixed (ok now)",
-    [CH_CLASS] = "Failure class changed",           [CH_NEW_DOMAIN] = "Domains only in the new run",
-    [CH_GONE_DOMAIN] = "Domains only in the old run", [CH_MX_ADDED] = "MX hosts added",
-    [CH_MX_REMOVED] = "MX hosts removed",           [CH_CERT] = "Certificates changed (same domain, MX and address)",
+    [CH_NEWLY_FAILING] = "Newly failing (ok before)",
+    [CH_FIXED] = "Fixed (ok now)",
+    [CH_CLASS] = "Failure class changed",
+    [CH_NEW_DOMAIN] = "Domains only in the new run",
+    [CH_GONE_DOMAIN] = "Domains only in the old run",
+    [CH_MX_ADDED] = "MX hosts added",
+    [CH_MX_REMOVED] = "MX hosts removed",
+    [CH_CERT] = "Certificates changed (same domain, MX and address)",
 };
 
 static const char *const json_keys[CH_KINDS] = {
-    [CH_NEWLY_FAILING] = "newly_failing", [CH_FIXED] = "fixed",       [CH_CLASS] = "class_changed",
-    [CH_NEW_DOMAIN] = "new_domains",      [CH_GONE_DOMAIN] = "vanished_domains", [CH_MX_ADDED] = "mx_added",
-    [CH_MX_REMOVED] = "mx_removed",       [CH_CERT] = "certs_changed",
+    [CH_NEWLY_FAILING] = "newly_failing",  [CH_FIXED] = "fixed",
+    [CH_CLASS] = "class_changed",          [CH_NEW_DOMAIN] = "new_domains",
+    [CH_GONE_DOMAIN] = "vanished_domains", [CH_MX_ADDED] = "mx_added",
+    [CH_MX_REMOVED] = "mx_removed",        [CH_CERT] = "certs_changed",
 };
 
 /* The cells of change C (kinds of one section share a layout). */
 static size_t cells(const change_t *c, const char **out, char *sha_a, char *sha_b) {
   switch (c->kind) {
-  case CH_NEWLY_FAILING: case CH_FIXED: case CH_CLASS:
-    out[0] = c->domain, out[1] = mxs_class_name(c->old_cls), out[2] = mxs_class_name(c->new_cls);
-    return 3;
+  case CH_NEWLY_FAILING:
+  case CH_FIXED:
+  case CH_CLASS: out[0] = c->domain, out[1] = mxs_class_name(c->old_cls), out[2] = mxs_class_name(c->new_cls); return 3;
   case CH_NEW_DOMAIN: out[0] = c->domain, out[1] = mxs_class_name(c->new_cls); return 2;
   case CH_GONE_DOMAIN: out[0] = c->domain, out[1] = mxs_class_name(c->old_cls); return 2;
-  case CH_MX_ADDED: case CH_MX_REMOVED: out[0] = c->domain, out[1] = c->mx; return 2;
+  case CH_MX_ADDED:
+  case CH_MX_REMOVED: out[0] = c->domain, out[1] = c->mx; return 2;
   default: /* CH_CERT: hash prefixes are enough for people; --json has them whole */
     snprintf(sha_a, 17, "%s", c->old_p->sha256);
     snprintf(sha_b, 17, "%s", c->new_p->sha256);
@@ -217,9 +234,14 @@ static size_t cells(const change_t *c, const char **out, char *sha_a, char *sha_
 }
 
 static int text_section(diff_t *d, kind_t k, FILE *fp) {
-  static const char *const heads[][6] = {{"domain", "was", "now"}, {"domain", "class"}, {"domain", "mx"},
+  static const char *const heads[][6] = {{"domain", "was", "now"},
+                                         {"domain", "class"},
+                                         {"domain", "mx"},
                                          {"domain", "mx", "ip", "old sha256", "new sha256", "new not_after"}};
-  const char *const *head = k <= CH_CLASS ? heads[0] : k <= CH_GONE_DOMAIN ? heads[1] : k <= CH_MX_REMOVED ? heads[2] : heads[3];
+  const char *const *head = k <= CH_CLASS         ? heads[0]
+                            : k <= CH_GONE_DOMAIN ? heads[1]
+                            : k <= CH_MX_REMOVED  ? heads[2]
+                                                  : heads[3];
   size_t ncol = k <= CH_CLASS ? 3 : k == CH_CERT ? 6 : 2;
   if (!d->count[k]) return 0;
   fprintf(fp, "\n%s: %zu\n", titles[k], d->count[k]);
@@ -244,14 +266,16 @@ static int text_section(diff_t *d, kind_t k, FILE *fp) {
 
 static int print_text(diff_t *d, FILE *fp) {
   fprintf(fp, "mxscan diff: %s (%llu records, %zu domains) -> %s (%llu records, %zu domains)\n", d->old.path,
-          (unsigned long long)d->old.records, d->old.domains.len, d->new_.path,
-          (unsigned long long)d->new_.records, d->new_.domains.len);
-  if (!d->nch) fprintf(fp, "No changes.\n");
+          (unsigned long long)d->old.records, d->old.domains.len, d->new_.path, (unsigned long long)d->new_.records,
+          d->new_.domains.len);
+  if (!d->nch)
+    fprintf(fp, "No changes.\n");
   else
-    fprintf(fp, "%zu newly failing, %zu fixed, %zu changed class, %zu new and %zu vanished domains, "
-            "%zu MX hosts added, %zu removed, %zu certificates changed\n", d->count[CH_NEWLY_FAILING],
-            d->count[CH_FIXED], d->count[CH_CLASS], d->count[CH_NEW_DOMAIN], d->count[CH_GONE_DOMAIN],
-            d->count[CH_MX_ADDED], d->count[CH_MX_REMOVED], d->count[CH_CERT]);
+    fprintf(fp,
+            "%zu newly failing, %zu fixed, %zu changed class, %zu new and %zu vanished domains, "
+            "%zu MX hosts added, %zu removed, %zu certificates changed\n",
+            d->count[CH_NEWLY_FAILING], d->count[CH_FIXED], d->count[CH_CLASS], d->count[CH_NEW_DOMAIN],
+            d->count[CH_GONE_DOMAIN], d->count[CH_MX_ADDED], d->count[CH_MX_REMOVED], d->count[CH_CERT]);
   int rc = 0; /* then a table per kind of change that happened */
   for (int k = 0; k < CH_KINDS && rc == 0; k++) rc = text_section(d, (kind_t)k, fp);
   if (rc == 0 && (fflush(fp) != 0 || ferror(fp))) rc = errno ? -errno : -EIO;

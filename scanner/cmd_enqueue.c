@@ -104,8 +104,8 @@ static int prepare(enq_t *q, const char *k_meta, const char *k_runs, const char 
   gmtime_r(&t, &tm);
   strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
   snprintf(unix_s, sizeof unix_s, "%lld", (long long)t);
-  const char *meta[] = {"HSET", k_meta, "run", run, "prefix", prefix, "enqueued_at", now, "status", "queued",
-                        "distributed", "1"};
+  const char *meta[] = {"HSET",        k_meta, "run",    run,      "prefix",      prefix,
+                        "enqueued_at", now,    "status", "queued", "distributed", "1"};
   const char *runs[] = {"ZADD", k_runs, "NX", unix_s, run};
   if (!(r = mxs_redis_sync_cmd(q->rc, 12, meta, NULL, q->err, sizeof q->err))) return -1;
   freeReplyObject(r);
@@ -133,9 +133,10 @@ int mxs_cmd_enqueue(int argc, char **argv) {
   mxs_config_defaults(&cfg);
   int rc = mxs_config_parse(&cfg, argc, argv, stderr);
   if (rc > 0) {
-    puts("usage: mxscan enqueue --redis URL [--run ID] [--redis-prefix P] DOMAINS|-\n\n"
-         "Loads the list (one domain per line, checked and normalised as 'mxscan scan'\n"
-         "does) as the jobs of run ID (new when not given) and prints the run id.");
+    puts(
+        "usage: mxscan enqueue --redis URL [--run ID] [--redis-prefix P] DOMAINS|-\n\n"
+        "Loads the list (one domain per line, checked and normalised as 'mxscan scan'\n"
+        "does) as the jobs of run ID (new when not given) and prints the run id.");
     mxs_config_free(&cfg);
     return 0;
   }
@@ -168,8 +169,10 @@ int mxs_cmd_enqueue(int argc, char **argv) {
   snprintf(k_runs, sizeof k_runs, "%s:runs", conf.prefix);
   q.k_jobs = k_jobs;
   rc = prepare(&q, k_meta, k_runs, run, conf.prefix) < 0 || load(&q, in) < 0 || finish(&q, k_meta) < 0;
-  if (rc) fprintf(stderr, "mxscan: redis %s: %s (%lu job(s) added)\n", conf.display, q.err, q.added);
-  else fprintf(stderr, "mxscan: %lu job(s) into run %s (%s), %lu line(s) rejected\n", q.added, run, k_jobs, q.rejected);
+  if (rc)
+    fprintf(stderr, "mxscan: redis %s: %s (%lu job(s) added)\n", conf.display, q.err, q.added);
+  else
+    fprintf(stderr, "mxscan: %lu job(s) into run %s (%s), %lu line(s) rejected\n", q.added, run, k_jobs, q.rejected);
   if (!rc) printf("%s\n", run);
   redisFree(q.rc);
   mxs_input_free(in);

@@ -86,7 +86,8 @@ int mxs_cmd_explain(int argc, char **argv) {
   int n = optind < argc ? argc - optind : MXS_CLASS_COUNT;
   for (int i = 0; i < n; i++) {
     mxs_class_t cls = optind < argc ? (mxs_class_t)mxs_class_from_name(argv[optind + i]) : (mxs_class_t)i;
-    if (json) print_json(cls, stdout);
+    if (json)
+      print_json(cls, stdout);
     else {
       if (i) fputc('\n', stdout);
       print_text(cls, stdout);

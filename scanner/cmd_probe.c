@@ -23,7 +23,7 @@
 #include "scanner/cmd_probe.h"
 #include "scanner/commands.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE  2
 #define EXIT_NOT_OK 3
 
 static const char probe_usage[] =
@@ -99,7 +99,7 @@ static const struct option probe_opts[] = {
 typedef struct {
   mxs_config_t cfg;
   char domain[254];
-  char only_mx[254]; /* "" = every MX host */
+  char only_mx[254];              /* "" = every MX host */
   char only_ip[INET6_ADDRSTRLEN]; /* "" = every address; canonical text */
   int json;
 } probe_opts_t;
@@ -150,7 +150,6 @@ static int parse_probe_opt(int c, const char *opt, probe_opts_t *o) {
   default: return -1;
   }
 }
-
 
 /* Returns 0, or the exit status of a usage error (or of --help: 0 via *done). */
 static int parse_args(int argc, char **argv, probe_opts_t *o, int *done) {
@@ -249,8 +248,8 @@ static int item_connect(mxs_pitem_t *it, int legacy) {
   t->used = 1;
   t->t0_ns = uv_hrtime();
   transcript_add(t, '*', "connecting to %s port %d", it->ip, cfg->port);
-  int rc = mxs_probe_start(&it->env, it->ip, cfg->port, it->mx->host, legacy, legacy ? on_legacy_done : on_probe_done,
-                           it);
+  int rc =
+      mxs_probe_start(&it->env, it->ip, cfg->port, it->mx->host, legacy, legacy ? on_legacy_done : on_probe_done, it);
   if (rc < 0) {
     transcript_add(t, '*', "could not start the connection: %s", uv_strerror(rc));
     it->cur = NULL;
@@ -381,8 +380,10 @@ typedef struct {
 
 static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
   run_t *run = arg;
-  if (copy_answer(&run->dom, a) < 0 || build_items(&run->dom, run->o, &run->env) < 0) run->oom = 1;
-  else pump(&run->dom);
+  if (copy_answer(&run->dom, a) < 0 || build_items(&run->dom, run->o, &run->env) < 0)
+    run->oom = 1;
+  else
+    pump(&run->dom);
   mxs_resolver_close(run->resolver, NULL, NULL); /* one domain: done with DNS */
   run->resolver = NULL;
 }

@@ -37,8 +37,8 @@ typedef struct {
   char *host; /* owned */
   int pref;
   mxs_class_t status;
-  char *detail;  /* owned */
-  char **addrs;  /* owned */
+  char *detail; /* owned */
+  char **addrs; /* owned */
   size_t naddrs;
 } mxs_pmx_t;
 

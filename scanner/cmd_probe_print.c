@@ -64,8 +64,7 @@ static void legacy_text(const mxs_pitem_t *it, char *out, size_t len) {
              "cipher %s, group %s: it can deliver over TLS, a modern one cannot.",
              g->legacy_version, g->legacy_cipher, g->legacy_group);
   else
-    snprintf(out, len,
-             "An old sender (TLS 1.0 and up, OpenSSL security level 0, as with OpenSSL 1.1) fails too: %s.",
+    snprintf(out, len, "An old sender (TLS 1.0 and up, OpenSSL security level 0, as with OpenSSL 1.1) fails too: %s.",
              g->legacy_detail ? g->legacy_detail : "no handshake");
 }
 

@@ -93,8 +93,18 @@ static int add_redis_run(mxs_report_t *r, const report_args_t *a) {
     return -1;
   }
   close(fd);
-  char *args[] = {"collect", "--redis", (char *)a->redis, "--run", (char *)a->run, "-o", tmp, "--format", "msgpack",
-                  a->prefix ? "--redis-prefix" : NULL, (char *)a->prefix, NULL};
+  char *args[] = {"collect",
+                  "--redis",
+                  (char *)a->redis,
+                  "--run",
+                  (char *)a->run,
+                  "-o",
+                  tmp,
+                  "--format",
+                  "msgpack",
+                  a->prefix ? "--redis-prefix" : NULL,
+                  (char *)a->prefix,
+                  NULL};
   int argc = a->prefix ? 11 : 9;
   int saved = optind, rc = mxs_cmd_collect(argc, args) == 0 ? 0 : -1;
   optind = saved;
@@ -128,8 +138,9 @@ int mxs_cmd_report(int argc, char **argv) {
     mxs_report_free(r);
     return MXS_REPORT_EXIT_INPUT;
   }
-  rc = a.json ? mxs_report_print_json(r, stdout) : a.o.tlsrpt ? mxs_report_print_tlsrpt(r, stdout)
-                                                               : mxs_report_print_text(r, stdout);
+  rc = a.json       ? mxs_report_print_json(r, stdout)
+       : a.o.tlsrpt ? mxs_report_print_tlsrpt(r, stdout)
+                    : mxs_report_print_text(r, stdout);
   mxs_report_free(r);
   if (rc < 0) {
     fprintf(stderr, "mxscan: cannot write the report: %s\n", strerror(-rc));

@@ -49,7 +49,8 @@ static const opt_t opts[] = {
      "probe each (MX name, address), not each address once"},
     {"no-diag", 0, "scan", K_NOFLAG, F(legacy_retry), 0, 0, NULL, "no legacy diagnostic retry after a TLS failure"},
     {"connect-timeout", 0, "scan", K_SECS, F(connect_timeout_ms), 0, 0, "S", "TCP connect timeout (10)"},
-    {"banner-timeout", 0, "scan", K_SECS, F(banner_timeout_ms), 0, 0, "S", "wait for the greeting, greet pauses included (15)"},
+    {"banner-timeout", 0, "scan", K_SECS, F(banner_timeout_ms), 0, 0, "S",
+     "wait for the greeting, greet pauses included (15)"},
     {"command-timeout", 0, "scan", K_SECS, F(command_timeout_ms), 0, 0, "S", "wait for a reply to a command (15)"},
     {"handshake-timeout", 0, "scan", K_SECS, F(handshake_timeout_ms), 0, 0, "S", "TLS handshake timeout (15)"},
     {"max-runtime", 0, "scan", K_SECS, F(max_runtime_ms), 0, 0, "S",
@@ -221,8 +222,7 @@ static int set_value(mxs_config_t *c, const opt_t *o, const char *value, int fro
     if (parse_number(value, 0, 1, &d) < 0) return snprintf(why, wl, "'%s' is not a ratio from 0 to 1", value), -1;
     *(double *)field = d;
     return 0;
-  case K_CLASSES:
-    return parse_classes(value, (mxs_class_set_t *)field, why, wl);
+  case K_CLASSES: return parse_classes(value, (mxs_class_set_t *)field, why, wl);
   }
   return -1;
 }
@@ -268,8 +268,10 @@ static int on_ini(void *user, const char *section, const char *key, const char *
   struct ini_ctx *x = user;
   const opt_t *o = find_key(section, key);
   char why[256];
-  if (!o) snprintf(why, sizeof why, "unknown key '%s' in [%s]", key, section);
-  else if (set_value(x->c, o, value, 1, why, sizeof why) == 0) return 1;
+  if (!o)
+    snprintf(why, sizeof why, "unknown key '%s' in [%s]", key, section);
+  else if (set_value(x->c, o, value, 1, why, sizeof why) == 0)
+    return 1;
   if (!x->first_error[0]) snprintf(x->first_error, sizeof x->first_error, "%s", why);
   return 0;
 }
@@ -289,12 +291,13 @@ int mxs_config_load_file(mxs_config_t *c, const char *path, FILE *err) {
 }
 
 void mxs_config_usage(FILE *fp) {
-  fputs("usage: mxscan scan [options] [INPUT|-]\n\n"
-        "Reads one domain per line (blank lines and # comments skipped) and writes one\n"
-        "record per (domain, MX host, address).  Options (each also a key of the config\n"
-        "file, in the [section] shown, with '_' for '-'):\n\n"
-        "  --config FILE             read options from FILE first (INI, see configs/mxscan.conf)\n",
-        fp);
+  fputs(
+      "usage: mxscan scan [options] [INPUT|-]\n\n"
+      "Reads one domain per line (blank lines and # comments skipped) and writes one\n"
+      "record per (domain, MX host, address).  Options (each also a key of the config\n"
+      "file, in the [section] shown, with '_' for '-'):\n\n"
+      "  --config FILE             read options from FILE first (INI, see configs/mxscan.conf)\n",
+      fp);
   const char *section = "";
   for (size_t i = 0; i < NOPTS; i++) {
     const opt_t *o = &opts[i];
@@ -304,10 +307,11 @@ void mxs_config_usage(FILE *fp) {
              o->shortopt ? ", " : "", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
     fprintf(fp, "  %-26s%s\n", o->shortopt ? left : left + 1, o->help);
   }
-  fputs("\nExit status: 0 the run completed (whatever it found); 1 it could not complete\n"
-        "(interrupted, --max-runtime, records that could not be written); 2 usage or\n"
-        "configuration error; 3 the run completed and --fail-on/--fail-on-ratio matched.\n",
-        fp);
+  fputs(
+      "\nExit status: 0 the run completed (whatever it found); 1 it could not complete\n"
+      "(interrupted, --max-runtime, records that could not be written); 2 usage or\n"
+      "configuration error; 3 the run completed and --fail-on/--fail-on-ratio matched.\n",
+      fp);
 }
 
 /* The path given with --config, looked for before any other option so the

@@ -10,49 +10,49 @@
 #include "scanner/classify.h"
 
 typedef struct {
-  const char *input;        /* path or "-" */
-  const char *dns;          /* --dns, NULL = system resolver */
-  const char *ca_file;      /* --ca-file, NULL = system store */
-  int port;                 /* --port */
-  const char *format;       /* jsonl | msgpack */
-  const char *output;       /* -o, "-" = stdout */
-  int output_given;         /* -o was given (with --redis: write both) */
-  const char *redis_url;    /* --redis URL, NULL = none */
-  const char *redis_prefix; /* --redis-prefix (default: the exporter's, "mxscan") */
-  double redis_maxlen;      /* --redis-maxlen: stream MAXLEN ~ (0: the exporter's) */
-  int redis_down_limit_ms;  /* --redis-down-limit: then spill to a file (0: the exporter's) */
+  const char *input;           /* path or "-" */
+  const char *dns;             /* --dns, NULL = system resolver */
+  const char *ca_file;         /* --ca-file, NULL = system store */
+  int port;                    /* --port */
+  const char *format;          /* jsonl | msgpack */
+  const char *output;          /* -o, "-" = stdout */
+  int output_given;            /* -o was given (with --redis: write both) */
+  const char *redis_url;       /* --redis URL, NULL = none */
+  const char *redis_prefix;    /* --redis-prefix (default: the exporter's, "mxscan") */
+  double redis_maxlen;         /* --redis-maxlen: stream MAXLEN ~ (0: the exporter's) */
+  int redis_down_limit_ms;     /* --redis-down-limit: then spill to a file (0: the exporter's) */
   const char *redis_spill_dir; /* --redis-spill-dir */
-  const char *redis_run;    /* --run ID: a distributed run (enqueue/worker/collect/status) */
-  int claim_idle_ms;        /* --claim-idle S: take over a dead worker's jobs idle this long */
-  int follow;               /* --follow: workers wait for more jobs when the stream is drained */
-  const char *summary;      /* --summary FILE (JSON), NULL = none */
-  const char *ehlo_name;    /* --ehlo-name */
-  int ipv6;                 /* --ipv6 */
-  int concurrency;          /* --concurrency */
-  int per_ip;               /* --per-ip */
-  int probe_per_name;       /* --probe-per-name */
-  int legacy_retry;         /* diagnostic retry on TLS failure (--no-diag turns off) */
-  int connect_timeout_ms;   /* --connect-timeout (seconds on the command line) */
-  int banner_timeout_ms;    /* --banner-timeout */
-  int command_timeout_ms;   /* --command-timeout */
-  int handshake_timeout_ms; /* --handshake-timeout */
-  int dns_timeout_ms;       /* --dns-timeout */
-  int dns_tries;            /* --dns-tries */
-  int quiet;                /* -q: no class table on stderr */
+  const char *redis_run;       /* --run ID: a distributed run (enqueue/worker/collect/status) */
+  int claim_idle_ms;           /* --claim-idle S: take over a dead worker's jobs idle this long */
+  int follow;                  /* --follow: workers wait for more jobs when the stream is drained */
+  const char *summary;         /* --summary FILE (JSON), NULL = none */
+  const char *ehlo_name;       /* --ehlo-name */
+  int ipv6;                    /* --ipv6 */
+  int concurrency;             /* --concurrency */
+  int per_ip;                  /* --per-ip */
+  int probe_per_name;          /* --probe-per-name */
+  int legacy_retry;            /* diagnostic retry on TLS failure (--no-diag turns off) */
+  int connect_timeout_ms;      /* --connect-timeout (seconds on the command line) */
+  int banner_timeout_ms;       /* --banner-timeout */
+  int command_timeout_ms;      /* --command-timeout */
+  int handshake_timeout_ms;    /* --handshake-timeout */
+  int dns_timeout_ms;          /* --dns-timeout */
+  int dns_tries;               /* --dns-tries */
+  int quiet;                   /* -q: no class table on stderr */
   /* politeness (queue/sched.h) */
-  double rate;              /* --rate N: new connections per second overall, 0 = unlimited */
-  int per_provider;         /* --per-provider N: probes at once per provider */
-  double provider_rate;     /* --provider-rate N: new connections/s per provider */
-  int per_ip_interval_ms;   /* --per-ip-interval S: gap between connections to one address */
-  int retries;              /* --retries N: retries of transient failures */
-  int retry_delay_ms;       /* --retry-delay S: first backoff, doubled per retry, jittered */
-  int max_runtime_ms;       /* --max-runtime S: run-wide deadline, 0 = none */
-  int threads;              /* --threads N: probe event loops (1 = all on the main loop) */
-  int status_interval_ms;   /* --status-interval: status lines when stderr is no terminal */
-  mxs_class_set_t fail_on;  /* --fail-on classes (0: none given) */
-  double fail_on_ratio;     /* --fail-on-ratio (0: not given) */
-  int resume;               /* --resume: continue the run that wrote -o FILE */
-  char **owned;             /* strings read from a config file */
+  double rate;             /* --rate N: new connections per second overall, 0 = unlimited */
+  int per_provider;        /* --per-provider N: probes at once per provider */
+  double provider_rate;    /* --provider-rate N: new connections/s per provider */
+  int per_ip_interval_ms;  /* --per-ip-interval S: gap between connections to one address */
+  int retries;             /* --retries N: retries of transient failures */
+  int retry_delay_ms;      /* --retry-delay S: first backoff, doubled per retry, jittered */
+  int max_runtime_ms;      /* --max-runtime S: run-wide deadline, 0 = none */
+  int threads;             /* --threads N: probe event loops (1 = all on the main loop) */
+  int status_interval_ms;  /* --status-interval: status lines when stderr is no terminal */
+  mxs_class_set_t fail_on; /* --fail-on classes (0: none given) */
+  double fail_on_ratio;    /* --fail-on-ratio (0: not given) */
+  int resume;              /* --resume: continue the run that wrote -o FILE */
+  char **owned;            /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;
 

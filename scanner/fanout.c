@@ -31,8 +31,8 @@ static void free_job(job_t *j) {
 }
 
 static void write_dns_record(mxs_scan_t *s, const job_t *j) {
-  mxs_record_t r = {.domain = j->d->name, .cls = j->dns_cls, .stage = "dns", .detail = j->dns_detail,
-                    .unfinished = j->unfinished};
+  mxs_record_t r = {
+      .domain = j->d->name, .cls = j->dns_cls, .stage = "dns", .detail = j->dns_detail, .unfinished = j->unfinished};
   memcpy(r.scanned_at, j->at, sizeof r.scanned_at);
   if (j->mx) {
     r.mx = j->mx;
@@ -104,8 +104,10 @@ void scan_domain_release(domain_t *d) {
   while (d->done) {
     job_t *j = d->done;
     d->done = j->next;
-    if (j->t) write_probe_record(s, j);
-    else write_dns_record(s, j);
+    if (j->t)
+      write_probe_record(s, j);
+    else
+      write_dns_record(s, j);
     free_job(j);
   }
   /* One write per domain: a crash (even SIGKILL) then loses only domains
@@ -125,8 +127,8 @@ void scan_domain_release(domain_t *d) {
 }
 
 /* A record that stops at DNS: for the domain (MX == NULL) or one MX host. */
-void scan_emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit,
-                            mxs_class_t cls, const char *detail) {
+void scan_emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, mxs_class_t cls,
+                          const char *detail) {
   job_t *j = calloc(1, sizeof *j);
   if (!j || !(j->dns_detail = strdup(detail ? detail : "")) || (mx && !(j->mx = strdup(mx->host)))) {
     if (j) free_job(j);
@@ -197,12 +199,9 @@ static int is_transient(const mxs_probe_result_t *r) {
   switch (r->cls) {
   case MXS_CLASS_TCP_TIMEOUT:
   case MXS_CLASS_SMTP_BANNER_TIMEOUT:
-  case MXS_CLASS_TLS_DIED:
-    return 1;
-  case MXS_CLASS_SMTP_REJECTED:
-    return r->smtp_code == 421;
-  default:
-    return 0;
+  case MXS_CLASS_TLS_DIED: return 1;
+  case MXS_CLASS_SMTP_REJECTED: return r->smtp_code == 421;
+  default: return 0;
   }
 }
 
@@ -217,7 +216,8 @@ static int schedule_retry(mxs_scan_t *s, target_t *t, mxs_probe_result_t *res) {
   int penalize = res->cls == MXS_CLASS_SMTP_REJECTED && res->smtp_code == 421;
   if (penalize) mxs_sched_penalize(&s->sched, &t->item, now);
   mxs_sched_done(&s->sched, &t->item, 0, now);
-  uint64_t delay = local ? 100 : mxs_backoff_ms((unsigned)t->attempts, (uint64_t)s->cfg->retry_delay_ms, 300000, &s->seed);
+  uint64_t delay =
+      local ? 100 : mxs_backoff_ms((unsigned)t->attempts, (uint64_t)s->cfg->retry_delay_ms, 300000, &s->seed);
   if (local) t->attempts--;
   if (queue_target(s, t, now + delay) < 0) return 0;
   /* keep the outcome: if the run ends before the retry, it is the answer */
@@ -239,8 +239,7 @@ static void on_probe_done(void *arg, mxs_probe_result_t *res) {
   mxs_verdict_set(&t->v, res);
   /* A failed modern handshake gets one diagnostic retry with legacy
    * settings: it tells version, cipher, DH and renegotiation apart. */
-  if (s->cfg->legacy_retry && !s->deadline && mxs_verdict_wants_legacy(&t->v) &&
-      launch(s, t, 1, on_legacy_done) == 0)
+  if (s->cfg->legacy_retry && !s->deadline && mxs_verdict_wants_legacy(&t->v) && launch(s, t, 1, on_legacy_done) == 0)
     return;
   target_complete(t, 1);
 }
@@ -269,11 +268,9 @@ void scan_pump_probes(mxs_scan_t *s) {
   if (s->closed || s->stopping) return;
   uint64_t wake;
   mxs_sched_item_t *it;
-  while ((it = mxs_sched_pop(&s->sched, uv_now(&s->loop), &wake)))
-    start_target(s, (target_t *)it);
+  while ((it = mxs_sched_pop(&s->sched, uv_now(&s->loop), &wake))) start_target(s, (target_t *)it);
   if (wake != UINT64_MAX) uv_timer_start(&s->sched_timer, scan_on_sched_timer, wake, 0);
 }
-
 
 /* Queues T with the scheduler (not before NOT_BEFORE). */
 static int queue_target(mxs_scan_t *s, target_t *t, uint64_t not_before) {
@@ -319,8 +316,10 @@ void mxs_scan_permit_done(void *handle, uint64_t wait_ms) {
 
 int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip) {
   char key[512];
-  if (s->cfg->probe_per_name) snprintf(key, sizeof key, "%s|%s", ip, mx->host);
-  else snprintf(key, sizeof key, "%s", ip);
+  if (s->cfg->probe_per_name)
+    snprintf(key, sizeof key, "%s|%s", ip, mx->host);
+  else
+    snprintf(key, sizeof key, "%s", ip);
   target_t *t = mxs_table_get(&s->targets, key);
   if (!t) {
     t = calloc(1, sizeof *t);

@@ -21,14 +21,15 @@
 
 static void usage(FILE *fp);
 
-
 int mxs_cmd_scan(int argc, char **argv) {
   mxs_config_t cfg;
   mxs_config_defaults(&cfg);
   int rc = mxs_config_parse(&cfg, argc, argv, stderr);
   if (rc != 0) {
-    if (rc > 0) mxs_config_usage(stdout);
-    else fprintf(stderr, "Try 'mxscan scan --help'.\n");
+    if (rc > 0)
+      mxs_config_usage(stdout);
+    else
+      fprintf(stderr, "Try 'mxscan scan --help'.\n");
     mxs_config_free(&cfg);
     return rc > 0 ? 0 : EXIT_USAGE;
   }
@@ -108,10 +109,11 @@ static void usage(FILE *fp) {
   fputs("usage: mxscan COMMAND [options]\n\ncommands:\n", fp);
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fputs("\n'mxscan COMMAND --help' shows the options of a command.\n"
-        "Exit status: 0 done; 1 could not complete; 2 usage or configuration error;\n"
-        "3 done, and the findings matched --fail-on (scan) or were not all ok (probe).\n",
-        fp);
+  fputs(
+      "\n'mxscan COMMAND --help' shows the options of a command.\n"
+      "Exit status: 0 done; 1 could not complete; 2 usage or configuration error;\n"
+      "3 done, and the findings matched --fail-on (scan) or were not all ok (probe).\n",
+      fp);
 }
 
 int main(int argc, char **argv) {

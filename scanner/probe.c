@@ -10,7 +10,7 @@
 
 #include "scanner/smtp.h"
 
-#define BANNER_MAX 512
+#define BANNER_MAX    512
 #define QUIT_GRACE_MS 1000
 
 typedef enum {
@@ -35,12 +35,12 @@ typedef struct probe_s {
   char *sni;
   int legacy;
   state_t st;
-  int finished;    /* the outcome is set and the callback has run */
+  int finished; /* the outcome is set and the callback has run */
   int open_handles;
   mxs_smtp_reader_t *rd;
   mxs_tls_t *tls;
   mxs_probe_result_t *res;
-  mxs_probe_result_t *done; /* the outcome, handed over once closed */
+  mxs_probe_result_t *done;  /* the outcome, handed over once closed */
   uint64_t t_start, t_stage; /* ms, uv_hrtime based */
   char ehlo_detail[160];     /* the rejected EHLO reply, for the HELO fallback */
   /* With a trace hook only: server bytes that are not (yet) part of a
@@ -84,9 +84,12 @@ static void trace_raw(probe_t *p) {
   size_t n = 0;
   for (size_t i = 0; i < p->rawlen; i++) {
     unsigned char c = (unsigned char)p->raw[i];
-    if (c == '\r' || c == '\n') n += (size_t)snprintf(text + n, sizeof text - n, "\\%c", c == '\r' ? 'r' : 'n');
-    else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') n += (size_t)snprintf(text + n, sizeof text - n, "\\x%02x", c);
-    else text[n++] = (char)c;
+    if (c == '\r' || c == '\n')
+      n += (size_t)snprintf(text + n, sizeof text - n, "\\%c", c == '\r' ? 'r' : 'n');
+    else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+      n += (size_t)snprintf(text + n, sizeof text - n, "\\x%02x", c);
+    else
+      text[n++] = (char)c;
   }
   text[n] = '\0';
   trace(p, '*', "the server sent, not read as a reply: \"%s\"%s", text, p->rawmore ? "..." : "");
@@ -247,8 +250,10 @@ static void on_timeout(uv_timer_t *t) {
   case ST_EHLO:
   case ST_HELO:
   case ST_STARTTLS:
-    finish(p, MXS_CLASS_SMTP_TIMEOUT, p->st == ST_STARTTLS ? "starttls" : "ehlo", 0,
-           "no reply to %s within %.1f s", p->st == ST_STARTTLS ? "STARTTLS" : p->st == ST_HELO ? "HELO" : "EHLO",
+    finish(p, MXS_CLASS_SMTP_TIMEOUT, p->st == ST_STARTTLS ? "starttls" : "ehlo", 0, "no reply to %s within %.1f s",
+           p->st == ST_STARTTLS ? "STARTTLS"
+           : p->st == ST_HELO   ? "HELO"
+                                : "EHLO",
            p->env->command_timeout_ms / 1000.0);
     return;
   case ST_HANDSHAKE:
@@ -259,8 +264,7 @@ static void on_timeout(uv_timer_t *t) {
     finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 0, "no reply to EHLO after TLS within %.1f s",
            p->env->command_timeout_ms / 1000.0);
     return;
-  case ST_CLOSING:
-    return;
+  case ST_CLOSING: return;
   }
 }
 
@@ -399,15 +403,16 @@ static void feed_smtp(probe_t *p, const char *data, size_t len) {
     size_t used = 0;
     const mxs_smtp_reply_t *rep = NULL;
     mxs_smtp_status_t s = mxs_smtp_reader_feed(p->rd, data, len, &used, &rep);
-    if (s == MXS_SMTP_REPLY) p->rawlen = p->rawmore = 0;
-    else raw_keep(p, data, s < 0 ? len : used); /* an error: the whole read, not just up to the bad byte */
+    if (s == MXS_SMTP_REPLY)
+      p->rawlen = p->rawmore = 0;
+    else
+      raw_keep(p, data, s < 0 ? len : used); /* an error: the whole read, not just up to the bad byte */
     data += used;
     len -= used;
     if (s == MXS_SMTP_NEED_MORE) return;
     if (s < 0) {
       if (p->st == ST_EHLO2)
-        finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 0, "reply to EHLO after TLS: %s",
-               mxs_smtp_strerror(s));
+        finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 0, "reply to EHLO after TLS: %s", mxs_smtp_strerror(s));
       else
         finish(p, MXS_CLASS_SMTP_PROTOCOL_ERROR, smtp_stage_name(p->st), 0, "%s", mxs_smtp_strerror(s));
       return;
@@ -461,8 +466,10 @@ static void handshake_failed(probe_t *p, int peer_closed) {
 static void drive_handshake(probe_t *p) {
   int rc = mxs_tls_handshake(p->tls);
   if (flush_tls(p) < 0 && rc >= 0) rc = -1;
-  if (rc == 1) handshake_done(p);
-  else if (rc < 0) handshake_failed(p, 0);
+  if (rc == 1)
+    handshake_done(p);
+  else if (rc < 0)
+    handshake_failed(p, 0);
 }
 
 /* Bytes read while TLS is on: into the engine, then drive it. */
@@ -477,8 +484,7 @@ static void feed_tls(probe_t *p, const char *data, size_t len) {
   }
   char plain[4096];
   int n = 0;
-  while (!p->finished && p->tls && (n = mxs_tls_read(p->tls, plain, sizeof plain)) > 0)
-    feed_smtp(p, plain, (size_t)n);
+  while (!p->finished && p->tls && (n = mxs_tls_read(p->tls, plain, sizeof plain)) > 0) feed_smtp(p, plain, (size_t)n);
   if (!p->finished && p->tls && n < 0)
     finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 0, "TLS session closed after the handshake");
 }
@@ -500,16 +506,13 @@ static void on_eof(probe_t *p, int err) {
   case ST_HELO:
   case ST_STARTTLS:
     finish(p, MXS_CLASS_SMTP_CLOSED, smtp_stage_name(p->st), 0, "%s %s", why,
-           p->st == ST_BANNER ? "before the greeting" : p->st == ST_STARTTLS ? "after STARTTLS" : "after EHLO");
+           p->st == ST_BANNER     ? "before the greeting"
+           : p->st == ST_STARTTLS ? "after STARTTLS"
+                                  : "after EHLO");
     return;
-  case ST_HANDSHAKE:
-    handshake_failed(p, 1);
-    return;
-  case ST_EHLO2:
-    finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 0, "%s after the TLS handshake", why);
-    return;
-  default:
-    return;
+  case ST_HANDSHAKE: handshake_failed(p, 1); return;
+  case ST_EHLO2: finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 0, "%s after the TLS handshake", why); return;
+  default: return;
   }
 }
 
@@ -521,8 +524,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (nread == 0) return;
-  if (p->tls) feed_tls(p, buf->base, (size_t)nread);
-  else feed_smtp(p, buf->base, (size_t)nread);
+  if (p->tls)
+    feed_tls(p, buf->base, (size_t)nread);
+  else
+    feed_smtp(p, buf->base, (size_t)nread);
 }
 
 /* ---- connecting -------------------------------------------------------- */
@@ -584,8 +589,8 @@ static probe_t *probe_new(const mxs_probe_env_t *env, const char *ip, int port, 
   return p;
 }
 
-int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
-                    mxs_probe_cb cb, void *arg) {
+int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy, mxs_probe_cb cb,
+                    void *arg) {
   return mxs_probe_start_h(env, ip, port, sni, legacy, cb, arg, NULL);
 }
 
@@ -595,9 +600,12 @@ void mxs_probe_cancel(mxs_probe_t *p, const char *why) {
     mxs_class_t cls;
     const char *stage;
   } by_state[] = {
-      [ST_CONNECT] = {MXS_CLASS_TCP_TIMEOUT, "connect"},   [ST_BANNER] = {MXS_CLASS_SMTP_BANNER_TIMEOUT, "banner"},
-      [ST_EHLO] = {MXS_CLASS_SMTP_TIMEOUT, "ehlo"},         [ST_HELO] = {MXS_CLASS_SMTP_TIMEOUT, "ehlo"},
-      [ST_STARTTLS] = {MXS_CLASS_SMTP_TIMEOUT, "starttls"}, [ST_HANDSHAKE] = {MXS_CLASS_TLS_TIMEOUT, "tls"},
+      [ST_CONNECT] = {MXS_CLASS_TCP_TIMEOUT, "connect"},
+      [ST_BANNER] = {MXS_CLASS_SMTP_BANNER_TIMEOUT, "banner"},
+      [ST_EHLO] = {MXS_CLASS_SMTP_TIMEOUT, "ehlo"},
+      [ST_HELO] = {MXS_CLASS_SMTP_TIMEOUT, "ehlo"},
+      [ST_STARTTLS] = {MXS_CLASS_SMTP_TIMEOUT, "starttls"},
+      [ST_HANDSHAKE] = {MXS_CLASS_TLS_TIMEOUT, "tls"},
       [ST_EHLO2] = {MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls"},
       [ST_CLOSING] = {MXS_CLASS_TCP_TIMEOUT, "connect"},
   };

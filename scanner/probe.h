@@ -70,8 +70,8 @@ typedef void (*mxs_probe_cb)(void *arg, mxs_probe_result_t *result);
  * runs the diagnostic profile and stops right after the handshake.  Returns
  * 0, or a negative UV error when nothing could be started (ENOMEM); a
  * connect that fails at once is reported through CB like any other. */
-int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
-                    mxs_probe_cb cb, void *arg);
+int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy, mxs_probe_cb cb,
+                    void *arg);
 
 /* The same, and *HANDLE (when non-NULL) identifies the probe until its
  * callback runs, for mxs_probe_cancel. */

@@ -70,7 +70,7 @@ typedef struct {
   const mxs_cert_info_t *cert; /* NULL: no leaf seen */
   mxs_class_set_t cert_errors;
 
-  const mxs_diag_t *diag; /* NULL: no diagnostic retry */
+  const mxs_diag_t *diag;       /* NULL: no diagnostic retry */
   const mxs_timings_t *timings; /* NULL: no connection tried */
   int attempts;
   int unfinished; /* the run ended (--max-runtime, a signal) before this probe did */

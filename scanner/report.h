@@ -15,7 +15,7 @@
 #include "scanner/classify.h"
 
 /* Exit statuses of report and diff (README "Reports and diffs"). */
-#define MXS_REPORT_EXIT_OK 0
+#define MXS_REPORT_EXIT_OK    0
 #define MXS_REPORT_EXIT_INPUT 1 /* an input could not be read */
 #define MXS_REPORT_EXIT_USAGE 2
 
@@ -64,7 +64,7 @@ mxs_class_t mxs_domain_class(mxs_class_set_t seen);
  * Cells are borrowed: keep them alive (e.g. in the arena) until printed. */
 typedef struct {
   size_t ncol;
-  unsigned right; /* bit i: right-align column i (numbers) */
+  unsigned right;     /* bit i: right-align column i (numbers) */
   const char **cells; /* owned array, nrows * ncol */
   size_t nrows, cap;
 } mxs_tab_t;
@@ -90,9 +90,9 @@ int mxs_json_emit(mxs_json_encoder_t *j, FILE *fp);
 typedef struct mxs_report_s mxs_report_t;
 
 typedef struct {
-  int expiring_days; /* certificates with days_left <= this are listed */
-  int tlsrpt;        /* keep what --tlsrpt needs */
-  size_t top;        /* text: rows of the long tables (0: all) */
+  int expiring_days;   /* certificates with days_left <= this are listed */
+  int tlsrpt;          /* keep what --tlsrpt needs */
+  size_t top;          /* text: rows of the long tables (0: all) */
   const char *contact; /* TLS-RPT contact-info */
 } mxs_report_opts_t;
 

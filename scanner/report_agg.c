@@ -152,8 +152,10 @@ int mxs_report_add(void *arg, const mxs_read_record_t *rec) {
     mxs_rprovider_t *p = provider(r, rec->mx);
     if (!p) return -ENOMEM;
     p->probes++;
-    if (rec->cls == MXS_CLASS_OK) p->ok++;
-    else p->fails[rec->cls]++;
+    if (rec->cls == MXS_CLASS_OK)
+      p->ok++;
+    else
+      p->fails[rec->cls]++;
   }
   if (rec->tls_version && count(r, &r->versions, rec->tls_version) < 0) return -ENOMEM;
   if (rec->cipher && count(r, &r->ciphers, rec->cipher) < 0) return -ENOMEM;

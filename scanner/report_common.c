@@ -149,9 +149,7 @@ int mxs_report_cmp_name(const void *a, const void *b) {
 
 /* ---- text tables ---------------------------------------------------------- */
 
-void mxs_tab_init(mxs_tab_t *t, size_t ncol, unsigned right) {
-  *t = (mxs_tab_t){.ncol = ncol, .right = right};
-}
+void mxs_tab_init(mxs_tab_t *t, size_t ncol, unsigned right) { *t = (mxs_tab_t){.ncol = ncol, .right = right}; }
 
 int mxs_tab_row(mxs_tab_t *t, const char *const *cells) {
   if (t->nrows == t->cap) {

@@ -48,16 +48,16 @@ struct mxs_report_s {
   mxs_report_opts_t o;
   const psl_ctx_t *psl; /* libpsl's builtin list, not owned */
   mxs_arena_t arena;
-  mxs_table_t domains;     /* domain -> mxs_rdomain_t */
-  mxs_table_t providers;   /* provider -> mxs_rprovider_t */
-  mxs_table_t mx_provider; /* MX host -> mxs_rprovider_t: one PSL lookup per host */
-  mxs_table_t versions;    /* tls_version -> mxs_rcount_t */
-  mxs_table_t ciphers;     /* cipher -> mxs_rcount_t */
+  mxs_table_t domains;       /* domain -> mxs_rdomain_t */
+  mxs_table_t providers;     /* provider -> mxs_rprovider_t */
+  mxs_table_t mx_provider;   /* MX host -> mxs_rprovider_t: one PSL lookup per host */
+  mxs_table_t versions;      /* tls_version -> mxs_rcount_t */
+  mxs_table_t ciphers;       /* cipher -> mxs_rcount_t */
   mxs_rexpiring_t *expiring; /* owned array */
   size_t nexpiring, capexpiring;
   uint64_t probes[MXS_CLASS_COUNT], nprobes;
   char first_at[24], last_at[24]; /* earliest and latest scanned_at */
-  mxs_rfile_t *files; /* owned array */
+  mxs_rfile_t *files;             /* owned array */
   size_t nfiles;
 };
 

@@ -10,9 +10,9 @@
 #include "scanner/report_int.h"
 
 typedef struct {
-  uint64_t dclass[MXS_CLASS_COUNT]; /* domains by their class */
-  mxs_rdomain_t **domains;          /* by name */
-  mxs_rprovider_t **providers;      /* by probes, most first */
+  uint64_t dclass[MXS_CLASS_COUNT];   /* domains by their class */
+  mxs_rdomain_t **domains;            /* by name */
+  mxs_rprovider_t **providers;        /* by probes, most first */
   mxs_rcount_t **versions, **ciphers; /* by count, most first */
   size_t ndomains, nproviders, nversions, nciphers, nexpiring;
   uint64_t no_tls; /* domains with no ok record */
@@ -46,8 +46,7 @@ static size_t expiring_unique(mxs_report_t *r) {
   size_t n = 1;
   for (size_t i = 1; i < r->nexpiring; i++) {
     const mxs_rexpiring_t *p = &r->expiring[n - 1], *e = &r->expiring[i];
-    if (strcmp(p->domain, e->domain) || strcmp(p->mx, e->mx) || strcmp(p->sha256, e->sha256))
-      r->expiring[n++] = *e;
+    if (strcmp(p->domain, e->domain) || strcmp(p->mx, e->mx) || strcmp(p->sha256, e->sha256)) r->expiring[n++] = *e;
   }
   return r->nexpiring = n;
 }
@@ -60,7 +59,9 @@ static void view_free(view_t *v) {
 }
 
 static int view_build(mxs_report_t *r, view_t *v) {
-  *v = (view_t){.ndomains = r->domains.len, .nproviders = r->providers.len, .nversions = r->versions.len,
+  *v = (view_t){.ndomains = r->domains.len,
+                .nproviders = r->providers.len,
+                .nversions = r->versions.len,
                 .nciphers = r->ciphers.len};
   v->domains = (mxs_rdomain_t **)mxs_report_table_values(&r->domains, mxs_report_cmp_name);
   v->providers = (mxs_rprovider_t **)mxs_report_table_values(&r->providers, by_probes);
@@ -83,7 +84,9 @@ static int view_build(mxs_report_t *r, view_t *v) {
 
 static double pct(uint64_t n, uint64_t total) { return total ? 100.0 * (double)n / (double)total : 0.0; }
 
-static const char *num(mxs_report_t *r, uint64_t n) { return mxs_arena_printf(&r->arena, "%llu", (unsigned long long)n); }
+static const char *num(mxs_report_t *r, uint64_t n) {
+  return mxs_arena_printf(&r->arena, "%llu", (unsigned long long)n);
+}
 static const char *percent(mxs_report_t *r, uint64_t n, uint64_t total) {
   return mxs_arena_printf(&r->arena, "%.1f%%", pct(n, total));
 }
@@ -181,8 +184,8 @@ static int text_expiring(mxs_report_t *r, const view_t *v, FILE *fp) {
   return rc;
 }
 
-static int text_counts(mxs_report_t *r, const char *title, const char *col, mxs_rcount_t **c, size_t nc,
-                       uint64_t total, FILE *fp) {
+static int text_counts(mxs_report_t *r, const char *title, const char *col, mxs_rcount_t **c, size_t nc, uint64_t total,
+                       FILE *fp) {
   mxs_tab_t t;
   mxs_tab_init(&t, 3, 0x6);
   const char *head[] = {col, "probes", "%"};

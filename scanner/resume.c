@@ -132,7 +132,8 @@ static int rewrite(const char *path, const scan_ctx_t *c, FILE *err) {
   }
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s.resume-tmp", path);
-  int in = open(path, O_RDONLY), out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644), rc = in < 0 || out < 0 ? -errno : 0;
+  int in = open(path, O_RDONLY), out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644),
+      rc = in < 0 || out < 0 ? -errno : 0;
   for (size_t i = 0; rc == 0 && i < c->nkeep; i++) rc = copy_range(in, out, c->keep[i].start, c->keep[i].end);
   if (rc == 0 && fsync(out) != 0) rc = -errno;
   if (in >= 0) close(in);

@@ -25,8 +25,10 @@ static void dns_link(mxs_scan_t *s, domain_t *d) {
 }
 
 static void dns_unlink(mxs_scan_t *s, domain_t *d) {
-  if (d->dns_prev) d->dns_prev->dns_next = d->dns_next;
-  else s->dns_head = d->dns_next;
+  if (d->dns_prev)
+    d->dns_prev->dns_next = d->dns_next;
+  else
+    s->dns_head = d->dns_next;
   if (d->dns_next) d->dns_next->dns_prev = d->dns_prev;
   d->in_dns = 0;
 }
@@ -47,8 +49,8 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
     for (size_t i = 0; i < a->nmx; i++) {
       const mxs_mx_host_t *mx = &a->mx[i];
       if (mx->status != MXS_CLASS_OK || mx->naddrs == 0) {
-        scan_emit_dns_record(s, d, mx, a->implicit_mx, mx->status == MXS_CLASS_OK ? MXS_CLASS_MX_NO_ADDRESS : mx->status,
-                        mx->detail);
+        scan_emit_dns_record(s, d, mx, a->implicit_mx,
+                             mx->status == MXS_CLASS_OK ? MXS_CLASS_MX_NO_ADDRESS : mx->status, mx->detail);
         continue;
       }
       for (size_t k = 0; k < mx->naddrs; k++)
@@ -144,8 +146,10 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   uv_timer_stop(&s->sched_timer);
   abandon_dns(s, why);
   scan_abandon_queued(s, why);
-  if (deadline && s->workers) mxs_workers_cancel_all(s->workers, why);
-  else if (deadline) mxs_table_each(&s->targets, scan_cancel_running, (void *)why);
+  if (deadline && s->workers)
+    mxs_workers_cancel_all(s->workers, why);
+  else if (deadline)
+    mxs_table_each(&s->targets, scan_cancel_running, (void *)why);
   s->in_stop = 0;
   scan_maybe_finish(s);
 }
@@ -157,8 +161,7 @@ static void on_deadline(uv_timer_t *h) {
 }
 
 void scan_maybe_finish(mxs_scan_t *s) {
-  if (s->closed || s->in_stop || s->domains_active > 0 || s->acks_pending > 0 || !(s->input_eof || s->stopping))
-    return;
+  if (s->closed || s->in_stop || s->domains_active > 0 || s->acks_pending > 0 || !(s->input_eof || s->stopping)) return;
   s->closed = 1;
   if (s->tty && !s->cfg->quiet) fprintf(s->err, "\r\033[K"); /* the table follows on a clean line */
   uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -186,7 +189,8 @@ static void on_signal(uv_signal_t *h, int signum) {
     uv_stop(&s->loop);
     return;
   }
-  fprintf(s->err, "mxscan: %s: finishing the probes in flight, recording the rest as unfinished (again to stop at once)\n",
+  fprintf(s->err,
+          "mxscan: %s: finishing the probes in flight, recording the rest as unfinished (again to stop at once)\n",
           strsignal(signum));
   stop_run(s, 0, "not finished: the run was interrupted");
 }
@@ -212,14 +216,15 @@ static void status_line(mxs_scan_t *s, char *out, size_t len, double per_s) {
     int left = (int)(elapsed / frac - elapsed);
     snprintf(eta, sizeof eta, ", %.0f%% read, ETA %d:%02d:%02d", frac * 100, left / 3600, left / 60 % 60, left % 60);
   }
-  int n = snprintf(out, len, "%s read, %s done (%.0f/s), %zu probing, %zu queued, %s records%s", grouped(s->domains_read, a, sizeof a),
-                   grouped(s->stats->ndomains, b, sizeof b), per_s, s->sched.active, s->sched.queued,
-                   grouped(s->stats->nprobes, c, sizeof c), eta);
+  int n = snprintf(out, len, "%s read, %s done (%.0f/s), %zu probing, %zu queued, %s records%s",
+                   grouped(s->domains_read, a, sizeof a), grouped(s->stats->ndomains, b, sizeof b), per_s,
+                   s->sched.active, s->sched.queued, grouped(s->stats->nprobes, c, sizeof c), eta);
   mxs_class_set_t shown = MXS_CLASS_BIT(MXS_CLASS_OK);
   for (int k = 0; k < 3 && n > 0 && (size_t)n < len; k++) {
     int best = -1;
     for (int i = 0; i < MXS_CLASS_COUNT; i++)
-      if (!(shown & MXS_CLASS_BIT(i)) && s->stats->probes[i] && (best < 0 || s->stats->probes[i] > s->stats->probes[best]))
+      if (!(shown & MXS_CLASS_BIT(i)) && s->stats->probes[i] &&
+          (best < 0 || s->stats->probes[i] > s->stats->probes[best]))
         best = i;
     if (best < 0) break;
     shown |= MXS_CLASS_BIT(best);
@@ -242,16 +247,17 @@ static void on_flush_timer(uv_timer_t *h) {
   status_line(s, line, sizeof line, per_s);
   /* On a terminal the line is redrawn in place; in a log (cron) each
    * status is a plain line with no control characters. */
-  if (s->tty) fprintf(s->err, "\r\033[K%.*s", 200, line);
-  else fprintf(s->err, "mxscan: status: %s\n", line);
+  if (s->tty)
+    fprintf(s->err, "\r\033[K%.*s", 200, line);
+  else
+    fprintf(s->err, "mxscan: status: %s\n", line);
   fflush(s->err);
 }
 
 static void on_exporter_wake(void *arg) { scan_pump_input(arg); }
 static void on_source_wake(void *arg) { scan_pump_input(arg); }
 
-static int add_exporter(mxs_scan_t *s, const char *name, const char *target, unsigned flags, char *err,
-                        size_t errlen) {
+static int add_exporter(mxs_scan_t *s, const char *name, const char *target, unsigned flags, char *err, size_t errlen) {
   if (s->nout == MXS_MAX_EXPORTERS) {
     snprintf(err, errlen, "too many outputs");
     return -1;
@@ -279,7 +285,7 @@ static int redis_target(const mxs_config_t *c, char *out, size_t len) {
     n += snprintf(out + n, len - (size_t)n, "%cspill_dir=", sep);
     for (const unsigned char *p = (const unsigned char *)c->redis_spill_dir; *p && n + 4 < (int)len; p++)
       n += isalnum(*p) || strchr("/._-", *p) ? snprintf(out + n, len - (size_t)n, "%c", *p)
-                                              : snprintf(out + n, len - (size_t)n, "%%%02X", *p);
+                                             : snprintf(out + n, len - (size_t)n, "%%%02X", *p);
   }
   return n < (int)len ? 0 : -1;
 }
@@ -350,7 +356,7 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   s->deadline_timer.data = s;
   if (c->max_runtime_ms > 0) uv_timer_start(&s->deadline_timer, on_deadline, (uint64_t)c->max_runtime_ms, 0);
   s->psl = psl_builtin();
-  mxs_sched_opts_t so = {s->concurrency, c->per_ip, c->per_ip_interval_ms, c->per_provider, c->rate,
+  mxs_sched_opts_t so = {s->concurrency,   c->per_ip, c->per_ip_interval_ms, c->per_provider, c->rate,
                          c->provider_rate, 60000};
   mxs_sched_init(&s->sched, &so, uv_now(&s->loop));
   if (c->threads > 1) {

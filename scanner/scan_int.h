@@ -29,9 +29,9 @@ typedef struct mxs_scan_s mxs_scan_t;
 typedef struct domain_s {
   mxs_scan_t *scan;
   int dns_ms;
-  int outstanding;      /* records still to write; the domain ends at 0 */
-  int finished;         /* every record written (maybe early, see abandon_dns) */
-  int in_dns;           /* the resolver still holds a pointer to it */
+  int outstanding; /* records still to write; the domain ends at 0 */
+  int finished;    /* every record written (maybe early, see abandon_dns) */
+  int in_dns;      /* the resolver still holds a pointer to it */
   struct domain_s *dns_prev, *dns_next;
   mxs_class_set_t seen; /* classes of its records */
   struct job_s *done;   /* its records, ready, in output order */
@@ -69,11 +69,11 @@ typedef struct target_s {
   mxs_sched_item_t item; /* first: the scheduler hands items back */
   mxs_scan_t *scan;
   tstate_t st;
-  int attempts; /* connections tried so far */
-  mxs_probe_t *probe;        /* while running, for cancel */
-  mxs_probe_result_t *last;  /* outcome of the previous attempt while a retry waits */
-  int claimed;               /* a distributed run: this machine probes it */
-  char provider[256];        /* registrable domain of the MX: the limiter's key */
+  int attempts;             /* connections tried so far */
+  mxs_probe_t *probe;       /* while running, for cancel */
+  mxs_probe_result_t *last; /* outcome of the previous attempt while a retry waits */
+  int claimed;              /* a distributed run: this machine probes it */
+  char provider[256];       /* registrable domain of the MX: the limiter's key */
   char ip[64];
   char *sni;
   mxs_verdict_t v; /* the probe's result, refined with the legacy retry */
@@ -86,34 +86,34 @@ struct mxs_scan_s {
   mxs_resolver_t *resolver;
   mxs_tls_ctx_t *tls;
   mxs_probe_env_t penv;
-  mxs_workers_t *workers; /* probe threads; NULL: probes run on this loop */
-  mxs_resume_t resume;    /* --resume: domains the output already holds */
-  uint64_t skipped;       /* input domains skipped as already complete */
-  mxs_source_t *source; /* where domains come from (a file, a job queue) */
+  mxs_workers_t *workers;           /* probe threads; NULL: probes run on this loop */
+  mxs_resume_t resume;              /* --resume: domains the output already holds */
+  uint64_t skipped;                 /* input domains skipped as already complete */
+  mxs_source_t *source;             /* where domains come from (a file, a job queue) */
   mxs_source_factory_t make_source; /* NULL: the file cfg->input */
   void *make_arg;
   int input_eof;
   mxs_exporter_t *out[MXS_MAX_EXPORTERS]; /* file and/or redis */
   size_t nout;
-  mxs_table_t targets; /* key -> target_t */
-  mxs_sched_t sched;   /* who may connect next */
-  uv_timer_t sched_timer; /* wakes the scheduler when a limit lapses */
-  const psl_ctx_t *psl;   /* public suffix list: MX host -> provider */
-  domain_t *dns_head;     /* domains waiting for the resolver */
+  mxs_table_t targets;       /* key -> target_t */
+  mxs_sched_t sched;         /* who may connect next */
+  uv_timer_t sched_timer;    /* wakes the scheduler when a limit lapses */
+  const psl_ctx_t *psl;      /* public suffix list: MX host -> provider */
+  domain_t *dns_head;        /* domains waiting for the resolver */
   uv_timer_t deadline_timer; /* --max-runtime */
-  int deadline;           /* --max-runtime passed: cancel what runs */
-  uint64_t seed;          /* retry jitter */
+  int deadline;              /* --max-runtime passed: cancel what runs */
+  uint64_t seed;             /* retry jitter */
   size_t domains_active, high_water;
   uv_signal_t sigint, sigterm;
   uv_timer_t flush_timer; /* also drives the progress/status line */
   uint64_t domains_read;
   uint64_t last_status_ms, last_status_done;
-  int tty;                /* stderr is a terminal: a live progress line */
+  int tty;             /* stderr is a terminal: a live progress line */
   uv_idle_t pump_idle; /* reads input from the loop, never recursively */
   int concurrency;     /* --concurrency, fitted to the descriptor limit */
   int stopping;        /* a signal or the deadline: take no new work */
   int closed;
-  int in_stop; /* stop_run is walking the domain and target lists */
+  int in_stop;         /* stop_run is walking the domain and target lists */
   size_t acks_pending; /* domains whose records an exporter has not stored yet */
   mxs_stats_t *stats;
   FILE *err;

@@ -65,9 +65,7 @@ void mxs_smtp_reader_reset(mxs_smtp_reader_t *r) {
   r->reply.nlines = 0;
 }
 
-size_t mxs_smtp_reader_buffered(const mxs_smtp_reader_t *r) {
-  return r->done ? 0 : r->pending;
-}
+size_t mxs_smtp_reader_buffered(const mxs_smtp_reader_t *r) { return r->done ? 0 : r->pending; }
 
 /* Appends one text byte; the cap can never be hit by a well-framed reply
  * because line length and line count are checked before text is stored. */
@@ -95,12 +93,13 @@ static int step_prefix(mxs_smtp_reader_t *r, char c) {
   r->prefix[i] = c;
   if (i == 2) {
     int code = (r->prefix[0] - '0') * 100 + (r->prefix[1] - '0') * 10 + (c - '0');
-    if (r->reply.nlines == 0) r->reply.code = code;
-    else if (code != r->reply.code) return MXS_SMTP_ERR_MALFORMED;
+    if (r->reply.nlines == 0)
+      r->reply.code = code;
+    else if (code != r->reply.code)
+      return MXS_SMTP_ERR_MALFORMED;
   }
   /* A continuation on the last allowed line promises one line too many. */
-  if (i == 3 && c == '-' && r->reply.nlines + 1 == MXS_SMTP_MAX_LINES)
-    return MXS_SMTP_ERR_TOO_MANY_LINES;
+  if (i == 3 && c == '-' && r->reply.nlines + 1 == MXS_SMTP_MAX_LINES) return MXS_SMTP_ERR_TOO_MANY_LINES;
   return MXS_SMTP_NEED_MORE;
 }
 
@@ -138,8 +137,8 @@ static int step(mxs_smtp_reader_t *r, char c) {
   return arena_put(r, c);
 }
 
-mxs_smtp_status_t mxs_smtp_reader_feed(mxs_smtp_reader_t *r, const char *data, size_t len,
-                                       size_t *used, const mxs_smtp_reply_t **reply) {
+mxs_smtp_status_t mxs_smtp_reader_feed(mxs_smtp_reader_t *r, const char *data, size_t len, size_t *used,
+                                       const mxs_smtp_reply_t **reply) {
   size_t n = 0;
   int rc = r->err;
   if (reply != NULL) *reply = NULL;

@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 
-#define MXS_SMTP_MAX_LINE 1024 /* bytes incl. CRLF; RFC 5321 says 512 */
-#define MXS_SMTP_MAX_LINES 64  /* lines in one reply */
+#define MXS_SMTP_MAX_LINE  1024 /* bytes incl. CRLF; RFC 5321 says 512 */
+#define MXS_SMTP_MAX_LINES 64   /* lines in one reply */
 
 typedef enum {
   MXS_SMTP_NEED_MORE = 0, /* no complete reply yet */
@@ -23,9 +23,9 @@ typedef enum {
 } mxs_smtp_status_t;
 
 typedef struct {
-  int code;        /* 200..599 */
-  size_t nlines;   /* >= 1 */
-  char **lines;    /* text after "ddd-"/"ddd ", NUL-terminated, no CRLF; owned by the reader */
+  int code;      /* 200..599 */
+  size_t nlines; /* >= 1 */
+  char **lines;  /* text after "ddd-"/"ddd ", NUL-terminated, no CRLF; owned by the reader */
 } mxs_smtp_reply_t;
 
 typedef struct mxs_smtp_reader_s mxs_smtp_reader_t;
@@ -54,8 +54,8 @@ void mxs_smtp_reader_free(mxs_smtp_reader_t *r);
  * Memory: about 2 KiB per reader plus the reply text, which never exceeds
  * MXS_SMTP_MAX_LINES * MXS_SMTP_MAX_LINE bytes and is reused between
  * replies. */
-mxs_smtp_status_t mxs_smtp_reader_feed(mxs_smtp_reader_t *r, const char *data, size_t len,
-                                       size_t *used, const mxs_smtp_reply_t **reply);
+mxs_smtp_status_t mxs_smtp_reader_feed(mxs_smtp_reader_t *r, const char *data, size_t len, size_t *used,
+                                       const mxs_smtp_reply_t **reply);
 
 /* Forgets any partial input, the last reply and a sticky error. */
 void mxs_smtp_reader_reset(mxs_smtp_reader_t *r);

@@ -13,11 +13,10 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
   for (int i = 0; i < MXS_CLASS_COUNT; i++) {
     if (!s->domains[i] && !s->probes[i]) continue;
     fprintf(fp, "%-26s %9llu %6.1f%% %9llu %6.1f%%  %s\n", mxs_class_name((mxs_class_t)i),
-            (unsigned long long)s->domains[i], pct(s->domains[i], s->ndomains),
-            (unsigned long long)s->probes[i], pct(s->probes[i], s->nprobes), mxs_class_hint((mxs_class_t)i));
+            (unsigned long long)s->domains[i], pct(s->domains[i], s->ndomains), (unsigned long long)s->probes[i],
+            pct(s->probes[i], s->nprobes), mxs_class_hint((mxs_class_t)i));
   }
-  fprintf(fp, "%-26s %9llu %7s %9llu\n", "total", (unsigned long long)s->ndomains, "",
-          (unsigned long long)s->nprobes);
+  fprintf(fp, "%-26s %9llu %7s %9llu\n", "total", (unsigned long long)s->ndomains, "", (unsigned long long)s->nprobes);
   if (s->lines_rejected)
     fprintf(fp, "%llu input line(s) rejected (see the errors above)\n", (unsigned long long)s->lines_rejected);
   if (s->write_errors)
@@ -33,8 +32,7 @@ static void write_counts(FILE *fp, const char *name, const uint64_t *counts, uin
   int first = 1;
   for (int i = 0; i < MXS_CLASS_COUNT; i++) {
     if (!counts[i]) continue;
-    fprintf(fp, "%s\"%s\": %llu", first ? "" : ", ", mxs_class_name((mxs_class_t)i),
-            (unsigned long long)counts[i]);
+    fprintf(fp, "%s\"%s\": %llu", first ? "" : ", ", mxs_class_name((mxs_class_t)i), (unsigned long long)counts[i]);
     first = 0;
   }
   fprintf(fp, "}}");
@@ -55,10 +53,11 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
   write_counts(fp, "domains", s->domains, s->ndomains);
   fprintf(fp, ",\n");
   write_counts(fp, "probes", s->probes, s->nprobes);
-  fprintf(fp, ",\n  \"lines_rejected\": %llu,\n  \"write_errors\": %llu,\n  \"unfinished\": %llu,\n"
-              "  \"interrupted\": %s\n}\n",
-          (unsigned long long)s->lines_rejected, (unsigned long long)s->write_errors,
-          (unsigned long long)s->unfinished, s->interrupted ? "true" : "false");
+  fprintf(fp,
+          ",\n  \"lines_rejected\": %llu,\n  \"write_errors\": %llu,\n  \"unfinished\": %llu,\n"
+          "  \"interrupted\": %s\n}\n",
+          (unsigned long long)s->lines_rejected, (unsigned long long)s->write_errors, (unsigned long long)s->unfinished,
+          s->interrupted ? "true" : "false");
   if (fclose(fp) != 0) {
     int e = errno;
     snprintf(err, errlen, "cannot write summary '%s': %s", path, strerror(e));

@@ -11,13 +11,13 @@ typedef struct {
   uint64_t probes[MXS_CLASS_COUNT];  /* records by class */
   uint64_t domains[MXS_CLASS_COUNT]; /* domains by their class (see README) */
   uint64_t nprobes, ndomains;
-  uint64_t lines_rejected;           /* input lines that were not domains */
-  uint64_t write_errors;             /* records an exporter failed to take */
-  uint64_t unfinished;               /* records marked unfinished (the run ended first) */
-  int64_t started, finished;         /* unix time */
-  uint64_t started_ms;               /* loop time at the start, for rates */
-  int interrupted;                   /* stopped by a signal before the end */
-  int aborted;                       /* a second signal: exit at once, nothing torn down */
+  uint64_t lines_rejected;   /* input lines that were not domains */
+  uint64_t write_errors;     /* records an exporter failed to take */
+  uint64_t unfinished;       /* records marked unfinished (the run ended first) */
+  int64_t started, finished; /* unix time */
+  uint64_t started_ms;       /* loop time at the start, for rates */
+  int interrupted;           /* stopped by a signal before the end */
+  int aborted;               /* a second signal: exit at once, nothing torn down */
 } mxs_stats_t;
 
 /* 1 when the run should alert: a record of a class in FAIL_ON, or more

@@ -38,12 +38,9 @@ static void set_ctx_err(char *err, size_t errlen, const char *what, const char *
 static mxs_class_t class_of_verify_error(int err, int depth) {
   switch (err) {
   case X509_V_ERR_CERT_HAS_EXPIRED:
-  case X509_V_ERR_CRL_HAS_EXPIRED:
-    return MXS_CLASS_CERT_EXPIRED;
-  case X509_V_ERR_CERT_NOT_YET_VALID:
-    return MXS_CLASS_CERT_NOT_YET_VALID;
-  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    return MXS_CLASS_CERT_SELF_SIGNED;
+  case X509_V_ERR_CRL_HAS_EXPIRED: return MXS_CLASS_CERT_EXPIRED;
+  case X509_V_ERR_CERT_NOT_YET_VALID: return MXS_CLASS_CERT_NOT_YET_VALID;
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: return MXS_CLASS_CERT_SELF_SIGNED;
   case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
   case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
   case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
@@ -52,10 +49,8 @@ static mxs_class_t class_of_verify_error(int err, int depth) {
     return depth == 0 ? MXS_CLASS_CERT_CHAIN_INCOMPLETE : MXS_CLASS_CERT_UNTRUSTED;
   case X509_V_ERR_EE_KEY_TOO_SMALL:
   case X509_V_ERR_CA_KEY_TOO_SMALL:
-  case X509_V_ERR_CA_MD_TOO_WEAK:
-    return MXS_CLASS_CERT_WEAK;
-  default: /* SELF_SIGNED_CERT_IN_CHAIN, CERT_UNTRUSTED, bad signatures, purpose ... */
-    return MXS_CLASS_CERT_UNTRUSTED;
+  case X509_V_ERR_CA_MD_TOO_WEAK: return MXS_CLASS_CERT_WEAK;
+  default: /* SELF_SIGNED_CERT_IN_CHAIN, CERT_UNTRUSTED, bad signatures, purpose ... */ return MXS_CLASS_CERT_UNTRUSTED;
   }
 }
 
@@ -77,8 +72,7 @@ static void info_cb(const SSL *ssl, int where, int ret) {
   /* SSL_CB_READ_ALERT and SSL_CB_WRITE_ALERT share the ALERT bit: test both
    * bits, or the alert we send ourselves ("dh key too small") looks like
    * the peer's. */
-  if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ) && t->fail.alert_received < 0 &&
-      (ret >> 8) == SSL3_AL_FATAL)
+  if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ) && t->fail.alert_received < 0 && (ret >> 8) == SSL3_AL_FATAL)
     t->fail.alert_received = ret & 0xff;
   if ((where & SSL_CB_CONNECT_LOOP) && SSL_get_state(ssl) != TLS_ST_CW_CLNT_HELLO &&
       SSL_get_state(ssl) != TLS_ST_BEFORE)
@@ -104,12 +98,10 @@ static SSL_CTX *new_client_ctx(int legacy, X509_STORE *store, char *err, size_t 
     /* What an old sending MTA would accept: explains a modern failure. */
     SSL_CTX_set_security_level(ctx, 0);
     SSL_CTX_set_options(ctx, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
-    ok = SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) &&
-         SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
+    ok = SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) && SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
   } else {
     SSL_CTX_set_security_level(ctx, 2);
-    ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) &&
-         SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=2");
+    ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) && SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=2");
   }
   if (!ok) {
     set_ctx_err(err, errlen, "cannot configure TLS context", NULL);
@@ -199,8 +191,8 @@ static void record_failure(mxs_tls_t *t, int rc) {
   if (e && ERR_GET_LIB(e) == ERR_LIB_SSL) f->ssl_reason = ERR_GET_REASON(e);
   const char *reason = e ? ERR_reason_error_string(e) : NULL;
   if (f->alert_received >= 0)
-    snprintf(f->text, sizeof f->text, "%s (alert %d: %s)", reason ? reason : "fatal alert",
-             f->alert_received, SSL_alert_desc_string_long(f->alert_received));
+    snprintf(f->text, sizeof f->text, "%s (alert %d: %s)", reason ? reason : "fatal alert", f->alert_received,
+             SSL_alert_desc_string_long(f->alert_received));
   else if (reason)
     snprintf(f->text, sizeof f->text, "%s", reason);
   else
@@ -398,7 +390,8 @@ void mxs_tls_describe(const mxs_tls_t *t, int64_t now, void (*line)(void *arg, c
   X509 *leaf = SSL_get0_peer_certificate(t->ssl);
   if (sni && leaf) {
     int ok = X509_check_host(leaf, sni, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
-    snprintf(buf, sizeof buf, "name check: %s %s", sni, ok ? "is named by the certificate" : "is NOT named by the certificate");
+    snprintf(buf, sizeof buf, "name check: %s %s", sni,
+             ok ? "is named by the certificate" : "is NOT named by the certificate");
     line(arg, buf);
   }
 }

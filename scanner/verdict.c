@@ -47,8 +47,11 @@ static int version_number(const char *name) {
   static const struct {
     const char *name;
     int v;
-  } map[] = {{"SSLv3", SSL3_VERSION}, {"TLSv1", TLS1_VERSION}, {"TLSv1.1", TLS1_1_VERSION},
-             {"TLSv1.2", TLS1_2_VERSION}, {"TLSv1.3", TLS1_3_VERSION}};
+  } map[] = {{"SSLv3", SSL3_VERSION},
+             {"TLSv1", TLS1_VERSION},
+             {"TLSv1.1", TLS1_1_VERSION},
+             {"TLSv1.2", TLS1_2_VERSION},
+             {"TLSv1.3", TLS1_3_VERSION}};
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
     if (strcmp(map[i].name, name) == 0) return map[i].v;
   return 0;
@@ -59,8 +62,8 @@ void mxs_verdict_add_legacy(mxs_verdict_t *v, mxs_probe_result_t *legacy) {
   v->has_diag = 1;
   const mxs_probe_result_t *m = v->res;
   int ok = legacy->tls_done;
-  v->diag = (mxs_diag_t){ok, ok ? legacy->tls_version : NULL, ok ? legacy->cipher : NULL,
-                         ok ? legacy->group : NULL, ok ? NULL : legacy->detail};
+  v->diag = (mxs_diag_t){ok, ok ? legacy->tls_version : NULL, ok ? legacy->cipher : NULL, ok ? legacy->group : NULL,
+                         ok ? NULL : legacy->detail};
   mxs_tls_outcome_t o = {m->tls_fail.ssl_reason, m->tls_fail.alert_received, m->tls_peer_closed, ok,
                          ok ? version_number(legacy->tls_version) : 0};
   v->cls = mxs_class_from_tls(&o);
@@ -80,7 +83,8 @@ void mxs_verdict_free(mxs_verdict_t *v) {
 }
 
 static void hostname_detail(const mxs_cert_info_t *c, const char *mx, char *out, size_t len) {
-  int n = snprintf(out, len, "certificate does not match %s: CN=%s, SAN=", mx, c->subject_cn ? c->subject_cn : "(none)");
+  int n =
+      snprintf(out, len, "certificate does not match %s: CN=%s, SAN=", mx, c->subject_cn ? c->subject_cn : "(none)");
   for (size_t i = 0; i < c->nsan && n > 0 && (size_t)n < len; i++)
     n += snprintf(out + n, len - (size_t)n, "%s%s", i ? "," : "", c->san[i]);
   if (c->nsan == 0 && n > 0 && (size_t)n < len) snprintf(out + n, len - (size_t)n, "(none)");
@@ -91,12 +95,8 @@ static void tls_detail(const mxs_verdict_t *v, mxs_class_t cls, const char *mx, 
   const mxs_probe_result_t *r = v->res;
   const mxs_cert_info_t *c = r->cert ? &r->cert->info : NULL;
   switch (cls) {
-  case MXS_CLASS_OK:
-    snprintf(out, len, "%s %s, certificate valid for %s", r->tls_version, r->cipher, mx);
-    break;
-  case MXS_CLASS_CERT_HOSTNAME_MISMATCH:
-    hostname_detail(c, mx, out, len);
-    break;
+  case MXS_CLASS_OK: snprintf(out, len, "%s %s, certificate valid for %s", r->tls_version, r->cipher, mx); break;
+  case MXS_CLASS_CERT_HOSTNAME_MISMATCH: hostname_detail(c, mx, out, len); break;
   case MXS_CLASS_CERT_WEAK:
     snprintf(out, len, "weak certificate: %s %d-bit key, %s signature", c->key_type, c->key_bits, c->sig_alg);
     break;
@@ -104,17 +104,13 @@ static void tls_detail(const mxs_verdict_t *v, mxs_class_t cls, const char *mx, 
     snprintf(out, len, "%s: the server sent %d certificate(s) and not the intermediate issuing it", r->verify_text,
              c->chain_len);
     break;
-  case MXS_CLASS_POST_TLS_EHLO_FAILED:
-    snprintf(out, len, "%s", v->detail);
-    break;
-  default:
-    snprintf(out, len, "%s", r->verify_text[0] ? r->verify_text : mxs_class_hint(cls));
-    break;
+  case MXS_CLASS_POST_TLS_EHLO_FAILED: snprintf(out, len, "%s", v->detail); break;
+  default: snprintf(out, len, "%s", r->verify_text[0] ? r->verify_text : mxs_class_hint(cls)); break;
   }
 }
 
-void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_t *r, mxs_timings_t *tm,
-                        char *detail, size_t detail_len) {
+void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_t *r, mxs_timings_t *tm, char *detail,
+                        size_t detail_len) {
   const mxs_probe_result_t *p = v->res;
   memset(r, 0, sizeof *r);
   memcpy(r->scanned_at, v->scanned_at, sizeof r->scanned_at);

@@ -35,7 +35,7 @@ void mxs_verdict_free(mxs_verdict_t *v);
 
 /* Fills R (every field but domain/mx/pref/implicit_mx/ip/port) for MX_NAME.
  * R borrows from V, TM and DETAIL, which the caller provides. */
-void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_t *r, mxs_timings_t *tm,
-                        char *detail, size_t detail_len);
+void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_t *r, mxs_timings_t *tm, char *detail,
+                        size_t detail_len);
 
 #endif

@@ -83,8 +83,10 @@ static int mailbox_init(mailbox_t *mb, uv_loop_t *loop, uv_async_cb cb, void *da
 /* ---- worker side ------------------------------------------------------- */
 
 static void live_remove(worker_t *w, msg_t *m) {
-  if (m->live_prev) m->live_prev->live_next = m->live_next;
-  else w->live = m->live_next;
+  if (m->live_prev)
+    m->live_prev->live_next = m->live_next;
+  else
+    w->live = m->live_next;
   if (m->live_next) m->live_next->live_prev = m->live_prev;
   m->live_prev = m->live_next = NULL;
 }
@@ -126,9 +128,7 @@ static void on_inbox(uv_async_t *h) {
   while (m) {
     msg_t *next = m->next;
     switch (m->kind) {
-    case MSG_START:
-      start_on_worker(w, m);
-      break;
+    case MSG_START: start_on_worker(w, m); break;
     case MSG_CANCEL:
       for (msg_t *l = w->live; l; l = l->live_next)
         if (l->probe) mxs_probe_cancel(l->probe, m->why);

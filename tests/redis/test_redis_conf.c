@@ -12,7 +12,7 @@
 #include "exporters/redis_conf.h"
 
 static void clear_env(void) {
-  const char *vars[] = {"MXSCAN_REDIS_PASSWORD", "REDISCLI_AUTH",        "MXSCAN_REDIS_PREFIX",
+  const char *vars[] = {"MXSCAN_REDIS_PASSWORD", "REDISCLI_AUTH",           "MXSCAN_REDIS_PREFIX",
                         "MXSCAN_REDIS_MAXLEN",   "MXSCAN_REDIS_DOWN_LIMIT", "MXSCAN_REDIS_SPILL_DIR"};
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
 }
@@ -59,8 +59,9 @@ static void tcp_full(void **state) {
   assert_int_equal(c.batch, 8);
   assert_int_equal(c.window, 100);
   assert_null(strstr(c.display, "p%40ss"));
-  assert_string_equal(c.display, "redis://alice:***@[::1]:7000/3?prefix=eu:scan&maxlen=500&down_limit=2.5"
-                                 "&spill_dir=%2Ftmp&batch=8&window=100");
+  assert_string_equal(c.display,
+                      "redis://alice:***@[::1]:7000/3?prefix=eu:scan&maxlen=500&down_limit=2.5"
+                      "&spill_dir=%2Ftmp&batch=8&window=100");
 }
 
 static void unix_socket(void **state) {
@@ -102,10 +103,18 @@ static void environment(void **state) {
 static void errors_never_show_the_password(void **state) {
   (void)state;
   const char *bad[] = {
-      "http://:sekret@h",          "redis://:sekret@h:99999",     "redis://:sekret@h:6379/x",
-      "redis://:sekret@:6379",     "redis://:sekret@h?nope=1",    "redis://:sekret@h?maxlen=-1",
-      "rediss://:sekret@h",        "unix://:sekret@relative.sock", "redis://:sek/ret@h:1",
-      "redis://sekret@h?prefix=a b", "redis://:sekret@h?down_limit=0", "redis://:se%zzret@h",
+      "http://:sekret@h",
+      "redis://:sekret@h:99999",
+      "redis://:sekret@h:6379/x",
+      "redis://:sekret@:6379",
+      "redis://:sekret@h?nope=1",
+      "redis://:sekret@h?maxlen=-1",
+      "rediss://:sekret@h",
+      "unix://:sekret@relative.sock",
+      "redis://:sek/ret@h:1",
+      "redis://sekret@h?prefix=a b",
+      "redis://:sekret@h?down_limit=0",
+      "redis://:se%zzret@h",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     mxs_redis_conf_t c;
@@ -133,9 +142,12 @@ static void mask(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup(tcp_defaults, setup),  cmocka_unit_test_setup(tcp_full, setup),
-      cmocka_unit_test_setup(unix_socket, setup),   cmocka_unit_test_setup(environment, setup),
-      cmocka_unit_test_setup(errors_never_show_the_password, setup), cmocka_unit_test(mask),
+      cmocka_unit_test_setup(tcp_defaults, setup),
+      cmocka_unit_test_setup(tcp_full, setup),
+      cmocka_unit_test_setup(unix_socket, setup),
+      cmocka_unit_test_setup(environment, setup),
+      cmocka_unit_test_setup(errors_never_show_the_password, setup),
+      cmocka_unit_test(mask),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

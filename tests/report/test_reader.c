@@ -157,7 +157,8 @@ static void jsonl_rejects_bad_records(void **state) {
       {"{\"domain\":\"x\",\"class\":\"ok\",\"a\":[1,]}", "unexpected character"},
       {"{\"domain\":\"x\",\"class\":\"ok\",\"a\":", "expected a value"},
       {"{\"domain\":\"x\",\"class\":\"ok\",\"a\":-}", "bad number"},
-      {"{\"domain\":\"x\",\"class\":\"ok\",\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+      {"{\"domain\":\"x\",\"class\":\"ok\",\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+       "}",
        "nested too deep"},
       {"{\"domain\":\"x\",\"class\":\"ok\"", "expected ',' or '}'"},
   };
@@ -265,15 +266,36 @@ static void msgpack_rejects_bad_records(void **state) {
   } bad[] = {
       {"\x07", 1, "a record is a msgpack map"},
       {"\x81\x01\x02", 3, "a record key is not a string"},
-      {"\x81\xa6" "domain" "\x07", 9, "'domain' is not a string"},
+      {"\x81\xa6"
+       "domain"
+       "\x07",
+       9, "'domain' is not a string"},
       {"\x81\xa1k\xc1", 4, "byte 0xc1"},
-      {"\x82\xa6" "domain" "\xa1x\xa5" "class" "\xa4nope", 21, "unknown class 'nope'"},
-      {"\x81\xa6" "domain" "\xa1x", 10, "no 'class'"},
-      {"\x82\xa6" "domain" "\xa3x\0y\xa5" "class" "\xa2ok", 21, "NUL byte in a string"},
+      {"\x82\xa6"
+       "domain"
+       "\xa1x\xa5"
+       "class"
+       "\xa4nope",
+       21, "unknown class 'nope'"},
+      {"\x81\xa6"
+       "domain"
+       "\xa1x",
+       10, "no 'class'"},
+      {"\x82\xa6"
+       "domain"
+       "\xa3x\0y\xa5"
+       "class"
+       "\xa2ok",
+       21, "NUL byte in a string"},
       {"\x81\xa1k\xdd\xff\xff\xff\xff\x01\x02\xc1", 11, "byte 0xc1"}, /* a lying count costs nothing */
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    static const char good[] = "\x82\xa6" "domain" "\xa1x\xa5" "class" "\xa2ok";
+    static const char good[] =
+        "\x82\xa6"
+        "domain"
+        "\xa1x\xa5"
+        "class"
+        "\xa2ok";
     char buf[256], path[64], want[128];
     size_t g = sizeof good - 1;
     memcpy(buf, good, g);
@@ -392,10 +414,10 @@ static void reads_a_pipe_in_pieces(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(jsonl_reads_records),       cmocka_unit_test(jsonl_torn_tail),
-      cmocka_unit_test(jsonl_rejects_bad_records), cmocka_unit_test(msgpack_reads_records),
+      cmocka_unit_test(jsonl_reads_records),         cmocka_unit_test(jsonl_torn_tail),
+      cmocka_unit_test(jsonl_rejects_bad_records),   cmocka_unit_test(msgpack_reads_records),
       cmocka_unit_test(msgpack_rejects_bad_records), cmocka_unit_test(crosses_buffer_boundaries),
-      cmocka_unit_test(empty_garbage_and_missing), cmocka_unit_test(reads_a_pipe_in_pieces),
+      cmocka_unit_test(empty_garbage_and_missing),   cmocka_unit_test(reads_a_pipe_in_pieces),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

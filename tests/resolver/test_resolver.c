@@ -162,12 +162,12 @@ static answer_t resolve_one(mxs_resolver_opts_t opts, const char *name) {
 
 static const mxs_resolver_opts_t plain = {0};
 
-#define SKIP_WITHOUT_DNS()                                      \
-  do {                                                          \
-    if (dns_server() == NULL) {                                 \
+#define SKIP_WITHOUT_DNS()                                            \
+  do {                                                                \
+    if (dns_server() == NULL) {                                       \
       print_message("MXS_TEST_DNS unset: run through the wrapper\n"); \
-      skip();                                                   \
-    }                                                           \
+      skip();                                                         \
+    }                                                                 \
   } while (0)
 
 static void assert_class(mxs_class_t got, mxs_class_t want, const char *what) {
@@ -474,7 +474,7 @@ static void test_close_immediately(void **state) {
   c.closing = 1;
   mxs_resolver_close(c.r, on_closed, &c);
   mxs_resolver_close(c.r, on_closed, &c); /* second close: ignored */
-  assert_int_equal(c.done_calls, 0);     /* done_cb is never synchronous */
+  assert_int_equal(c.done_calls, 0);      /* done_cb is never synchronous */
   uv_run(&c.loop, UV_RUN_DEFAULT);
   assert_int_equal(c.done_calls, 1);
   assert_int_equal(c.got, 0);
@@ -517,10 +517,9 @@ static void test_server_list_parsing(void **state) {
       {"::1", "[::1]:53"},
       {" 192.0.2.1:53 , 2001:db8::1 ", "192.0.2.1:53,[2001:db8::1]:53"},
   };
-  static const char *const bad[] = {"",           "not-an-ip",       "dns.example:53",
-                                    "127.0.0.1:53,,x", "1.2.3.4:99999", "1.2.3.4:",
-                                    "1.2.3.4:0",  "[::1]:",          "[::1]x",
-                                    "1.2.3.4:53:53", "[fe80::1%eth0]:53", ","};
+  static const char *const bad[] = {
+      "",          "not-an-ip", "dns.example:53", "127.0.0.1:53,,x", "1.2.3.4:99999",     "1.2.3.4:",
+      "1.2.3.4:0", "[::1]:",    "[::1]x",         "1.2.3.4:53:53",   "[fe80::1%eth0]:53", ","};
   for (size_t i = 0; i < sizeof(in_out) / sizeof(in_out[0]); i++) {
     char *out = NULL, err[200] = "";
     if (mxs_resolver_servers_csv(in_out[i][0], &out, err, sizeof(err)) != 0)

@@ -26,8 +26,7 @@ static void log_event(struct log *lg, int st, size_t off, const mxs_smtp_reply_t
 }
 
 static void check_reply(const mxs_smtp_reply_t *rep) {
-  if (rep->code < 200 || rep->code > 599 || rep->nlines < 1 || rep->nlines > MXS_SMTP_MAX_LINES)
-    abort();
+  if (rep->code < 200 || rep->code > 599 || rep->nlines < 1 || rep->nlines > MXS_SMTP_MAX_LINES) abort();
   for (size_t i = 0; i < rep->nlines; i++)
     if (strlen(rep->lines[i]) > MXS_SMTP_MAX_LINE) abort();
   char sum[128];

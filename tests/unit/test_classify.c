@@ -13,14 +13,39 @@
 #include "scanner/classify.h"
 
 /* The contract's order, written out independently of the X-macro table. */
-static const char *const contract_order[] = {
-    "dns-nxdomain", "dns-servfail", "dns-timeout", "null-mx", "no-mx-no-address", "mx-no-address",
-    "tcp-timeout", "tcp-refused", "tcp-unreachable", "smtp-banner-timeout", "smtp-timeout",
-    "smtp-rejected", "smtp-protocol-error", "smtp-closed", "starttls-not-offered", "starttls-rejected",
-    "tls-version-mismatch", "tls-no-shared-cipher", "tls-weak-dh", "tls-legacy-renegotiation",
-    "tls-died", "tls-timeout", "tls-alert", "tls-protocol-error", "cert-expired", "cert-not-yet-valid",
-    "cert-self-signed", "cert-chain-incomplete", "cert-untrusted", "cert-hostname-mismatch",
-    "cert-weak", "post-tls-ehlo-failed", "ok"};
+static const char *const contract_order[] = {"dns-nxdomain",
+                                             "dns-servfail",
+                                             "dns-timeout",
+                                             "null-mx",
+                                             "no-mx-no-address",
+                                             "mx-no-address",
+                                             "tcp-timeout",
+                                             "tcp-refused",
+                                             "tcp-unreachable",
+                                             "smtp-banner-timeout",
+                                             "smtp-timeout",
+                                             "smtp-rejected",
+                                             "smtp-protocol-error",
+                                             "smtp-closed",
+                                             "starttls-not-offered",
+                                             "starttls-rejected",
+                                             "tls-version-mismatch",
+                                             "tls-no-shared-cipher",
+                                             "tls-weak-dh",
+                                             "tls-legacy-renegotiation",
+                                             "tls-died",
+                                             "tls-timeout",
+                                             "tls-alert",
+                                             "tls-protocol-error",
+                                             "cert-expired",
+                                             "cert-not-yet-valid",
+                                             "cert-self-signed",
+                                             "cert-chain-incomplete",
+                                             "cert-untrusted",
+                                             "cert-hostname-mismatch",
+                                             "cert-weak",
+                                             "post-tls-ehlo-failed",
+                                             "ok"};
 
 static void table_matches_contract(void **state) {
   (void)state;
@@ -97,9 +122,8 @@ static void tls_failures(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(table_matches_contract), cmocka_unit_test(tlsrpt_and_stage),
-      cmocka_unit_test(first_in_order),         cmocka_unit_test(connect_errors),
-      cmocka_unit_test(ares_statuses),          cmocka_unit_test(tls_failures),
+      cmocka_unit_test(table_matches_contract), cmocka_unit_test(tlsrpt_and_stage), cmocka_unit_test(first_in_order),
+      cmocka_unit_test(connect_errors),         cmocka_unit_test(ares_statuses),    cmocka_unit_test(tls_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,19 +14,42 @@
 static mxs_record_t sample(mxs_cert_info_t *cert, mxs_timings_t *tm, mxs_diag_t *diag) {
   static const char *const ehlo[] = {"PIPELINING", "SIZE 1000", "STARTTLS"};
   static const char *const san[] = {"mx.example.test"};
-  *cert = (mxs_cert_info_t){.subject_cn = "mx.example.test", .san = san, .nsan = 1, .issuer = "CN=Test CA",
-                            .not_before = "2026-01-01T00:00:00Z", .not_after = "2027-01-01T00:00:00Z",
-                            .days_left = 33, .key_type = "EC", .key_bits = 256, .sig_alg = "ecdsa-with-SHA256",
-                            .sha256 = "00ff", .chain_len = 2};
+  *cert = (mxs_cert_info_t){.subject_cn = "mx.example.test",
+                            .san = san,
+                            .nsan = 1,
+                            .issuer = "CN=Test CA",
+                            .not_before = "2026-01-01T00:00:00Z",
+                            .not_after = "2027-01-01T00:00:00Z",
+                            .days_left = 33,
+                            .key_type = "EC",
+                            .key_bits = 256,
+                            .sig_alg = "ecdsa-with-SHA256",
+                            .sha256 = "00ff",
+                            .chain_len = 2};
   *tm = (mxs_timings_t){1, 2, 3, 4, 5, 6, 21};
   *diag = (mxs_diag_t){1, "TLSv1", "AES128-SHA", "prime256v1", NULL};
-  mxs_record_t r = {.domain = "example.test", .cls = MXS_CLASS_CERT_EXPIRED, .stage = "cert",
+  mxs_record_t r = {.domain = "example.test",
+                    .cls = MXS_CLASS_CERT_EXPIRED,
+                    .stage = "cert",
                     .detail = "quote \" backslash \\ newline \n tab \t ctl \x01 utf8 \xc3\xbc bad \xff end",
-                    .scanned_at = "2026-11-28T02:00:07Z", .mx = "mx.example.test", .pref = 10, .ip = "127.0.0.1",
-                    .port = 25, .smtp_code = 250, .banner = "220 hi", .ehlo = ehlo, .nehlo = 3, .has_ehlo = 1,
-                    .tls_version = "TLSv1.3", .cipher = "TLS_AES_256_GCM_SHA384", .group = "X25519",
-                    .cert = cert, .cert_errors = MXS_CLASS_BIT(MXS_CLASS_CERT_EXPIRED), .diag = diag,
-                    .timings = tm, .attempts = 1};
+                    .scanned_at = "2026-11-28T02:00:07Z",
+                    .mx = "mx.example.test",
+                    .pref = 10,
+                    .ip = "127.0.0.1",
+                    .port = 25,
+                    .smtp_code = 250,
+                    .banner = "220 hi",
+                    .ehlo = ehlo,
+                    .nehlo = 3,
+                    .has_ehlo = 1,
+                    .tls_version = "TLSv1.3",
+                    .cipher = "TLS_AES_256_GCM_SHA384",
+                    .group = "X25519",
+                    .cert = cert,
+                    .cert_errors = MXS_CLASS_BIT(MXS_CLASS_CERT_EXPIRED),
+                    .diag = diag,
+                    .timings = tm,
+                    .attempts = 1};
   return r;
 }
 
@@ -42,12 +65,14 @@ static void json_is_exact(void **state) {
   mxs_record_encode(&r, &j.base);
   assert_false(j.oom);
   /* escapes, replacement of invalid UTF-8, nested containers and commas */
-  assert_non_null(strstr(j.buf, "\"detail\":\"quote \\\" backslash \\\\ newline \\u000a tab \\u0009 ctl \\u0001 "
-                                "utf8 \xc3\xbc bad \xef\xbf\xbd end\""));
+  assert_non_null(strstr(j.buf,
+                         "\"detail\":\"quote \\\" backslash \\\\ newline \\u000a tab \\u0009 ctl \\u0001 "
+                         "utf8 \xc3\xbc bad \xef\xbf\xbd end\""));
   assert_non_null(strstr(j.buf, "\"ehlo\":[\"PIPELINING\",\"SIZE 1000\",\"STARTTLS\"],"));
   assert_non_null(strstr(j.buf, "\"cert_errors\":[\"cert-expired\"]"));
-  assert_non_null(strstr(j.buf, "\"timings_ms\":{\"dns\":1,\"connect\":2,\"banner\":3,\"ehlo\":4,\"starttls\":5,"
-                                "\"handshake\":6,\"total\":21},\"attempts\":1,\"tlsrpt\":\"certificate-expired\"}"));
+  assert_non_null(strstr(j.buf,
+                         "\"timings_ms\":{\"dns\":1,\"connect\":2,\"banner\":3,\"ehlo\":4,\"starttls\":5,"
+                         "\"handshake\":6,\"total\":21},\"attempts\":1,\"tlsrpt\":\"certificate-expired\"}"));
   assert_int_equal(j.buf[0], '{');
   assert_int_equal(j.buf[j.len - 1], '}');
   mxs_json_encoder_free(&j);
@@ -69,9 +94,10 @@ static void msgpack_has_same_keys(void **state) {
   assert_int_equal(off, m.sbuf.size); /* exactly one object, no trailing bytes */
   msgpack_object o = u.data;
   assert_int_equal(o.type, MSGPACK_OBJECT_MAP);
-  const char *keys[] = {"domain", "class", "stage", "detail", "scanned_at", "mx", "pref", "implicit_mx",
-                        "ip", "port", "smtp_code", "banner", "ehlo", "tls_version", "cipher", "group",
-                        "cert", "cert_errors", "diag", "timings_ms", "attempts", "tlsrpt"};
+  const char *keys[] = {"domain", "class",       "stage",    "detail", "scanned_at", "mx",
+                        "pref",   "implicit_mx", "ip",       "port",   "smtp_code",  "banner",
+                        "ehlo",   "tls_version", "cipher",   "group",  "cert",       "cert_errors",
+                        "diag",   "timings_ms",  "attempts", "tlsrpt"};
   assert_int_equal(o.via.map.size, sizeof keys / sizeof keys[0]);
   for (size_t i = 0; i < o.via.map.size; i++) {
     msgpack_object k = o.via.map.ptr[i].key;
@@ -87,14 +113,18 @@ static void msgpack_has_same_keys(void **state) {
 
 static void minimal_dns_record(void **state) {
   (void)state;
-  mxs_record_t r = {.domain = "nx.test", .cls = MXS_CLASS_DNS_NXDOMAIN, .stage = "dns", .detail = "NXDOMAIN",
+  mxs_record_t r = {.domain = "nx.test",
+                    .cls = MXS_CLASS_DNS_NXDOMAIN,
+                    .stage = "dns",
+                    .detail = "NXDOMAIN",
                     .scanned_at = "2026-11-28T02:00:07Z"};
   mxs_json_encoder_t j;
   mxs_json_encoder_init(&j);
   mxs_json_encoder_reset(&j);
   mxs_record_encode(&r, &j.base);
-  assert_string_equal(j.buf, "{\"domain\":\"nx.test\",\"class\":\"dns-nxdomain\",\"stage\":\"dns\",\"detail\":"
-                             "\"NXDOMAIN\",\"scanned_at\":\"2026-11-28T02:00:07Z\",\"tlsrpt\":\"none\"}");
+  assert_string_equal(j.buf,
+                      "{\"domain\":\"nx.test\",\"class\":\"dns-nxdomain\",\"stage\":\"dns\",\"detail\":"
+                      "\"NXDOMAIN\",\"scanned_at\":\"2026-11-28T02:00:07Z\",\"tlsrpt\":\"none\"}");
   mxs_json_encoder_free(&j);
 }
 

@@ -39,7 +39,7 @@ static void test_normalize_good(void **state) {
       {"Bücher.Example.", "xn--bcher-kva.example"},
       {"b\x75\xcc\x88"
        "cher.example",
-       "xn--bcher-kva.example"}, /* NFD u + combining diaeresis */
+       "xn--bcher-kva.example"},   /* NFD u + combining diaeresis */
       {"faß.de", "xn--fa-hia.de"}, /* nontransitional: ß kept */
       {"例え.テスト", "xn--r8jz45g.xn--zckzah"},
       {"ｅｘａｍｐｌｅ.com", "example.com"}, /* fullwidth mapped by UTS #46 */
@@ -120,10 +120,10 @@ static void test_normalize_bad(void **state) {
       {"2001:db8::1", "IPv6 address, not a domain"},
       {"b\xfc"
        "cher.example",
-       "invalid UTF-8"}, /* Latin-1 */
-      {"\xc0\xae.example", "invalid UTF-8"},         /* overlong '.' */
-      {"\xed\xa0\x80.example", "invalid UTF-8"},     /* surrogate */
-      {"b\xc3", "invalid UTF-8"},                    /* truncated */
+       "invalid UTF-8"},                         /* Latin-1 */
+      {"\xc0\xae.example", "invalid UTF-8"},     /* overlong '.' */
+      {"\xed\xa0\x80.example", "invalid UTF-8"}, /* surrogate */
+      {"b\xc3", "invalid UTF-8"},                /* truncated */
       {"bücher..example", NULL},
       {"bücher", NULL},
       {"ü-.example", NULL},
@@ -133,8 +133,7 @@ static void test_normalize_bad(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char out[254];
     const char *why = NULL;
-    if (mxs_domain_normalize(cases[i].in, out, sizeof out, &why) != -1)
-      fail_msg("case %zu accepted as \"%s\"", i, out);
+    if (mxs_domain_normalize(cases[i].in, out, sizeof out, &why) != -1) fail_msg("case %zu accepted as \"%s\"", i, out);
     assert_non_null(why);
     if (cases[i].why != NULL && strcmp(why, cases[i].why) != 0)
       fail_msg("case %zu: why \"%s\", want \"%s\"", i, why, cases[i].why);
@@ -155,8 +154,7 @@ struct errs {
   char why[32][128];
 };
 
-static void on_error(void *arg, const char *name, unsigned long lineno, const char *line,
-                     const char *why) {
+static void on_error(void *arg, const char *name, unsigned long lineno, const char *line, const char *why) {
   struct errs *e = arg;
   assert_non_null(line);
   assert_true(strlen(line) <= 203);
@@ -193,18 +191,19 @@ static void expect_end(mxs_input_t *in) {
 
 static void test_reader_lines(void **state) {
   (void)state;
-  static const char text[] = "# a list of domains\n"   /* 1 */
-                             "\n"                      /* 2 */
-                             "   \t \n"                /* 3 */
-                             "Example.COM\n"           /* 4 */
-                             "bad..name\n"             /* 5 */
-                             "example.org   # ours\n"  /* 6 */
-                             "example.net foo\n"       /* 7 */
-                             "  \t spaced.example  \n" /* 8 */
-                             "  # indented comment\n"  /* 9 */
-                             "bücher.example\n"        /* 10 */
-                             "localhost\n"             /* 11 */
-                             "last.example";           /* 12, no newline */
+  static const char text[] =
+      "# a list of domains\n"   /* 1 */
+      "\n"                      /* 2 */
+      "   \t \n"                /* 3 */
+      "Example.COM\n"           /* 4 */
+      "bad..name\n"             /* 5 */
+      "example.org   # ours\n"  /* 6 */
+      "example.net foo\n"       /* 7 */
+      "  \t spaced.example  \n" /* 8 */
+      "  # indented comment\n"  /* 9 */
+      "bücher.example\n"        /* 10 */
+      "localhost\n"             /* 11 */
+      "last.example";           /* 12, no newline */
   struct errs e = {0};
   FILE *fp = fmemopen((void *)text, sizeof text - 1, "r");
   assert_non_null(fp);
@@ -233,14 +232,15 @@ static void test_reader_lines(void **state) {
 
 static void test_reader_crlf(void **state) {
   (void)state;
-  static const char text[] = "\xef\xbb\xbf"
-                             "a.example\r\n"
-                             "B.Example.\r\n"
-                             "\r\n"
-                             "# comment\r\n"
-                             "c.example # note\r\n"
-                             "bad_-.example x\r\n"
-                             "d.example\r";
+  static const char text[] =
+      "\xef\xbb\xbf"
+      "a.example\r\n"
+      "B.Example.\r\n"
+      "\r\n"
+      "# comment\r\n"
+      "c.example # note\r\n"
+      "bad_-.example x\r\n"
+      "d.example\r";
   struct errs e = {0};
   mxs_input_t *in = mxs_input_new(mem(text, sizeof text - 1), "crlf", on_error, &e);
   assert_non_null(in);
@@ -291,13 +291,14 @@ static void test_reader_long_line(void **state) {
  * byte cannot hide the rest of the line. */
 static void test_reader_hostile_bytes(void **state) {
   (void)state;
-  static const char text[] = "ex\x1b[2Jample.com\n"
-                             "good.example\0evil\n"
-                             "b\xfc"
-                             "cher.example\n"
-                             "b\xc3\xbc"
-                             "cher..example\n"
-                             "fine.example\n";
+  static const char text[] =
+      "ex\x1b[2Jample.com\n"
+      "good.example\0evil\n"
+      "b\xfc"
+      "cher.example\n"
+      "b\xc3\xbc"
+      "cher..example\n"
+      "fine.example\n";
   struct errs e = {0};
   mxs_input_t *in = mxs_input_new(mem(text, sizeof text - 1), "-", on_error, &e);
   assert_non_null(in);
@@ -402,18 +403,12 @@ static void test_reader_many(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_normalize_good),
-      cmocka_unit_test(test_normalize_limits),
-      cmocka_unit_test(test_normalize_bad),
-      cmocka_unit_test(test_reader_lines),
-      cmocka_unit_test(test_reader_crlf),
-      cmocka_unit_test(test_reader_long_line),
-      cmocka_unit_test(test_reader_hostile_bytes),
-      cmocka_unit_test(test_reader_misc),
-      cmocka_unit_test(test_reader_read_error),
-      cmocka_unit_test(test_reader_stdin_not_closed),
-      cmocka_unit_test(test_reader_pipe_streams),
-      cmocka_unit_test(test_reader_many),
+      cmocka_unit_test(test_normalize_good),       cmocka_unit_test(test_normalize_limits),
+      cmocka_unit_test(test_normalize_bad),        cmocka_unit_test(test_reader_lines),
+      cmocka_unit_test(test_reader_crlf),          cmocka_unit_test(test_reader_long_line),
+      cmocka_unit_test(test_reader_hostile_bytes), cmocka_unit_test(test_reader_misc),
+      cmocka_unit_test(test_reader_read_error),    cmocka_unit_test(test_reader_stdin_not_closed),
+      cmocka_unit_test(test_reader_pipe_streams),  cmocka_unit_test(test_reader_many),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

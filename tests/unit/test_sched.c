@@ -148,8 +148,8 @@ static void backoff_not_before_and_drain(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(per_ip_limit_holds),         cmocka_unit_test(providers_round_robin),
-      cmocka_unit_test(interval_and_rates),         cmocka_unit_test(penalty_halves_and_recovers),
+      cmocka_unit_test(per_ip_limit_holds),           cmocka_unit_test(providers_round_robin),
+      cmocka_unit_test(interval_and_rates),           cmocka_unit_test(penalty_halves_and_recovers),
       cmocka_unit_test(backoff_not_before_and_drain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,8 +22,7 @@ static int teardown(void **state) {
 }
 
 /* Feeds a C string in one go. */
-static mxs_smtp_status_t feed(mxs_smtp_reader_t *r, const char *s, size_t *used,
-                              const mxs_smtp_reply_t **reply) {
+static mxs_smtp_status_t feed(mxs_smtp_reader_t *r, const char *s, size_t *used, const mxs_smtp_reply_t **reply) {
   return mxs_smtp_reader_feed(r, s, strlen(s), used, reply);
 }
 
@@ -62,12 +61,13 @@ static void test_code_only(void **state) {
   assert_int_equal(used, 5);
 }
 
-static const char ehlo[] = "250-mx.example.com Hello [192.0.2.7]\r\n"
-                           "250-PIPELINING\r\n"
-                           "250-SIZE 52428800\r\n"
-                           "250-starttls \r\n"
-                           "250-AUTH PLAIN LOGIN\r\n"
-                           "250 SMTPUTF8\r\n";
+static const char ehlo[] =
+    "250-mx.example.com Hello [192.0.2.7]\r\n"
+    "250-PIPELINING\r\n"
+    "250-SIZE 52428800\r\n"
+    "250-starttls \r\n"
+    "250-AUTH PLAIN LOGIN\r\n"
+    "250 SMTPUTF8\r\n";
 
 static void test_multiline_ehlo(void **state) {
   mxs_smtp_reader_t *r = *state;
@@ -204,8 +204,7 @@ static void test_line_limit_boundary(void **state) {
   /* One byte more is too long, caught at the byte with no room for LF. */
   memset(buf + 4, 'x', MXS_SMTP_MAX_LINE - 5);
   memcpy(buf + MXS_SMTP_MAX_LINE - 1, "\r\n", 2);
-  assert_int_equal(mxs_smtp_reader_feed(r, buf, MXS_SMTP_MAX_LINE + 1, &used, &rep),
-                   MXS_SMTP_ERR_LINE_TOO_LONG);
+  assert_int_equal(mxs_smtp_reader_feed(r, buf, MXS_SMTP_MAX_LINE + 1, &used, &rep), MXS_SMTP_ERR_LINE_TOO_LONG);
   assert_int_equal(used, MXS_SMTP_MAX_LINE);
 }
 
@@ -344,8 +343,7 @@ static void test_summary(void **state) {
   assert_int_equal(feed(r, "554 5.7.1 Service unavailable\r\n", &used, &rep), MXS_SMTP_REPLY);
   mxs_smtp_reply_summary(rep, out, sizeof out);
   assert_string_equal(out, "554 5.7.1 Service unavailable");
-  assert_int_equal(feed(r, "421-4.7.0 Too many\r\n421 4.7.0 see https://x\r\n", &used, &rep),
-                   MXS_SMTP_REPLY);
+  assert_int_equal(feed(r, "421-4.7.0 Too many\r\n421 4.7.0 see https://x\r\n", &used, &rep), MXS_SMTP_REPLY);
   mxs_smtp_reply_summary(rep, out, sizeof out);
   assert_string_equal(out, "421 4.7.0 Too many 4.7.0 see https://x");
   assert_int_equal(feed(r, "250\r\n", &used, &rep), MXS_SMTP_REPLY);
@@ -374,12 +372,11 @@ static void test_summary(void **state) {
 
 static void test_strerror(void **state) {
   (void)state;
-  const mxs_smtp_status_t all[] = {MXS_SMTP_ERR_LINE_TOO_LONG, MXS_SMTP_ERR_TOO_MANY_LINES,
-                                   MXS_SMTP_ERR_MALFORMED, MXS_SMTP_ERR_NOMEM};
+  const mxs_smtp_status_t all[] = {MXS_SMTP_ERR_LINE_TOO_LONG, MXS_SMTP_ERR_TOO_MANY_LINES, MXS_SMTP_ERR_MALFORMED,
+                                   MXS_SMTP_ERR_NOMEM};
   for (size_t i = 0; i < 4; i++) {
     assert_non_null(mxs_smtp_strerror(all[i]));
-    for (size_t j = 0; j < i; j++)
-      assert_string_not_equal(mxs_smtp_strerror(all[i]), mxs_smtp_strerror(all[j]));
+    for (size_t j = 0; j < i; j++) assert_string_not_equal(mxs_smtp_strerror(all[i]), mxs_smtp_strerror(all[j]));
   }
   assert_non_null(strstr(mxs_smtp_strerror(MXS_SMTP_ERR_LINE_TOO_LONG), "too long"));
   assert_non_null(mxs_smtp_strerror((mxs_smtp_status_t)42));
@@ -394,8 +391,7 @@ static uint32_t rnd(uint32_t *s) {
 
 /* Runs DATA through a fresh reader in chunks (max size MAXC, random when
  * SEED is non-zero) and logs every event, with absolute offsets. */
-static void run_log(const char *data, size_t len, uint32_t seed, size_t maxc, char *log,
-                    size_t loglen) {
+static void run_log(const char *data, size_t len, uint32_t seed, size_t maxc, char *log, size_t loglen) {
   mxs_smtp_reader_t *r = mxs_smtp_reader_new();
   size_t off = 0, lo = 0;
   assert_non_null(r);
@@ -420,9 +416,9 @@ static void run_log(const char *data, size_t len, uint32_t seed, size_t maxc, ch
 
 static void test_random_chunking(void **state) {
   (void)state;
-  static const char *parts[] = {"250-", "250 ", "220 ", "220-", "ok", "STARTTLS", "\r\n", "\n",
-                                "\r",   "x",    "5",    "9",    " ",  "\0",       "-",    "25",
-                                "250-ok\r\n", "250 ok\r\n", "220 x\n", "250\r\n"};
+  static const char *parts[] = {"250-", "250 ", "220 ",       "220-",       "ok",      "STARTTLS", "\r\n",
+                                "\n",   "\r",   "x",          "5",          "9",       " ",        "\0",
+                                "-",    "25",   "250-ok\r\n", "250 ok\r\n", "220 x\n", "250\r\n"};
   static char data[2048], a[65536], b[65536];
   uint32_t seed = 1;
   for (int iter = 0; iter < 2000; iter++) {
