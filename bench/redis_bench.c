@@ -22,8 +22,8 @@
 
 typedef struct {
   uv_loop_t loop;
-  uv_idle_t idle;   /* unpaced: produce while the exporter takes records */
-  uv_timer_t pace;  /* paced: R/100 records every 10 ms */
+  uv_idle_t idle;  /* unpaced: produce while the exporter takes records */
+  uv_timer_t pace; /* paced: R/100 records every 10 ms */
   mxs_exporter_t *redis, *file;
   unsigned long count, done, domains, rate;
   int paused, closing, open, error;
@@ -37,10 +37,15 @@ typedef struct {
 static void make_record(unsigned long i, unsigned long domains, mxs_record_t *r, names_t *nm) {
   static const char *const ehlo[] = {"PIPELINING", "SIZE 52428800", "8BITMIME", "STARTTLS", "ENHANCEDSTATUSCODES"};
   static const char *const san[] = {"mx1.bench.test", "mx2.bench.test"};
-  static const mxs_cert_info_t cert = {.subject_cn = "mx1.bench.test", .san = san, .nsan = 2,
+  static const mxs_cert_info_t cert = {.subject_cn = "mx1.bench.test",
+                                       .san = san,
+                                       .nsan = 2,
                                        .issuer = "CN=Bench Intermediate CA,O=mxscan",
-                                       .not_before = "2026-01-01T00:00:00Z", .not_after = "2027-01-01T00:00:00Z",
-                                       .days_left = 33, .key_type = "EC", .key_bits = 256,
+                                       .not_before = "2026-01-01T00:00:00Z",
+                                       .not_after = "2027-01-01T00:00:00Z",
+                                       .days_left = 33,
+                                       .key_type = "EC",
+                                       .key_bits = 256,
                                        .sig_alg = "ecdsa-with-SHA256",
                                        .sha256 = "3f0c2b9a8e7d6c5b4a3928171605f4e3d2c1b0a99887766554433221100ffeed",
                                        .chain_len = 2};
@@ -49,12 +54,26 @@ static void make_record(unsigned long i, unsigned long domains, mxs_record_t *r,
   snprintf(domain, sizeof nm->domain, "d%06lu.bench.test", i % domains);
   snprintf(mx, sizeof nm->mx, "mx%lu.%s", (i / domains) % 4, domain);
   snprintf(ip, sizeof nm->ip, "10.%lu.%lu.%lu", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-  *r = (mxs_record_t){.domain = domain, .cls = (mxs_class_t)(i % MXS_CLASS_COUNT), .stage = "done",
-                      .detail = "250 2.0.0 Ok: bench record", .scanned_at = "2026-11-28T02:00:07Z", .mx = mx,
-                      .pref = 10, .ip = ip, .port = 25, .smtp_code = 250,
-                      .banner = "220 mx1.bench.test ESMTP Postfix (Debian/GNU)", .ehlo = ehlo, .nehlo = 5,
-                      .has_ehlo = 1, .tls_version = "TLSv1.3", .cipher = "TLS_AES_256_GCM_SHA384",
-                      .group = "X25519", .cert = &cert, .timings = &tm, .attempts = 1};
+  *r = (mxs_record_t){.domain = domain,
+                      .cls = (mxs_class_t)(i % MXS_CLASS_COUNT),
+                      .stage = "done",
+                      .detail = "250 2.0.0 Ok: bench record",
+                      .scanned_at = "2026-11-28T02:00:07Z",
+                      .mx = mx,
+                      .pref = 10,
+                      .ip = ip,
+                      .port = 25,
+                      .smtp_code = 250,
+                      .banner = "220 mx1.bench.test ESMTP Postfix (Debian/GNU)",
+                      .ehlo = ehlo,
+                      .nehlo = 5,
+                      .has_ehlo = 1,
+                      .tls_version = "TLSv1.3",
+                      .cipher = "TLS_AES_256_GCM_SHA384",
+                      .group = "X25519",
+                      .cert = &cert,
+                      .timings = &tm,
+                      .attempts = 1};
 }
 
 static void produce(bench_t *b, unsigned long n) {
@@ -88,7 +107,8 @@ static void finish(bench_t *b) {
 static void on_idle(uv_idle_t *h) {
   bench_t *b = h->data;
   produce(b, 1000);
-  if (b->done == b->count) finish(b);
+  if (b->done == b->count)
+    finish(b);
   else if (mxs_exporter_busy(b->redis)) { /* wait for wake */
     b->paused = 1;
     uv_idle_stop(h);
@@ -125,8 +145,10 @@ static int run(bench_t *b, const char *url, const char *out) {
   uv_timer_init(&b->loop, &b->pace);
   b->idle.data = b->pace.data = b;
   b->t0 = uv_hrtime();
-  if (b->rate) uv_timer_start(&b->pace, on_pace, 0, 10);
-  else uv_idle_start(&b->idle, on_idle);
+  if (b->rate)
+    uv_timer_start(&b->pace, on_pace, 0, 10);
+  else
+    uv_idle_start(&b->idle, on_idle);
   uv_run(&b->loop, UV_RUN_DEFAULT);
   double secs = (double)(uv_hrtime() - b->t0) / 1e9;
   printf("%lu records in %.3f s: %.0f records/s\n", b->done, secs, secs > 0 ? b->done / secs : 0.0);
@@ -138,8 +160,8 @@ static int run(bench_t *b, const char *url, const char *out) {
 }
 
 int main(int argc, char **argv) {
-  static const struct option opts[] = {{"url", required_argument, 0, 'u'},  {"count", required_argument, 0, 'n'},
-                                       {"rate", required_argument, 0, 'r'}, {"out", required_argument, 0, 'o'},
+  static const struct option opts[] = {{"url", required_argument, 0, 'u'},     {"count", required_argument, 0, 'n'},
+                                       {"rate", required_argument, 0, 'r'},    {"out", required_argument, 0, 'o'},
                                        {"domains", required_argument, 0, 'd'}, {0, 0, 0, 0}};
   bench_t *b = calloc(1, sizeof *b);
   if (!b) return 2;

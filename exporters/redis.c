@@ -66,8 +66,10 @@ static void update_refs(rs_t *s) {
   uv_handle_t *hs[] = {(uv_handle_t *)&s->t_retry, (uv_handle_t *)&s->t_down, (uv_handle_t *)&s->prep};
   for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
     if (uv_is_closing(hs[i])) continue;
-    if (s->held > 0 || s->closing || s->waiters) uv_ref(hs[i]);
-    else uv_unref(hs[i]);
+    if (s->held > 0 || s->closing || s->waiters)
+      uv_ref(hs[i]);
+    else
+      uv_unref(hs[i]);
   }
 }
 
@@ -106,8 +108,8 @@ static int send_batch(rs_t *s) {
   size_t *al = s->argvlen;
   int k = 0;
 #define ARG(p, len) (av[k] = (p), al[k++] = (len))
-#define ARGS(p) ARG(p, strlen(p))
-  snprintf(s->numkeys, sizeof s->numkeys, "%zu", 4 + n);
+#define ARGS(p)     ARG(p, strlen(p))
+  snprintf(s->numkeys, sizeof s->numkeys, "%zu", 5 + n);
   ARGS("EVALSHA");
   ARGS(s->sha);
   ARGS(s->numkeys);
@@ -115,6 +117,7 @@ static int send_batch(rs_t *s) {
   ARGS(s->k_classes);
   ARGS(s->k_seqs);
   ARGS(s->k_meta);
+  ARGS(s->k_seen);
   for (size_t i = 0; i < n; i++) ARG(es[i]->data, es[i]->keylen);
   ARGS(s->maxlen_s);
   ARGS(s->run_id);
@@ -310,8 +313,10 @@ static void connect_now(rs_t *s) {
 /* ---- spill ------------------------------------------------------------- */
 
 static void spill_one(rs_t *s, const void *mp, size_t len) {
-  if (mxs_rs_spill_write(s, mp, len) == 0) s->spilled++;
-  else s->lost++;
+  if (mxs_rs_spill_write(s, mp, len) == 0)
+    s->spilled++;
+  else
+    s->lost++;
 }
 
 /* Redis is given up on: the unacknowledged records, then every later one,
@@ -341,9 +346,12 @@ static void start_spill(rs_t *s, const char *reason) {
 
 static entry_t *make_entry(rs_t *s, const mxs_record_t *r, const void *mp, size_t mplen) {
   char field[600];
-  if (r->mx && r->ip) snprintf(field, sizeof field, "%.300s|%.280s", r->mx, r->ip);
-  else if (r->mx) snprintf(field, sizeof field, "%.300s|-", r->mx);
-  else snprintf(field, sizeof field, "-");
+  if (r->mx && r->ip)
+    snprintf(field, sizeof field, "%.300s|%.280s", r->mx, r->ip);
+  else if (r->mx)
+    snprintf(field, sizeof field, "%.300s|-", r->mx);
+  else
+    snprintf(field, sizeof field, "-");
   size_t klen = strlen(s->k_domain) + strlen(r->domain), flen = strlen(field);
   entry_t *e = malloc(sizeof *e + klen + flen + mplen + 1);
   if (!e) return NULL;
@@ -451,8 +459,10 @@ static void finish(rs_t *s) {
   uv_timer_stop(&s->t_retry);
   uv_timer_stop(&s->t_down);
   uv_timer_stop(&s->t_close);
-  if (s->conn) mxs_ruv_close(s->conn, "closing"); /* cb_down closes the handles */
-  else close_handles(s);
+  if (s->conn)
+    mxs_ruv_close(s->conn, "closing"); /* cb_down closes the handles */
+  else
+    close_handles(s);
 }
 
 /* During close: once no record waits, write the final metadata when Redis
@@ -474,8 +484,10 @@ static void on_close_timeout(uv_timer_t *h) {
   rs_t *s = h->data;
   char why[96];
   snprintf(why, sizeof why, "close timed out after %.1f s", s->conf.close_timeout_ms / 1000.0);
-  if (s->held > 0) start_spill(s, why);
-  else if (!s->final_done) mxs_rs_log(s, "%s: final metadata not written", why);
+  if (s->held > 0)
+    start_spill(s, why);
+  else if (!s->final_done)
+    mxs_rs_log(s, "%s: final metadata not written", why);
   finish(s);
 }
 
@@ -523,5 +535,5 @@ static int redis_open(mxs_exporter_t *x, uv_loop_t *loop, const char *target, ch
   return 0;
 }
 
-const mxs_exporter_ops_t mxs_exporter_redis = {"redis",     redis_open, redis_write,  redis_flush,
-                                               redis_close, redis_backlog, redis_busy, redis_after_stored};
+const mxs_exporter_ops_t mxs_exporter_redis = {"redis",     redis_open,    redis_write, redis_flush,
+                                               redis_close, redis_backlog, redis_busy,  redis_after_stored};

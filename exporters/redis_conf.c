@@ -132,8 +132,8 @@ static int parse_query(mxs_redis_conf_t *c, const char *q, char *err, size_t err
     if (len > 0) {
       int rc = eq ? query_opt(c, q, (size_t)(eq - q), eq + 1, len - (size_t)(eq + 1 - q)) : -2;
       if (rc < 0) {
-        snprintf(err, errlen, "redis URL '%s': %s option '%.*s'", c->display,
-                 rc == -2 ? "unknown" : "bad value for", (int)(eq ? eq - q : (long)len), q);
+        snprintf(err, errlen, "redis URL '%s': %s option '%.*s'", c->display, rc == -2 ? "unknown" : "bad value for",
+                 (int)(eq ? eq - q : (long)len), q);
         return -EINVAL;
       }
     }
@@ -254,8 +254,7 @@ static int from_env(mxs_redis_conf_t *c, char *err, size_t errlen) {
     snprintf(err, errlen, "MXSCAN_REDIS_DOWN_LIMIT: '%s' is not a number of seconds", v);
     return -EINVAL;
   }
-  if ((v = getenv("MXSCAN_REDIS_SPILL_DIR")) && *v &&
-      set_str(c->spill_dir, sizeof c->spill_dir, v, strlen(v)) < 0) {
+  if ((v = getenv("MXSCAN_REDIS_SPILL_DIR")) && *v && set_str(c->spill_dir, sizeof c->spill_dir, v, strlen(v)) < 0) {
     snprintf(err, errlen, "MXSCAN_REDIS_SPILL_DIR is too long");
     return -EINVAL;
   }
@@ -282,8 +281,10 @@ int mxs_redis_conf_parse(const char *url, mxs_redis_conf_t *c, char *err, size_t
     snprintf(err, errlen, "redis URL '%s': TLS (rediss://) is not supported with hiredis 0.14", c->display);
     return -EINVAL;
   }
-  if (strncmp(url, "redis://", 8) == 0) rc = parse_tcp(c, url + 8, &query);
-  else if (strncmp(url, "unix://", 7) == 0) rc = parse_unix(c, url + 7, &query);
+  if (strncmp(url, "redis://", 8) == 0)
+    rc = parse_tcp(c, url + 8, &query);
+  else if (strncmp(url, "unix://", 7) == 0)
+    rc = parse_unix(c, url + 7, &query);
   else {
     snprintf(err, errlen, "redis URL '%s': expected redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH[?db=N]",
              c->display);

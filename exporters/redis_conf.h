@@ -42,8 +42,8 @@ typedef struct {
   int down_limit_ms;
   int close_timeout_ms;
   char spill_dir[256];
-  char run[48];    /* run=ID: write into this run (a distributed run); "" = a new run id */
-  char worker[96]; /* worker=W: one of several writers of the run (own seq space) */
+  char run[48];      /* run=ID: write into this run (a distributed run); "" = a new run id */
+  char worker[96];   /* worker=W: one of several writers of the run (own seq space) */
   char display[256]; /* the URL as given, password replaced by "***" */
 } mxs_redis_conf_t;
 

@@ -40,6 +40,7 @@ typedef struct {
   char run_id[48];
   char sha[48]; /* of the batch script */
   char k_stream[160], k_classes[200], k_seqs[400], k_meta[400], k_runs[160], k_domain[160];
+  char k_seen[400]; /* distributed runs: (domain, mx, ip) already stored */
   char started_at[24];
   char started_unix[24];
   char maxlen_s[24];
@@ -59,8 +60,8 @@ typedef struct {
   int init_left; /* setup replies still expected */
   int poisoned;  /* an error reply: ignore the rest, reconnect */
   int backoff_ms;
-  int down;             /* an outage is going on */
-  uint64_t down_since;  /* uv_now() when it began */
+  int down;            /* an outage is going on */
+  uint64_t down_since; /* uv_now() when it began */
   unsigned outages;
   uv_timer_t t_retry, t_down, t_close;
   uv_prepare_t prep;
@@ -79,8 +80,8 @@ typedef struct {
   void *close_arg;
 
   /* scratch for one batch's arguments */
-  const char *argv[10 + 5 * MXS_REDIS_MAX_BATCH];
-  size_t argvlen[10 + 5 * MXS_REDIS_MAX_BATCH];
+  const char *argv[11 + 5 * MXS_REDIS_MAX_BATCH];
+  size_t argvlen[11 + 5 * MXS_REDIS_MAX_BATCH];
   char seqbuf[MXS_REDIS_MAX_BATCH][24];
   char numkeys[16];
 } rs_t;

@@ -19,25 +19,35 @@
 #endif
 
 /* The batch script.  KEYS: stream, class counters, seq bitmap, run
- * metadata, then one domain hash per record.  ARGV: maxlen, run id, worker
- * ("" outside a distributed run), then per record: seq, hash field, class,
- * msgpack.  The SETBIT guard makes a
- * resent record a no-op (see redis.c); it comes first so that an OOM
- * refusal (checked at a script's first write) leaves nothing behind.
+ * metadata, the run's record identities, then one domain hash per record.
+ * ARGV: maxlen, run id, worker ("" outside a distributed run), then per
+ * record: seq, hash field, class, msgpack.
+ *
+ * Two guards, both needed.  The SETBIT guard makes a resent record (the
+ * same worker, the same seq, after a reconnect) a no-op; it comes first so
+ * that an OOM refusal (checked at a script's first write) leaves nothing
+ * behind.  In a distributed run a job taken over from a worker that died
+ * after storing some records is scanned again by another worker, whose
+ * records have other seqs: the HSETNX on the identity domain|mx|ip (the
+ * domain hash key and field) stores each (domain, MX, address) of the run
+ * once, the first to arrive, so the stream and the class counters hold it
+ * once.  (A single scan produces each identity once: no hash needed.)
  * Returns the number of records applied now (the others were already). */
 static const char batch_script[] =
-    "local n = #KEYS - 4\n"
+    "local n = #KEYS - 5\n"
     "local new = 0\n"
+    "local dist = ARGV[3] ~= ''\n"
     "for i = 1, n do\n"
     "  local a = 4 + (i - 1) * 4\n"
-    "  if redis.call('SETBIT', KEYS[3], ARGV[a], 1) == 0 then\n"
-    "    if ARGV[3] == '' then\n"
+    "  if redis.call('SETBIT', KEYS[3], ARGV[a], 1) == 0 and\n"
+    "     (not dist or redis.call('HSETNX', KEYS[5], KEYS[5 + i] .. '|' .. ARGV[a + 1], 1) == 1) then\n"
+    "    if not dist then\n"
     "      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'run', ARGV[2], 'seq', ARGV[a], 'r', ARGV[a + 3])\n"
     "    else\n"
     "      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'run', ARGV[2], 'seq', ARGV[a], 'r', ARGV[a + 3],\n"
     "                 'worker', ARGV[3])\n"
     "    end\n"
-    "    redis.call('HSET', KEYS[4 + i], ARGV[a + 1], ARGV[a + 3])\n"
+    "    redis.call('HSET', KEYS[5 + i], ARGV[a + 1], ARGV[a + 3])\n"
     "    redis.call('HINCRBY', KEYS[2], ARGV[a + 2], 1)\n"
     "    new = new + 1\n"
     "  end\n"
@@ -88,7 +98,8 @@ static int sync_login(rs_t *s, redisContext *rc, char *msg, size_t msglen) {
 static int probe(rs_t *s, char *err, size_t errlen) {
   const mxs_redis_conf_t *c = &s->conf;
   struct timeval ct = ms_tv(c->connect_timeout_ms);
-  redisContext *rc = c->path[0] ? redisConnectUnixWithTimeout(c->path, ct) : redisConnectWithTimeout(c->host, c->port, ct);
+  redisContext *rc =
+      c->path[0] ? redisConnectUnixWithTimeout(c->path, ct) : redisConnectWithTimeout(c->host, c->port, ct);
   if (!rc) {
     snprintf(err, errlen, "redis %s: out of memory", c->display);
     return -ENOMEM;
@@ -181,11 +192,12 @@ int mxs_rs_setup(rs_t *s, char *err, size_t errlen) {
     snprintf(s->k_seqs, sizeof s->k_seqs, "%s:run:%s:seqs", p, id);
     snprintf(s->k_meta, sizeof s->k_meta, "%s:run:%s", p, id);
   }
+  snprintf(s->k_seen, sizeof s->k_seen, "%s:run:%s:seen", p, id);
   snprintf(s->k_runs, sizeof s->k_runs, "%s:runs", p);
   snprintf(s->k_domain, sizeof s->k_domain, "%s:domain:", p);
   snprintf(s->maxlen_s, sizeof s->maxlen_s, "%lld", c->maxlen);
-  s->ropts = (mxs_ruv_opts_t){c->path[0] ? NULL : c->host, c->port, c->path[0] ? c->path : NULL,
-                              c->connect_timeout_ms, c->command_timeout_ms};
+  s->ropts = (mxs_ruv_opts_t){c->path[0] ? NULL : c->host, c->port, c->path[0] ? c->path : NULL, c->connect_timeout_ms,
+                              c->command_timeout_ms};
   if (!(s->args = read_cmdline())) return -ENOMEM;
   return probe(s, err, errlen);
 }
@@ -211,9 +223,9 @@ int mxs_rs_send_init(rs_t *s, uintptr_t tag) {
   snprintf(pid, sizeof pid, "%d", (int)getpid());
   gethostname(host, sizeof host - 1);
   /* Idempotent, so it is simply rewritten on every connection. */
-  const char *meta[] = {"HSET",      s->k_meta,      "run",     s->run_id, "started_at", s->started_at,
-                        "version",   MXS_VERSION,    "host",    host,      "pid",        pid,
-                        "prefix",    c->prefix,      "args",    s->args,   "status",     "running"};
+  const char *meta[] = {"HSET",    s->k_meta,   "run",  s->run_id, "started_at", s->started_at,
+                        "version", MXS_VERSION, "host", host,      "pid",        pid,
+                        "prefix",  c->prefix,   "args", s->args,   "status",     "running"};
   if (mxs_ruv_command(s->conn, tag, (int)(sizeof meta / sizeof meta[0]), meta, NULL) < 0) return -1;
   const char *runs[] = {"ZADD", s->k_runs, "NX", s->started_unix, s->run_id};
   if (mxs_ruv_command(s->conn, tag, 5, runs, NULL) < 0) return -1;
@@ -227,9 +239,9 @@ int mxs_rs_send_final(rs_t *s, uintptr_t tag) {
   snprintf(spilled, sizeof spilled, "%llu", (unsigned long long)s->spilled);
   snprintf(first, sizeof first, "%llu", (unsigned long long)s->spill_first_seq);
   const char *status = s->lost ? "incomplete" : s->spilled ? "spilled" : "complete";
-  const char *av[] = {"HSET",    s->k_meta, "finished_at", now,           "status",          status,
-                      "produced", produced, "spilled",     spilled,       "spill_file",      s->spill_path,
-                      "spill_first_seq", first};
+  const char *av[] = {"HSET",       s->k_meta,     "finished_at",     now,       "status",
+                      status,       "produced",    produced,          "spilled", spilled,
+                      "spill_file", s->spill_path, "spill_first_seq", first};
   int argc = s->spilled ? (int)(sizeof av / sizeof av[0]) : 8;
   return mxs_ruv_command(s->conn, tag, argc, av, NULL) < 0 ? -1 : 0;
 }

@@ -25,9 +25,9 @@ enum { S_FREE, S_BUFFERED, S_INFLIGHT, S_ACKING };
 enum { T_INIT = 1, T_CLAIM, T_READ, T_PENDING, T_ACK, T_BEAT, T_FINAL };
 #define TAG(kind, n) ((uintptr_t)(kind) | ((uintptr_t)(n) << 8))
 
-#define READ_COUNT "16" /* small: jobs spread over the workers that ask */
-#define BLOCK_MS "1000"
-#define RETRY_MS 500
+#define READ_COUNT       "16" /* small: jobs spread over the workers that ask */
+#define BLOCK_MS         "1000"
+#define RETRY_MS         500
 #define CLOSE_TIMEOUT_MS 15000
 
 typedef struct {
@@ -48,7 +48,7 @@ typedef struct {
   char cursor[48];
   char k_jobs[300], k_meta[300], consumer[96];
   slot_t *slots;
-  size_t nslots, free_head; /* free list through next_free; nslots = none */
+  size_t nslots, free_head;         /* free list through next_free; nslots = none */
   size_t *buf, bhead, bcount, bcap; /* ring of BUFFERED slots, oldest first */
   size_t acking;
   mxs_table_t ids; /* entry id -> slot + 1 */
@@ -155,8 +155,8 @@ static void delivered(rq_t *q) {
 }
 
 static void send_read(rq_t *q) {
-  const char *av[] = {"XREADGROUP", "GROUP", MXS_JOBS_GROUP, q->consumer, "COUNT", READ_COUNT,
-                      "BLOCK",      BLOCK_MS, "STREAMS", q->k_jobs, ">"};
+  const char *av[] = {"XREADGROUP", "GROUP",  MXS_JOBS_GROUP, q->consumer, "COUNT", READ_COUNT,
+                      "BLOCK",      BLOCK_MS, "STREAMS",      q->k_jobs,   ">"};
   if (cmd(q, T_READ, 11, av) < 0) q->fetching = 0;
 }
 
@@ -389,8 +389,10 @@ static void finish(rq_t *q) {
   if (q->finishing) return;
   q->finishing = 1;
   uv_timer_stop(&q->t_retry);
-  if (q->conn) mxs_ruv_close(q->conn, "closing"); /* cb_down closes the handles */
-  else close_handles(q);
+  if (q->conn)
+    mxs_ruv_close(q->conn, "closing"); /* cb_down closes the handles */
+  else
+    close_handles(q);
 }
 
 /* Once every acknowledgement is answered: a drained run is marked complete
@@ -454,8 +456,9 @@ static int check_run(rq_t *q, const char *url, const mxs_redis_source_opts_t *o,
   }
   if (r) freeReplyObject(r);
   redisFree(rc);
-  if (!ok) snprintf(err, errlen, "redis %s: run '%s' has no jobs (%s): run 'mxscan enqueue' first", q->conf.display,
-                    o->run, q->k_jobs);
+  if (!ok)
+    snprintf(err, errlen, "redis %s: run '%s' has no jobs (%s): run 'mxscan enqueue' first", q->conf.display, o->run,
+             q->k_jobs);
   return ok ? 0 : -1;
 }
 
@@ -469,8 +472,8 @@ int mxs_redis_source_open(uv_loop_t *loop, const mxs_redis_source_opts_t *o, mxs
   }
   const mxs_redis_conf_t *c = &q->conf;
   q->loop = loop;
-  q->ropts = (mxs_ruv_opts_t){c->path[0] ? NULL : c->host, c->port, c->path[0] ? c->path : NULL,
-                              c->connect_timeout_ms, c->command_timeout_ms};
+  q->ropts = (mxs_ruv_opts_t){c->path[0] ? NULL : c->host, c->port, c->path[0] ? c->path : NULL, c->connect_timeout_ms,
+                              c->command_timeout_ms};
   snprintf(q->consumer, sizeof q->consumer, "%s", o->worker);
   snprintf(q->cursor, sizeof q->cursor, "0-0");
   q->claim_idle_ms = o->claim_idle_ms > 0 ? o->claim_idle_ms : 60000;

@@ -49,7 +49,8 @@ int mxs_redis_sync_open(const char *url, const char *prefix, mxs_redis_conf_t *c
     return -1;
   }
   struct timeval ct = ms_tv(c->connect_timeout_ms);
-  redisContext *rc = c->path[0] ? redisConnectUnixWithTimeout(c->path, ct) : redisConnectWithTimeout(c->host, c->port, ct);
+  redisContext *rc =
+      c->path[0] ? redisConnectUnixWithTimeout(c->path, ct) : redisConnectWithTimeout(c->host, c->port, ct);
   if (!rc || rc->err) {
     snprintf(err, errlen, "redis %s: cannot connect: %s", c->display, rc ? rc->errstr : "out of memory");
     if (rc) redisFree(rc);

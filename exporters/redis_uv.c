@@ -62,8 +62,10 @@ static void on_poll(uv_poll_t *h, int status, int events);
 
 static void ev_update(mxs_ruv_t *c) {
   if (!c->ac) return;
-  if (c->events) uv_poll_start(&c->poll, c->events, on_poll);
-  else uv_poll_stop(&c->poll);
+  if (c->events)
+    uv_poll_start(&c->poll, c->events, on_poll);
+  else
+    uv_poll_stop(&c->poll);
 }
 
 static void ev_add_read(void *p) {
@@ -122,8 +124,10 @@ static void on_timer(uv_timer_t *h) {
 /* While commands are pending, a reply must come within the command timeout;
  * each reply restarts the clock, so a long pipeline is not cut short. */
 static void arm_command_timer(mxs_ruv_t *c) {
-  if (c->ac && c->ac->replies.head) uv_timer_start(&c->timer, on_timer, (uint64_t)c->command_timeout_ms, 0);
-  else uv_timer_stop(&c->timer);
+  if (c->ac && c->ac->replies.head)
+    uv_timer_start(&c->timer, on_timer, (uint64_t)c->command_timeout_ms, 0);
+  else
+    uv_timer_stop(&c->timer);
 }
 
 /* ---- I/O --------------------------------------------------------------- */
@@ -133,8 +137,10 @@ static void arm_command_timer(mxs_ruv_t *c) {
  * must not keep a finished scan running. */
 static void update_ref(mxs_ruv_t *c) {
   if (!c->ac) return;
-  if (c->ac->replies.head || sdslen(c->ac->c.obuf) > 0) uv_ref((uv_handle_t *)&c->poll);
-  else uv_unref((uv_handle_t *)&c->poll);
+  if (c->ac->replies.head || sdslen(c->ac->c.obuf) > 0)
+    uv_ref((uv_handle_t *)&c->poll);
+  else
+    uv_unref((uv_handle_t *)&c->poll);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -144,8 +150,10 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     /* EPOLLERR (a refused connect, a reset) arrives as UV_EBADF with no
      * events, and libuv has stopped the handle: let hiredis look at the
      * socket so the message names the real error. */
-    if (!c->connected) redisAsyncHandleWrite(c->ac);
-    else redisAsyncHandleRead(c->ac);
+    if (!c->connected)
+      redisAsyncHandleWrite(c->ac);
+    else
+      redisAsyncHandleRead(c->ac);
     if (c->ac) kill_conn(c, uv_strerror(status));
     return;
   }
@@ -205,8 +213,8 @@ static int attach(mxs_ruv_t *c, uv_loop_t *loop, redisAsyncContext *ac) {
   return 0;
 }
 
-int mxs_ruv_connect(uv_loop_t *loop, const mxs_ruv_opts_t *o, const mxs_ruv_cbs_t *cbs, void *arg,
-                    mxs_ruv_t **out, char *err, size_t errlen) {
+int mxs_ruv_connect(uv_loop_t *loop, const mxs_ruv_opts_t *o, const mxs_ruv_cbs_t *cbs, void *arg, mxs_ruv_t **out,
+                    char *err, size_t errlen) {
   mxs_ruv_t *c = calloc(1, sizeof *c);
   if (!c) return -ENOMEM;
   c->cbs = cbs;

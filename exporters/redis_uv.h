@@ -51,8 +51,8 @@ typedef struct {
  * connection), ARG is passed to every callback.  Returns 0, or a negative
  * errno with a message in ERR when the attempt failed at once (bad address,
  * no such socket file); then no callback ever runs. */
-int mxs_ruv_connect(uv_loop_t *loop, const mxs_ruv_opts_t *o, const mxs_ruv_cbs_t *cbs, void *arg,
-                    mxs_ruv_t **out, char *err, size_t errlen);
+int mxs_ruv_connect(uv_loop_t *loop, const mxs_ruv_opts_t *o, const mxs_ruv_cbs_t *cbs, void *arg, mxs_ruv_t **out,
+                    char *err, size_t errlen);
 
 /* Queues one command (the arguments are copied).  Returns 0, or -ENOTCONN
  * when the connection is going down (no reply callback will run for it). */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "exporters/redis_hooks.h"
 #include "exporters/redis_source.h"
 #include "exporters/redis_sync.h"
 #include "scanner/commands.h"
@@ -31,19 +32,38 @@ typedef struct {
   const char *worker;
 } worker_arg_t;
 
+/* How long a claim on an address outlives a worker that died: a bit more
+ * than one probe at its worst (every stage timing out, each retry).  A live
+ * worker refreshes its claims, so queueing behind the limits does not count;
+ * the cap keeps the others from waiting minutes for a dead one. */
+static int claim_ttl_ms(const mxs_config_t *c) {
+  long one = (long)c->connect_timeout_ms + c->banner_timeout_ms + 3L * c->command_timeout_ms + c->handshake_timeout_ms;
+  long ttl = one * (c->retries + 1) + 2000;
+  return (int)(ttl < 5000 ? 5000 : ttl > 60000 ? 60000 : ttl);
+}
+
+/* The job queue, wrapped in the hooks that make the workers probe each
+ * address once and share each provider's rate. */
 static int make_source(void *arg, uv_loop_t *loop, mxs_source_t **out, char *err, size_t errlen) {
   const worker_arg_t *w = arg;
-  mxs_redis_source_opts_t o = {w->cfg->redis_url, w->cfg->redis_prefix, w->cfg->redis_run, w->worker,
-                               w->cfg->claim_idle_ms, w->cfg->follow};
-  return mxs_redis_source_open(loop, &o, out, err, errlen);
+  const mxs_config_t *c = w->cfg;
+  mxs_redis_source_opts_t o = {c->redis_url, c->redis_prefix, c->redis_run, w->worker, c->claim_idle_ms, c->follow};
+  mxs_source_t *jobs;
+  if (mxs_redis_source_open(loop, &o, &jobs, err, errlen) < 0) return -1;
+  /* --probe-per-name probes each (address, name): publish() cannot tell
+   * the names apart, so such a run keeps probe-once per worker. */
+  mxs_redis_hooks_opts_t h = {c->redis_url,    c->redis_prefix, c->redis_run,       w->worker,
+                              claim_ttl_ms(c), 86400,           !c->probe_per_name, c->provider_rate};
+  return mxs_redis_hooks_wrap(loop, &h, jobs, out, err, errlen);
 }
 
 static void worker_usage(FILE *fp) {
-  fputs("usage: mxscan worker --redis URL --run ID [--claim-idle S] [--follow] [scan options]\n\n"
-        "Scans the jobs of run ID (see 'mxscan enqueue') with every option of 'mxscan scan'\n"
-        "and writes the records to Redis under that run; run any number of workers.\n"
-        "Ends when no job is left for anyone (--follow: keeps waiting).\n\n",
-        fp);
+  fputs(
+      "usage: mxscan worker --redis URL --run ID [--claim-idle S] [--follow] [scan options]\n\n"
+      "Scans the jobs of run ID (see 'mxscan enqueue') with every option of 'mxscan scan'\n"
+      "and writes the records to Redis under that run; run any number of workers.\n"
+      "Ends when no job is left for anyone (--follow: keeps waiting).\n\n",
+      fp);
   mxs_config_usage(fp);
 }
 

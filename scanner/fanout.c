@@ -156,7 +156,7 @@ static void target_complete(target_t *t, int active) {
   mxs_scan_t *s = t->scan;
   t->st = T_DONE;
   t->probe = NULL;
-  if (t->v.res) t->v.res->attempts = t->attempts;
+  if (t->v.res && t->attempts > 0) t->v.res->attempts = t->attempts; /* not for a verdict taken from another machine */
   if (active) mxs_sched_done(&s->sched, &t->item, 1, uv_now(&s->loop));
   const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
   if (t->claimed && h && h->publish && t->v.res) h->publish(h->arg, t->ip, &t->v);
