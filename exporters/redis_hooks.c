@@ -390,6 +390,27 @@ static void hk_permit(void *arg, void *handle, const char *provider) {
 
 /* ---- the wrapping source ----------------------------------------------- */
 
+/* The run is stopping: answer what waits (claims not yet ours, permits) so
+ * the scan can record those addresses as unfinished and end; requests on
+ * the wire are answered when their reply comes. */
+static void hk_stop(void *arg) {
+  hk_t *h = arg;
+  req_t *r = h->head;
+  while (r) {
+    req_t *next = r->next;
+    if (!r->inflight && (r->kind == R_CLAIM || r->kind == R_PERMIT)) {
+      void *handle = r->handle;
+      int kind = r->kind;
+      req_free(h, r);
+      if (kind == R_CLAIM)
+        mxs_scan_claim_done(handle, NULL);
+      else
+        mxs_scan_permit_done(handle, 0);
+    }
+    r = next;
+  }
+}
+
 static int hk_next(mxs_source_t *src, char *out, size_t outlen, uint64_t *token) {
   hk_t *h = src->state;
   return h->inner->ops->next(h->inner, out, outlen, token);
@@ -492,7 +513,7 @@ int mxs_redis_hooks_wrap(uv_loop_t *loop, const mxs_redis_hooks_opts_t *o, mxs_s
   inner->wake_arg = h;
   mxs_table_init(&h->owned);
   h->hooks = (mxs_scan_hooks_t){h, o->probe_once ? hk_claim : NULL, o->probe_once ? hk_publish : NULL,
-                                o->provider_rate > 0 ? hk_permit : NULL};
+                                o->provider_rate > 0 ? hk_permit : NULL, hk_stop};
   h->src = (mxs_source_t){&hooks_ops, &h->hooks, h, NULL, NULL};
   uv_timer_t *ts[] = {&h->t_tick, &h->t_beat, &h->t_retry};
   for (int i = 0; i < 3; i++) {

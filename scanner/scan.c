@@ -146,6 +146,8 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   uv_timer_stop(&s->sched_timer);
   abandon_dns(s, why);
   scan_abandon_queued(s, why);
+  const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
+  if (h && h->stop) h->stop(h->arg); /* claims and permits still waiting */
   if (deadline && s->workers)
     mxs_workers_cancel_all(s->workers, why);
   else if (deadline)

@@ -48,6 +48,10 @@ typedef struct mxs_scan_hooks_s {
   /* A connection to PROVIDER is about to start: answer with
    * mxs_scan_permit_done and the milliseconds to wait (0: go now). */
   void (*permit)(void *arg, void *handle, const char *provider);
+  /* Optional: the run is stopping (a signal, --max-runtime).  Answer every
+   * claim and permit still waiting, now: the scan records those addresses
+   * as unfinished.  The *_done calls may be made from inside stop(). */
+  void (*stop)(void *arg);
 } mxs_scan_hooks_t;
 
 /* V: NULL (probe it here) or a verdict whose contents the scan takes. */
