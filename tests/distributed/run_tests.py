@@ -54,6 +54,7 @@ class Fleet(rt.Fleet):
         import atexit
         self.dir = os.path.join(tmp, "fleet")
         atexit.register(self.down)
+        rt.FLEETS.append(self)
         up = subprocess.run([os.path.join(rt.FIXTURES, "fleet-up"), "--fakemx", fakemx, "--lifetime", "300",
                              self.dir, "--"] + list(serve_args), stdout=subprocess.PIPE, universal_newlines=True)
         check(up.returncode == 0, "fleet-up failed")
@@ -279,6 +280,8 @@ def main():
     except (Failed, subprocess.TimeoutExpired, redis.RedisError) as e:
         print("FAIL %s: %s (files in %s)" % (a.test, e, tmp), file=sys.stderr)
         return 1
+    for f in rt.FLEETS:  # before the directory with their pid files goes
+        f.down()
     if not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)
     print("PASS %s" % a.test)
