@@ -191,28 +191,41 @@ static void on_write(uv_write_t *req, int status) {
   }
 }
 
+/* Writes DATA: straight to the socket when nothing is queued before it
+ * (almost always: one small command or flight at a time), and only what
+ * the kernel did not take is copied into a queued write request. */
 static int send_bytes(probe_t *p, const void *data, size_t len) {
+  uv_stream_t *st = (uv_stream_t *)&p->tcp;
+  if (uv_stream_get_write_queue_size(st) == 0) {
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write(st, &b, 1);
+    if (n == (int)len) return 0;
+    if (n > 0) {
+      data = (const char *)data + n;
+      len -= (size_t)n;
+    } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+      return n;
+    }
+  }
   wreq_t *w = malloc(sizeof *w + len);
   if (!w) return UV_ENOMEM;
   memcpy(w->data, data, len);
   w->len = len;
   uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
-  int rc = uv_write(&w->req, (uv_stream_t *)&p->tcp, &b, 1, on_write);
+  int rc = uv_write(&w->req, st, &b, 1, on_write);
   if (rc < 0) free(w);
   return rc;
 }
 
 /* Sends whatever ciphertext the TLS engine produced. */
 static int flush_tls(probe_t *p) {
-  size_t n = mxs_tls_pending(p->tls);
-  if (n == 0) return 0;
-  wreq_t *w = malloc(sizeof *w + n);
-  if (!w) return UV_ENOMEM;
-  w->len = mxs_tls_take(p->tls, w->data, n);
-  uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
-  int rc = uv_write(&w->req, (uv_stream_t *)&p->tcp, &b, 1, on_write);
-  if (rc < 0) free(w);
-  return rc;
+  char buf[4096]; /* a flight fits; larger ones go out in pieces, in order */
+  size_t n;
+  while ((n = mxs_tls_take(p->tls, buf, sizeof buf)) > 0) {
+    int rc = send_bytes(p, buf, n);
+    if (rc < 0) return rc;
+  }
+  return 0;
 }
 
 /* Sends an SMTP command, in clear or through TLS depending on the state. */
@@ -442,7 +455,8 @@ static void handshake_done(probe_t *p) {
     snprintf(r->verify_text, sizeof r->verify_text, "%s", mxs_tls_verify_text(p->tls));
   }
   if (p->legacy) {
-    finish(p, MXS_CLASS_OK, "done", 0, "legacy handshake succeeded");
+    flush_tls(p); /* our Finished: the server sees a completed handshake */
+    finish(p, MXS_CLASS_OK, "done", 1, "legacy handshake succeeded");
     return;
   }
   mxs_smtp_reader_reset(p->rd);
@@ -465,7 +479,9 @@ static void handshake_failed(probe_t *p, int peer_closed) {
 
 static void drive_handshake(probe_t *p) {
   int rc = mxs_tls_handshake(p->tls);
-  if (flush_tls(p) < 0 && rc >= 0) rc = -1;
+  /* Done: our Finished goes out together with the EHLO that follows it,
+   * one segment instead of two (handshake_done flushes). */
+  if (rc != 1 && flush_tls(p) < 0 && rc >= 0) rc = -1;
   if (rc == 1)
     handshake_done(p);
   else if (rc < 0)
