@@ -198,22 +198,12 @@ int mxs_pdomain_print_text(const mxs_pdomain_t *d, FILE *fp) {
 
 /* ---- JSON -------------------------------------------------------------- */
 
-static void kv_str(mxs_encoder_t *e, const char *k, const char *v) {
-  e->key(e, k);
-  e->str(e, v ? v : "");
-}
-
-static void kv_int(mxs_encoder_t *e, const char *k, int64_t v) {
-  e->key(e, k);
-  e->integer(e, v);
-}
-
 static void json_dns(const mxs_pdomain_t *d, mxs_encoder_t *e) {
   e->map(e, 6);
-  kv_str(e, "resolver", d->dns_label);
-  kv_int(e, "ms", d->dns_ms);
-  kv_str(e, "status", mxs_class_name(d->status));
-  kv_str(e, "detail", d->detail);
+  mxs_enc_kv_str(e, "resolver", d->dns_label);
+  mxs_enc_kv_int(e, "ms", d->dns_ms);
+  mxs_enc_kv_str(e, "status", mxs_class_name(d->status));
+  mxs_enc_kv_str(e, "detail", d->detail);
   e->key(e, "implicit_mx");
   e->boolean(e, d->implicit_mx);
   e->key(e, "mx");
@@ -221,10 +211,10 @@ static void json_dns(const mxs_pdomain_t *d, mxs_encoder_t *e) {
   for (size_t i = 0; i < d->nmx; i++) {
     const mxs_pmx_t *mx = &d->mx[i];
     e->map(e, 5);
-    kv_str(e, "host", mx->host);
-    kv_int(e, "pref", mx->pref);
-    kv_str(e, "status", mxs_class_name(mx->status));
-    kv_str(e, "detail", mx->detail);
+    mxs_enc_kv_str(e, "host", mx->host);
+    mxs_enc_kv_int(e, "pref", mx->pref);
+    mxs_enc_kv_str(e, "status", mxs_class_name(mx->status));
+    mxs_enc_kv_str(e, "detail", mx->detail);
     e->key(e, "addrs");
     e->array(e, mx->naddrs);
     for (size_t k = 0; k < mx->naddrs; k++) e->str(e, mx->addrs[k]);
@@ -241,9 +231,9 @@ static void json_transcript(const char *key, const mxs_transcript_t *t, mxs_enco
   for (size_t i = 0; i < t->n; i++) {
     char dir[2] = {t->lines[i].dir, '\0'};
     e->map(e, 3);
-    kv_int(e, "t_ms", t->lines[i].t_ms);
-    kv_str(e, "dir", dir);
-    kv_str(e, "text", t->lines[i].text);
+    mxs_enc_kv_int(e, "t_ms", t->lines[i].t_ms);
+    mxs_enc_kv_str(e, "dir", dir);
+    mxs_enc_kv_str(e, "text", t->lines[i].text);
     e->end(e);
   }
   e->end(e);
@@ -251,10 +241,10 @@ static void json_transcript(const char *key, const mxs_transcript_t *t, mxs_enco
 
 static void json_class_text(mxs_class_t cls, mxs_encoder_t *e) {
   const mxs_explain_t *x = mxs_explain(cls);
-  kv_str(e, "class", mxs_class_name(cls));
-  kv_str(e, "what", x->what);
-  kv_str(e, "cause", x->cause);
-  kv_str(e, "fix", x->fix);
+  mxs_enc_kv_str(e, "class", mxs_class_name(cls));
+  mxs_enc_kv_str(e, "what", x->what);
+  mxs_enc_kv_str(e, "cause", x->cause);
+  mxs_enc_kv_str(e, "fix", x->fix);
 }
 
 /* The class's explanation, what the legacy retry got, and the other
@@ -267,7 +257,7 @@ static void json_explanation(const mxs_pitem_t *it, const mxs_record_t *r, mxs_e
   for (int i = 0; i < MXS_CLASS_COUNT; i++) nalso += (also & MXS_CLASS_BIT(i)) != 0;
   e->map(e, 4 + (legacy[0] != 0) + (nalso != 0));
   json_class_text(r->cls, e);
-  if (legacy[0]) kv_str(e, "legacy", legacy);
+  if (legacy[0]) mxs_enc_kv_str(e, "legacy", legacy);
   if (nalso) {
     e->key(e, "also");
     e->array(e, nalso);
@@ -303,7 +293,7 @@ int mxs_pdomain_print_json(const mxs_pdomain_t *d, FILE *fp) {
   mxs_json_encoder_reset(&j);
   mxs_encoder_t *e = &j.base;
   e->map(e, 4);
-  kv_str(e, "domain", d->name);
+  mxs_enc_kv_str(e, "domain", d->name);
   e->key(e, "ok");
   e->boolean(e, mxs_pdomain_all_ok(d));
   e->key(e, "dns");

@@ -10,12 +10,12 @@ void mxs_rfc3339(int64_t t, char out[24]) {
   strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void kv_str(mxs_encoder_t *e, const char *k, const char *v) {
+void mxs_enc_kv_str(mxs_encoder_t *e, const char *k, const char *v) {
   e->key(e, k);
   e->str(e, v ? v : "");
 }
 
-static void kv_int(mxs_encoder_t *e, const char *k, int64_t v) {
+void mxs_enc_kv_int(mxs_encoder_t *e, const char *k, int64_t v) {
   e->key(e, k);
   e->integer(e, v);
 }
@@ -28,18 +28,18 @@ static void encode_str_array(mxs_encoder_t *e, const char *const *v, size_t n) {
 
 static void encode_cert(mxs_encoder_t *e, const mxs_cert_info_t *c) {
   e->map(e, 11);
-  kv_str(e, "subject_cn", c->subject_cn);
+  mxs_enc_kv_str(e, "subject_cn", c->subject_cn);
   e->key(e, "san");
   encode_str_array(e, c->san, c->nsan);
-  kv_str(e, "issuer", c->issuer);
-  kv_str(e, "not_before", c->not_before);
-  kv_str(e, "not_after", c->not_after);
-  kv_int(e, "days_left", c->days_left);
-  kv_str(e, "key_type", c->key_type);
-  kv_int(e, "key_bits", c->key_bits);
-  kv_str(e, "sig_alg", c->sig_alg);
-  kv_str(e, "sha256", c->sha256);
-  kv_int(e, "chain_len", c->chain_len);
+  mxs_enc_kv_str(e, "issuer", c->issuer);
+  mxs_enc_kv_str(e, "not_before", c->not_before);
+  mxs_enc_kv_str(e, "not_after", c->not_after);
+  mxs_enc_kv_int(e, "days_left", c->days_left);
+  mxs_enc_kv_str(e, "key_type", c->key_type);
+  mxs_enc_kv_int(e, "key_bits", c->key_bits);
+  mxs_enc_kv_str(e, "sig_alg", c->sig_alg);
+  mxs_enc_kv_str(e, "sha256", c->sha256);
+  mxs_enc_kv_int(e, "chain_len", c->chain_len);
   e->end(e);
 }
 
@@ -59,11 +59,11 @@ static void encode_diag(mxs_encoder_t *e, const mxs_diag_t *d) {
   e->key(e, "legacy_ok");
   e->boolean(e, d->legacy_ok);
   if (d->legacy_ok) {
-    kv_str(e, "legacy_version", d->legacy_version);
-    kv_str(e, "legacy_cipher", d->legacy_cipher);
-    kv_str(e, "legacy_group", d->legacy_group);
+    mxs_enc_kv_str(e, "legacy_version", d->legacy_version);
+    mxs_enc_kv_str(e, "legacy_cipher", d->legacy_cipher);
+    mxs_enc_kv_str(e, "legacy_group", d->legacy_group);
   }
-  if (d->legacy_detail) kv_str(e, "legacy_detail", d->legacy_detail);
+  if (d->legacy_detail) mxs_enc_kv_str(e, "legacy_detail", d->legacy_detail);
   e->end(e);
 }
 
@@ -74,7 +74,7 @@ static void encode_timings(mxs_encoder_t *e, const mxs_timings_t *t) {
   for (size_t i = 0; i < 7; i++) n += vals[i] >= 0;
   e->map(e, n);
   for (size_t i = 0; i < 7; i++)
-    if (vals[i] >= 0) kv_int(e, names[i], vals[i]);
+    if (vals[i] >= 0) mxs_enc_kv_int(e, names[i], vals[i]);
   e->end(e);
 }
 
@@ -95,31 +95,31 @@ static size_t count_fields(const mxs_record_t *r) {
 
 void mxs_record_encode(const mxs_record_t *r, mxs_encoder_t *e) {
   e->map(e, count_fields(r));
-  kv_str(e, "domain", r->domain);
-  kv_str(e, "class", mxs_class_name(r->cls));
-  kv_str(e, "stage", r->stage ? r->stage : mxs_class_stage(r->cls));
-  kv_str(e, "detail", r->detail);
-  kv_str(e, "scanned_at", r->scanned_at);
+  mxs_enc_kv_str(e, "domain", r->domain);
+  mxs_enc_kv_str(e, "class", mxs_class_name(r->cls));
+  mxs_enc_kv_str(e, "stage", r->stage ? r->stage : mxs_class_stage(r->cls));
+  mxs_enc_kv_str(e, "detail", r->detail);
+  mxs_enc_kv_str(e, "scanned_at", r->scanned_at);
   if (r->mx) {
-    kv_str(e, "mx", r->mx);
-    kv_int(e, "pref", r->pref);
+    mxs_enc_kv_str(e, "mx", r->mx);
+    mxs_enc_kv_int(e, "pref", r->pref);
     e->key(e, "implicit_mx");
     e->boolean(e, r->implicit_mx);
   }
   if (r->ip) {
-    kv_str(e, "ip", r->ip);
-    kv_int(e, "port", r->port);
+    mxs_enc_kv_str(e, "ip", r->ip);
+    mxs_enc_kv_int(e, "port", r->port);
   }
-  if (r->smtp_code) kv_int(e, "smtp_code", r->smtp_code);
-  if (r->banner) kv_str(e, "banner", r->banner);
+  if (r->smtp_code) mxs_enc_kv_int(e, "smtp_code", r->smtp_code);
+  if (r->banner) mxs_enc_kv_str(e, "banner", r->banner);
   if (r->has_ehlo) {
     e->key(e, "ehlo");
     encode_str_array(e, r->ehlo, r->nehlo);
   }
   if (r->tls_version) {
-    kv_str(e, "tls_version", r->tls_version);
-    kv_str(e, "cipher", r->cipher);
-    kv_str(e, "group", r->group);
+    mxs_enc_kv_str(e, "tls_version", r->tls_version);
+    mxs_enc_kv_str(e, "cipher", r->cipher);
+    mxs_enc_kv_str(e, "group", r->group);
   }
   if (r->cert) {
     e->key(e, "cert");
@@ -134,9 +134,9 @@ void mxs_record_encode(const mxs_record_t *r, mxs_encoder_t *e) {
   if (r->timings) {
     e->key(e, "timings_ms");
     encode_timings(e, r->timings);
-    kv_int(e, "attempts", r->attempts);
+    mxs_enc_kv_int(e, "attempts", r->attempts);
   }
-  kv_str(e, "tlsrpt", mxs_class_tlsrpt(r->cls));
+  mxs_enc_kv_str(e, "tlsrpt", mxs_class_tlsrpt(r->cls));
   if (r->unfinished) {
     e->key(e, "unfinished");
     e->boolean(e, 1);

@@ -90,6 +90,11 @@ struct mxs_encoder_s {
   void (*boolean)(mxs_encoder_t *e, int v);
 };
 
+/* A key and its string value (NULL written as ""), a key and an integer:
+ * the two steps every structured writer repeats. */
+void mxs_enc_kv_str(mxs_encoder_t *e, const char *k, const char *v);
+void mxs_enc_kv_int(mxs_encoder_t *e, const char *k, int64_t v);
+
 /* Walks R into E. */
 void mxs_record_encode(const mxs_record_t *r, mxs_encoder_t *e);
 
