@@ -284,16 +284,16 @@ static int print_text(diff_t *d, FILE *fp) {
 
 static void json_change(const change_t *c, mxs_encoder_t *e) {
   e->map(e, 0);
-  mxs_jkv_str(e, "domain", c->domain);
-  if (c->kind <= CH_CLASS || c->kind == CH_GONE_DOMAIN) mxs_jkv_str(e, "old_class", mxs_class_name(c->old_cls));
-  if (c->kind <= CH_NEW_DOMAIN) mxs_jkv_str(e, "new_class", mxs_class_name(c->new_cls));
-  if (c->mx) mxs_jkv_str(e, "mx", c->mx);
+  mxs_enc_kv_str(e, "domain", c->domain);
+  if (c->kind <= CH_CLASS || c->kind == CH_GONE_DOMAIN) mxs_enc_kv_str(e, "old_class", mxs_class_name(c->old_cls));
+  if (c->kind <= CH_NEW_DOMAIN) mxs_enc_kv_str(e, "new_class", mxs_class_name(c->new_cls));
+  if (c->mx) mxs_enc_kv_str(e, "mx", c->mx);
   if (c->kind == CH_CERT) {
-    if (c->ip) mxs_jkv_str(e, "ip", c->ip);
-    mxs_jkv_str(e, "old_sha256", c->old_p->sha256);
-    mxs_jkv_str(e, "new_sha256", c->new_p->sha256);
-    mxs_jkv_str(e, "old_not_after", c->old_p->not_after);
-    mxs_jkv_str(e, "new_not_after", c->new_p->not_after);
+    if (c->ip) mxs_enc_kv_str(e, "ip", c->ip);
+    mxs_enc_kv_str(e, "old_sha256", c->old_p->sha256);
+    mxs_enc_kv_str(e, "new_sha256", c->new_p->sha256);
+    mxs_enc_kv_str(e, "old_not_after", c->old_p->not_after);
+    mxs_enc_kv_str(e, "new_not_after", c->new_p->not_after);
   }
   e->end(e);
 }
@@ -301,9 +301,9 @@ static void json_change(const change_t *c, mxs_encoder_t *e) {
 static void json_side(const dside_t *s, const char *key, mxs_encoder_t *e) {
   e->key(e, key);
   e->map(e, 3);
-  mxs_jkv_str(e, "path", s->path);
-  mxs_jkv_int(e, "records", (int64_t)s->records);
-  mxs_jkv_int(e, "domains", (int64_t)s->domains.len);
+  mxs_enc_kv_str(e, "path", s->path);
+  mxs_enc_kv_int(e, "records", (int64_t)s->records);
+  mxs_enc_kv_int(e, "domains", (int64_t)s->domains.len);
   e->end(e);
 }
 

@@ -33,11 +33,6 @@ static void print_text(mxs_class_t c, FILE *fp) {
   mxs_print_wrapped(fp, 2, e->fix);
 }
 
-static void kv_str(mxs_encoder_t *e, const char *k, const char *v) {
-  e->key(e, k);
-  e->str(e, v);
-}
-
 /* One JSON object and a newline. */
 static int print_json(mxs_class_t c, FILE *fp) {
   const mxs_explain_t *x = mxs_explain(c);
@@ -46,12 +41,12 @@ static int print_json(mxs_class_t c, FILE *fp) {
   mxs_json_encoder_reset(&j);
   mxs_encoder_t *e = &j.base;
   e->map(e, 6);
-  kv_str(e, "class", mxs_class_name(c));
-  kv_str(e, "stage", mxs_class_stage(c));
-  kv_str(e, "tlsrpt", mxs_class_tlsrpt(c));
-  kv_str(e, "what", x->what);
-  kv_str(e, "cause", x->cause);
-  kv_str(e, "fix", x->fix);
+  mxs_enc_kv_str(e, "class", mxs_class_name(c));
+  mxs_enc_kv_str(e, "stage", mxs_class_stage(c));
+  mxs_enc_kv_str(e, "tlsrpt", mxs_class_tlsrpt(c));
+  mxs_enc_kv_str(e, "what", x->what);
+  mxs_enc_kv_str(e, "cause", x->cause);
+  mxs_enc_kv_str(e, "fix", x->fix);
   e->end(e);
   mxs_json_put_raw(&j, "\n", 1);
   int rc = j.oom || fwrite(j.buf, 1, j.len, fp) != j.len ? -1 : 0;

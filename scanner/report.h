@@ -78,8 +78,6 @@ void mxs_tab_free(mxs_tab_t *t);
 
 /* ---- JSON output through the record encoder ------------------------------ */
 
-void mxs_jkv_str(mxs_encoder_t *e, const char *k, const char *v);
-void mxs_jkv_int(mxs_encoder_t *e, const char *k, int64_t v);
 /* {"total": N, "classes": {name: count, ...}} in contract order, nonzero only. */
 void mxs_j_class_counts(mxs_encoder_t *e, const uint64_t *counts, uint64_t total);
 /* Writes the encoded document and a newline to FP; 0 or -errno. */

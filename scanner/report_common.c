@@ -210,23 +210,13 @@ void mxs_tab_free(mxs_tab_t *t) {
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-void mxs_jkv_str(mxs_encoder_t *e, const char *k, const char *v) {
-  e->key(e, k);
-  e->str(e, v ? v : "");
-}
-
-void mxs_jkv_int(mxs_encoder_t *e, const char *k, int64_t v) {
-  e->key(e, k);
-  e->integer(e, v);
-}
-
 void mxs_j_class_counts(mxs_encoder_t *e, const uint64_t *counts, uint64_t total) {
   e->map(e, 2);
-  mxs_jkv_int(e, "total", (int64_t)total);
+  mxs_enc_kv_int(e, "total", (int64_t)total);
   e->key(e, "classes");
   e->map(e, 0);
   for (int i = 0; i < MXS_CLASS_COUNT; i++)
-    if (counts[i]) mxs_jkv_int(e, mxs_class_name((mxs_class_t)i), (int64_t)counts[i]);
+    if (counts[i]) mxs_enc_kv_int(e, mxs_class_name((mxs_class_t)i), (int64_t)counts[i]);
   e->end(e);
   e->end(e);
 }

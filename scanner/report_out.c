@@ -233,13 +233,13 @@ static void json_providers(const view_t *v, mxs_encoder_t *e) {
   for (size_t i = 0; i < v->nproviders; i++) {
     const mxs_rprovider_t *p = v->providers[i];
     e->map(e, 4);
-    mxs_jkv_str(e, "provider", p->name);
-    mxs_jkv_int(e, "probes", (int64_t)p->probes);
-    mxs_jkv_int(e, "ok", (int64_t)p->ok);
+    mxs_enc_kv_str(e, "provider", p->name);
+    mxs_enc_kv_int(e, "probes", (int64_t)p->probes);
+    mxs_enc_kv_int(e, "ok", (int64_t)p->ok);
     e->key(e, "failures");
     e->map(e, 0);
     for (int c = 0; c < MXS_CLASS_COUNT; c++)
-      if (p->fails[c]) mxs_jkv_int(e, mxs_class_name((mxs_class_t)c), (int64_t)p->fails[c]);
+      if (p->fails[c]) mxs_enc_kv_int(e, mxs_class_name((mxs_class_t)c), (int64_t)p->fails[c]);
     e->end(e);
     e->end(e);
   }
@@ -253,24 +253,24 @@ static void json_lists(const mxs_report_t *r, const view_t *v, mxs_encoder_t *e)
     const mxs_rdomain_t *d = v->domains[i];
     if (d->seen & MXS_CLASS_BIT(MXS_CLASS_OK)) continue;
     e->map(e, 2);
-    mxs_jkv_str(e, "domain", d->name);
-    mxs_jkv_str(e, "class", mxs_class_name(mxs_domain_class(d->seen)));
+    mxs_enc_kv_str(e, "domain", d->name);
+    mxs_enc_kv_str(e, "class", mxs_class_name(mxs_domain_class(d->seen)));
     e->end(e);
   }
   e->end(e);
   e->key(e, "expiring");
   e->map(e, 2);
-  mxs_jkv_int(e, "days", r->o.expiring_days);
+  mxs_enc_kv_int(e, "days", r->o.expiring_days);
   e->key(e, "certificates");
   e->array(e, v->nexpiring);
   for (size_t i = 0; i < v->nexpiring; i++) {
     const mxs_rexpiring_t *x = &r->expiring[i];
     e->map(e, 5);
-    mxs_jkv_str(e, "domain", x->domain);
-    mxs_jkv_str(e, "mx", x->mx);
-    mxs_jkv_str(e, "not_after", x->not_after);
-    mxs_jkv_int(e, "days_left", x->days_left);
-    mxs_jkv_str(e, "sha256", x->sha256);
+    mxs_enc_kv_str(e, "domain", x->domain);
+    mxs_enc_kv_str(e, "mx", x->mx);
+    mxs_enc_kv_str(e, "not_after", x->not_after);
+    mxs_enc_kv_int(e, "days_left", x->days_left);
+    mxs_enc_kv_str(e, "sha256", x->sha256);
     e->end(e);
   }
   e->end(e);
@@ -280,7 +280,7 @@ static void json_lists(const mxs_report_t *r, const view_t *v, mxs_encoder_t *e)
 static void json_counts(mxs_encoder_t *e, const char *key, mxs_rcount_t **c, size_t n) {
   e->key(e, key);
   e->map(e, n);
-  for (size_t i = 0; i < n; i++) mxs_jkv_int(e, c[i]->name, (int64_t)c[i]->n);
+  for (size_t i = 0; i < n; i++) mxs_enc_kv_int(e, c[i]->name, (int64_t)c[i]->n);
   e->end(e);
 }
 
@@ -297,13 +297,13 @@ int mxs_report_print_json(mxs_report_t *r, FILE *fp) {
   e->array(e, r->nfiles);
   for (size_t i = 0; i < r->nfiles; i++) {
     e->map(e, 2);
-    mxs_jkv_str(e, "path", r->files[i].path);
-    mxs_jkv_int(e, "records", (int64_t)r->files[i].records);
+    mxs_enc_kv_str(e, "path", r->files[i].path);
+    mxs_enc_kv_int(e, "records", (int64_t)r->files[i].records);
     e->end(e);
   }
   e->end(e);
-  mxs_jkv_str(e, "first_scanned_at", r->first_at);
-  mxs_jkv_str(e, "last_scanned_at", r->last_at);
+  mxs_enc_kv_str(e, "first_scanned_at", r->first_at);
+  mxs_enc_kv_str(e, "last_scanned_at", r->last_at);
   e->key(e, "domains");
   mxs_j_class_counts(e, v.dclass, v.ndomains);
   e->key(e, "probes");
@@ -325,25 +325,25 @@ static void tlsrpt_policy(const mxs_rdomain_t *d, mxs_encoder_t *e) {
   e->map(e, 3);
   e->key(e, "policy");
   e->map(e, 2);
-  mxs_jkv_str(e, "policy-type", "no-policy-found"); /* mxscan checks neither MTA-STS nor DANE */
-  mxs_jkv_str(e, "policy-domain", d->name);
+  mxs_enc_kv_str(e, "policy-type", "no-policy-found"); /* mxscan checks neither MTA-STS nor DANE */
+  mxs_enc_kv_str(e, "policy-domain", d->name);
   e->end(e);
   e->key(e, "summary");
   e->map(e, 2);
-  mxs_jkv_int(e, "total-successful-session-count", (int64_t)d->tls_ok);
-  mxs_jkv_int(e, "total-failure-session-count", (int64_t)d->tls_fail);
+  mxs_enc_kv_int(e, "total-successful-session-count", (int64_t)d->tls_ok);
+  mxs_enc_kv_int(e, "total-failure-session-count", (int64_t)d->tls_fail);
   e->end(e);
   e->key(e, "failure-details");
   e->array(e, 0);
   for (const mxs_rfail_t *f = d->fails; f; f = f->next) {
     e->map(e, 0);
-    mxs_jkv_str(e, "result-type", f->type);
-    if (f->mx) mxs_jkv_str(e, "receiving-mx-hostname", f->mx);
-    if (f->ip) mxs_jkv_str(e, "receiving-ip", f->ip);
-    mxs_jkv_int(e, "failed-session-count", (int64_t)f->count);
+    mxs_enc_kv_str(e, "result-type", f->type);
+    if (f->mx) mxs_enc_kv_str(e, "receiving-mx-hostname", f->mx);
+    if (f->ip) mxs_enc_kv_str(e, "receiving-ip", f->ip);
+    mxs_enc_kv_int(e, "failed-session-count", (int64_t)f->count);
     /* RFC 8460 has both: a free-text reason code and further information */
-    mxs_jkv_str(e, "failure-reason-code", f->detail);
-    mxs_jkv_str(e, "additional-information", f->detail);
+    mxs_enc_kv_str(e, "failure-reason-code", f->detail);
+    mxs_enc_kv_str(e, "additional-information", f->detail);
     e->end(e);
   }
   e->end(e);
@@ -362,15 +362,15 @@ int mxs_report_print_tlsrpt(mxs_report_t *r, FILE *fp) {
   mxs_json_encoder_reset(&j);
   mxs_encoder_t *e = &j.base;
   e->map(e, 5);
-  mxs_jkv_str(e, "organization-name", "mxscan");
+  mxs_enc_kv_str(e, "organization-name", "mxscan");
   e->key(e, "date-range");
   e->map(e, 2);
-  mxs_jkv_str(e, "start-datetime", start);
-  mxs_jkv_str(e, "end-datetime", end);
+  mxs_enc_kv_str(e, "start-datetime", start);
+  mxs_enc_kv_str(e, "end-datetime", end);
   e->end(e);
-  mxs_jkv_str(e, "contact-info", r->o.contact);
+  mxs_enc_kv_str(e, "contact-info", r->o.contact);
   const char *id = mxs_arena_printf(&r->arena, "mxscan-%s-%s", start, end);
-  mxs_jkv_str(e, "report-id", id ? id : "mxscan");
+  mxs_enc_kv_str(e, "report-id", id ? id : "mxscan");
   e->key(e, "policies");
   e->array(e, 0);
   for (size_t i = 0; i < v.ndomains; i++) /* a domain with no TLS session has nothing to report */
