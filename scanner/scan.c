@@ -42,6 +42,7 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
     return;
   }
   d->dns_ms = a->dns_ms;
+  s->domains_resolved++;
   d->outstanding = 1; /* held until every job is queued */
   if (a->status != MXS_CLASS_OK) {
     scan_emit_dns_record(s, d, NULL, 0, a->status, a->detail);
@@ -209,18 +210,19 @@ static const char *grouped(uint64_t n, char *buf, size_t len) {
   return buf;
 }
 
-/* One line: what was read and done, the rate, the ETA when the input is a
+/* One line: what was read, resolved and done, the rate, the ETA when the input is a
  * file, what runs, and the three most common failure classes so far. */
 static void status_line(mxs_scan_t *s, char *out, size_t len, double per_s) {
-  char a[32], b[32], c[32], eta[48] = "";
+  char a[32], r[32], b[32], c[32], eta[48] = "";
   double frac, elapsed = (double)(uv_now(&s->loop) - s->stats->started_ms) / 1000.0;
   if (!s->input_eof && s->source->ops->progress && s->source->ops->progress(s->source, &frac) == 0 && frac > 0.001) {
     int left = (int)(elapsed / frac - elapsed);
     snprintf(eta, sizeof eta, ", %.0f%% read, ETA %d:%02d:%02d", frac * 100, left / 3600, left / 60 % 60, left % 60);
   }
-  int n = snprintf(out, len, "%s read, %s done (%.0f/s), %zu probing, %zu queued, %s records%s",
-                   grouped(s->domains_read, a, sizeof a), grouped(s->stats->ndomains, b, sizeof b), per_s,
-                   s->sched.active, s->sched.queued, grouped(s->stats->nprobes, c, sizeof c), eta);
+  int n = snprintf(out, len, "%s read, %s resolved, %s done (%.0f/s), %zu probing, %zu queued, %s records%s",
+                   grouped(s->domains_read, a, sizeof a), grouped(s->domains_resolved, r, sizeof r),
+                   grouped(s->stats->ndomains, b, sizeof b), per_s, s->sched.active, s->sched.queued,
+                   grouped(s->stats->nprobes, c, sizeof c), eta);
   mxs_class_set_t shown = MXS_CLASS_BIT(MXS_CLASS_OK);
   for (int k = 0; k < 3 && n > 0 && (size_t)n < len; k++) {
     int best = -1;

@@ -107,6 +107,7 @@ struct mxs_scan_s {
   uv_signal_t sigint, sigterm;
   uv_timer_t flush_timer; /* also drives the progress/status line */
   uint64_t domains_read;
+  uint64_t domains_resolved; /* DNS answered (for the status line) */
   uint64_t last_status_ms, last_status_done;
   int tty;             /* stderr is a terminal: a live progress line */
   uv_idle_t pump_idle; /* reads input from the loop, never recursively */

@@ -113,7 +113,7 @@ def fleet_tests(mxscan, fakemx, tmp):
             fail("not a terminal: want a status line every 0.5 s, got %r" % p.stderr[-400:])
         elif any(re.search(r"[\x00-\x1f\x7f]", l) for l in p.stderr.split("\n")):
             fail("not a terminal: control characters in stderr: %r" % p.stderr[:300])
-        elif not re.search(r"\d+ read, \d+ done \(\d+/s\), \d+ probing, \d+ queued, \d+ records", status[0]):
+        elif not re.search(r"\d+ read, \d+ resolved, \d+ done \(\d+/s\), \d+ probing, \d+ queued, \d+ records", status[0]):
             fail("status line shape: %r" % status[0])
         else:
             print("  ok   %d status lines, plain text: %s" % (len(status), status[0][:100]))
