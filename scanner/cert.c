@@ -57,7 +57,7 @@ static void collect_san(X509 *x, mxs_cert_info_t *info) {
   info->nsan = k;
 }
 
-static int64_t asn1_to_unix(const ASN1_TIME *t) {
+int64_t mxs_asn1_unix(const ASN1_TIME *t) {
   struct tm tm;
   if (!t || !ASN1_TIME_to_tm(t, &tm)) return 0;
   return (int64_t)timegm(&tm);
@@ -97,7 +97,7 @@ mxs_cert_t *mxs_cert_new(X509 *leaf, int chain_len, int64_t now) {
   info->subject_cn = subject_cn(leaf);
   info->issuer = name_to_str(X509_get_issuer_name(leaf));
   collect_san(leaf, info);
-  int64_t nb = asn1_to_unix(X509_get0_notBefore(leaf)), na = asn1_to_unix(X509_get0_notAfter(leaf));
+  int64_t nb = mxs_asn1_unix(X509_get0_notBefore(leaf)), na = mxs_asn1_unix(X509_get0_notAfter(leaf));
   mxs_rfc3339(nb, info->not_before);
   mxs_rfc3339(na, info->not_after);
   /* floor division: a certificate expiring in 3 hours has 0 days left,

@@ -35,4 +35,7 @@ mxs_class_set_t mxs_cert_leaf_problems(const mxs_cert_t *c);
 int mxs_name_matches(const char *pattern, const char *host);
 int mxs_cert_matches_host(const mxs_cert_t *c, const char *host);
 
+/* T as unix seconds (UTC); 0 when T is NULL or unreadable. */
+int64_t mxs_asn1_unix(const ASN1_TIME *t);
+
 #endif

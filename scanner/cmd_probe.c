@@ -432,7 +432,7 @@ static int run_probe(run_t *run, uv_loop_t *loop) {
     return rc == UV_EINVAL ? EXIT_USAGE : 1;
   }
   mxs_tls_ctx_t *tls;
-  if (mxs_tls_ctx_new(c->ca_file, &tls, err, sizeof err) < 0) {
+  if (mxs_tls_ctx_new(c->ca_file, 0, &tls, err, sizeof err) < 0) {
     fprintf(stderr, "mxscan: %s\n", err);
     mxs_resolver_close(run->resolver, NULL, NULL);
     uv_run(loop, UV_RUN_DEFAULT);

@@ -13,6 +13,7 @@ typedef struct {
   const char *input;           /* path or "-" */
   const char *dns;             /* --dns, NULL = system resolver */
   const char *ca_file;         /* --ca-file, NULL = system store */
+  int verify_cache;            /* --verify-cache N: chain outcomes remembered, 0 = off */
   int port;                    /* --port */
   const char *format;          /* jsonl | msgpack */
   const char *output;          /* -o, "-" = stdout */

@@ -328,7 +328,7 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   const mxs_config_t *c = s->cfg;
   mxs_resolver_opts_t ro = {c->dns, c->dns_timeout_ms, c->dns_tries, 0, c->ipv6};
   if (mxs_resolver_new(&s->loop, &ro, &s->resolver, err, errlen) < 0) return -1;
-  if (mxs_tls_ctx_new(c->ca_file, &s->tls, err, errlen) < 0) return -1;
+  if (mxs_tls_ctx_new(c->ca_file, (size_t)c->verify_cache, &s->tls, err, errlen) < 0) return -1;
   int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
                           : mxs_file_source_open(c->input, on_bad_line, s, &s->source, err, errlen);
   if (rc < 0) return -1;
@@ -423,6 +423,7 @@ static void teardown(mxs_scan_t *s) {
     }
     s->source = NULL;
   }
+  if (s->tls) mxs_tls_ctx_cache_stats(s->tls, &s->stats->verify_lookups, &s->stats->verify_hits);
   mxs_tls_ctx_free(s->tls);
 }
 

@@ -55,9 +55,9 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
   write_counts(fp, "probes", s->probes, s->nprobes);
   fprintf(fp,
           ",\n  \"lines_rejected\": %llu,\n  \"write_errors\": %llu,\n  \"unfinished\": %llu,\n"
-          "  \"interrupted\": %s\n}\n",
+          "  \"interrupted\": %s,\n  \"verify_cache\": {\"lookups\": %llu, \"hits\": %llu}\n}\n",
           (unsigned long long)s->lines_rejected, (unsigned long long)s->write_errors, (unsigned long long)s->unfinished,
-          s->interrupted ? "true" : "false");
+          s->interrupted ? "true" : "false", (unsigned long long)s->verify_lookups, (unsigned long long)s->verify_hits);
   if (fclose(fp) != 0) {
     int e = errno;
     snprintf(err, errlen, "cannot write summary '%s': %s", path, strerror(e));

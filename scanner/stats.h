@@ -14,6 +14,8 @@ typedef struct {
   uint64_t lines_rejected;   /* input lines that were not domains */
   uint64_t write_errors;     /* records an exporter failed to take */
   uint64_t unfinished;       /* records marked unfinished (the run ended first) */
+  uint64_t verify_lookups;   /* chain verifications looked up in the cache */
+  uint64_t verify_hits;      /* ... and answered from it (scanner/vcache.h) */
   int64_t started, finished; /* unix time */
   uint64_t started_ms;       /* loop time at the start, for rates */
   int interrupted;           /* stopped by a signal before the end */

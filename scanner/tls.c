@@ -13,11 +13,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "scanner/cert.h"
 #include "scanner/record.h"
+#include "scanner/tls_keys.h"
+#include "scanner/vcache.h"
 
 struct mxs_tls_ctx_s {
   SSL_CTX *modern;
   SSL_CTX *legacy;
+  /* One per context: the legacy context verifies at security level 0,
+   * so the same chain can have another outcome there. */
+  mxs_vcache_t *modern_cache, *legacy_cache;
+  mxs_tls_keys_t *keys; /* NULL: OpenSSL's default (slower) key decoding */
 };
 
 struct mxs_tls_s {
@@ -66,6 +73,35 @@ static int verify_cb(int ok, X509_STORE_CTX *sctx) {
   return 1; /* keep going: we classify afterwards, never abort the handshake */
 }
 
+/* Replaces X509_verify_cert (SSL_CTX_set_cert_verify_callback): a chain
+ * already verified in this run gets the same outcome without the work.
+ * Whatever verify_cb collected is replayed into the probe's mxs_tls_t. */
+static int verify_chain_cb(X509_STORE_CTX *sctx, void *arg) {
+  mxs_vcache_t *cache = arg;
+  SSL *ssl = X509_STORE_CTX_get_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+  mxs_tls_t *t = ssl ? SSL_get_app_data(ssl) : NULL;
+  STACK_OF(X509) *sent = X509_STORE_CTX_get0_untrusted(sctx);
+  unsigned char key[MXS_VCACHE_KEYLEN];
+  int64_t now = (int64_t)time(NULL);
+  int keyed = t && t->cert_errors == 0 && t->first_verify_err == X509_V_OK && mxs_vcache_key(cache, sent, key) == 0;
+  mxs_vcache_result_t r;
+  if (keyed && mxs_vcache_get(cache, key, now, &r)) {
+    t->cert_errors = r.errors;
+    t->first_verify_err = r.first_err;
+    X509_STORE_CTX_set_error(sctx, r.store_err);
+    return r.rc;
+  }
+  int rc = X509_verify_cert(sctx);
+  if (keyed && rc > 0) { /* an internal failure (rc <= 0) is not an outcome to replay */
+    r = (mxs_vcache_result_t){.rc = rc,
+                              .store_err = X509_STORE_CTX_get_error(sctx),
+                              .first_err = t->first_verify_err,
+                              .errors = t->cert_errors};
+    mxs_vcache_put(cache, key, sent, now, &r);
+  }
+  return rc;
+}
+
 static void info_cb(const SSL *ssl, int where, int ret) {
   mxs_tls_t *t = SSL_get_app_data(ssl);
   if (!t) return;
@@ -79,7 +115,7 @@ static void info_cb(const SSL *ssl, int where, int ret) {
     t->fail.server_hello = 1; /* the state machine moved past our ClientHello */
 }
 
-static SSL_CTX *new_client_ctx(int legacy, X509_STORE *store, char *err, size_t errlen) {
+static SSL_CTX *new_client_ctx(int legacy, X509_STORE *store, mxs_vcache_t *cache, char *err, size_t errlen) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) {
     set_ctx_err(err, errlen, "cannot create TLS context", NULL);
@@ -91,6 +127,7 @@ static SSL_CTX *new_client_ctx(int legacy, X509_STORE *store, char *err, size_t 
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+  if (cache) SSL_CTX_set_cert_verify_callback(ctx, verify_chain_cb, cache);
   SSL_CTX_set_info_callback(ctx, info_cb);
   SSL_CTX_set1_cert_store(ctx, store);
   int ok;
@@ -127,17 +164,25 @@ static X509_STORE *new_store(const char *ca_file, char *err, size_t errlen) {
   return store;
 }
 
-int mxs_tls_ctx_new(const char *ca_file, mxs_tls_ctx_t **out, char *err, size_t errlen) {
+int mxs_tls_ctx_new(const char *ca_file, size_t verify_cache, mxs_tls_ctx_t **out, char *err, size_t errlen) {
   ERR_clear_error();
   mxs_tls_ctx_t *c = calloc(1, sizeof *c);
-  X509_STORE *store = c ? new_store(ca_file, err, errlen) : NULL;
+  int nomem = !c;
+  if (c) c->keys = mxs_tls_keys_new();
+  if (c && verify_cache) {
+    /* Legacy retries follow failed handshakes only: a small cache does. */
+    c->modern_cache = mxs_vcache_new(verify_cache);
+    c->legacy_cache = mxs_vcache_new(verify_cache / 8 + 1);
+    nomem = !c->modern_cache || !c->legacy_cache;
+  }
+  X509_STORE *store = !nomem ? new_store(ca_file, err, errlen) : NULL;
   if (store) {
-    c->modern = new_client_ctx(0, store, err, errlen);
-    c->legacy = c->modern ? new_client_ctx(1, store, err, errlen) : NULL;
+    c->modern = new_client_ctx(0, store, c->modern_cache, err, errlen);
+    c->legacy = c->modern ? new_client_ctx(1, store, c->legacy_cache, err, errlen) : NULL;
     X509_STORE_free(store); /* the contexts hold their own references */
   }
   if (!c || !c->legacy) {
-    if (!c) snprintf(err, errlen, "out of memory");
+    if (nomem) snprintf(err, errlen, "out of memory");
     mxs_tls_ctx_free(c);
     return -1;
   }
@@ -149,7 +194,15 @@ void mxs_tls_ctx_free(mxs_tls_ctx_t *c) {
   if (!c) return;
   SSL_CTX_free(c->modern);
   SSL_CTX_free(c->legacy);
+  mxs_vcache_free(c->modern_cache);
+  mxs_vcache_free(c->legacy_cache);
+  mxs_tls_keys_free(c->keys);
   free(c);
+}
+
+void mxs_tls_ctx_cache_stats(mxs_tls_ctx_t *c, uint64_t *lookups, uint64_t *hits) {
+  *lookups = *hits = 0;
+  if (c->modern_cache) mxs_vcache_stats(c->modern_cache, lookups, hits);
 }
 
 mxs_tls_t *mxs_tls_new(mxs_tls_ctx_t *c, const char *sni, int legacy) {
@@ -323,14 +376,9 @@ static void san_text(X509 *x, char *out, size_t len) {
   GENERAL_NAMES_free(gens);
 }
 
-static int64_t asn1_unix(const ASN1_TIME *a) {
-  struct tm tm;
-  return a && ASN1_TIME_to_tm(a, &tm) ? (int64_t)timegm(&tm) : 0;
-}
-
 /* The validity window, and where NOW falls in it. */
 static void validity_text(X509 *x, int64_t now, char *out, size_t len) {
-  int64_t nb = asn1_unix(X509_get0_notBefore(x)), na = asn1_unix(X509_get0_notAfter(x));
+  int64_t nb = mxs_asn1_unix(X509_get0_notBefore(x)), na = mxs_asn1_unix(X509_get0_notAfter(x));
   char from[24], to[24], when[64];
   mxs_rfc3339(nb, from);
   mxs_rfc3339(na, to);

@@ -17,10 +17,15 @@
 typedef struct mxs_tls_ctx_s mxs_tls_ctx_t;
 typedef struct mxs_tls_s mxs_tls_t;
 
-/* CA_FILE: PEM roots to trust, or NULL for the system store.  Returns 0 and
- * sets *out, or -1 with a message naming the file in err. */
-int mxs_tls_ctx_new(const char *ca_file, mxs_tls_ctx_t **out, char *err, size_t errlen);
+/* CA_FILE: PEM roots to trust, or NULL for the system store.
+ * VERIFY_CACHE: chain verification outcomes to remember (scanner/vcache.h),
+ * 0 to verify every chain afresh.  Returns 0 and sets *out, or -1 with a
+ * message naming the file in err. */
+int mxs_tls_ctx_new(const char *ca_file, size_t verify_cache, mxs_tls_ctx_t **out, char *err, size_t errlen);
 void mxs_tls_ctx_free(mxs_tls_ctx_t *c);
+
+/* Chain verifications looked up in the cache and found there, so far. */
+void mxs_tls_ctx_cache_stats(mxs_tls_ctx_t *c, uint64_t *lookups, uint64_t *hits);
 
 /* One client connection.  LEGACY selects the diagnostic profile: TLS 1.0+,
  * security level 0, every cipher, legacy servers and renegotiation allowed.

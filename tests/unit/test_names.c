@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-#include <openssl/x509v3.h>
+#include "testcert.h"
+
 #include <time.h>
 
 #include "scanner/cert.h"
@@ -26,29 +26,6 @@ static void patterns(void **state) {
   assert_false(mxs_name_matches("", "mx.example.com"));
 }
 
-/* A self-signed certificate with CN and the given dNSName SANs. */
-static X509 *make_cert(const char *cn, const char *san) {
-  EVP_PKEY *key = EVP_EC_gen("P-256");
-  X509 *x = X509_new();
-  X509_set_version(x, 2);
-  X509_gmtime_adj(X509_getm_notBefore(x), 0);
-  X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-  X509_set_pubkey(x, key);
-  X509_NAME *n = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-  X509_set_issuer_name(x, n);
-  if (san) {
-    X509V3_CTX ctx;
-    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-  }
-  X509_sign(x, key, EVP_sha256());
-  EVP_PKEY_free(key);
-  return x;
-}
-
 static void same_answer_as_openssl(void **state) {
   (void)state;
   const char *hosts[] = {"mx.example.com", "example.com", "a.mx.example.com", "other.test", "mx2.example.com"};
@@ -59,7 +36,7 @@ static void same_answer_as_openssl(void **state) {
                {"mx.example.com", "DNS:other.test"},
                {"x", "DNS:mx.example.com,DNS:mx2.example.com"}};
   for (size_t c = 0; c < sizeof certs / sizeof certs[0]; c++) {
-    X509 *x = make_cert(certs[c].cn, certs[c].san);
+    X509 *x = testcert_self_signed(certs[c].cn, certs[c].san, 1);
     mxs_cert_t *mc = mxs_cert_new(x, 1, (int64_t)time(NULL));
     assert_non_null(mc);
     for (size_t h = 0; h < sizeof hosts / sizeof hosts[0]; h++) {

@@ -9,35 +9,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-#include <openssl/x509v3.h>
+#include "testcert.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "exporters/encoders.h"
 #include "scanner/verdict_codec.h"
-
-/* A self-signed leaf, as a server would present it. */
-static X509 *make_cert(const char *cn, const char *san) {
-  EVP_PKEY *key = EVP_EC_gen("P-256");
-  X509 *x = X509_new();
-  X509_set_version(x, 2);
-  X509_gmtime_adj(X509_getm_notBefore(x), 0);
-  X509_gmtime_adj(X509_getm_notAfter(x), 40 * 86400);
-  X509_set_pubkey(x, key);
-  X509_NAME *n = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-  X509_set_issuer_name(x, n);
-  X509V3_CTX ctx;
-  X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-  X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
-  X509_add_ext(x, e, -1);
-  X509_EXTENSION_free(e);
-  X509_sign(x, key, EVP_sha256());
-  EVP_PKEY_free(key);
-  return x;
-}
 
 /* A result shaped as probe.c leaves it after a full STARTTLS dialogue. */
 static mxs_probe_result_t *tls_result(void) {
@@ -55,7 +34,7 @@ static mxs_probe_result_t *tls_result(void) {
   strcpy(r->tls_version, "TLSv1.3");
   strcpy(r->cipher, "TLS_AES_256_GCM_SHA384");
   strcpy(r->group, "X25519");
-  X509 *x = make_cert("mx1.example.test", "DNS:mx1.example.test,DNS:*.mail.example.test");
+  X509 *x = testcert_self_signed("mx1.example.test", "DNS:mx1.example.test,DNS:*.mail.example.test", 40);
   r->cert = mxs_cert_new(x, 1, (int64_t)time(NULL));
   X509_free(x);
   r->chain_errors = MXS_CLASS_BIT(MXS_CLASS_CERT_CHAIN_INCOMPLETE);
