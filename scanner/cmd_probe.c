@@ -376,6 +376,7 @@ typedef struct {
   mxs_probe_env_t env; /* the template of every item's env */
   mxs_pdomain_t dom;
   int oom;
+  char read_buf[MXS_PROBE_READ_BUF]; /* env's */
 } run_t;
 
 static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
@@ -444,7 +445,8 @@ static int run_probe(run_t *run, uv_loop_t *loop) {
                                .connect_timeout_ms = c->connect_timeout_ms,
                                .banner_timeout_ms = c->banner_timeout_ms,
                                .command_timeout_ms = c->command_timeout_ms,
-                               .handshake_timeout_ms = c->handshake_timeout_ms};
+                               .handshake_timeout_ms = c->handshake_timeout_ms,
+                               .read_buf = run->read_buf};
   rc = mxs_resolver_resolve(run->resolver, run->dom.name, on_resolved, run);
   if (rc < 0) {
     fprintf(stderr, "mxscan: cannot resolve %s: %s\n", run->dom.name, uv_strerror(rc));

@@ -50,7 +50,6 @@ typedef struct probe_s {
   int rawmore; /* more came than raw holds */
   mxs_probe_cb cb;
   void *cb_arg;
-  char rbuf[8192];
 } probe_t;
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -510,7 +509,7 @@ static void feed_tls(probe_t *p, const char *data, size_t len) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   probe_t *p = h->data;
-  *buf = uv_buf_init(p->rbuf, sizeof p->rbuf);
+  *buf = uv_buf_init(p->env->read_buf, MXS_PROBE_READ_BUF);
 }
 
 /* The peer closed (EOF) or the connection broke (ERR < 0). */

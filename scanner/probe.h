@@ -30,7 +30,13 @@ typedef struct {
    * ('T') and connection events ('*').  TEXT is borrowed for the call. */
   void (*trace)(void *arg, const char *ip, char dir, const char *text);
   void *trace_arg;
+  /* MXS_PROBE_READ_BUF bytes that every probe of this loop reads into:
+   * on_read consumes what arrived before it returns, so one buffer per loop
+   * does, instead of one per probe in flight.  Owned by the loop's owner. */
+  char *read_buf;
 } mxs_probe_env_t;
+
+#define MXS_PROBE_READ_BUF (64 * 1024)
 
 typedef struct {
   /* Outcome of the SMTP/TLS dialogue.  MXS_CLASS_OK means TLS came up and

@@ -341,7 +341,8 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
                               .connect_timeout_ms = c->connect_timeout_ms,
                               .banner_timeout_ms = c->banner_timeout_ms,
                               .command_timeout_ms = c->command_timeout_ms,
-                              .handshake_timeout_ms = c->handshake_timeout_ms};
+                              .handshake_timeout_ms = c->handshake_timeout_ms,
+                              .read_buf = s->read_buf};
   uv_signal_init(&s->loop, &s->sigint);
   uv_signal_init(&s->loop, &s->sigterm);
   s->sigint.data = s->sigterm.data = s;

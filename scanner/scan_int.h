@@ -86,11 +86,12 @@ struct mxs_scan_s {
   mxs_resolver_t *resolver;
   mxs_tls_ctx_t *tls;
   mxs_probe_env_t penv;
-  mxs_workers_t *workers;           /* probe threads; NULL: probes run on this loop */
-  mxs_resume_t resume;              /* --resume: domains the output already holds */
-  uint64_t skipped;                 /* input domains skipped as already complete */
-  mxs_source_t *source;             /* where domains come from (a file, a job queue) */
-  mxs_source_factory_t make_source; /* NULL: the file cfg->input */
+  char read_buf[MXS_PROBE_READ_BUF]; /* penv's, for the probes on this loop */
+  mxs_workers_t *workers;            /* probe threads; NULL: probes run on this loop */
+  mxs_resume_t resume;               /* --resume: domains the output already holds */
+  uint64_t skipped;                  /* input domains skipped as already complete */
+  mxs_source_t *source;              /* where domains come from (a file, a job queue) */
+  mxs_source_factory_t make_source;  /* NULL: the file cfg->input */
   void *make_arg;
   int input_eof;
   mxs_exporter_t *out[MXS_MAX_EXPORTERS]; /* file and/or redis */

@@ -39,6 +39,7 @@ typedef struct {
   mailbox_t inbox;
   mxs_probe_env_t env;
   msg_t *live; /* probes running on this worker */
+  char read_buf[MXS_PROBE_READ_BUF];
 } worker_t;
 
 struct mxs_workers_s {
@@ -172,6 +173,7 @@ static int worker_init(mxs_workers_t *pool, worker_t *w, const mxs_probe_env_t *
   if (rc < 0) return rc;
   w->env = *env;
   w->env.loop = &w->loop;
+  w->env.read_buf = w->read_buf;
   w->env.trace = NULL; /* transcripts are single-threaded (mxscan probe) */
   rc = mailbox_init(&w->inbox, &w->loop, on_inbox, w);
   if (rc < 0) {
