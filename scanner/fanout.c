@@ -173,9 +173,11 @@ static void target_complete(target_t *t, int active) {
   scan_pump_probes(s);
 }
 
-/* Starts a probe of T on a worker thread, or on this loop. */
+/* Starts a probe of T on this loop (shard 0 of --threads) or on the worker
+ * thread that owns its address. */
 static int launch(mxs_scan_t *s, target_t *t, int legacy, mxs_probe_cb cb) {
-  if (s->workers) return mxs_workers_start(s->workers, t->ip, s->cfg->port, t->sni, legacy, cb, t);
+  if (s->workers && mxs_workers_shard(t->ip, (unsigned)s->cfg->threads) != 0)
+    return mxs_workers_start(s->workers, t->ip, s->cfg->port, t->sni, legacy, cb, t);
   return mxs_probe_start_h(&s->penv, t->ip, s->cfg->port, t->sni, legacy, cb, t, &t->probe);
 }
 

@@ -149,10 +149,8 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   scan_abandon_queued(s, why);
   const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
   if (h && h->stop) h->stop(h->arg); /* claims and permits still waiting */
-  if (deadline && s->workers)
-    mxs_workers_cancel_all(s->workers, why);
-  else if (deadline)
-    mxs_table_each(&s->targets, scan_cancel_running, (void *)why);
+  if (deadline && s->workers) mxs_workers_cancel_all(s->workers, why);
+  if (deadline) mxs_table_each(&s->targets, scan_cancel_running, (void *)why); /* this loop's share */
   s->in_stop = 0;
   scan_maybe_finish(s);
 }
@@ -364,10 +362,10 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   mxs_sched_opts_t so = {s->concurrency,   c->per_ip, c->per_ip_interval_ms, c->per_provider, c->rate,
                          c->provider_rate, 60000};
   mxs_sched_init(&s->sched, &so, uv_now(&s->loop));
-  if (c->threads > 1) {
-    int rc = mxs_workers_new(&s->loop, c->threads, &s->penv, &s->workers);
+  if (c->threads > 1) { /* this loop probes too: N loops are N-1 more threads */
+    int rc = mxs_workers_new(&s->loop, c->threads - 1, &s->penv, &s->workers);
     if (rc < 0) {
-      snprintf(err, errlen, "cannot start %d probe threads: %s", c->threads, uv_strerror(rc));
+      snprintf(err, errlen, "cannot start %d probe threads: %s", c->threads - 1, uv_strerror(rc));
       return -1;
     }
   }

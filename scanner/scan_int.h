@@ -87,7 +87,7 @@ struct mxs_scan_s {
   mxs_tls_ctx_t *tls;
   mxs_probe_env_t penv;
   char read_buf[MXS_PROBE_READ_BUF]; /* penv's, for the probes on this loop */
-  mxs_workers_t *workers;            /* probe threads; NULL: probes run on this loop */
+  mxs_workers_t *workers;            /* --threads N > 1: N-1 probe threads; NULL: all probes here */
   mxs_resume_t resume;               /* --resume: domains the output already holds */
   uint64_t skipped;                  /* input domains skipped as already complete */
   mxs_source_t *source;              /* where domains come from (a file, a job queue) */

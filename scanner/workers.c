@@ -229,11 +229,14 @@ int mxs_workers_new(uv_loop_t *main, int n, const mxs_probe_env_t *env, mxs_work
   return 0;
 }
 
-/* FNV-1a of the address: one address, one worker, for the whole run. */
-static worker_t *owner_of(mxs_workers_t *pool, const char *ip) {
+unsigned mxs_workers_shard(const char *ip, unsigned shards) {
   uint32_t h = 2166136261u;
   for (const char *c = ip; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
-  return &pool->w[h % (uint32_t)pool->n];
+  return shards ? h % shards : 0;
+}
+
+static worker_t *owner_of(mxs_workers_t *pool, const char *ip) {
+  return &pool->w[mxs_workers_shard(ip, (unsigned)pool->n)];
 }
 
 int mxs_workers_start(mxs_workers_t *pool, const char *ip, int port, const char *sni, int legacy, mxs_probe_cb cb,

@@ -1,12 +1,14 @@
-/* workers.h - probes on N event loops in N threads, results back on the main loop.
+/* workers.h - probes on more event loops in threads, results back on the main loop.
  *
  * The main loop keeps everything that must be exact or ordered: input, DNS,
  * the scheduler (global, per-provider and per-IP limits), fan-out and the
  * outputs.  Only the probes themselves - the TLS handshakes that cost the
- * CPU - run on the workers, each address always on the same worker
- * (sharded by a hash of the address).  A start request and its result
- * travel through a mutex-protected queue and a uv_async_t each way; the
- * probe result changes owner with it.
+ * CPU - run on the workers, each address always on the same loop (sharded
+ * by mxs_workers_shard of the address; `--threads N` makes the main loop
+ * shard 0 and N-1 workers the others, one thread per core and no hand-off
+ * for the main loop's share).  A start request and its result travel
+ * through a mutex-protected queue and a uv_async_t each way; the probe
+ * result changes owner with it.
  */
 #ifndef MXS_WORKERS_H
 #define MXS_WORKERS_H
@@ -22,6 +24,10 @@ typedef struct mxs_workers_s mxs_workers_t;
  * outlive the pool: the TLS context is).  Results are delivered on MAIN.
  * Returns 0 or a negative UV error. */
 int mxs_workers_new(uv_loop_t *main, int n, const mxs_probe_env_t *env, mxs_workers_t **out);
+
+/* Which of SHARDS loops owns IP (0 .. SHARDS-1): FNV-1a of the address, so
+ * one address stays on one loop for the whole run. */
+unsigned mxs_workers_shard(const char *ip, unsigned shards);
 
 /* Like mxs_probe_start, on the worker that owns IP.  CB runs on the main
  * loop, never inside this call. */
