@@ -90,7 +90,16 @@ static void key_info(X509 *x, mxs_cert_info_t *info) {
   }
 }
 
-mxs_cert_t *mxs_cert_new(X509 *leaf, int chain_len, int64_t now) {
+static void hex(const unsigned char *in, size_t n, char *out) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[in[i] >> 4];
+    out[2 * i + 1] = digits[in[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+mxs_cert_t *mxs_cert_new(X509 *leaf, int chain_len, int64_t now, const EVP_MD *sha256) {
   mxs_cert_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   mxs_cert_info_t *info = &c->info;
@@ -108,8 +117,7 @@ mxs_cert_t *mxs_cert_new(X509 *leaf, int chain_len, int64_t now) {
   info->sig_alg = OBJ_nid2ln(X509_get_signature_nid(leaf));
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
-  if (X509_digest(leaf, EVP_sha256(), md, &mdlen))
-    for (unsigned int i = 0; i < mdlen && i < 32; i++) sprintf(info->sha256 + 2 * i, "%02x", md[i]);
+  if (X509_digest(leaf, sha256 ? sha256 : EVP_sha256(), md, &mdlen) && mdlen == 32) hex(md, mdlen, info->sha256);
   info->chain_len = chain_len;
   c->leaf_problems = leaf_problems(leaf, info);
   return c;

@@ -19,9 +19,12 @@ typedef struct {
   mxs_class_set_t leaf_problems; /* cert-weak, from the key and signature */
 } mxs_cert_t;
 
-/* Copies the fields of LEAF (borrowed) as of unix time NOW.  NULL on
- * allocation failure.  Caller frees with mxs_cert_free. */
-mxs_cert_t *mxs_cert_new(X509 *leaf, int chain_len, int64_t now);
+/* Copies the fields of LEAF (borrowed) as of unix time NOW.  SHA256 makes
+ * the fingerprint: a digest fetched once for the run (EVP_sha256() would be
+ * fetched again on every call, under OpenSSL's store locks), or NULL for
+ * EVP_sha256().  NULL on allocation failure.  Caller frees with
+ * mxs_cert_free. */
+mxs_cert_t *mxs_cert_new(X509 *leaf, int chain_len, int64_t now, const EVP_MD *sha256);
 void mxs_cert_free(mxs_cert_t *c);
 
 /* Problems visible in the leaf alone: cert-weak (RSA/DSA < 2048 bits, EC <

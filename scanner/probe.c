@@ -449,7 +449,7 @@ static void handshake_done(probe_t *p) {
   if (p->env->trace) mxs_tls_describe(p->tls, (int64_t)time(NULL), trace_line, p);
   X509 *leaf = mxs_tls_leaf(p->tls);
   if (leaf) {
-    r->cert = mxs_cert_new(leaf, mxs_tls_chain_len(p->tls), (int64_t)time(NULL));
+    r->cert = mxs_cert_new(leaf, mxs_tls_chain_len(p->tls), (int64_t)time(NULL), mxs_tls_sha256(p->env->tls));
     r->chain_errors = mxs_tls_cert_errors(p->tls) | (r->cert ? mxs_cert_leaf_problems(r->cert) : 0);
     snprintf(r->verify_text, sizeof r->verify_text, "%s", mxs_tls_verify_text(p->tls));
   }

@@ -25,6 +25,7 @@ struct mxs_tls_ctx_s {
    * so the same chain can have another outcome there. */
   mxs_vcache_t *modern_cache, *legacy_cache;
   mxs_tls_keys_t *keys; /* NULL: OpenSSL's default (slower) key decoding */
+  EVP_MD *sha256;       /* NULL: not available, callers use EVP_sha256() */
 };
 
 struct mxs_tls_s {
@@ -168,7 +169,10 @@ int mxs_tls_ctx_new(const char *ca_file, size_t verify_cache, mxs_tls_ctx_t **ou
   ERR_clear_error();
   mxs_tls_ctx_t *c = calloc(1, sizeof *c);
   int nomem = !c;
-  if (c) c->keys = mxs_tls_keys_new();
+  if (c) {
+    c->keys = mxs_tls_keys_new();
+    c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+  }
   if (c && verify_cache) {
     /* Legacy retries follow failed handshakes only: a small cache does. */
     c->modern_cache = mxs_vcache_new(verify_cache);
@@ -197,8 +201,11 @@ void mxs_tls_ctx_free(mxs_tls_ctx_t *c) {
   mxs_vcache_free(c->modern_cache);
   mxs_vcache_free(c->legacy_cache);
   mxs_tls_keys_free(c->keys);
+  EVP_MD_free(c->sha256);
   free(c);
 }
+
+const EVP_MD *mxs_tls_sha256(const mxs_tls_ctx_t *c) { return c->sha256; }
 
 void mxs_tls_ctx_cache_stats(mxs_tls_ctx_t *c, uint64_t *lookups, uint64_t *hits) {
   *lookups = *hits = 0;

@@ -24,6 +24,9 @@ typedef struct mxs_tls_s mxs_tls_t;
 int mxs_tls_ctx_new(const char *ca_file, size_t verify_cache, mxs_tls_ctx_t **out, char *err, size_t errlen);
 void mxs_tls_ctx_free(mxs_tls_ctx_t *c);
 
+/* SHA-256, fetched once for the run (for certificate fingerprints). */
+const EVP_MD *mxs_tls_sha256(const mxs_tls_ctx_t *c);
+
 /* Chain verifications looked up in the cache and found there, so far. */
 void mxs_tls_ctx_cache_stats(mxs_tls_ctx_t *c, uint64_t *lookups, uint64_t *hits);
 

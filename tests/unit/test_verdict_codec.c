@@ -35,7 +35,7 @@ static mxs_probe_result_t *tls_result(void) {
   strcpy(r->cipher, "TLS_AES_256_GCM_SHA384");
   strcpy(r->group, "X25519");
   X509 *x = testcert_self_signed("mx1.example.test", "DNS:mx1.example.test,DNS:*.mail.example.test", 40);
-  r->cert = mxs_cert_new(x, 1, (int64_t)time(NULL));
+  r->cert = mxs_cert_new(x, 1, (int64_t)time(NULL), NULL);
   X509_free(x);
   r->chain_errors = MXS_CLASS_BIT(MXS_CLASS_CERT_CHAIN_INCOMPLETE);
   strcpy(r->verify_text, "unable to get local issuer certificate");
