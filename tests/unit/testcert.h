@@ -41,7 +41,9 @@ static inline X509 *testcert_make(const testcert_spec_t *s, EVP_PKEY *key, X509 
   X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
   if (s->ca) testcert_ext(x, issuer ? issuer : x, NID_basic_constraints, "critical,CA:TRUE");
   if (s->san) testcert_ext(x, issuer ? issuer : x, NID_subject_alt_name, s->san);
-  X509_sign(x, issuer ? issuer_key : key, EVP_sha256());
+  EVP_PKEY *signer = issuer ? issuer_key : key;
+  /* EdDSA hashes internally: no digest */
+  X509_sign(x, signer, EVP_PKEY_is_a(signer, "ED25519") || EVP_PKEY_is_a(signer, "ED448") ? NULL : EVP_sha256());
   return x;
 }
 
