@@ -30,6 +30,8 @@ static int pkey_meths(ENGINE *e, EVP_PKEY_METHOD **pmeth, const int **nids, int 
 }
 
 mxs_tls_keys_t *mxs_tls_keys_new(void) {
+  /* FIPS mode: keys must stay with the (FIPS) providers. */
+  if (EVP_default_properties_is_fips_enabled(NULL)) return NULL;
   mxs_tls_keys_t *k = calloc(1, sizeof *k);
   if (!k) return NULL;
   k->engine = ENGINE_new();

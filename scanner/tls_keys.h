@@ -10,7 +10,8 @@
  * Registering an engine that claims RSA and EC and hands back OpenSSL's own
  * built-in methods takes that path: same keys, same checks, no decoder set-up
  * per certificate.  Other key types (Ed25519, DSA, RSA-PSS) keep the
- * provider path.  OpenSSL 3.2 caches decoders and makes this unnecessary.
+ * provider path, and so does everything when OpenSSL runs in FIPS mode.
+ * OpenSSL 3.2 caches decoders and makes this unnecessary.
  */
 #ifndef MXS_TLS_KEYS_H
 #define MXS_TLS_KEYS_H
