@@ -79,7 +79,8 @@ typedef struct {
 struct host_s {
   char *name; /* lower-case, no trailing dot; also the cache key */
   int done;
-  int outstanding; /* queries not yet answered */
+  int outstanding;     /* queries not yet answered */
+  uint64_t settled_ns; /* when done was set, for retrying failures */
   mxs_class_t status;
   size_t naddrs;
   char **addrs; /* one block: pointers then strings */
@@ -115,7 +116,8 @@ struct mxs_resolver_s {
   query_t *fifo_head[2], *fifo_tail[2];
   size_t max_inflight;
   int ipv6;
-  int pumping; /* pump() is on the stack: c-ares may call back inside it */
+  uint64_t retry_failed_ns; /* 0: failures stay for the run */
+  int pumping;              /* pump() is on the stack: c-ares may call back inside it */
   int closing;
   int open_parts; /* the idle handle and the channel, until closed */
   domain_t *live; /* domains waiting on DNS, doubly linked */
@@ -329,6 +331,7 @@ static void host_finish(host_t *h, int nfam) {
     h->fam[f].buf = NULL;
   }
   h->done = 1;
+  h->settled_ns = now_ns();
   slot_t *w = h->waiters;
   h->waiters = NULL;
   while (w) {
@@ -347,14 +350,42 @@ static void host_on_answer(query_t *q, int status, const unsigned char *abuf, in
   if (--h->outstanding == 0) host_finish(h, q->r->ipv6 ? 2 : 1);
 }
 
+static void host_query(mxs_resolver_t *r, host_t *h) {
+  h->outstanding = r->ipv6 ? 2 : 1;
+  h->qa = (query_t){.r = r, .name = h->name, .kind = Q_A};
+  enqueue(r, &h->qa);
+  if (r->ipv6) {
+    h->qaaaa = (query_t){.r = r, .name = h->name, .kind = Q_AAAA};
+    enqueue(r, &h->qaaaa);
+  }
+  r->stats.host_lookups++;
+}
+
+/* A settled host whose lookup timed out or failed long enough ago: ask
+ * again (it has no addresses, so no earlier answer still points into it). */
+static int host_retry_due(const mxs_resolver_t *r, const host_t *h) {
+  return h->done && r->retry_failed_ns && (h->status == MXS_CLASS_DNS_TIMEOUT || h->status == MXS_CLASS_DNS_SERVFAIL) &&
+         now_ns() - h->settled_ns >= r->retry_failed_ns;
+}
+
 /* The cache entry for NAME (any spelling), created and its lookup queued
- * if this is the first time the run sees it.  Returns 0 or UV_ENOMEM. */
+ * if this is the first time the run sees it (or, after a failure, again
+ * once retry_failed_ms has passed).  Returns 0 or UV_ENOMEM. */
 static int host_acquire(mxs_resolver_t *r, const char *raw, host_t **out) {
   char *name = normalize_name(raw);
   if (name == NULL) return UV_ENOMEM;
   host_t *h = mxs_resolver_cache_get(&r->hosts, name);
   if (h) {
     free(name);
+    if (host_retry_due(r, h)) {
+      free(h->addrs);
+      h->addrs = NULL;
+      h->naddrs = 0;
+      memset(h->fam, 0, sizeof h->fam);
+      h->done = 0;
+      host_query(r, h);
+      r->stats.host_retries++;
+    }
     if (h->done)
       r->stats.cache_hits++;
     else
@@ -368,14 +399,7 @@ static int host_acquire(mxs_resolver_t *r, const char *raw, host_t **out) {
     return UV_ENOMEM;
   }
   h->name = name;
-  h->outstanding = r->ipv6 ? 2 : 1;
-  h->qa = (query_t){.r = r, .name = h->name, .kind = Q_A};
-  enqueue(r, &h->qa);
-  if (r->ipv6) {
-    h->qaaaa = (query_t){.r = r, .name = h->name, .kind = Q_AAAA};
-    enqueue(r, &h->qaaaa);
-  }
-  r->stats.host_lookups++;
+  host_query(r, h);
   *out = h;
   return 0;
 }
@@ -602,6 +626,7 @@ int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resol
   }
   r->max_inflight = o.max_inflight ? (size_t)o.max_inflight : DEFAULT_MAX_INFLIGHT;
   r->ipv6 = o.ipv6 != 0;
+  r->retry_failed_ns = o.retry_failed_ms < 0 ? 0 : (uint64_t)(o.retry_failed_ms ? o.retry_failed_ms : 30000) * 1000000u;
   mxs_resolver_cache_init(&r->hosts);
   uv_idle_init(loop, &r->idle);
   r->idle.data = r;

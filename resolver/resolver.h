@@ -34,6 +34,11 @@ typedef struct {
   int tries;           /* tries per query, default 3 */
   int max_inflight;    /* outstanding c-ares queries, default 512 */
   int ipv6;            /* also query AAAA for MX hosts */
+  int retry_failed_ms; /* a host whose lookup timed out or failed (SERVFAIL,
+                        * REFUSED) is asked again by the next domain that
+                        * needs it once this long has passed: a resolver's
+                        * blip must not fail its hosts for the whole run.
+                        * Default 30000; negative: keep the failure. */
 } mxs_resolver_opts_t;
 
 /* One MX host of a domain, with its addresses.  status is MXS_CLASS_OK when
@@ -101,7 +106,8 @@ typedef struct {
   uint64_t queries;      /* c-ares queries submitted, all types */
   uint64_t mx_queries;   /* MX queries (one per domain) */
   uint64_t addr_queries; /* A and AAAA queries (MX hosts and implicit MX) */
-  uint64_t host_lookups; /* distinct host names looked up */
+  uint64_t host_lookups; /* host lookups started (retries included) */
+  uint64_t host_retries; /* failed hosts asked again (retry_failed_ms) */
   uint64_t cache_hits;   /* host already resolved: no query */
   uint64_t cache_waits;  /* host lookup in flight: coalesced onto it */
   size_t inflight;       /* c-ares queries outstanding now */

@@ -426,7 +426,7 @@ static int report_no_match(const run_t *run) {
 static int run_probe(run_t *run, uv_loop_t *loop) {
   const mxs_config_t *c = &run->o->cfg;
   char err[512] = "";
-  mxs_resolver_opts_t ro = {c->dns, c->dns_timeout_ms, c->dns_tries, 0, c->ipv6};
+  mxs_resolver_opts_t ro = {c->dns, c->dns_timeout_ms, c->dns_tries, 0, c->ipv6, 0};
   int rc = mxs_resolver_new(loop, &ro, &run->resolver, err, sizeof err);
   if (rc < 0) {
     fprintf(stderr, "mxscan: %s\n", err[0] ? err : uv_strerror(rc));

@@ -384,6 +384,51 @@ static void test_cache_coalescing(void **state) {
   }
 }
 
+/* A host whose lookup timed out or failed is asked again by a later domain
+ * once retry_failed_ms has passed (a resolver blip must not fail its hosts
+ * for the whole run), and never with a negative retry_failed_ms.  The
+ * broken hosts of badmx.test stay broken, so the answers do not change. */
+static void run_badmx_twice(int retry_failed_ms, mxs_resolver_stats_t *st, job_t *j) {
+  ctx_t c;
+  mxs_resolver_opts_t o = {.timeout_ms = 200, .tries = 1, .retry_failed_ms = retry_failed_ms};
+  ctx_open(&c, o);
+  c.close_when_done = 0;
+  submit(&c, &j[0], "badmx.test");
+  uv_run(&c.loop, UV_RUN_DEFAULT);
+  usleep(250 * 1000); /* past a 100 ms retry_failed_ms */
+  submit(&c, &j[1], "badmx.test");
+  uv_run(&c.loop, UV_RUN_DEFAULT);
+  mxs_resolver_stats(c.r, st);
+  c.close_when_done = 1;
+  ctx_finish(&c);
+}
+
+static void test_failed_host_retried(void **state) {
+  (void)state;
+  SKIP_WITHOUT_DNS();
+  job_t j[2];
+  mxs_resolver_stats_t st;
+  memset(j, 0, sizeof(j));
+  run_badmx_twice(100, &st, j);
+  assert_int_equal(st.host_retries, 3); /* timeout, REFUSED, SERVFAIL; a.mx.test was fine */
+  assert_int_equal(st.host_lookups, 4 + 3);
+  assert_int_equal(st.cache_hits, 1);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(j[i].ans.nmx, 4);
+    assert_class(j[i].ans.mx[0].status, MXS_CLASS_DNS_TIMEOUT, j[i].ans.mx[0].host);
+    assert_class(j[i].ans.mx[1].status, MXS_CLASS_DNS_SERVFAIL, j[i].ans.mx[1].host);
+    assert_class(j[i].ans.mx[2].status, MXS_CLASS_DNS_SERVFAIL, j[i].ans.mx[2].host);
+    assert_class(j[i].ans.mx[3].status, MXS_CLASS_OK, j[i].ans.mx[3].host);
+  }
+
+  memset(j, 0, sizeof(j));
+  run_badmx_twice(-1, &st, j);
+  assert_int_equal(st.host_retries, 0);
+  assert_int_equal(st.host_lookups, 4);
+  assert_int_equal(st.cache_hits, 4);
+  assert_class(j[1].ans.mx[0].status, MXS_CLASS_DNS_TIMEOUT, j[1].ans.mx[0].host);
+}
+
 static void test_many_small_window(void **state) {
   (void)state;
   SKIP_WITHOUT_DNS();
@@ -660,6 +705,7 @@ int main(void) {
       cmocka_unit_test(test_dns_errors),
       cmocka_unit_test(test_mx_host_errors),
       cmocka_unit_test(test_cache_coalescing),
+      cmocka_unit_test(test_failed_host_retried),
       cmocka_unit_test(test_many_small_window),
       cmocka_unit_test(test_close_outstanding),
       cmocka_unit_test(test_close_immediately),
