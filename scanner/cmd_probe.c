@@ -22,6 +22,7 @@
 #include "resolver/resolver.h"
 #include "scanner/cmd_probe.h"
 #include "scanner/commands.h"
+#include "scanner/scan.h"
 
 #define EXIT_USAGE  2
 #define EXIT_NOT_OK 3
@@ -426,7 +427,7 @@ static int report_no_match(const run_t *run) {
 static int run_probe(run_t *run, uv_loop_t *loop) {
   const mxs_config_t *c = &run->o->cfg;
   char err[512] = "";
-  mxs_resolver_opts_t ro = {c->dns, c->dns_timeout_ms, c->dns_tries, 0, c->ipv6, 0};
+  mxs_resolver_opts_t ro = mxs_scan_resolver_opts(c);
   int rc = mxs_resolver_new(loop, &ro, &run->resolver, err, sizeof err);
   if (rc < 0) {
     fprintf(stderr, "mxscan: %s\n", err[0] ? err : uv_strerror(rc));
@@ -439,14 +440,7 @@ static int run_probe(run_t *run, uv_loop_t *loop) {
     uv_run(loop, UV_RUN_DEFAULT);
     return 1;
   }
-  run->env = (mxs_probe_env_t){.loop = loop,
-                               .tls = tls,
-                               .ehlo_name = c->ehlo_name,
-                               .connect_timeout_ms = c->connect_timeout_ms,
-                               .banner_timeout_ms = c->banner_timeout_ms,
-                               .command_timeout_ms = c->command_timeout_ms,
-                               .handshake_timeout_ms = c->handshake_timeout_ms,
-                               .read_buf = run->read_buf};
+  run->env = mxs_scan_probe_env(c, loop, tls, run->read_buf);
   rc = mxs_resolver_resolve(run->resolver, run->dom.name, on_resolved, run);
   if (rc < 0) {
     fprintf(stderr, "mxscan: cannot resolve %s: %s\n", run->dom.name, uv_strerror(rc));

@@ -322,9 +322,25 @@ static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
   return 0;
 }
 
+mxs_resolver_opts_t mxs_scan_resolver_opts(const mxs_config_t *c) {
+  return (mxs_resolver_opts_t){
+      .servers = c->dns, .timeout_ms = c->dns_timeout_ms, .tries = c->dns_tries, .ipv6 = c->ipv6};
+}
+
+mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *c, uv_loop_t *loop, mxs_tls_ctx_t *tls, char *read_buf) {
+  return (mxs_probe_env_t){.loop = loop,
+                           .tls = tls,
+                           .ehlo_name = c->ehlo_name,
+                           .connect_timeout_ms = c->connect_timeout_ms,
+                           .banner_timeout_ms = c->banner_timeout_ms,
+                           .command_timeout_ms = c->command_timeout_ms,
+                           .handshake_timeout_ms = c->handshake_timeout_ms,
+                           .read_buf = read_buf};
+}
+
 static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   const mxs_config_t *c = s->cfg;
-  mxs_resolver_opts_t ro = {c->dns, c->dns_timeout_ms, c->dns_tries, 0, c->ipv6, 0};
+  mxs_resolver_opts_t ro = mxs_scan_resolver_opts(c);
   if (mxs_resolver_new(&s->loop, &ro, &s->resolver, err, errlen) < 0) return -1;
   if (mxs_tls_ctx_new(c->ca_file, (size_t)c->verify_cache, &s->tls, err, errlen) < 0) return -1;
   int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
@@ -333,14 +349,7 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   s->source->wake = on_source_wake;
   s->source->wake_arg = s;
   if (open_exporters(s, err, errlen) < 0) return -1;
-  s->penv = (mxs_probe_env_t){.loop = &s->loop,
-                              .tls = s->tls,
-                              .ehlo_name = c->ehlo_name,
-                              .connect_timeout_ms = c->connect_timeout_ms,
-                              .banner_timeout_ms = c->banner_timeout_ms,
-                              .command_timeout_ms = c->command_timeout_ms,
-                              .handshake_timeout_ms = c->handshake_timeout_ms,
-                              .read_buf = s->read_buf};
+  s->penv = mxs_scan_probe_env(c, &s->loop, s->tls, s->read_buf);
   uv_signal_init(&s->loop, &s->sigint);
   uv_signal_init(&s->loop, &s->sigterm);
   s->sigint.data = s->sigterm.data = s;

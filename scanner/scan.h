@@ -12,8 +12,16 @@
 #include <uv.h>
 
 #include "queue/source.h"
+#include "resolver/resolver.h"
 #include "scanner/config.h"
+#include "scanner/probe.h"
 #include "scanner/stats.h"
+
+/* What CFG says for the resolver and for every probe: one place for the
+ * scan and for `mxscan probe`.  The env borrows LOOP, TLS and READ_BUF
+ * (MXS_PROBE_READ_BUF bytes, one per loop). */
+mxs_resolver_opts_t mxs_scan_resolver_opts(const mxs_config_t *cfg);
+mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *cfg, uv_loop_t *loop, mxs_tls_ctx_t *tls, char *read_buf);
 
 /* Runs the scan CFG describes to completion.  Errors that stop the run
  * before it starts (bad --dns, unreadable CA file, unwritable output) are
