@@ -2,10 +2,12 @@
 #include "scanner/probe.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "scanner/smtp.h"
@@ -36,6 +38,7 @@ typedef struct probe_s {
   int legacy;
   state_t st;
   int finished; /* the outcome is set and the callback has run */
+  int quitting; /* QUIT is being written: hold it for our FIN (finish) */
   int open_handles;
   mxs_smtp_reader_t *rd;
   mxs_tls_t *tls;
@@ -164,6 +167,14 @@ static void finish(probe_t *p, mxs_class_t cls, const char *stage, int graceful,
   p->tls = NULL;
   p->st = ST_CLOSING;
   uv_read_stop((uv_stream_t *)&p->tcp);
+  uv_os_fd_t fd;
+  if (graceful && uv_stream_get_write_queue_size((uv_stream_t *)&p->tcp) == 0 &&
+      uv_fileno((uv_handle_t *)&p->tcp, &fd) == 0 && shutdown(fd, SHUT_WR) == 0) {
+    /* Everything went out (QUIT is held back by MSG_MORE, see send_bytes):
+     * the FIN rides in QUIT's segment, one packet less for both sides. */
+    close_handles(p);
+    return;
+  }
   if (graceful && uv_shutdown(&p->shutdown_req, (uv_stream_t *)&p->tcp, on_shutdown) == 0) {
     p->shutdown_req.data = p;
     uv_timer_start(&p->timer, on_grace_timeout, QUIT_GRACE_MS, 0);
@@ -195,9 +206,21 @@ static void on_write(uv_write_t *req, int status) {
  * the kernel did not take is copied into a queued write request. */
 static int send_bytes(probe_t *p, const void *data, size_t len) {
   uv_stream_t *st = (uv_stream_t *)&p->tcp;
+  uv_os_fd_t fd;
   if (uv_stream_get_write_queue_size(st) == 0) {
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write(st, &b, 1);
+    int n;
+    if (p->quitting && uv_fileno((uv_handle_t *)st, &fd) == 0) {
+      /* QUIT, the last thing we send: MSG_MORE keeps it until finish()
+       * shuts the socket down a moment later, so QUIT and FIN share a
+       * segment. */
+      ssize_t w;
+      do w = send(fd, data, len, MSG_MORE | MSG_NOSIGNAL);
+      while (w < 0 && errno == EINTR);
+      n = w >= 0 ? (int)w : errno == EAGAIN || errno == EWOULDBLOCK ? UV_EAGAIN : -errno;
+    } else {
+      n = uv_try_write(st, &b, 1);
+    }
     if (n == (int)len) return 0;
     if (n > 0) {
       data = (const char *)data + n;
@@ -240,6 +263,12 @@ static void send_cmd(probe_t *p, const char *fmt, ...) {
   int rc = p->tls ? (mxs_tls_write(p->tls, line, (size_t)n + 2) == 0 ? flush_tls(p) : UV_EPROTO)
                   : send_bytes(p, line, (size_t)n + 2);
   if (rc < 0) on_read((uv_stream_t *)&p->tcp, rc, NULL);
+}
+
+/* Says goodbye; the caller finishes gracefully right after. */
+static void send_quit(probe_t *p) {
+  p->quitting = 1;
+  send_cmd(p, "QUIT");
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -330,7 +359,7 @@ static void on_banner(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
   p->res->banner = dup_line(rep->code, rep->lines[0], BANNER_MAX);
   stage_done(p, &p->res->timings.banner);
   if (rep->code / 100 != 2) {
-    send_cmd(p, "QUIT");
+    send_quit(p);
     finish(p, MXS_CLASS_SMTP_REJECTED, "banner", 1, "greeting: %s", summary);
     return;
   }
@@ -347,13 +376,13 @@ static void on_ehlo(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
   }
   stage_done(p, &p->res->timings.ehlo);
   if (rep->code / 100 != 2) {
-    send_cmd(p, "QUIT");
+    send_quit(p);
     finish(p, MXS_CLASS_SMTP_REJECTED, "ehlo", 1, "EHLO: %s", summary);
     return;
   }
   keep_ehlo(p, rep);
   if (!mxs_smtp_ehlo_has(rep, "STARTTLS")) {
-    send_cmd(p, "QUIT");
+    send_quit(p);
     finish(p, MXS_CLASS_STARTTLS_NOT_OFFERED, "ehlo", 1, "EHLO does not advertise STARTTLS");
     return;
   }
@@ -363,7 +392,7 @@ static void on_ehlo(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
 
 static void on_helo(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
   stage_done(p, &p->res->timings.ehlo);
-  send_cmd(p, "QUIT");
+  send_quit(p);
   if (rep->code / 100 == 2)
     finish(p, MXS_CLASS_STARTTLS_NOT_OFFERED, "ehlo", 1, "EHLO rejected (%s), HELO accepted: no ESMTP, no STARTTLS",
            p->ehlo_detail);
@@ -373,11 +402,11 @@ static void on_helo(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
 
 static void on_ehlo2(probe_t *p, const mxs_smtp_reply_t *rep, char *summary) {
   if (rep->code / 100 != 2) {
-    send_cmd(p, "QUIT");
+    send_quit(p);
     finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 1, "EHLO after TLS: %s", summary);
     return;
   }
-  send_cmd(p, "QUIT");
+  send_quit(p);
   finish(p, MXS_CLASS_OK, "done", 1, "%s", "");
 }
 
@@ -396,7 +425,7 @@ static void on_reply(probe_t *p, const mxs_smtp_reply_t *rep, size_t leftover) {
     if (rep->code == 220) {
       start_handshake(p, leftover);
     } else {
-      send_cmd(p, "QUIT");
+      send_quit(p);
       finish(p, MXS_CLASS_STARTTLS_REJECTED, "starttls", 1, "STARTTLS: %s", summary);
     }
     break;

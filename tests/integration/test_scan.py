@@ -297,8 +297,19 @@ def run_mxscan(mxscan, env, inp, extra=(), timeout=60):
     return p, t0, time.time()
 
 
-def stats(env):
-    """fakemx's counters, refreshed with SIGUSR1."""
+def stats(env, settle=False):
+    """fakemx's counters, refreshed with SIGUSR1.  SETTLE: wait until fakemx
+    serves no connection (its threads may still be reading the last QUIT
+    when mxscan exits)."""
+    for _ in range(100 if settle else 1):
+        out = stats_once(env)
+        if not settle or out.get("active") == 0:
+            break
+        time.sleep(0.05)
+    return out
+
+
+def stats_once(env):
     path = env["STATS"]
     old = os.path.getmtime(path) if os.path.exists(path) else 0
     os.kill(int(env["FAKEMX_PID"]), signal.SIGUSR1)
@@ -310,7 +321,7 @@ def stats(env):
     for line in open(path):
         f = line.split()
         if f[0] == "site":
-            out["site"][f[1]] = {"connections": int(f[4]), "peak": int(f[6])}
+            out["site"][f[1]] = {"connections": int(f[4]), "peak": int(f[6]), "quits": int(f[8])}
         else:
             out[f[0]] = int(f[1])
     return out
@@ -430,7 +441,7 @@ def main():
         # 1. JSON Lines
         before = stats(env)
         p, t0, t1 = run_mxscan(a.mxscan, env, domains)
-        after = stats(env)
+        after = stats(env, settle=True)
         open(os.path.join(tmp, "out.jsonl"), "wb").write(p.stdout)
         open(os.path.join(tmp, "stderr.txt"), "wb").write(p.stderr)
         print("jsonl scan: exit %d, %.1fs, %d bytes" % (p.returncode, t1 - t0, len(p.stdout)))
@@ -445,6 +456,19 @@ def main():
             n = after["site"][ip]["connections"] - before["site"][ip]["connections"]
             if n != 1:
                 ck.fail("fan-out %s" % ip, "%d connections for domains sharing this address, want 1" % n)
+        # Like a sending MTA, mxscan ends every dialogue it completes with
+        # QUIT (sent together with its FIN), in clear text or after TLS.
+        said_quit = {}
+        for r in rows:
+            if r.ip != "-" and r.mode != "-":
+                done = r.cls == "ok" or r.stage in ("cert", "ehlo") and r.cls in (
+                    "starttls-not-offered", "cert-hostname-mismatch", "cert-expired", "cert-self-signed")
+                said_quit[r.ip] = said_quit.get(r.ip, True) and done
+        for ip in sorted(ip for ip, done in said_quit.items() if done and ip in after["site"]):
+            n = after["site"][ip]["connections"] - before["site"][ip]["connections"]
+            q = after["site"][ip]["quits"] - before["site"][ip]["quits"]
+            if n < 1 or q != n:
+                ck.fail("QUIT %s" % ip, "%d of %d connection(s) ended with QUIT" % (q, n))
 
         # 2. msgpack: same records
         out_mp = os.path.join(tmp, "out.msgpack")
