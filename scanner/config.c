@@ -7,6 +7,7 @@
  */
 #include "scanner/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
@@ -21,7 +22,9 @@
 
 #include "scanner/classify.h"
 
-typedef enum { K_STR, K_INT, K_SECS, K_SECS0, K_RATE, K_RATIO, K_FLAG, K_NOFLAG, K_FORMAT, K_CLASSES } kind_t;
+/* K_SECS/K_SECS0: a duration (K_SECS above 0); K_RATE: per second, "N/m"
+ * and "N/h" accepted; K_COUNT: a large whole number. */
+typedef enum { K_STR, K_INT, K_SECS, K_SECS0, K_RATE, K_COUNT, K_RATIO, K_FLAG, K_NOFLAG, K_FORMAT, K_CLASSES } kind_t;
 
 typedef struct {
   const char *name; /* --name; the file key is the same with '_' for '-' */
@@ -84,7 +87,7 @@ static const opt_t opts[] = {
     {"redis", 0, "redis", K_STR, F(redis_url), 0, 0, "URL",
      "also (without -o: only) write records to Redis: redis://[:PASS@]HOST[:PORT][/DB], unix:///PATH"},
     {"redis-prefix", 0, "redis", K_STR, F(redis_prefix), 0, 0, "PREFIX", "key prefix (mxscan)"},
-    {"redis-maxlen", 0, "redis", K_RATE, F(redis_maxlen), 0, 0, "N", "trim the results stream to about N (10000000)"},
+    {"redis-maxlen", 0, "redis", K_COUNT, F(redis_maxlen), 0, 0, "N", "trim the results stream to about N (10000000)"},
     {"redis-down-limit", 0, "redis", K_SECS, F(redis_down_limit_ms), 0, 0, "S",
      "Redis down this long: spill records to a local msgpack file and exit 1 (30)"},
     {"redis-spill-dir", 0, "redis", K_STR, F(redis_spill_dir), 0, 0, "DIR", "where the spill file goes (.)"},
@@ -171,6 +174,60 @@ static int parse_number(const char *v, double lo, double hi, double *out) {
   return 0;
 }
 
+/* A duration as operators write it in a crontab: seconds ("90", "1.5"), or
+ * numbers with units, summed ("500ms", "90s", "30m", "8h", "1h30m", "2d"). */
+static int parse_duration(const char *v, double *secs) {
+  static const struct {
+    const char *unit;
+    double secs;
+  } units[] = {{"ms", 0.001}, {"s", 1}, {"sec", 1}, {"min", 60}, {"m", 60}, {"h", 3600}, {"d", 86400}};
+  double total = 0;
+  const char *p = v;
+  do {
+    char *end;
+    errno = 0;
+    double d = strtod(p, &end);
+    if (errno || end == p || !(d >= 0) || *p == '+' || *p == '-' || isspace((unsigned char)*p)) return -1;
+    p = end;
+    if (!*p && p != v && total == 0) return *secs = d, 0; /* a bare number: seconds */
+    size_t i = 0, n = 0;
+    for (; i < sizeof units / sizeof units[0]; i++) {
+      n = strlen(units[i].unit);
+      if (!strncasecmp(p, units[i].unit, n) && !isalpha((unsigned char)p[n])) break;
+    }
+    if (i == sizeof units / sizeof units[0]) return -1;
+    total += d * units[i].secs;
+    p += n;
+  } while (*p);
+  *secs = total;
+  return 0;
+}
+
+/* A rate: per second ("200", "200/s"), per minute ("600/m") or per hour. */
+static int parse_rate(const char *v, double *per_sec) {
+  char num[64];
+  const char *slash = strchr(v, '/');
+  size_t n = slash ? (size_t)(slash - v) : strlen(v);
+  if (n == 0 || n >= sizeof num) return -1;
+  memcpy(num, v, n);
+  num[n] = '\0';
+  double d, per = 1;
+  if (parse_number(num, 0, 1e9, &d) < 0) return -1;
+  if (slash) {
+    const char *u = slash + 1;
+    if (!strcasecmp(u, "s") || !strcasecmp(u, "sec"))
+      per = 1;
+    else if (!strcasecmp(u, "m") || !strcasecmp(u, "min"))
+      per = 60;
+    else if (!strcasecmp(u, "h"))
+      per = 3600;
+    else
+      return -1;
+  }
+  *per_sec = d / per;
+  return *per_sec <= 1e7 ? 0 : -1;
+}
+
 static int parse_classes(const char *v, mxs_class_set_t *out, char *why, size_t whylen) {
   mxs_class_set_t set = 0;
   char buf[1024];
@@ -214,12 +271,21 @@ static int set_value(mxs_config_t *c, const opt_t *o, const char *value, int fro
     return 0;
   case K_SECS:
   case K_SECS0:
-    if (parse_number(value, 0, 86400 * 7, &d) < 0 || (o->kind == K_SECS && d <= 0))
-      return snprintf(why, wl, "'%s' is not a number of seconds%s", value, o->kind == K_SECS ? " above 0" : ""), -1;
+    if (parse_duration(value, &d) < 0 || d > 86400 * 7 || (o->kind == K_SECS && d * 1000 < 0.5))
+      return snprintf(why, wl,
+                      "'%s' is not a number of seconds%s (or a duration: 500ms, 90s, 30m, 8h, 1h30m; 7 days at most)",
+                      value, o->kind == K_SECS ? " above 0" : ""),
+             -1;
     *(int *)field = (int)(d * 1000 + 0.5);
     return 0;
   case K_RATE:
-    if (parse_number(value, 0, 1e7, &d) < 0) return snprintf(why, wl, "'%s' is not a rate per second", value), -1;
+    if (parse_rate(value, &d) < 0)
+      return snprintf(why, wl, "'%s' is not a rate per second (N or N/s; N/m per minute, N/h per hour)", value), -1;
+    *(double *)field = d;
+    return 0;
+  case K_COUNT:
+    if (parse_number(value, 0, 1e12, &d) < 0 || d != (double)(long long)d)
+      return snprintf(why, wl, "'%s' is not a whole number", value), -1;
     *(double *)field = d;
     return 0;
   case K_RATIO:
@@ -312,6 +378,8 @@ void mxs_config_usage(FILE *fp) {
     fprintf(fp, "  %-26s%s\n", o->shortopt ? left : left + 1, o->help);
   }
   fputs(
+      "\nS is a duration: seconds, or with units (500ms, 90s, 30m, 8h, 1h30m).  A rate N\n"
+      "is per second; N/m and N/h give it per minute or per hour.\n"
       "\nExit status: 0 the run completed (whatever it found); 1 it could not complete\n"
       "(interrupted, --max-runtime, records that could not be written); 2 usage or\n"
       "configuration error; 3 the run completed and --fail-on/--fail-on-ratio matched.\n",
