@@ -189,10 +189,9 @@ static void on_legacy_done(void *arg, mxs_probe_result_t *res) {
 
 /* The provider of an MX host: its registrable domain (public suffix list),
  * so every name under one mail platform shares one set of limits. */
-static const char *sched_provider(mxs_scan_t *s, const char *host, char *buf, size_t len) {
+static char *sched_provider(mxs_scan_t *s, const char *host) {
   const char *reg = s->psl ? psl_registrable_domain(s->psl, host) : NULL;
-  snprintf(buf, len, "%s", reg ? reg : host);
-  return buf;
+  return strdup(reg ? reg : host);
 }
 
 /* Outcomes that may go away on their own: a 421, a dropped SYN, a server
@@ -325,15 +324,18 @@ int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implic
   target_t *t = mxs_table_get(&s->targets, key);
   if (!t) {
     t = calloc(1, sizeof *t);
-    if (!t || !(t->sni = strdup(mx->host)) || mxs_table_put(&s->targets, key, t) < 0) {
-      if (t) free(t->sni);
+    if (!t || !(t->sni = strdup(mx->host)) || !(t->provider = sched_provider(s, mx->host)) ||
+        mxs_table_put(&s->targets, key, t) < 0) {
+      if (t) {
+        free(t->sni);
+        free(t->provider);
+      }
       free(t);
       return -ENOMEM;
     }
     t->scan = s;
     snprintf(t->ip, sizeof t->ip, "%s", ip);
     t->wtail = &t->waiters;
-    sched_provider(s, mx->host, t->provider, sizeof t->provider);
     const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
     if (h && h->claim) { /* probe-once across machines: ask who probes it */
       t->st = T_CLAIMING;
@@ -369,6 +371,7 @@ void scan_free_target(void *arg, const char *key, void *val) {
   mxs_verdict_free(&t->v);
   mxs_probe_result_free(t->last);
   free(t->sni);
+  free(t->provider);
   free(t);
 }
 

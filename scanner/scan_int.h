@@ -73,7 +73,7 @@ typedef struct target_s {
   mxs_probe_t *probe;       /* while running, for cancel */
   mxs_probe_result_t *last; /* outcome of the previous attempt while a retry waits */
   int claimed;              /* a distributed run: this machine probes it */
-  char provider[256];       /* registrable domain of the MX: the limiter's key */
+  char *provider;           /* owned; registrable domain of the MX: the limiter's key */
   char ip[64];
   char *sni;
   mxs_verdict_t v; /* the probe's result, refined with the legacy retry */

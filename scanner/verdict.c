@@ -10,7 +10,8 @@
 void mxs_verdict_set(mxs_verdict_t *v, mxs_probe_result_t *res) {
   v->res = res;
   v->cls = res->cls;
-  snprintf(v->detail, sizeof v->detail, "%s", res->detail);
+  free(v->detail);
+  v->detail = strdup(res->detail);
   mxs_rfc3339((int64_t)time(NULL), v->scanned_at);
 }
 
@@ -73,12 +74,16 @@ void mxs_verdict_add_legacy(mxs_verdict_t *v, mxs_probe_result_t *legacy) {
     snprintf(legacy_txt, sizeof legacy_txt, "a legacy client gets %.15s %.63s", legacy->tls_version, legacy->cipher);
   else
     snprintf(legacy_txt, sizeof legacy_txt, "the legacy retry failed too: %.120s", legacy->detail);
-  snprintf(v->detail, sizeof v->detail, "%.230s; %.160s", m->detail, legacy_txt);
+  char *detail = NULL;
+  if (asprintf(&detail, "%.230s; %.160s", m->detail, legacy_txt) < 0) detail = NULL;
+  free(v->detail);
+  v->detail = detail;
 }
 
 void mxs_verdict_free(mxs_verdict_t *v) {
   mxs_probe_result_free(v->res);
   mxs_probe_result_free(v->legacy);
+  free(v->detail);
   memset(v, 0, sizeof *v);
 }
 
@@ -104,7 +109,7 @@ static void tls_detail(const mxs_verdict_t *v, mxs_class_t cls, const char *mx, 
     snprintf(out, len, "%s: the server sent %d certificate(s) and not the intermediate issuing it", r->verify_text,
              c->chain_len);
     break;
-  case MXS_CLASS_POST_TLS_EHLO_FAILED: snprintf(out, len, "%s", v->detail); break;
+  case MXS_CLASS_POST_TLS_EHLO_FAILED: snprintf(out, len, "%s", v->detail ? v->detail : ""); break;
   default: snprintf(out, len, "%s", r->verify_text[0] ? r->verify_text : mxs_class_hint(cls)); break;
   }
 }
@@ -116,7 +121,7 @@ void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_
   memcpy(r->scanned_at, v->scanned_at, sizeof r->scanned_at);
   r->cls = v->cls;
   r->stage = p->stage;
-  r->detail = v->detail;
+  r->detail = v->detail ? v->detail : "";
   r->smtp_code = p->smtp_code;
   r->banner = p->banner;
   r->has_ehlo = p->has_ehlo;

@@ -15,7 +15,9 @@ typedef struct {
   mxs_probe_result_t *res;    /* owned; the modern probe */
   mxs_probe_result_t *legacy; /* owned; the diagnostic retry, or NULL */
   mxs_class_t cls;            /* class of the dialogue before certificate checks */
-  char detail[400];
+  /* Owned, sized to its text (a run keeps one verdict per address, and most
+   * details are short or empty); NULL only when out of memory. */
+  char *detail;
   mxs_diag_t diag;
   int has_diag;
   char scanned_at[24];

@@ -100,7 +100,7 @@ int mxs_verdict_pack(const mxs_verdict_t *v, msgpack_sbuffer *sb) {
   w_arr(&w, TOP_FIELDS);
   w_int(&w, MXS_VERDICT_CODEC_VERSION);
   w_int(&w, v->cls);
-  w_str(&w, v->detail);
+  w_str(&w, v->detail ? v->detail : "");
   w_int(&w, v->has_diag);
   w_int(&w, v->has_diag && v->diag.legacy_ok);
   w_str(&w, v->scanned_at);
@@ -326,7 +326,7 @@ static void unpack_top(rd_t *top, mxs_verdict_t *v) {
   rd_t a = r_arr(top, TOP_FIELDS);
   if (*bad || r_int(&a, MXS_VERDICT_CODEC_VERSION, MXS_VERDICT_CODEC_VERSION) != MXS_VERDICT_CODEC_VERSION) return;
   v->cls = (mxs_class_t)r_int(&a, 0, MXS_CLASS_COUNT - 1);
-  r_fixed(&a, v->detail, sizeof v->detail);
+  v->detail = r_dup(&a);
   v->has_diag = (int)r_int(&a, 0, 1);
   int ok = (int)r_int(&a, 0, 1);
   r_fixed(&a, v->scanned_at, sizeof v->scanned_at);
