@@ -101,6 +101,7 @@ static void trace_raw(probe_t *p) {
 
 void mxs_probe_result_free(mxs_probe_result_t *r) {
   if (!r) return;
+  free(r->detail);
   free(r->banner);
   for (size_t i = 0; i < r->nehlo; i++) free(r->ehlo[i]);
   free(r->ehlo);
@@ -152,14 +153,16 @@ static void finish(probe_t *p, mxs_class_t cls, const char *stage, int graceful,
   r->stage = stage;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+  char text[320];
+  vsnprintf(text, sizeof text, fmt, ap);
+  r->detail = strdup(text);
   va_end(ap);
   r->timings.total = (int)(now_ms() - p->t_start);
   /* No class here: a failed handshake is refined by the legacy retry and
    * certificate classes are decided per MX name, so the transcript only
    * says where and why the dialogue ended. */
   if (p->rawlen) trace_raw(p);
-  trace(p, '*', "end at stage %s: %s", stage, r->detail[0] ? r->detail : "dialogue complete");
+  trace(p, '*', "end at stage %s: %s", stage, r->detail && r->detail[0] ? r->detail : "dialogue complete");
   p->res = NULL;
   p->done = r;
   /* The SSL object is the biggest thing a probe holds: drop it now. */

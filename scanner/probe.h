@@ -44,7 +44,7 @@ typedef struct {
    * caller per MX name from `cert` and `chain_errors`. */
   mxs_class_t cls;
   const char *stage; /* static */
-  char detail[320];
+  char *detail;      /* owned: why the dialogue ended, "" when it completed; NULL only when out of memory */
   int smtp_code;
   char *banner; /* owned; NULL when no greeting line was read */
   char **ehlo;  /* owned extension lines of the EHLO before TLS */

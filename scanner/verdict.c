@@ -11,7 +11,7 @@ void mxs_verdict_set(mxs_verdict_t *v, mxs_probe_result_t *res) {
   v->res = res;
   v->cls = res->cls;
   free(v->detail);
-  v->detail = strdup(res->detail);
+  v->detail = strdup(res->detail ? res->detail : "");
   mxs_rfc3339((int64_t)time(NULL), v->scanned_at);
 }
 
@@ -20,7 +20,7 @@ void mxs_verdict_set_error(mxs_verdict_t *v, int err) {
   if (r) {
     r->cls = MXS_CLASS_TCP_UNREACHABLE;
     r->stage = "connect";
-    snprintf(r->detail, sizeof r->detail, "cannot start the connection: %s", uv_strerror(err));
+    if (asprintf(&r->detail, "cannot start the connection: %s", uv_strerror(err)) < 0) r->detail = NULL;
     r->timings = (mxs_timings_t){-1, -1, -1, -1, -1, -1, 0};
   }
   mxs_verdict_set(v, r);
@@ -32,7 +32,7 @@ void mxs_verdict_set_unfinished(mxs_verdict_t *v, const char *why) {
     r->cls = MXS_CLASS_TCP_TIMEOUT;
     r->stage = "connect";
     r->unfinished = 1;
-    snprintf(r->detail, sizeof r->detail, "%s", why);
+    r->detail = strdup(why);
     r->timings = (mxs_timings_t){-1, -1, -1, -1, -1, -1, -1};
   }
   mxs_verdict_set(v, r);
@@ -64,7 +64,9 @@ void mxs_verdict_add_legacy(mxs_verdict_t *v, mxs_probe_result_t *legacy) {
   const mxs_probe_result_t *m = v->res;
   int ok = legacy->tls_done;
   v->diag = (mxs_diag_t){ok, ok ? legacy->tls_version : NULL, ok ? legacy->cipher : NULL, ok ? legacy->group : NULL,
-                         ok ? NULL : legacy->detail};
+                         ok               ? NULL
+                         : legacy->detail ? legacy->detail
+                                          : ""};
   mxs_tls_outcome_t o = {m->tls_fail.ssl_reason, m->tls_fail.alert_received, m->tls_peer_closed, ok,
                          ok ? version_number(legacy->tls_version) : 0};
   v->cls = mxs_class_from_tls(&o);
@@ -73,9 +75,10 @@ void mxs_verdict_add_legacy(mxs_verdict_t *v, mxs_probe_result_t *legacy) {
   if (ok)
     snprintf(legacy_txt, sizeof legacy_txt, "a legacy client gets %.15s %.63s", legacy->tls_version, legacy->cipher);
   else
-    snprintf(legacy_txt, sizeof legacy_txt, "the legacy retry failed too: %.120s", legacy->detail);
+    snprintf(legacy_txt, sizeof legacy_txt, "the legacy retry failed too: %.120s",
+             legacy->detail ? legacy->detail : "");
   char *detail = NULL;
-  if (asprintf(&detail, "%.230s; %.160s", m->detail, legacy_txt) < 0) detail = NULL;
+  if (asprintf(&detail, "%.230s; %.160s", m->detail ? m->detail : "", legacy_txt) < 0) detail = NULL;
   free(v->detail);
   v->detail = detail;
 }

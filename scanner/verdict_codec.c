@@ -63,7 +63,7 @@ static void pack_result(wr_t *w, const mxs_probe_result_t *r) {
   w_arr(w, RES_FIELDS);
   w_int(w, r->cls);
   w_str(w, r->stage);
-  w_str(w, r->detail);
+  w_str(w, r->detail ? r->detail : "");
   w_int(w, r->smtp_code);
   w_str(w, r->banner);
   w_arr(w, r->nehlo);
@@ -288,7 +288,7 @@ static mxs_probe_result_t *unpack_result(rd_t *r) {
   }
   p->cls = (mxs_class_t)r_int(&a, 0, MXS_CLASS_COUNT - 1);
   p->stage = r_static(&a, stages, NULL);
-  r_fixed(&a, p->detail, sizeof p->detail);
+  p->detail = r_dup(&a);
   p->smtp_code = (int)r_int(&a, 0, 999);
   p->banner = r_dup(&a);
   p->ehlo = r_strv(&a, &p->nehlo);
@@ -317,8 +317,10 @@ static void rebuild_diag(mxs_verdict_t *v, int ok, int *bad) {
     *bad = 1;
     return;
   }
-  v->diag =
-      (mxs_diag_t){ok, ok ? l->tls_version : NULL, ok ? l->cipher : NULL, ok ? l->group : NULL, ok ? NULL : l->detail};
+  v->diag = (mxs_diag_t){ok, ok ? l->tls_version : NULL, ok ? l->cipher : NULL, ok ? l->group : NULL,
+                         ok          ? NULL
+                         : l->detail ? l->detail
+                                     : ""};
 }
 
 static void unpack_top(rd_t *top, mxs_verdict_t *v) {

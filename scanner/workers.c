@@ -115,7 +115,7 @@ static void start_on_worker(worker_t *w, msg_t *m) {
       r->cls = MXS_CLASS_TCP_UNREACHABLE;
       r->stage = "connect";
       r->local_error = rc == UV_ENOMEM;
-      snprintf(r->detail, sizeof r->detail, "cannot start the connection: %s", uv_strerror(rc));
+      if (asprintf(&r->detail, "cannot start the connection: %s", uv_strerror(rc)) < 0) r->detail = NULL;
       r->timings = (mxs_timings_t){-1, -1, -1, -1, -1, -1, 0};
     }
     m->res = r;

@@ -50,7 +50,7 @@ static void legacy_verdict(mxs_verdict_t *v) {
   mxs_probe_result_t *r = calloc(1, sizeof *r);
   r->cls = MXS_CLASS_TLS_ALERT;
   r->stage = "tls";
-  strcpy(r->detail, "tlsv1 alert protocol version (SSL alert 70)");
+  r->detail = strdup("tlsv1 alert protocol version (SSL alert 70)");
   r->smtp_code = 220;
   r->banner = strdup("220 old.example.test");
   r->has_ehlo = 1;
