@@ -497,7 +497,10 @@ static void handshake_done(probe_t *p) {
 
 static void handshake_failed(probe_t *p, int peer_closed) {
   mxs_probe_result_t *r = p->res;
-  r->tls_fail = *mxs_tls_failure(p->tls);
+  const mxs_tls_failure_t *f = mxs_tls_failure(p->tls);
+  r->tls_fail.ssl_reason = f->ssl_reason;
+  r->tls_fail.alert_received = f->alert_received;
+  r->tls_fail.server_hello = f->server_hello;
   r->tls_peer_closed = peer_closed;
   stage_done(p, &r->timings.handshake);
   /* Preliminary class: scan.c refines it with the legacy retry. */
@@ -505,7 +508,7 @@ static void handshake_failed(probe_t *p, int peer_closed) {
     finish(p, MXS_CLASS_TLS_DIED, "tls", 0, "connection died while negotiating STARTTLS%s",
            r->tls_fail.server_hello ? " (after the ServerHello)" : " (no ServerHello)");
   else
-    finish(p, MXS_CLASS_TLS_ALERT, "tls", 0, "%s", r->tls_fail.text);
+    finish(p, MXS_CLASS_TLS_ALERT, "tls", 0, "%s", f->text);
 }
 
 static void drive_handshake(probe_t *p) {

@@ -57,8 +57,13 @@ typedef struct {
   mxs_cert_t *cert;             /* owned; NULL when no leaf was seen */
   mxs_class_set_t chain_errors; /* verification + leaf-only problems */
   char verify_text[96];
-  mxs_tls_failure_t tls_fail; /* when the handshake failed */
-  int tls_peer_closed;        /* the peer closed or reset during the handshake */
+  /* When the handshake failed: the codes the class is refined from (its
+   * text went into detail).  Not the whole mxs_tls_failure_t: a run keeps
+   * one result per address, and most never need 200 bytes of text. */
+  struct {
+    int ssl_reason, alert_received, server_hello;
+  } tls_fail;
+  int tls_peer_closed; /* the peer closed or reset during the handshake */
   mxs_timings_t timings;
   int attempts;
   int local_error; /* our side lacked a resource (EMFILE, no free port): not the peer's doing */

@@ -79,11 +79,10 @@ static void pack_result(wr_t *w, const mxs_probe_result_t *r) {
     w->err |= msgpack_pack_nil(&w->pk);
   w_u64(w, r->chain_errors);
   w_str(w, r->verify_text);
-  w_arr(w, 4);
+  w_arr(w, 3);
   w_int(w, r->tls_fail.ssl_reason);
   w_int(w, r->tls_fail.alert_received);
   w_int(w, r->tls_fail.server_hello);
-  w_str(w, r->tls_fail.text);
   w_int(w, r->tls_peer_closed);
   w_arr(w, 7);
   const int tv[7] = {t->dns, t->connect, t->banner, t->ehlo, t->starttls, t->handshake, t->total};
@@ -262,12 +261,11 @@ static mxs_cert_t *unpack_cert(rd_t *r) {
   return c;
 }
 
-static void unpack_tls_fail(rd_t *r, mxs_tls_failure_t *f) {
-  rd_t a = r_arr(r, 4);
-  f->ssl_reason = (int)r_int(&a, INT32_MIN, INT32_MAX);
-  f->alert_received = (int)r_int(&a, -1, 255);
-  f->server_hello = (int)r_int(&a, 0, 1);
-  r_fixed(&a, f->text, sizeof f->text);
+static void unpack_tls_fail(rd_t *r, mxs_probe_result_t *p) {
+  rd_t a = r_arr(r, 3);
+  p->tls_fail.ssl_reason = (int)r_int(&a, INT32_MIN, INT32_MAX);
+  p->tls_fail.alert_received = (int)r_int(&a, -1, 255);
+  p->tls_fail.server_hello = (int)r_int(&a, 0, 1);
 }
 
 static void unpack_timings(rd_t *r, mxs_timings_t *t) {
@@ -300,7 +298,7 @@ static mxs_probe_result_t *unpack_result(rd_t *r) {
   p->cert = unpack_cert(&a);
   p->chain_errors = r_u64(&a);
   r_fixed(&a, p->verify_text, sizeof p->verify_text);
-  unpack_tls_fail(&a, &p->tls_fail);
+  unpack_tls_fail(&a, p);
   p->tls_peer_closed = (int)r_int(&a, 0, 1);
   unpack_timings(&a, &p->timings);
   p->attempts = (int)r_int(&a, 0, INT32_MAX);

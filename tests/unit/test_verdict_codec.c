@@ -54,7 +54,9 @@ static void legacy_verdict(mxs_verdict_t *v) {
   r->smtp_code = 220;
   r->banner = strdup("220 old.example.test");
   r->has_ehlo = 1;
-  r->tls_fail = (mxs_tls_failure_t){1050, 70, 1, "tlsv1 alert protocol version (SSL alert 70)"};
+  r->tls_fail.ssl_reason = 1050;
+  r->tls_fail.alert_received = 70;
+  r->tls_fail.server_hello = 1;
   r->timings = (mxs_timings_t){-1, 1, 2, 3, 4, 5, 20};
   r->attempts = 1;
   mxs_verdict_set(v, r);
