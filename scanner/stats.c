@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "scanner/record.h"
 
@@ -55,9 +56,16 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
   write_counts(fp, "probes", s->probes, s->nprobes);
   fprintf(fp,
           ",\n  \"lines_rejected\": %llu,\n  \"write_errors\": %llu,\n  \"unfinished\": %llu,\n"
-          "  \"interrupted\": %s,\n  \"verify_cache\": {\"lookups\": %llu, \"hits\": %llu}\n}\n",
+          "  \"interrupted\": %s,\n  \"verify_cache\": {\"lookups\": %llu, \"hits\": %llu},\n",
           (unsigned long long)s->lines_rejected, (unsigned long long)s->write_errors, (unsigned long long)s->unfinished,
           s->interrupted ? "true" : "false", (unsigned long long)s->verify_lookups, (unsigned long long)s->verify_hits);
+  /* What the run cost this machine so far (every thread), for the operator
+   * who sizes the nightly box from the summaries. */
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) memset(&ru, 0, sizeof ru);
+  fprintf(fp, "  \"resources\": {\"cpu_user_s\": %.3f, \"cpu_sys_s\": %.3f, \"peak_rss_kib\": %ld}\n}\n",
+          (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+          (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss);
   if (fclose(fp) != 0) {
     int e = errno;
     snprintf(err, errlen, "cannot write summary '%s': %s", path, strerror(e));

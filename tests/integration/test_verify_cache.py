@@ -17,6 +17,7 @@ once per name and meets the same chain again:
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,17 +43,28 @@ def view(r):
     return json.dumps(v, sort_keys=True)
 
 
-def scan(mxscan, env, tmp, domains, name, extra):
+def scan(mxscan, env, tmp, domains, name, extra, fail=None):
     out, summary = os.path.join(tmp, name + ".jsonl"), os.path.join(tmp, name + ".summary.json")
     cmd = [mxscan, "scan", "--dns", env["DNS"], "--port", env["SMTP_PORT"], "--ca-file", env["CA"], "-o", out,
            "--summary", summary] + ARGS + extra + [domains]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, stderr=subprocess.PIPE, timeout=120)
     recs = {}
     for line in open(out):
         r = json.loads(line)
         recs[(r["domain"], r.get("mx"), r.get("ip"))] = view(r)
     s = json.load(open(summary))
-    print("%s: exit %d, %d records, verify_cache %s" % (name, p.returncode, len(recs), s.get("verify_cache")))
+    print("%s: exit %d, %d records, verify_cache %s, resources %s" % (name, p.returncode, len(recs),
+                                                                      s.get("verify_cache"), s.get("resources")))
+    # The summary's resources are mxscan's own: some memory and CPU, and no
+    # more than the kernel says this (only) finished child of ours used.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = s.get("resources") or {}
+    cpu = res.get("cpu_user_s", -1) + res.get("cpu_sys_s", -1)
+    if fail and not (0 < res.get("peak_rss_kib", 0) <= after.ru_maxrss):
+        fail("%s: summary peak_rss_kib %r, children's ru_maxrss %d" % (name, res.get("peak_rss_kib"), after.ru_maxrss))
+    if fail and not (0 < cpu <= (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) + 0.05):
+        fail("%s: summary CPU %r s, more than the child used" % (name, res))
     return p.returncode, recs, s.get("verify_cache") or {}
 
 
@@ -87,9 +99,9 @@ def main():
                 names.setdefault(r.ip, set()).add(r.mx)
         repeats = sum(len(v) - 1 for v in names.values())
 
-        rc0, fresh, vc0 = scan(a.mxscan, env, tmp, domains, "fresh", ["--verify-cache", "0"])
-        rc1, cached, vc1 = scan(a.mxscan, env, tmp, domains, "cached", [])
-        rc2, tiny, vc2 = scan(a.mxscan, env, tmp, domains, "tiny", ["--verify-cache", "1"])
+        rc0, fresh, vc0 = scan(a.mxscan, env, tmp, domains, "fresh", ["--verify-cache", "0"], fail)
+        rc1, cached, vc1 = scan(a.mxscan, env, tmp, domains, "cached", [], fail)
+        rc2, tiny, vc2 = scan(a.mxscan, env, tmp, domains, "tiny", ["--verify-cache", "1"], fail)
         for name, rc in (("fresh", rc0), ("cached", rc1), ("tiny", rc2)):
             if rc != 0:
                 fail("%s run: exit %d" % (name, rc))
