@@ -183,13 +183,14 @@ static int parse_duration(const char *v, double *secs) {
   } units[] = {{"ms", 0.001}, {"s", 1}, {"sec", 1}, {"min", 60}, {"m", 60}, {"h", 3600}, {"d", 86400}};
   double total = 0;
   const char *p = v;
+  int parts = 0;
   do {
     char *end;
     errno = 0;
     double d = strtod(p, &end);
     if (errno || end == p || !(d >= 0) || *p == '+' || *p == '-' || isspace((unsigned char)*p)) return -1;
     p = end;
-    if (!*p && p != v && total == 0) return *secs = d, 0; /* a bare number: seconds */
+    if (!*p && parts == 0) return *secs = d, 0; /* a bare number: seconds */
     size_t i = 0, n = 0;
     for (; i < sizeof units / sizeof units[0]; i++) {
       n = strlen(units[i].unit);
@@ -198,6 +199,7 @@ static int parse_duration(const char *v, double *secs) {
     if (i == sizeof units / sizeof units[0]) return -1;
     total += d * units[i].secs;
     p += n;
+    parts++;
   } while (*p);
   *secs = total;
   return 0;

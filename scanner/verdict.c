@@ -11,8 +11,13 @@ void mxs_verdict_set(mxs_verdict_t *v, mxs_probe_result_t *res) {
   v->res = res;
   v->cls = res->cls;
   free(v->detail);
-  v->detail = strdup(res->detail ? res->detail : "");
+  v->detail = NULL; /* res->detail it is, until a legacy retry refines it */
   mxs_rfc3339((int64_t)time(NULL), v->scanned_at);
+}
+
+/* The dialogue's detail: refined by the legacy retry, or the probe's own. */
+static const char *verdict_detail(const mxs_verdict_t *v) {
+  return v->detail ? v->detail : v->res && v->res->detail ? v->res->detail : "";
 }
 
 void mxs_verdict_set_error(mxs_verdict_t *v, int err) {
@@ -112,7 +117,7 @@ static void tls_detail(const mxs_verdict_t *v, mxs_class_t cls, const char *mx, 
     snprintf(out, len, "%s: the server sent %d certificate(s) and not the intermediate issuing it", r->verify_text,
              c->chain_len);
     break;
-  case MXS_CLASS_POST_TLS_EHLO_FAILED: snprintf(out, len, "%s", v->detail ? v->detail : ""); break;
+  case MXS_CLASS_POST_TLS_EHLO_FAILED: snprintf(out, len, "%s", verdict_detail(v)); break;
   default: snprintf(out, len, "%s", r->verify_text[0] ? r->verify_text : mxs_class_hint(cls)); break;
   }
 }
@@ -124,7 +129,7 @@ void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_
   memcpy(r->scanned_at, v->scanned_at, sizeof r->scanned_at);
   r->cls = v->cls;
   r->stage = p->stage;
-  r->detail = v->detail ? v->detail : "";
+  r->detail = verdict_detail(v);
   r->smtp_code = p->smtp_code;
   r->banner = p->banner;
   r->has_ehlo = p->has_ehlo;

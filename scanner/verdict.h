@@ -15,8 +15,9 @@ typedef struct {
   mxs_probe_result_t *res;    /* owned; the modern probe */
   mxs_probe_result_t *legacy; /* owned; the diagnostic retry, or NULL */
   mxs_class_t cls;            /* class of the dialogue before certificate checks */
-  /* Owned, sized to its text (a run keeps one verdict per address, and most
-   * details are short or empty); NULL only when out of memory. */
+  /* Owned; set only when the legacy retry refined the detail.  NULL: the
+   * detail is res->detail (a run keeps one verdict per address, so the
+   * usual case holds no second copy). */
   char *detail;
   mxs_diag_t diag;
   int has_diag;

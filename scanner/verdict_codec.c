@@ -99,7 +99,7 @@ int mxs_verdict_pack(const mxs_verdict_t *v, msgpack_sbuffer *sb) {
   w_arr(&w, TOP_FIELDS);
   w_int(&w, MXS_VERDICT_CODEC_VERSION);
   w_int(&w, v->cls);
-  w_str(&w, v->detail ? v->detail : "");
+  w_str(&w, v->detail); /* nil: the result's own detail */
   w_int(&w, v->has_diag);
   w_int(&w, v->has_diag && v->diag.legacy_ok);
   w_str(&w, v->scanned_at);

@@ -54,7 +54,8 @@ static void durations(void **state) {
 
 static void bad_durations(void **state) {
   (void)state;
-  static const char *const bad[] = {"", "h", "8x", "1h30", "-5", "+5", " 5", "5 s", "8d", "nan", "inf", "0", "0ms"};
+  static const char *const bad[] = {"",   "h",   "8x", "1h30", "0h30", "-5", "+5",
+                                    " 5", "5 s", "8d", "nan",  "inf",  "0",  "0ms"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     mxs_config_t c;
     mxs_config_defaults(&c);
