@@ -18,7 +18,7 @@
 #include <uv.h>
 
 #include "exporters/exporter.h"
-#include "scanner/record.h"
+#include "results/record.h"
 
 typedef struct {
   uv_loop_t loop;

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "scanner/record.h"
+#include "results/record.h"
 
 typedef struct mxs_exporter_s mxs_exporter_t;
 typedef void (*mxs_exporter_closed_cb)(void *arg);

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exporters/encoders.h"
 #include "exporters/exporter.h"
+#include "results/encoders.h"
 
 typedef struct {
   FILE *fp;

@@ -33,11 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exporters/encoders.h"
 #include "exporters/exporter.h"
-#include "exporters/redis_conf.h"
 #include "exporters/redis_int.h"
-#include "exporters/redis_uv.h"
+#include "redis/redis_conf.h"
+#include "redis/redis_uv.h"
+#include "results/encoders.h"
 
 /* Reply tags: kind in the low byte, a batch's record count above it. */
 enum { TAG_INIT = 1, TAG_BATCH, TAG_FINAL };

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <uv.h>
 
-#include "exporters/encoders.h"
 #include "exporters/exporter.h"
-#include "exporters/redis_conf.h"
-#include "exporters/redis_uv.h"
+#include "redis/redis_conf.h"
+#include "redis/redis_uv.h"
+#include "results/encoders.h"
 
 /* One record waiting for its acknowledgement.  data holds the domain hash
  * key, the hash field ("mx|ip", "mx|-" or "-") and the msgpack map. */

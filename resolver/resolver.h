@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "scanner/classify.h"
+#include "results/classify.h"
 
 typedef struct mxs_resolver_s mxs_resolver_t;
 

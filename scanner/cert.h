@@ -11,8 +11,8 @@
 #include <openssl/x509.h>
 #include <stdint.h>
 
-#include "scanner/classify.h"
-#include "scanner/record.h"
+#include "results/classify.h"
+#include "results/record.h"
 
 typedef struct {
   mxs_cert_info_t info;          /* strings owned by this struct */

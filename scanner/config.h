@@ -1,13 +1,13 @@
 /* config.h - the immutable settings of one run, from a config file and
- * flags (config.c owns the option table).  main.c fills it; everything
- * else only reads it. */
+ * flags (cli/options.c owns the option table).  The cli fills it;
+ * everything else only reads it. */
 #ifndef MXS_CONFIG_H
 #define MXS_CONFIG_H
 
 #include <stddef.h>
 #include <stdio.h>
 
-#include "scanner/classify.h"
+#include "results/classify.h"
 
 typedef struct {
   const char *input;           /* path or "-" */
@@ -61,23 +61,7 @@ typedef struct {
 void mxs_config_defaults(mxs_config_t *c);
 /* Frees what C owns (strings from a config file). */
 void mxs_config_free(mxs_config_t *c);
-/* Reads an INI config file into C.  0, or -1 after printing an error that
- * names the file, the line and the key to ERR. */
-int mxs_config_load_file(mxs_config_t *c, const char *path, FILE *err);
-/* `mxscan scan` arguments (after the command name; --config FILE first,
- * then the flags, which override it).  0 ok, 1 --help asked, -1 error
- * (printed to ERR). */
-int mxs_config_parse(mxs_config_t *c, int argc, char **argv, FILE *err);
 /* This host's fully qualified name (the EHLO default) into BUF. */
 const char *mxs_config_default_ehlo_name(char *buf, size_t len);
-/* Sets option --NAME (a flag of `mxscan scan`) to VALUE (NULL for a flag
- * without argument), checked as the command line does; borrows VALUE.  For
- * commands that share some of scan's options (probe).  0, or -1 after
- * printing why to ERR. */
-int mxs_config_set(mxs_config_t *c, const char *name, const char *value, FILE *err);
-/* A whole number option in [LO, HI]; 0, or -1 after printing why to ERR. */
-int mxs_parse_long(const char *opt, const char *arg, long lo, long hi, long *out, FILE *err);
-/* The option list for --help. */
-void mxs_config_usage(FILE *fp);
 
 #endif

@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "results/classify.h"
+#include "results/record.h"
 #include "scanner/cert.h"
-#include "scanner/classify.h"
-#include "scanner/record.h"
 #include "scanner/tls.h"
 
 typedef struct {

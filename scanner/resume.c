@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "exporters/reader.h"
+#include "results/reader.h"
 
 /* A byte range of the file to keep. */
 typedef struct {

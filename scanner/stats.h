@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "scanner/classify.h"
+#include "results/classify.h"
 
 typedef struct {
   uint64_t probes[MXS_CLASS_COUNT];  /* records by class */

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "results/record.h"
 #include "scanner/cert.h"
-#include "scanner/record.h"
 #include "scanner/tls_keys.h"
 #include "scanner/vcache.h"
 

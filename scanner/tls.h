@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scanner/classify.h"
+#include "results/classify.h"
 
 typedef struct mxs_tls_ctx_s mxs_tls_ctx_t;
 typedef struct mxs_tls_s mxs_tls_t;

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scanner/classify.h"
+#include "results/classify.h"
 
 #define MXS_VCACHE_KEYLEN 32
 

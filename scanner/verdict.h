@@ -8,8 +8,8 @@
 #ifndef MXS_VERDICT_H
 #define MXS_VERDICT_H
 
+#include "results/record.h"
 #include "scanner/probe.h"
-#include "scanner/record.h"
 
 typedef struct {
   mxs_probe_result_t *res;    /* owned; the modern probe */

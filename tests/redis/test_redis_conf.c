@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exporters/redis_conf.h"
+#include "redis/redis_conf.h"
 
 static void clear_env(void) {
   const char *vars[] = {"MXSCAN_REDIS_PASSWORD", "REDISCLI_AUTH",           "MXSCAN_REDIS_PREFIX",

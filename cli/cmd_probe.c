@@ -1,0 +1,484 @@
+/* cmd_probe.c - `mxscan probe DOMAIN`: one domain, explained.
+ *
+ * Resolves the domain, probes every (MX host, address) the way `mxscan
+ * scan` does, with the same probe, verdict and legacy retry, and keeps the
+ * transcript of every connection.  Unlike a scan nothing is shared: each
+ * (MX name, address) gets its own connection with its own SNI, so every
+ * transcript is exactly the dialogue behind its record.  Addresses are
+ * probed at once, one connection per address at a time.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cmd_probe.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "queue/input.h"
+#include "resolver/resolver.h"
+#include "scanner/scan.h"
+
+#define EXIT_USAGE  2
+#define EXIT_NOT_OK 3
+
+static const char probe_usage[] =
+    "usage: mxscan probe [options] DOMAIN\n"
+    "\n"
+    "Resolves DOMAIN and probes each of its MX addresses the way a sending MTA does,\n"
+    "then prints for each: the DNS answers used, the SMTP transcript with timestamps\n"
+    "and the TLS handshake (certificates included), the result class, and what it\n"
+    "means, its likely cause and the fix.  When the modern TLS handshake fails, the\n"
+    "legacy diagnostic retry is shown too: what an old sender (TLS 1.0) would get.\n"
+    "\n"
+    "  --mx HOST                 probe only this MX host of DOMAIN\n"
+    "  --ip ADDR                 probe only this address of DOMAIN's MX hosts\n"
+    "  --json                    one JSON document: the records as `mxscan scan`\n"
+    "                            writes them, transcripts and explanations\n"
+    "  --dns HOST[:PORT][,...]   DNS servers to ask instead of the system's\n"
+    "  --ca-file FILE            trust these roots (PEM) instead of the system store\n"
+    "  --port N                  SMTP port to probe (default 25)\n"
+    "  --ehlo-name NAME          name to send in EHLO (default: this host's FQDN)\n"
+    "  --ipv6                    also probe the IPv6 addresses of MX hosts\n"
+    "  --no-diag                 no legacy diagnostic retry after a TLS failure\n"
+    "  --connect-timeout S       seconds to wait for TCP connect (default 10)\n"
+    "  --banner-timeout S        seconds to wait for the greeting (default 30)\n"
+    "  --command-timeout S       seconds to wait for a reply to EHLO/STARTTLS (default 30)\n"
+    "  --handshake-timeout S     seconds for the TLS handshake (default 30)\n"
+    "  --dns-timeout S           seconds per DNS try (default 2)\n"
+    "  --dns-tries N             DNS tries per query (default 3)\n"
+    "\n"
+    "Exit status: 0 every record is ok, 3 at least one is not, 2 usage error\n"
+    "(including --mx/--ip naming nothing of DOMAIN), 1 the probe could not run\n"
+    "(unreadable CA file, resolver setup, out of memory).\n";
+
+enum {
+  OPT_DNS = 256,
+  OPT_CA,
+  OPT_PORT,
+  OPT_EHLO,
+  OPT_IPV6,
+  OPT_NO_DIAG,
+  OPT_T_CONNECT,
+  OPT_T_BANNER,
+  OPT_T_COMMAND,
+  OPT_T_HANDSHAKE,
+  OPT_T_DNS,
+  OPT_DNS_TRIES,
+  OPT_MX,
+  OPT_IP,
+  OPT_JSON,
+};
+
+/* The first rows are scan's options, in the order of the enum above:
+ * parse_probe_opt finds their names by that position. */
+static const struct option probe_opts[] = {
+    {"dns", required_argument, 0, OPT_DNS},
+    {"ca-file", required_argument, 0, OPT_CA},
+    {"port", required_argument, 0, OPT_PORT},
+    {"ehlo-name", required_argument, 0, OPT_EHLO},
+    {"ipv6", no_argument, 0, OPT_IPV6},
+    {"no-diag", no_argument, 0, OPT_NO_DIAG},
+    {"connect-timeout", required_argument, 0, OPT_T_CONNECT},
+    {"banner-timeout", required_argument, 0, OPT_T_BANNER},
+    {"command-timeout", required_argument, 0, OPT_T_COMMAND},
+    {"handshake-timeout", required_argument, 0, OPT_T_HANDSHAKE},
+    {"dns-timeout", required_argument, 0, OPT_T_DNS},
+    {"dns-tries", required_argument, 0, OPT_DNS_TRIES},
+    {"mx", required_argument, 0, OPT_MX},
+    {"ip", required_argument, 0, OPT_IP},
+    {"json", no_argument, 0, OPT_JSON},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+};
+
+typedef struct {
+  mxs_config_t cfg;
+  char domain[254];
+  char only_mx[254];              /* "" = every MX host */
+  char only_ip[INET6_ADDRSTRLEN]; /* "" = every address; canonical text */
+  int json;
+} probe_opts_t;
+
+/* ---- options (the names, ranges and units of `mxscan scan`) ------------ */
+
+/* --ip: any spelling of an address, kept in the resolver's (inet_ntop)
+ * spelling so it compares equal; an IPv6 address implies --ipv6. */
+static int parse_ip(const char *arg, probe_opts_t *o) {
+  unsigned char bin[sizeof(struct in6_addr)];
+  int af = inet_pton(AF_INET, arg, bin) == 1 ? AF_INET : inet_pton(AF_INET6, arg, bin) == 1 ? AF_INET6 : 0;
+  if (!af || !inet_ntop(af, bin, o->only_ip, sizeof o->only_ip)) {
+    fprintf(stderr, "mxscan: --ip: '%s' is not an IPv4 or IPv6 address\n", arg);
+    return -1;
+  }
+  if (af == AF_INET6) o->cfg.ipv6 = 1;
+  return 0;
+}
+
+static int parse_name(const char *opt, const char *arg, char *out, size_t len) {
+  const char *why = NULL;
+  if (mxs_domain_normalize(arg, out, len, &why) < 0) {
+    fprintf(stderr, "mxscan: %s: '%s' is not a domain name: %s\n", opt, arg, why);
+    return -1;
+  }
+  return 0;
+}
+
+static int parse_probe_opt(int c, const char *opt, probe_opts_t *o) {
+  mxs_config_t *cfg = &o->cfg;
+  switch (c) {
+  case OPT_DNS:
+  case OPT_CA:
+  case OPT_PORT:
+  case OPT_EHLO:
+  case OPT_IPV6:
+  case OPT_NO_DIAG:
+  case OPT_T_CONNECT:
+  case OPT_T_BANNER:
+  case OPT_T_COMMAND:
+  case OPT_T_HANDSHAKE:
+  case OPT_T_DNS:
+  case OPT_DNS_TRIES: /* scan's own options: one table checks them (config.c) */
+    return mxs_config_set(cfg, probe_opts[c - OPT_DNS].name, optarg, stderr);
+  case OPT_MX: return parse_name(opt, optarg, o->only_mx, sizeof o->only_mx);
+  case OPT_IP: return parse_ip(optarg, o);
+  case OPT_JSON: o->json = 1; return 0;
+  default: return -1;
+  }
+}
+
+/* Returns 0, or the exit status of a usage error (or of --help: 0 via *done). */
+static int parse_args(int argc, char **argv, probe_opts_t *o, int *done) {
+  int c, idx;
+  opterr = 1;
+  while ((c = getopt_long(argc, argv, "h", probe_opts, &idx)) != -1) {
+    if (c == 'h') {
+      fputs(probe_usage, stdout);
+      *done = 1;
+      return 0;
+    }
+    if (c == '?' || parse_probe_opt(c, argv[optind - 1], o) < 0) {
+      if (c == '?') fprintf(stderr, "Try 'mxscan probe --help'.\n");
+      return EXIT_USAGE;
+    }
+  }
+  if (argc - optind != 1) {
+    fprintf(stderr, "mxscan: probe takes exactly one DOMAIN\n%s", probe_usage);
+    return EXIT_USAGE;
+  }
+  return parse_name("probe", argv[optind], o->domain, sizeof o->domain) < 0 ? EXIT_USAGE : 0;
+}
+
+/* ---- transcripts ------------------------------------------------------- */
+
+static void transcript_add(mxs_transcript_t *t, char dir, const char *fmt, ...) {
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 32;
+    mxs_pline_t *nl = realloc(t->lines, cap * sizeof *nl);
+    if (!nl) {
+      t->truncated = 1;
+      return;
+    }
+    t->lines = nl;
+    t->cap = cap;
+  }
+  char text[640];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  mxs_pline_t *l = &t->lines[t->n];
+  l->t_ms = (int64_t)((uv_hrtime() - t->t0_ns) / 1000000);
+  l->dir = dir;
+  if (!(l->text = strdup(text))) {
+    t->truncated = 1;
+    return;
+  }
+  t->n++;
+}
+
+static void transcript_free(mxs_transcript_t *t) {
+  for (size_t i = 0; i < t->n; i++) free(t->lines[i].text);
+  free(t->lines);
+}
+
+/* The probe's trace hook: every line of the connection the item runs now. */
+static void on_trace(void *arg, const char *ip, char dir, const char *text) {
+  (void)ip;
+  mxs_pitem_t *it = arg;
+  if (it->cur) transcript_add(it->cur, dir, "%s", text);
+}
+
+/* ---- probing ----------------------------------------------------------- */
+
+static void pump(mxs_pdomain_t *d);
+
+static void item_done(mxs_pitem_t *it) {
+  it->st = MXS_PI_DONE;
+  it->cur = NULL;
+  pump(it->dom);
+}
+
+static void on_legacy_done(void *arg, mxs_probe_result_t *res) {
+  mxs_pitem_t *it = arg;
+  mxs_verdict_add_legacy(&it->v, res);
+  item_done(it);
+}
+
+static int item_connect(mxs_pitem_t *it, int legacy);
+
+static void on_probe_done(void *arg, mxs_probe_result_t *res) {
+  mxs_pitem_t *it = arg;
+  mxs_verdict_set(&it->v, res);
+  /* As in a scan: a failed modern handshake gets one retry with legacy
+   * settings, which names the failure and shows what an old sender gets. */
+  if (it->dom->cfg->legacy_retry && mxs_verdict_wants_legacy(&it->v) && item_connect(it, 1) == 0) return;
+  item_done(it);
+}
+
+/* Starts the modern probe or the legacy retry of IT.  0 or a UV error. */
+static int item_connect(mxs_pitem_t *it, int legacy) {
+  mxs_transcript_t *t = legacy ? &it->legacy : &it->modern;
+  const mxs_config_t *cfg = it->dom->cfg;
+  it->cur = t;
+  t->used = 1;
+  t->t0_ns = uv_hrtime();
+  transcript_add(t, '*', "connecting to %s port %d", it->ip, cfg->port);
+  int rc =
+      mxs_probe_start(&it->env, it->ip, cfg->port, it->mx->host, legacy, legacy ? on_legacy_done : on_probe_done, it);
+  if (rc < 0) {
+    transcript_add(t, '*', "could not start the connection: %s", uv_strerror(rc));
+    it->cur = NULL;
+  }
+  return rc;
+}
+
+static int ip_busy(const mxs_pdomain_t *d, const char *ip) {
+  for (size_t i = 0; i < d->nitems; i++)
+    if (d->items[i].st == MXS_PI_RUNNING && strcmp(d->items[i].ip, ip) == 0) return 1;
+  return 0;
+}
+
+/* Starts every queued probe whose address has no connection open. */
+static void pump(mxs_pdomain_t *d) {
+  for (size_t i = 0; i < d->nitems; i++) {
+    mxs_pitem_t *it = &d->items[i];
+    if (it->st != MXS_PI_QUEUED || ip_busy(d, it->ip)) continue;
+    it->st = MXS_PI_RUNNING;
+    int rc = item_connect(it, 0);
+    if (rc < 0) {
+      mxs_verdict_set_error(&it->v, rc);
+      it->st = MXS_PI_DONE; /* no recursion: the loop goes on from here */
+    }
+  }
+}
+
+/* ---- the DNS answer ---------------------------------------------------- */
+
+static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+
+static int copy_mx(mxs_pmx_t *dst, const mxs_mx_host_t *src) {
+  dst->pref = src->pref;
+  dst->status = src->status;
+  dst->host = dup_or_empty(src->host);
+  dst->detail = dup_or_empty(src->detail);
+  dst->addrs = src->naddrs ? calloc(src->naddrs, sizeof *dst->addrs) : NULL;
+  if (!dst->host || !dst->detail || (src->naddrs && !dst->addrs)) return -1;
+  for (size_t k = 0; k < src->naddrs; k++) {
+    if (!(dst->addrs[k] = strdup(src->addrs[k]))) return -1;
+    dst->naddrs++;
+  }
+  return 0;
+}
+
+/* Address order: IPv4 before IPv6, then numerically. */
+static int cmp_addr(const void *a, const void *b) {
+  const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+  unsigned char bx[sizeof(struct in6_addr)] = {0}, by[sizeof(struct in6_addr)] = {0};
+  int vx = inet_pton(AF_INET, x, bx) == 1 ? 4 : (inet_pton(AF_INET6, x, bx), 6);
+  int vy = inet_pton(AF_INET, y, by) == 1 ? 4 : (inet_pton(AF_INET6, y, by), 6);
+  return vx != vy ? vx - vy : memcmp(bx, by, sizeof bx);
+}
+
+/* MX order: preference, then name.  Senders pick at random among equal
+ * preferences, and DNS servers rotate records, so this order is as good
+ * as the answer's and the same on every run. */
+static int cmp_mx(const void *a, const void *b) {
+  const mxs_pmx_t *x = a, *y = b;
+  return x->pref != y->pref ? (x->pref > y->pref) - (x->pref < y->pref) : strcmp(x->host, y->host);
+}
+
+static int copy_answer(mxs_pdomain_t *d, const mxs_domain_answer_t *a) {
+  d->answered = 1;
+  d->status = a->status;
+  d->implicit_mx = a->implicit_mx;
+  d->dns_ms = a->dns_ms;
+  mxs_rfc3339((int64_t)time(NULL), d->scanned_at);
+  if (!(d->detail = dup_or_empty(a->detail))) return -1;
+  if (a->nmx && !(d->mx = calloc(a->nmx, sizeof *d->mx))) return -1;
+  for (size_t i = 0; i < a->nmx; i++) {
+    d->nmx++;
+    if (copy_mx(&d->mx[i], &a->mx[i]) < 0) return -1;
+    if (d->mx[i].naddrs > 1) qsort(d->mx[i].addrs, d->mx[i].naddrs, sizeof *d->mx[i].addrs, cmp_addr);
+  }
+  if (d->nmx > 1) qsort(d->mx, d->nmx, sizeof *d->mx, cmp_mx);
+  return 0;
+}
+
+static mxs_pitem_t *add_item(mxs_pdomain_t *d, const mxs_pmx_t *mx, const char *ip) {
+  mxs_pitem_t *it = &d->items[d->nitems++];
+  it->dom = d;
+  it->mx = mx;
+  it->ip = ip;
+  it->st = ip ? MXS_PI_QUEUED : MXS_PI_DNS;
+  return it;
+}
+
+/* One item per record `mxscan scan` would write, --mx and --ip applied. */
+static int build_items(mxs_pdomain_t *d, const probe_opts_t *o, const mxs_probe_env_t *env) {
+  size_t max = 1;
+  for (size_t i = 0; i < d->nmx; i++) max += d->mx[i].naddrs ? d->mx[i].naddrs : 1;
+  if (!(d->items = calloc(max, sizeof *d->items))) return -1;
+  if (d->status != MXS_CLASS_OK) {
+    mxs_pitem_t *it = add_item(d, NULL, NULL);
+    it->dns_cls = d->status;
+    it->dns_detail = d->detail;
+    return 0;
+  }
+  for (size_t i = 0; i < d->nmx; i++) {
+    const mxs_pmx_t *mx = &d->mx[i];
+    if (o->only_mx[0] && strcmp(mx->host, o->only_mx) != 0) continue;
+    if (mx->status != MXS_CLASS_OK || mx->naddrs == 0) {
+      if (o->only_ip[0]) continue;
+      mxs_pitem_t *it = add_item(d, mx, NULL);
+      it->dns_cls = mx->status == MXS_CLASS_OK ? MXS_CLASS_MX_NO_ADDRESS : mx->status;
+      it->dns_detail = mx->detail;
+      continue;
+    }
+    for (size_t k = 0; k < mx->naddrs; k++) {
+      if (o->only_ip[0] && strcmp(mx->addrs[k], o->only_ip) != 0) continue;
+      mxs_pitem_t *it = add_item(d, mx, mx->addrs[k]);
+      it->env = *env;
+      it->env.trace = on_trace;
+      it->env.trace_arg = it;
+    }
+  }
+  return 0;
+}
+
+typedef struct {
+  const probe_opts_t *o;
+  mxs_resolver_t *resolver;
+  mxs_probe_env_t env; /* the template of every item's env */
+  mxs_pdomain_t dom;
+  int oom;
+  char read_buf[MXS_PROBE_READ_BUF]; /* env's */
+} run_t;
+
+static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
+  run_t *run = arg;
+  if (copy_answer(&run->dom, a) < 0 || build_items(&run->dom, run->o, &run->env) < 0)
+    run->oom = 1;
+  else
+    pump(&run->dom);
+  mxs_resolver_close(run->resolver, NULL, NULL); /* one domain: done with DNS */
+  run->resolver = NULL;
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+static void free_domain(mxs_pdomain_t *d) {
+  for (size_t i = 0; i < d->nitems; i++) {
+    mxs_verdict_free(&d->items[i].v);
+    transcript_free(&d->items[i].modern);
+    transcript_free(&d->items[i].legacy);
+  }
+  free(d->items);
+  for (size_t i = 0; i < d->nmx; i++) {
+    free(d->mx[i].host);
+    free(d->mx[i].detail);
+    for (size_t k = 0; k < d->mx[i].naddrs; k++) free(d->mx[i].addrs[k]);
+    free(d->mx[i].addrs);
+  }
+  free(d->mx);
+  free(d->detail);
+}
+
+/* --mx/--ip that name nothing of the domain: say what there is. */
+static int report_no_match(const run_t *run) {
+  const mxs_pdomain_t *d = &run->dom;
+  fprintf(stderr, "mxscan: %s%s%s%s%s is not among the MX hosts and addresses of %s; it has:\n",
+          run->o->only_mx[0] ? "--mx " : "", run->o->only_mx, run->o->only_mx[0] && run->o->only_ip[0] ? " " : "",
+          run->o->only_ip[0] ? "--ip " : "", run->o->only_ip, d->name);
+  for (size_t i = 0; i < d->nmx; i++) {
+    fprintf(stderr, "  %s (MX %d):", d->mx[i].host, d->mx[i].pref);
+    for (size_t k = 0; k < d->mx[i].naddrs; k++) fprintf(stderr, " %s", d->mx[i].addrs[k]);
+    fprintf(stderr, "%s\n", d->mx[i].naddrs ? "" : " no address");
+  }
+  return EXIT_USAGE;
+}
+
+/* Resolves and probes on LOOP; returns the exit status. */
+static int run_probe(run_t *run, uv_loop_t *loop) {
+  const mxs_config_t *c = &run->o->cfg;
+  char err[512] = "";
+  mxs_resolver_opts_t ro = mxs_scan_resolver_opts(c);
+  int rc = mxs_resolver_new(loop, &ro, &run->resolver, err, sizeof err);
+  if (rc < 0) {
+    fprintf(stderr, "mxscan: %s\n", err[0] ? err : uv_strerror(rc));
+    return rc == UV_EINVAL ? EXIT_USAGE : 1;
+  }
+  mxs_tls_ctx_t *tls;
+  if (mxs_tls_ctx_new(c->ca_file, 0, &tls, err, sizeof err) < 0) {
+    fprintf(stderr, "mxscan: %s\n", err);
+    mxs_resolver_close(run->resolver, NULL, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    return 1;
+  }
+  run->env = mxs_scan_probe_env(c, loop, tls, run->read_buf);
+  rc = mxs_resolver_resolve(run->resolver, run->dom.name, on_resolved, run);
+  if (rc < 0) {
+    fprintf(stderr, "mxscan: cannot resolve %s: %s\n", run->dom.name, uv_strerror(rc));
+    mxs_resolver_close(run->resolver, NULL, NULL);
+  }
+  uv_run(loop, UV_RUN_DEFAULT);
+  mxs_tls_ctx_free(tls);
+  if (rc < 0 || run->oom || !run->dom.answered) {
+    if (run->oom) fprintf(stderr, "mxscan: out of memory\n");
+    return 1;
+  }
+  if (run->dom.nitems == 0) return report_no_match(run);
+  int wr = run->o->json ? mxs_pdomain_print_json(&run->dom, stdout) : mxs_pdomain_print_text(&run->dom, stdout);
+  if (wr < 0 || fflush(stdout) != 0) {
+    fprintf(stderr, "mxscan: writing the output: %s\n", strerror(errno));
+    return 1;
+  }
+  return mxs_pdomain_all_ok(&run->dom) ? 0 : EXIT_NOT_OK;
+}
+
+int mxs_cmd_probe(int argc, char **argv) {
+  probe_opts_t o = {0};
+  mxs_config_defaults(&o.cfg);
+  int done = 0, rc = parse_args(argc, argv, &o, &done);
+  if (rc || done) return rc;
+  char host[HOST_NAME_MAX + 1];
+  if (!o.cfg.ehlo_name) o.cfg.ehlo_name = mxs_config_default_ehlo_name(host, sizeof host);
+
+  run_t run = {.o = &o};
+  run.dom.cfg = &o.cfg;
+  snprintf(run.dom.name, sizeof run.dom.name, "%s", o.domain);
+  run.dom.dns_label = o.cfg.dns ? o.cfg.dns : "the system's resolvers";
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) < 0) return 1;
+  rc = run_probe(&run, &loop);
+  free_domain(&run.dom);
+  mxs_config_free(&o.cfg);
+  if (uv_loop_close(&loop) != 0) fprintf(stderr, "mxscan: warning: event loop not empty at exit\n");
+  return rc;
+}

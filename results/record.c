@@ -1,0 +1,145 @@
+/* record.c - walks a record into an encoder in contract field order. */
+#include "results/record.h"
+
+#include <time.h>
+
+void mxs_rfc3339(int64_t t, char out[24]) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void mxs_enc_kv_str(mxs_encoder_t *e, const char *k, const char *v) {
+  e->key(e, k);
+  e->str(e, v ? v : "");
+}
+
+void mxs_enc_kv_int(mxs_encoder_t *e, const char *k, int64_t v) {
+  e->key(e, k);
+  e->integer(e, v);
+}
+
+static void encode_str_array(mxs_encoder_t *e, const char *const *v, size_t n) {
+  e->array(e, n);
+  for (size_t i = 0; i < n; i++) e->str(e, v[i]);
+  e->end(e);
+}
+
+static void encode_cert(mxs_encoder_t *e, const mxs_cert_info_t *c) {
+  e->map(e, 11);
+  mxs_enc_kv_str(e, "subject_cn", c->subject_cn);
+  e->key(e, "san");
+  encode_str_array(e, c->san, c->nsan);
+  mxs_enc_kv_str(e, "issuer", c->issuer);
+  mxs_enc_kv_str(e, "not_before", c->not_before);
+  mxs_enc_kv_str(e, "not_after", c->not_after);
+  mxs_enc_kv_int(e, "days_left", c->days_left);
+  mxs_enc_kv_str(e, "key_type", c->key_type);
+  mxs_enc_kv_int(e, "key_bits", c->key_bits);
+  mxs_enc_kv_str(e, "sig_alg", c->sig_alg);
+  mxs_enc_kv_str(e, "sha256", c->sha256);
+  mxs_enc_kv_int(e, "chain_len", c->chain_len);
+  e->end(e);
+}
+
+static void encode_cert_errors(mxs_encoder_t *e, mxs_class_set_t set) {
+  size_t n = 0;
+  for (int i = 0; i < MXS_CLASS_COUNT; i++)
+    if (set & MXS_CLASS_BIT(i)) n++;
+  e->array(e, n);
+  for (int i = 0; i < MXS_CLASS_COUNT; i++)
+    if (set & MXS_CLASS_BIT(i)) e->str(e, mxs_class_name((mxs_class_t)i));
+  e->end(e);
+}
+
+static void encode_diag(mxs_encoder_t *e, const mxs_diag_t *d) {
+  size_t n = 1 + (d->legacy_ok ? 3 : 0) + (d->legacy_detail ? 1 : 0);
+  e->map(e, n);
+  e->key(e, "legacy_ok");
+  e->boolean(e, d->legacy_ok);
+  if (d->legacy_ok) {
+    mxs_enc_kv_str(e, "legacy_version", d->legacy_version);
+    mxs_enc_kv_str(e, "legacy_cipher", d->legacy_cipher);
+    mxs_enc_kv_str(e, "legacy_group", d->legacy_group);
+  }
+  if (d->legacy_detail) mxs_enc_kv_str(e, "legacy_detail", d->legacy_detail);
+  e->end(e);
+}
+
+static void encode_timings(mxs_encoder_t *e, const mxs_timings_t *t) {
+  const char *names[] = {"dns", "connect", "banner", "ehlo", "starttls", "handshake", "total"};
+  const int vals[] = {t->dns, t->connect, t->banner, t->ehlo, t->starttls, t->handshake, t->total};
+  size_t n = 0;
+  for (size_t i = 0; i < 7; i++) n += vals[i] >= 0;
+  e->map(e, n);
+  for (size_t i = 0; i < 7; i++)
+    if (vals[i] >= 0) mxs_enc_kv_int(e, names[i], vals[i]);
+  e->end(e);
+}
+
+static size_t count_fields(const mxs_record_t *r) {
+  size_t n = 6; /* domain class stage detail scanned_at tlsrpt */
+  if (r->mx) n += 3;
+  if (r->ip) n += 2;
+  if (r->smtp_code) n++;
+  if (r->banner) n++;
+  if (r->has_ehlo) n++;
+  if (r->tls_version) n += 3;
+  if (r->cert) n += 2;
+  if (r->diag) n++;
+  if (r->timings) n += 2;
+  if (r->unfinished) n++;
+  return n;
+}
+
+void mxs_record_encode(const mxs_record_t *r, mxs_encoder_t *e) {
+  e->map(e, count_fields(r));
+  mxs_enc_kv_str(e, "domain", r->domain);
+  mxs_enc_kv_str(e, "class", mxs_class_name(r->cls));
+  mxs_enc_kv_str(e, "stage", r->stage ? r->stage : mxs_class_stage(r->cls));
+  mxs_enc_kv_str(e, "detail", r->detail);
+  mxs_enc_kv_str(e, "scanned_at", r->scanned_at);
+  if (r->mx) {
+    mxs_enc_kv_str(e, "mx", r->mx);
+    mxs_enc_kv_int(e, "pref", r->pref);
+    e->key(e, "implicit_mx");
+    e->boolean(e, r->implicit_mx);
+  }
+  if (r->ip) {
+    mxs_enc_kv_str(e, "ip", r->ip);
+    mxs_enc_kv_int(e, "port", r->port);
+  }
+  if (r->smtp_code) mxs_enc_kv_int(e, "smtp_code", r->smtp_code);
+  if (r->banner) mxs_enc_kv_str(e, "banner", r->banner);
+  if (r->has_ehlo) {
+    e->key(e, "ehlo");
+    encode_str_array(e, r->ehlo, r->nehlo);
+  }
+  if (r->tls_version) {
+    mxs_enc_kv_str(e, "tls_version", r->tls_version);
+    mxs_enc_kv_str(e, "cipher", r->cipher);
+    mxs_enc_kv_str(e, "group", r->group);
+  }
+  if (r->cert) {
+    e->key(e, "cert");
+    encode_cert(e, r->cert);
+    e->key(e, "cert_errors");
+    encode_cert_errors(e, r->cert_errors);
+  }
+  if (r->diag) {
+    e->key(e, "diag");
+    encode_diag(e, r->diag);
+  }
+  if (r->timings) {
+    e->key(e, "timings_ms");
+    encode_timings(e, r->timings);
+    mxs_enc_kv_int(e, "attempts", r->attempts);
+  }
+  mxs_enc_kv_str(e, "tlsrpt", mxs_class_tlsrpt(r->cls));
+  if (r->unfinished) {
+    e->key(e, "unfinished");
+    e->boolean(e, 1);
+  }
+  e->end(e);
+}

@@ -1,0 +1,164 @@
+/* test_verdict_codec.c - a verdict packed on one machine and unpacked on
+ * another must render the very same records: each MX name's record (JSON)
+ * from the copy equals the original's, for a name the certificate's SAN
+ * covers and one it does not.  Run under ASan, it also shows that
+ * mxs_verdict_free releases an unpacked verdict completely. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "testcert.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "results/encoders.h"
+#include "scanner/verdict_codec.h"
+
+/* A result shaped as probe.c leaves it after a full STARTTLS dialogue. */
+static mxs_probe_result_t *tls_result(void) {
+  mxs_probe_result_t *r = calloc(1, sizeof *r);
+  r->cls = MXS_CLASS_OK;
+  r->stage = "done";
+  r->smtp_code = 250;
+  r->banner = strdup("220 mx1.example.test ESMTP ready");
+  const char *ext[] = {"PIPELINING", "SIZE 10240000", "STARTTLS", "8BITMIME"};
+  r->nehlo = 4;
+  r->ehlo = calloc(r->nehlo, sizeof *r->ehlo);
+  for (size_t i = 0; i < r->nehlo; i++) r->ehlo[i] = strdup(ext[i]);
+  r->has_ehlo = 1;
+  r->tls_done = 1;
+  strcpy(r->tls_version, "TLSv1.3");
+  strcpy(r->cipher, "TLS_AES_256_GCM_SHA384");
+  strcpy(r->group, "X25519");
+  X509 *x = testcert_self_signed("mx1.example.test", "DNS:mx1.example.test,DNS:*.mail.example.test", 40);
+  r->cert = mxs_cert_new(x, 1, (int64_t)time(NULL), NULL);
+  X509_free(x);
+  r->chain_errors = MXS_CLASS_BIT(MXS_CLASS_CERT_CHAIN_INCOMPLETE);
+  strcpy(r->verify_text, "unable to get local issuer certificate");
+  r->tls_fail.alert_received = -1;
+  r->timings = (mxs_timings_t){-1, 3, 150, 151, 150, 12, 620};
+  r->attempts = 2;
+  return r;
+}
+
+/* A failed handshake explained by the legacy retry (a diagnosis). */
+static void legacy_verdict(mxs_verdict_t *v) {
+  mxs_probe_result_t *r = calloc(1, sizeof *r);
+  r->cls = MXS_CLASS_TLS_ALERT;
+  r->stage = "tls";
+  r->detail = strdup("tlsv1 alert protocol version (SSL alert 70)");
+  r->smtp_code = 220;
+  r->banner = strdup("220 old.example.test");
+  r->has_ehlo = 1;
+  r->tls_fail.ssl_reason = 1050;
+  r->tls_fail.alert_received = 70;
+  r->tls_fail.server_hello = 1;
+  r->timings = (mxs_timings_t){-1, 1, 2, 3, 4, 5, 20};
+  r->attempts = 1;
+  mxs_verdict_set(v, r);
+  mxs_probe_result_t *l = calloc(1, sizeof *l);
+  l->cls = MXS_CLASS_OK;
+  l->stage = "done";
+  l->tls_done = 1;
+  strcpy(l->tls_version, "TLSv1");
+  strcpy(l->cipher, "AES256-SHA");
+  strcpy(l->group, "DH-1024");
+  l->tls_fail.alert_received = -1;
+  l->timings = (mxs_timings_t){-1, 1, 2, 3, 4, 5, 20};
+  mxs_verdict_add_legacy(v, l);
+}
+
+/* The JSON of V's record for MX (owned by the caller). */
+static char *record_json(const mxs_verdict_t *v, const char *mx) {
+  mxs_record_t r;
+  mxs_timings_t tm;
+  char detail[512];
+  mxs_verdict_record(v, mx, &r, &tm, detail, sizeof detail);
+  r.domain = "example.test";
+  r.mx = mx;
+  r.ip = "192.0.2.7";
+  r.port = 25;
+  mxs_json_encoder_t j;
+  mxs_json_encoder_init(&j);
+  mxs_record_encode(&r, &j.base);
+  char *s = strndup(j.buf, j.len);
+  mxs_json_encoder_free(&j);
+  return s;
+}
+
+/* Packs V, unpacks it and compares the records of both MX names. */
+static void round_trip(const mxs_verdict_t *v, const char *match, const char *mismatch) {
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  assert_int_equal(mxs_verdict_pack(v, &sb), 0);
+  mxs_verdict_t u;
+  assert_int_equal(mxs_verdict_unpack(&u, sb.data, sb.size), 0);
+  const char *names[] = {match, mismatch};
+  for (int i = 0; i < 2; i++) {
+    char *a = record_json(v, names[i]), *b = record_json(&u, names[i]);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+  }
+  /* every truncation is refused and leaves nothing allocated */
+  for (size_t n = 0; n < sb.size; n += 7) {
+    mxs_verdict_t bad;
+    assert_int_equal(mxs_verdict_unpack(&bad, sb.data, n), -1);
+    assert_null(bad.res);
+  }
+  mxs_verdict_free(&u);
+  msgpack_sbuffer_destroy(&sb);
+}
+
+static void tls_verdict_round_trip(void **state) {
+  (void)state;
+  mxs_verdict_t v = {0};
+  mxs_verdict_set(&v, tls_result());
+  char *a = record_json(&v, "mx1.example.test"), *b = record_json(&v, "mx.other.test");
+  /* the two names really differ in the host-name check */
+  assert_null(strstr(a, "cert-hostname-mismatch"));
+  assert_non_null(strstr(b, "cert-hostname-mismatch"));
+  free(a);
+  free(b);
+  round_trip(&v, "mx1.example.test", "mx.other.test");
+  round_trip(&v, "x.mail.example.test", "a.b.mail.example.test");
+  mxs_verdict_free(&v);
+}
+
+static void legacy_verdict_round_trip(void **state) {
+  (void)state;
+  mxs_verdict_t v = {0};
+  legacy_verdict(&v);
+  round_trip(&v, "old.example.test", "mx.other.test");
+  mxs_verdict_free(&v);
+}
+
+static void unfinished_round_trip(void **state) {
+  (void)state;
+  mxs_verdict_t v = {0};
+  mxs_verdict_set_unfinished(&v, "not finished: the run was interrupted");
+  round_trip(&v, "a.example.test", "b.example.test");
+  mxs_verdict_free(&v);
+}
+
+static void garbage_refused(void **state) {
+  (void)state;
+  mxs_verdict_t u;
+  assert_int_equal(mxs_verdict_unpack(&u, "\x93\x01\x02\x03", 4), -1);
+  assert_int_equal(mxs_verdict_unpack(&u, "", 0), -1);
+  assert_int_equal(mxs_verdict_unpack(&u, "\xc0", 1), -1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(tls_verdict_round_trip),
+      cmocka_unit_test(legacy_verdict_round_trip),
+      cmocka_unit_test(unfinished_round_trip),
+      cmocka_unit_test(garbage_refused),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
