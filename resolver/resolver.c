@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "resolver/answer.h"
 #include "resolver/channel.h"
 #include "resolver/hostcache.h"
 
@@ -32,7 +33,6 @@ enum {
   DEFAULT_TIMEOUT_MS = 2000,
   DEFAULT_TRIES = 3,
   DEFAULT_MAX_INFLIGHT = 512,
-  MAX_ADDRS_PER_FAMILY = 32,
   DETAIL_LEN = 64,
   /* Deliveries per idle tick, so a large batch cannot starve socket I/O. */
   DELIVER_BATCH = 1024,
@@ -67,14 +67,6 @@ typedef struct slot_s {
   int pref;
 } slot_t;
 
-/* The result of one address family while the other may still be running:
- * textual addresses packed as "a\0b\0". */
-typedef struct {
-  int status; /* ARES_* of the query */
-  size_t n, len;
-  char *buf;
-} family_t;
-
 /* A cache entry: one MX host (or implicit-MX domain) for the whole run. */
 struct host_s {
   char *name; /* lower-case, no trailing dot; also the cache key */
@@ -85,7 +77,7 @@ struct host_s {
   size_t naddrs;
   char **addrs; /* one block: pointers then strings */
   slot_t *waiters;
-  family_t fam[2]; /* [0] A, [1] AAAA, freed when done */
+  mxs_dns_addrs_t fam[2]; /* [0] A, [1] AAAA while the other may still run; freed when done */
   query_t qa, qaaaa;
   char detail[DETAIL_LEN];
 };
@@ -250,26 +242,6 @@ static void host_free(void *v) {
   free(h);
 }
 
-/* Keeps the textual addresses of one A or AAAA answer in F. */
-static void family_parse(family_t *f, int aaaa, int status, const unsigned char *abuf, int alen) {
-  struct ares_addrttl a4[MAX_ADDRS_PER_FAMILY];
-  struct ares_addr6ttl a6[MAX_ADDRS_PER_FAMILY];
-  int n = MAX_ADDRS_PER_FAMILY;
-  if (status == ARES_SUCCESS) {
-    status = aaaa ? ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n) : ares_parse_a_reply(abuf, alen, NULL, a4, &n);
-    /* A CNAME chain that ends without an address parses as success. */
-    if (status == ARES_SUCCESS && n <= 0) status = ARES_ENODATA;
-  }
-  if (status == ARES_SUCCESS && (f->buf = malloc((size_t)n * INET6_ADDRSTRLEN)) == NULL) status = ARES_ENOMEM;
-  f->status = status;
-  for (int i = 0; status == ARES_SUCCESS && i < n; i++) {
-    const void *src = aaaa ? (const void *)&a6[i].ip6addr : (const void *)&a4[i].ipaddr;
-    if (inet_ntop(aaaa ? AF_INET6 : AF_INET, src, f->buf + f->len, INET6_ADDRSTRLEN) == NULL) continue;
-    f->len += strlen(f->buf + f->len) + 1;
-    f->n++;
-  }
-}
-
 /* Joins the families into h->addrs, IPv4 first, without duplicates: one
  * block holding the pointer array and then the strings. */
 static int host_merge(host_t *h) {
@@ -326,10 +298,7 @@ static void host_decide(host_t *h, int nfam, int merge_rc) {
  * the domains waiting for it. */
 static void host_finish(host_t *h, int nfam) {
   host_decide(h, nfam, host_merge(h));
-  for (int f = 0; f < 2; f++) {
-    free(h->fam[f].buf);
-    h->fam[f].buf = NULL;
-  }
+  for (int f = 0; f < 2; f++) mxs_dns_addrs_free(&h->fam[f]);
   h->done = 1;
   h->settled_ns = now_ns();
   slot_t *w = h->waiters;
@@ -346,7 +315,7 @@ static void host_finish(host_t *h, int nfam) {
 static void host_on_answer(query_t *q, int status, const unsigned char *abuf, int alen) {
   int aaaa = q->kind == Q_AAAA;
   host_t *h = aaaa ? container_of(q, host_t, qaaaa) : container_of(q, host_t, qa);
-  family_parse(&h->fam[aaaa], aaaa, status, abuf, alen);
+  mxs_dns_addrs_parse(&h->fam[aaaa], aaaa, status, abuf, alen);
   if (--h->outstanding == 0) host_finish(h, q->r->ipv6 ? 2 : 1);
 }
 
@@ -479,63 +448,42 @@ static void domain_use_implicit(domain_t *d) {
   if (d->remaining == 0) domain_finish(d);
 }
 
-static int is_null_target(const char *host) {
-  /* c-ares expands the root name to "" (it strips trailing dots); accept
-   * "." too in case another version keeps it. */
-  return host[0] == '\0' || strcmp(host, ".") == 0;
-}
-
-/* MX records in answer order -> slots sorted by preference (stable, so
- * ties keep answer order), null targets skipped, duplicates dropped. */
-static void domain_use_mx(domain_t *d, const struct ares_mx_reply *mx) {
-  size_t n = 0, k = 0;
-  for (const struct ares_mx_reply *p = mx; p; p = p->next) n++;
-  const struct ares_mx_reply **v = malloc(n * sizeof(*v));
-  if (v == NULL || (d->mx = calloc(n, sizeof(slot_t))) == NULL) {
-    free(v);
+/* MX targets, sorted by preference with null targets left out
+ * (answer.c) -> slots; a host named twice keeps its better preference. */
+static void domain_use_mx(domain_t *d, const mxs_dns_mx_t *m) {
+  if (m->nmx > 0 && (d->mx = calloc(m->nmx, sizeof(slot_t))) == NULL) {
     domain_fail(d, MXS_CLASS_DNS_SERVFAIL, "out of memory");
     return;
   }
-  for (const struct ares_mx_reply *p = mx; p; p = p->next) {
-    if (is_null_target(p->host)) continue;
-    size_t j = k++;
-    for (; j > 0 && v[j - 1]->priority > p->priority; j--) v[j] = v[j - 1];
-    v[j] = p;
-  }
-  for (size_t i = 0; i < k; i++) {
+  for (size_t i = 0; i < m->nmx; i++) {
     host_t *h;
-    if (host_acquire(d->r, v[i]->host, &h) < 0) continue; /* out of memory: drop this MX */
+    if (host_acquire(d->r, m->mx[i]->host, &h) < 0) continue; /* out of memory: drop this MX */
     size_t j = 0;
     while (j < d->nmx && d->mx[j].host != h) j++;
     if (j < d->nmx) continue; /* same host twice: keep the better preference */
-    slot_attach(&d->mx[d->nmx++], d, h, v[i]->priority);
+    slot_attach(&d->mx[d->nmx++], d, h, m->mx[i]->priority);
   }
-  free(v);
   d->status = MXS_CLASS_OK; /* per-host problems are reported per host */
   if (d->nmx == 0)
-    domain_fail(d, k == 0 ? MXS_CLASS_NULL_MX : MXS_CLASS_DNS_SERVFAIL,
-                k == 0 ? "null MX (RFC 7505)" : "out of memory");
+    domain_fail(d, m->nmx == 0 ? MXS_CLASS_NULL_MX : MXS_CLASS_DNS_SERVFAIL,
+                m->nmx == 0 ? "null MX (RFC 7505)" : "out of memory");
   else if (d->remaining == 0)
     domain_finish(d);
 }
 
 static void domain_on_mx(domain_t *d, int status, const unsigned char *abuf, int alen) {
-  struct ares_mx_reply *mx = NULL;
+  mxs_dns_mx_t m;
   char detail[DETAIL_LEN];
+  status = mxs_dns_mx_parse(&m, status, abuf, alen);
   if (status == ARES_SUCCESS) {
-    status = ares_parse_mx_reply(abuf, alen, &mx);
-    /* An answer with only a CNAME and no MX is NODATA too. */
-    if (status == ARES_SUCCESS && mx == NULL) status = ARES_ENODATA;
-  }
-  if (status == ARES_SUCCESS) {
-    domain_use_mx(d, mx);
+    domain_use_mx(d, &m);
   } else if (status == ARES_ENODATA) {
     domain_use_implicit(d);
   } else {
-    snprintf(detail, sizeof(detail), "MX lookup: %s", status_text(status));
+    snprintf(detail, sizeof(detail), "MX lookup: %s", status == ARES_ENOMEM ? "out of memory" : status_text(status));
     domain_fail(d, failure_class(status), detail);
   }
-  if (mx) ares_free_data(mx);
+  mxs_dns_mx_free(&m);
 }
 
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {

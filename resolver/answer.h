@@ -1,0 +1,56 @@
+/* answer.h - the DNS answers the resolver reads, as pure functions: raw
+ * bytes from the wire in, what the resolver keeps out.  No I/O and no
+ * state, so the parsing of outside data can be tested and fuzzed alone
+ * (tests/fuzz/fuzz_dns.c); resolver.c feeds them what c-ares hands back.
+ *
+ * c-ares does the wire format (ares_parse_mx_reply, ares_parse_a_reply,
+ * ares_parse_aaaa_reply, CNAME chains inside an answer included); these
+ * add what mxscan decides on top: how many addresses are kept, their
+ * text, and the MX order.
+ */
+#ifndef MXS_RESOLVER_ANSWER_H
+#define MXS_RESOLVER_ANSWER_H
+
+#include <ares.h>
+#include <stddef.h>
+
+#define MXS_DNS_MAX_ADDRS 32 /* addresses kept per family of one host */
+
+/* The addresses of one A or AAAA answer: textual addresses packed as
+ * "a\0b\0" in buf (owned, malloc'd; NULL when n is 0).  status is the
+ * ARES_* outcome: ARES_SUCCESS only with n > 0, ARES_ENODATA for an
+ * answer without an address of that family (a CNAME chain that ends in
+ * nothing), else the query's or the parser's error. */
+typedef struct {
+  int status;
+  size_t n, len; /* addresses, bytes used in buf */
+  char *buf;
+} mxs_dns_addrs_t;
+
+/* Parses one A (AAAA when AAAA is set) answer of ALEN bytes at ABUF, for a
+ * query that ended with STATUS (ABUF is read only when it is ARES_SUCCESS),
+ * into *OUT (overwritten).  At most MXS_DNS_MAX_ADDRS are kept, in answer
+ * order.  Free with mxs_dns_addrs_free. */
+void mxs_dns_addrs_parse(mxs_dns_addrs_t *out, int aaaa, int status, const unsigned char *abuf, int alen);
+void mxs_dns_addrs_free(mxs_dns_addrs_t *a);
+
+/* The MX targets of one answer, sorted by preference (stable: ties keep
+ * answer order), null targets ("0 .", RFC 7505) left out but counted.
+ * mx points into list, which the caller frees with mxs_dns_mx_free. */
+typedef struct {
+  struct ares_mx_reply *list; /* owned: c-ares' list */
+  const struct ares_mx_reply **mx;
+  size_t nmx;   /* targets kept */
+  size_t nnull; /* null targets left out */
+} mxs_dns_mx_t;
+
+/* Parses an MX answer (see mxs_dns_addrs_parse for STATUS) into *OUT
+ * (overwritten).  Returns ARES_SUCCESS when the answer holds at least one
+ * MX record (possibly only null ones: nmx 0, nnull > 0), ARES_ENODATA when
+ * it holds none (no MX, or only a CNAME), ARES_ENOMEM, or the query's or
+ * the parser's error.  On anything but success *OUT holds nothing to free
+ * (freeing it is still fine). */
+int mxs_dns_mx_parse(mxs_dns_mx_t *out, int status, const unsigned char *abuf, int alen);
+void mxs_dns_mx_free(mxs_dns_mx_t *m);
+
+#endif
