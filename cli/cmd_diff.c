@@ -352,7 +352,7 @@ static void diff_free(diff_t *d) {
 static int parse_args(int argc, char **argv, int *json) {
   static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   int c;
-  optind = 1;
+  optind = 0; /* getopt afresh (see options.c) */
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (c == 'h') {
       fputs(diff_usage, stdout);

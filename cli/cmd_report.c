@@ -56,7 +56,7 @@ static int usage_error(const char *what) {
 static int parse_args(int argc, char **argv, report_args_t *a) {
   long v;
   int c;
-  optind = 1;
+  optind = 0; /* getopt afresh (see options.c) */
   while ((c = getopt_long(argc, argv, "h", report_opts, NULL)) != -1) {
     switch (c) {
     case 'h': a->help = 1; return 0;

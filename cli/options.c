@@ -369,7 +369,10 @@ int mxs_config_parse(mxs_config_t *c, int argc, char **argv, FILE *err) {
   const char *cfile = find_config_arg(argc, argv);
   if (cfile && mxs_config_load_file(c, cfile, err) < 0) return -1;
   int ch;
-  optind = 1;
+  /* 0, not 1: glibc then starts getopt afresh, forgetting where a parse
+   * that stopped inside an option cluster ("-qZW") left it (pointing into
+   * that argv, maybe freed since: tests/cli/test_config.c). */
+  optind = 0;
   opterr = 1;
   while ((ch = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
     if (ch == 'h') return 1;

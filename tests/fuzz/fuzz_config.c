@@ -7,9 +7,10 @@
  *         `mxscan scan --help` lists (so the harness follows the table),
  *         the rest is the value given to mxs_config_set, as a flag's
  *         argument is;
- *   and, for inputs starting with 0xff: a command line (NUL-separated
- *         arguments) through mxs_config_parse, --config left out (it
- *         would read files of this machine).
+ *   and, for inputs starting with 0xff: two command lines (arguments
+ *         separated by a NUL, the lines by two) through mxs_config_parse,
+ *         --config left out (it would read files of this machine): the
+ *         second parses the same after the first as alone.
  * Checks: a value accepted is within the bounds the table promises.
  */
 #include <stdint.h>
@@ -58,17 +59,51 @@ static void check_bounds(const mxs_config_t *c) {
   if (strcmp(c->format, "jsonl") && strcmp(c->format, "msgpack")) abort();
 }
 
-static void command_line(const uint8_t *data, size_t len) {
-  char *buf = fuzz_strndup(data, len);
-  char *argv[64] = {"scan"};
-  int argc = 1;
-  for (char *p = buf; p < buf + len && argc < 63; p += strlen(p) + 1)
-    if (!strstr(p, "config")) argv[argc++] = p;
-  argv[argc] = NULL;
+/* Splits BUF (LEN bytes, NUL-terminated) into argv at NUL bytes, up to a
+ * double NUL; --config left out.  Returns where the next list starts. */
+static char *split_args(char *buf, char *end, char **argv, int *argc) {
+  char *p = buf;
+  argv[0] = "scan";
+  *argc = 1;
+  for (; p < end && *p && *argc < 31; p += strlen(p) + 1)
+    if (!strstr(p, "config")) argv[(*argc)++] = p;
+  argv[*argc] = NULL;
+  return p < end && !*p ? p + 1 : end;
+}
+
+typedef struct {
+  int rc, port, quiet;
+  const char *input;
+} parsed_t;
+
+static parsed_t parse(int argc, char **argv) {
   mxs_config_t c;
   mxs_config_defaults(&c);
-  if (mxs_config_parse(&c, argc, argv, fuzz_devnull()) == 0) check_bounds(&c);
+  parsed_t r = {mxs_config_parse(&c, argc, argv, fuzz_devnull()), 0, 0, NULL};
+  if (r.rc == 0) check_bounds(&c);
+  r.port = c.port;
+  r.quiet = c.quiet;
+  r.input = c.input;
   mxs_config_free(&c);
+  return r;
+}
+
+/* Command line A, then B (after a double NUL): B parses the same whether
+ * or not A was parsed before it (and A's strings are gone), as when one
+ * command parses another's options in the same process. */
+static void command_lines(const uint8_t *data, size_t len) {
+  char *buf = fuzz_strndup(data, len), *end = buf + len;
+  char *a[32], *b[32];
+  int na, nb;
+  char *rest = split_args(buf, end, a, &na);
+  split_args(rest, end, b, &nb);
+  char *b_copy[32];
+  memcpy(b_copy, b, sizeof b); /* getopt permutes argv */
+  parsed_t fresh = parse(nb, b_copy);
+  parse(na, a);
+  memset(buf, 'W', (size_t)(rest - buf)); /* A's strings are gone */
+  parsed_t after = parse(nb, b);
+  if (fresh.rc != after.rc || (fresh.rc == 0 && (fresh.port != after.port || fresh.quiet != after.quiet))) abort();
   free(buf);
 }
 
@@ -78,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
   mxs_config_defaults(&c);
   int rc;
   if (data[0] == 0xff) {
-    command_line(data + 1, len - 1);
+    command_lines(data + 1, len - 1);
     rc = -1;
   } else if (data[0] % 2 == 0) {
     int fd = fuzz_memfd(data + 1, len - 1);
