@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "results/msgpack_walk.h"
 #include "results/reader_int.h"
 
 #define MAX_DEPTH  32
@@ -224,4 +225,14 @@ long mxs_rd_msgpack(mxs_rd_t *d, const unsigned char *p, size_t n, char *scratch
   if (rc == INCOMPLETE) return 0;
   if (rc < 0 || mxs_rd_end(d) < 0) return -1;
   return (long)(m.p - p);
+}
+
+long mxs_msgpack_object_len(const void *p, size_t n) {
+  mxs_rd_t d; /* only for mfail's message, which nobody reads */
+  mp_t m = {p, (const unsigned char *)p + n, NULL, &d, 0};
+  val_t v;
+  int rc = head(&m, &v);
+  if (rc == 0) rc = skip(&m, &v);
+  if (rc == INCOMPLETE) return 0;
+  return rc < 0 ? -1 : (long)(m.p - (const unsigned char *)p);
 }

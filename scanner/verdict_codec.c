@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "results/msgpack_walk.h"
+
 #define RES_FIELDS  20
 #define CERT_FIELDS 12
 #define TOP_FIELDS  8
@@ -341,8 +343,11 @@ int mxs_verdict_unpack(mxs_verdict_t *out, const char *buf, size_t len) {
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   size_t off = 0;
-  int bad = 0;
-  if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) bad = 1;
+  /* The bytes come from Redis, where anyone with access may write: walk
+   * them first, so msgpack-c never allocates for a container size the
+   * bytes cannot hold (a corrupt header would ask for ~100 GiB). */
+  int bad = mxs_msgpack_object_len(buf, len) != (long)len;
+  if (!bad && (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)) bad = 1;
   if (!bad) {
     rd_t top = {&u.data, 1, 0, &bad};
     unpack_top(&top, out);

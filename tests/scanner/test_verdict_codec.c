@@ -153,12 +153,35 @@ static void garbage_refused(void **state) {
   assert_int_equal(mxs_verdict_unpack(&u, "\xc0", 1), -1);
 }
 
+/* Found by fuzz_verdict (tests/fuzz/corpus/verdict/crash-huge-array): a
+ * header claiming an array of 2^32 elements (or a map of 2^32 pairs) made
+ * msgpack-c ask malloc for ~100 GiB before reading one element (ASan
+ * aborts on it; glibc may grant it lazily).  Such bytes are refused before
+ * msgpack-c sees them: the ASan pass of the suite fails on the allocation. */
+static void huge_container_refused(void **state) {
+  (void)state;
+  static const struct {
+    const char *bytes;
+    size_t len;
+  } bad[] = {
+      {"\xdd\xff\xff\xff\xff", 5},                                  /* array32 */
+      {"\xdf\xff\xff\xff\xff\xc0\xc0", 7},                          /* map32 */
+      {"\x98\xdd\x10\x00\x00\x00", 6},                              /* nested array32 */
+      {"\x98\x02\x20\xc0\x00\x00\xdc\xff\xff", 9},                  /* array16 in the 7th field */
+      {"\x98\xfe\xe9\xc0\x30\xdf\x3a\x30\x30\x3a\x00\x2d\x31", 13}, /* the fuzzer's, cut */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    mxs_verdict_t u;
+    assert_int_equal(mxs_verdict_unpack(&u, bad[i].bytes, bad[i].len), -1);
+    assert_null(u.res);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(tls_verdict_round_trip),
-      cmocka_unit_test(legacy_verdict_round_trip),
-      cmocka_unit_test(unfinished_round_trip),
-      cmocka_unit_test(garbage_refused),
+      cmocka_unit_test(tls_verdict_round_trip), cmocka_unit_test(legacy_verdict_round_trip),
+      cmocka_unit_test(unfinished_round_trip),  cmocka_unit_test(garbage_refused),
+      cmocka_unit_test(huge_container_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
