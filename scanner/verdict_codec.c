@@ -187,7 +187,9 @@ static void r_fixed(rd_t *r, char *out, size_t size) {
   out[o->via.str.size] = '\0';
 }
 
-/* A malloc'd copy (as probe.c and cert.c own their strings); nil -> NULL. */
+/* A malloc'd copy (as probe.c and cert.c own their strings); nil -> NULL.
+ * Copied by length: a msgpack string is no C string (no NUL after it),
+ * so nothing here may look for one. */
 static char *r_dup(rd_t *r) {
   if (r_nil(r)) return NULL;
   const msgpack_object *o = r_next(r);
@@ -195,8 +197,13 @@ static char *r_dup(rd_t *r) {
     *r->bad = 1;
     return NULL;
   }
-  char *s = o->via.str.size ? strndup(o->via.str.ptr, o->via.str.size) : strdup("");
-  if (!s) *r->bad = 1;
+  char *s = malloc((size_t)o->via.str.size + 1);
+  if (!s) {
+    *r->bad = 1;
+    return NULL;
+  }
+  if (o->via.str.size) memcpy(s, o->via.str.ptr, o->via.str.size);
+  s[o->via.str.size] = '\0';
   return s;
 }
 

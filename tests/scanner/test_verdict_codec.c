@@ -177,11 +177,62 @@ static void huge_container_refused(void **state) {
   }
 }
 
+/* Found by fuzz_verdict (tests/fuzz/corpus/verdict/crash-unterminated):
+ * strings were copied with strndup(), which takes its argument for a C
+ * string; msgpack strings are not NUL-terminated, and ASan (with the test
+ * command's strict_string_checks) reads on to the next NUL, past the end
+ * of the buffer.  Here nothing after the banner is a 0 byte, and the
+ * buffer is exactly as long as the bytes. */
+static void strings_need_no_terminator(void **state) {
+  (void)state;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 8);
+  msgpack_pack_int(&pk, MXS_VERDICT_CODEC_VERSION);
+  msgpack_pack_int(&pk, MXS_CLASS_OK);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_int(&pk, 1); /* has_diag, without a legacy result: refused, after the strings */
+  msgpack_pack_int(&pk, 1);
+  msgpack_pack_str_with_body(&pk, "x", 1);
+  msgpack_pack_array(&pk, 20);
+  msgpack_pack_int(&pk, MXS_CLASS_OK);
+  msgpack_pack_str_with_body(&pk, "done", 4);
+  msgpack_pack_str_with_body(&pk, "detail", 6);
+  msgpack_pack_int(&pk, 250);
+  msgpack_pack_str_with_body(&pk, "220 banner", 10);
+  msgpack_pack_array(&pk, 1);
+  msgpack_pack_str_with_body(&pk, "STARTTLS", 8);
+  for (int i = 0; i < 2; i++) msgpack_pack_int(&pk, 1);
+  for (int i = 0; i < 3; i++) msgpack_pack_str_with_body(&pk, "t", 1);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_int(&pk, 1);
+  msgpack_pack_str_with_body(&pk, "v", 1);
+  msgpack_pack_array(&pk, 3);
+  for (int i = 0; i < 3; i++) msgpack_pack_int(&pk, 1);
+  msgpack_pack_int(&pk, 1);
+  msgpack_pack_array(&pk, 7);
+  for (int i = 0; i < 7; i++) msgpack_pack_int(&pk, 1);
+  for (int i = 0; i < 3; i++) msgpack_pack_int(&pk, 1);
+  msgpack_pack_str_with_body(&pk, "end", 3); /* the legacy result: not an array, refused */
+  const char *banner = memmem(sb.data, sb.size, "220 banner", 10);
+  assert_non_null(banner);
+  assert_null(memchr(banner, 0, sb.size - (size_t)(banner - sb.data)));
+  char *exact = malloc(sb.size);
+  memcpy(exact, sb.data, sb.size);
+  mxs_verdict_t u;
+  assert_int_equal(mxs_verdict_unpack(&u, exact, sb.size), -1);
+  assert_null(u.res);
+  free(exact);
+  msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(tls_verdict_round_trip), cmocka_unit_test(legacy_verdict_round_trip),
       cmocka_unit_test(unfinished_round_trip),  cmocka_unit_test(garbage_refused),
-      cmocka_unit_test(huge_container_refused),
+      cmocka_unit_test(huge_container_refused), cmocka_unit_test(strings_need_no_terminator),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
