@@ -85,7 +85,10 @@ int mxs_cmd_worker(int argc, char **argv) {
   }
   const char *plain_url = cfg.redis_url;
   cfg.redis_url = url; /* the exporter writes into the run, as this worker */
-  if (!cfg.ehlo_name) cfg.ehlo_name = mxs_config_default_ehlo_name(host, sizeof host);
+  if (mxs_config_finish(&cfg, host, sizeof host, stderr) < 0) {
+    mxs_config_free(&cfg);
+    return 2;
+  }
   fprintf(stderr, "mxscan: worker %s on run %s\n", worker, cfg.redis_run);
   worker_arg_t w = {&cfg, worker};
   /* the source reads the jobs with the URL as given (no run/worker keys) */

@@ -34,7 +34,10 @@ int mxs_cmd_scan(int argc, char **argv) {
     return rc > 0 ? 0 : EXIT_USAGE;
   }
   char host[HOST_NAME_MAX + 1], url[2048];
-  if (!cfg.ehlo_name) cfg.ehlo_name = mxs_config_default_ehlo_name(host, sizeof host);
+  if (mxs_config_finish(&cfg, host, sizeof host, stderr) < 0) {
+    mxs_config_free(&cfg);
+    return EXIT_USAGE;
+  }
   if (cfg.redis_url && cfg.redis_run) { /* --run: the records go into that run id */
     if (mxs_dist_url(cfg.redis_url, cfg.redis_run, NULL, url, sizeof url) < 0) {
       fprintf(stderr, "mxscan: --redis URL too long\n");

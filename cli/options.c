@@ -59,6 +59,8 @@ static const opt_t opts[] = {
     {"handshake-timeout", 0, "scan", K_SECS, F(handshake_timeout_ms), 0, 0, "S", "TLS handshake timeout (15)"},
     {"max-runtime", 0, "scan", K_SECS, F(max_runtime_ms), 0, 0, "S",
      "stop after S seconds; unfinished probes are recorded (none)"},
+    {"exclude", 0, "scan", K_STR, F(exclude), 0, 0, "FILE",
+     "never resolve or probe the domains, suffixes and networks in FILE (configs/exclude.conf)"},
     {"per-ip", 0, "limits", K_INT, F(per_ip), 1, 1000, "N", "connections at once to one address (1)"},
     {"per-ip-interval", 0, "limits", K_SECS0, F(per_ip_interval_ms), 0, 0, "S",
      "minimum gap between connections to one address (0)"},
@@ -392,5 +394,18 @@ int mxs_config_parse(mxs_config_t *c, int argc, char **argv, FILE *err) {
     return -1;
   }
   if (optind < argc) c->input = argv[optind];
+  return 0;
+}
+
+int mxs_config_finish(mxs_config_t *c, char *host, size_t hostlen, FILE *err) {
+  if (!c->ehlo_name) c->ehlo_name = mxs_config_default_ehlo_name(host, hostlen);
+  if (c->exclude && !c->excluded) {
+    if (mxs_exclude_load(c->exclude, &c->excluded, err) < 0) return -1;
+    size_t names, suffixes, nets;
+    mxs_exclude_counts(c->excluded, &names, &suffixes, &nets);
+    if (!c->quiet)
+      fprintf(err, "mxscan: excluding %zu domain(s), %zu suffix(es) and %zu network(s) of %s\n", names, suffixes, nets,
+              c->exclude);
+  }
   return 0;
 }

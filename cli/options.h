@@ -20,6 +20,11 @@ int mxs_config_parse(mxs_config_t *c, int argc, char **argv, FILE *err);
  * commands that share some of scan's options (probe).  0, or -1 after
  * printing why to ERR. */
 int mxs_config_set(mxs_config_t *c, const char *name, const char *value, FILE *err);
+/* What a run needs besides the values, once the options are parsed: the
+ * EHLO name (this host's, in HOST, when none was given), the exclude list
+ * read from --exclude.  0, or -1 (a usage error: exit 2) after printing
+ * why to ERR, naming the option or the file and line. */
+int mxs_config_finish(mxs_config_t *c, char *host, size_t hostlen, FILE *err);
 /* A whole number option in [LO, HI]; 0, or -1 after printing why to ERR. */
 int mxs_parse_long(const char *opt, const char *arg, long lo, long hi, long *out, FILE *err);
 /* The option list for --help. */

@@ -9,6 +9,11 @@
 #include "cli/report_int.h"
 #include "results/record.h"
 
+/* A domain "cannot receive mail over TLS" when no record of it is ok, and
+ * none is excluded: an excluded MX host or address was not probed, so
+ * nothing is known about it. */
+static const mxs_class_set_t tls_or_unknown = MXS_CLASS_BIT(MXS_CLASS_OK) | MXS_CLASS_BIT(MXS_CLASS_EXCLUDED);
+
 typedef struct {
   uint64_t dclass[MXS_CLASS_COUNT];   /* domains by their class */
   mxs_rdomain_t **domains;            /* by name */
@@ -74,7 +79,7 @@ static int view_build(mxs_report_t *r, view_t *v) {
   for (size_t i = 0; i < v->ndomains; i++) {
     mxs_class_set_t seen = v->domains[i]->seen;
     v->dclass[mxs_domain_class(seen)]++;
-    v->no_tls += !(seen & MXS_CLASS_BIT(MXS_CLASS_OK));
+    v->no_tls += !(seen & tls_or_unknown);
   }
   v->nexpiring = expiring_unique(r);
   return 0;
@@ -158,7 +163,7 @@ static int text_no_tls(const view_t *v, FILE *fp) {
   int rc = mxs_tab_row(&t, head);
   for (size_t i = 0; i < v->ndomains && rc == 0; i++) {
     const mxs_rdomain_t *d = v->domains[i];
-    if (d->seen & MXS_CLASS_BIT(MXS_CLASS_OK)) continue;
+    if (d->seen & tls_or_unknown) continue;
     const char *row[] = {d->name, mxs_class_name(mxs_domain_class(d->seen))};
     rc = mxs_tab_row(&t, row);
   }
@@ -251,7 +256,7 @@ static void json_lists(const mxs_report_t *r, const view_t *v, mxs_encoder_t *e)
   e->array(e, v->no_tls);
   for (size_t i = 0; i < v->ndomains; i++) {
     const mxs_rdomain_t *d = v->domains[i];
-    if (d->seen & MXS_CLASS_BIT(MXS_CLASS_OK)) continue;
+    if (d->seen & tls_or_unknown) continue;
     e->map(e, 2);
     mxs_enc_kv_str(e, "domain", d->name);
     mxs_enc_kv_str(e, "class", mxs_class_name(mxs_domain_class(d->seen)));

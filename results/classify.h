@@ -5,6 +5,10 @@
  * one-line hint for operators.  The order of the table IS the precedence: a
  * probe takes the first class that applies, and cert_errors are reported as
  * a bitmask whose lowest set bit is the record's class.
+ *
+ * `excluded` (the operator's --exclude list, queue/exclude.h) is no finding
+ * about the server, so it comes last before `ok`: a domain with an
+ * excluded address and a real failure elsewhere counts under the failure.
  */
 #ifndef MXS_CLASSIFY_H
 #define MXS_CLASSIFY_H
@@ -49,6 +53,7 @@
     "the certificate does not name the MX host")                                                                   \
   X(CERT_WEAK, "cert-weak", "cert", "validation-failure", "weak certificate key or signature")                     \
   X(POST_TLS_EHLO_FAILED, "post-tls-ehlo-failed", "post-tls", "validation-failure", "EHLO after STARTTLS failed")  \
+  X(EXCLUDED, "excluded", "dns", "none", "on the --exclude list: not resolved or probed")                          \
   X(OK, "ok", "done", "success", "STARTTLS with a trusted certificate for the MX host")
 
 typedef enum {

@@ -224,6 +224,13 @@
     "behind it.",                                                                                                  \
     "Look in the mail server's log for this session after STARTTLS; if a proxy terminates "                        \
     "TLS, check its connection to the mail server.")                                                               \
+  X(EXCLUDED,                                                                                                      \
+    "The scan did not probe this: the domain, its MX host or the address is on the run's "                         \
+    "exclude list (--exclude). An excluded domain is not even looked up in DNS.",                                  \
+    "The operator of the scan listed it: an opt-out by the owner of the domain or the network, "                   \
+    "or a private or special-purpose network (RFC 1918, RFC 6890) that must not be probed.",                       \
+    "Nothing to fix on the server. To scan it, remove the entry the record's detail names "                        \
+    "(file and line) from the exclude list.")                                                                      \
   X(OK,                                                                                                            \
     "STARTTLS works: TLS came up with a trusted certificate that names the MX host, and the "                      \
     "server answered EHLO inside TLS.",                                                                            \

@@ -50,6 +50,8 @@ const char *mxs_config_default_ehlo_name(char *buf, size_t len) {
 }
 
 void mxs_config_free(mxs_config_t *c) {
+  mxs_exclude_free(c->excluded);
+  c->excluded = NULL;
   for (size_t i = 0; i < c->nowned; i++) free(c->owned[i]);
   free(c->owned);
   c->owned = NULL;

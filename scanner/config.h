@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "queue/exclude.h"
 #include "results/classify.h"
 
 typedef struct {
@@ -53,13 +54,15 @@ typedef struct {
   mxs_class_set_t fail_on; /* --fail-on classes (0: none given) */
   double fail_on_ratio;    /* --fail-on-ratio (0: not given) */
   int resume;              /* --resume: continue the run that wrote -o FILE */
+  const char *exclude;     /* --exclude FILE: never resolve or probe these (queue/exclude.h) */
+  mxs_exclude_t *excluded; /* the list read from it (cli: mxs_config_finish); owned, NULL = none */
   char **owned;            /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;
 
 /* Fills C with the defaults. */
 void mxs_config_defaults(mxs_config_t *c);
-/* Frees what C owns (strings from a config file). */
+/* Frees what C owns (strings from a config file, the exclude list). */
 void mxs_config_free(mxs_config_t *c);
 /* This host's fully qualified name (the EHLO default) into BUF. */
 const char *mxs_config_default_ehlo_name(char *buf, size_t len);

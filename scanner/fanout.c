@@ -27,6 +27,7 @@ static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
 static void free_job(job_t *j) {
   free(j->mx);
   free(j->dns_detail);
+  free(j->ip);
   free(j);
 }
 
@@ -38,6 +39,10 @@ static void write_dns_record(mxs_scan_t *s, const job_t *j) {
     r.mx = j->mx;
     r.pref = j->pref;
     r.implicit_mx = j->implicit;
+  }
+  if (j->ip) { /* excluded: the address known, never connected to */
+    r.ip = j->ip;
+    r.port = s->cfg->port;
   }
   write_record(s, j->d, &r);
 }
@@ -127,14 +132,14 @@ void scan_domain_release(domain_t *d) {
 }
 
 /* A record that stops at DNS: for the domain (MX == NULL) or one MX host. */
-void scan_emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, mxs_class_t cls,
-                          const char *detail) {
+job_t *scan_emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, mxs_class_t cls,
+                            const char *detail) {
   job_t *j = calloc(1, sizeof *j);
   if (!j || !(j->dns_detail = strdup(detail ? detail : "")) || (mx && !(j->mx = strdup(mx->host)))) {
     if (j) free_job(j);
     fprintf(s->err, "mxscan: %s: out of memory: record lost\n", d->name);
     s->stats->write_errors++;
-    return;
+    return NULL;
   }
   j->d = d;
   j->seq = d->next_seq++;
@@ -146,6 +151,7 @@ void scan_emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, i
     j->implicit = implicit;
   }
   domain_ready(d, j);
+  return j;
 }
 
 /* ---- targets ----------------------------------------------------------- */
@@ -316,6 +322,7 @@ void mxs_scan_permit_done(void *handle, uint64_t wait_ms) {
 }
 
 int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip) {
+  if (scan_exclude_job(s, d, mx, implicit, ip)) return 0;
   char key[512];
   if (s->cfg->probe_per_name)
     snprintf(key, sizeof key, "%s|%s", ip, mx->host);

@@ -106,6 +106,7 @@ static void on_pump_idle(uv_idle_t *h) {
     snprintf(d->name, sizeof d->name, "%.253s", name);
     s->domains_active++;
     s->domains_read++;
+    if (scan_exclude_domain(s, d)) continue; /* recorded, never resolved */
     dns_link(s, d);
     if (mxs_resolver_resolve(s->resolver, d->name, on_resolved, d) < 0) {
       s->domains_active--;

@@ -60,6 +60,7 @@ typedef struct job_s {
   int unfinished;
   char at[24];
   struct job_s *next; /* in the target's waiters, then in d->done */
+  char *ip;           /* DNS-stage records only: the address of an excluded one (excluded.c) */
 } job_t;
 
 typedef enum { T_CLAIMING, T_QUEUED, T_PERMIT, T_RUNNING, T_DONE } tstate_t;
@@ -124,9 +125,10 @@ struct mxs_scan_s {
 /* fanout.c */
 /* Queues the record of (D, MX) at address IP: probes IP once, or reuses it. */
 int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip);
-/* A record that stops at DNS: for the domain (MX == NULL) or one MX host. */
-void scan_emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, mxs_class_t cls,
-                          const char *detail);
+/* A record that stops at DNS: for the domain (MX == NULL) or one MX host.
+ * Returns its job (already queued in D, NULL when out of memory). */
+job_t *scan_emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, mxs_class_t cls,
+                            const char *detail);
 /* One of D's records is ready; at the last, D's records are written. */
 void scan_domain_release(domain_t *d);
 /* Starts what the limits allow now; arms the scheduler timer. */
@@ -137,6 +139,15 @@ void scan_abandon_queued(mxs_scan_t *s, const char *why);
 void scan_cancel_running(void *arg, const char *key, void *val);
 /* mxs_table_each callback freeing a target. */
 void scan_free_target(void *arg, const char *key, void *val);
+
+/* excluded.c: the --exclude list (cfg->excluded) at the two places where
+ * the scan would reach out.  Each returns 1 when the list matched and the
+ * record saying so is queued (nothing is resolved or probed), else 0. */
+/* Before D is resolved; D holds no record yet.  On 1, D is recorded and
+ * released (and freed): the caller must not touch it. */
+int scan_exclude_domain(mxs_scan_t *s, domain_t *d);
+/* Before (D, MX) at IP becomes a probe: the MX host's name or the address. */
+int scan_exclude_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip);
 
 /* scan.c */
 void scan_pump_input(mxs_scan_t *s);

@@ -76,10 +76,13 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
 
 int mxs_stats_should_alert(const mxs_stats_t *s, mxs_class_set_t fail_on, double ratio) {
   uint64_t failing = 0;
+  /* An excluded domain was not scanned: it is no failure, and no share of
+   * the domains either (unless --fail-on names the class). */
+  uint64_t scanned = s->ndomains - (fail_on & MXS_CLASS_BIT(MXS_CLASS_EXCLUDED) ? 0 : s->domains[MXS_CLASS_EXCLUDED]);
   for (int i = 0; i < MXS_CLASS_COUNT; i++) {
-    int counts = fail_on ? (fail_on & MXS_CLASS_BIT(i)) != 0 : i != MXS_CLASS_OK;
+    int counts = fail_on ? (fail_on & MXS_CLASS_BIT(i)) != 0 : i != MXS_CLASS_OK && i != MXS_CLASS_EXCLUDED;
     if (fail_on && counts && s->probes[i] && ratio <= 0) return 1;
     if (counts) failing += s->domains[i];
   }
-  return ratio > 0 && s->ndomains > 0 && (double)failing / (double)s->ndomains > ratio;
+  return ratio > 0 && scanned > 0 && (double)failing / (double)scanned > ratio;
 }

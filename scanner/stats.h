@@ -24,7 +24,8 @@ typedef struct {
 
 /* 1 when the run should alert: a record of a class in FAIL_ON, or more
  * than RATIO (when > 0) of the domains counted under a failing class (the
- * FAIL_ON classes, or any class but ok when FAIL_ON is empty). */
+ * FAIL_ON classes, or any class but ok and excluded when FAIL_ON is
+ * empty; excluded domains are not counted among the domains then). */
 int mxs_stats_should_alert(const mxs_stats_t *s, mxs_class_set_t fail_on, double ratio);
 
 /* The class table for people: one row per class seen, counts and shares. */

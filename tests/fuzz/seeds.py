@@ -7,13 +7,14 @@ Writes small, valid (and a few deliberately broken) inputs per harness into
 CORPUS_DIR/NAME/seed-*: DNS answers built byte by byte (MX with name
 compression, null MX, CNAME chains, A and AAAA), domain lists, config
 files and option values, results records in JSON Lines and msgpack, and
-verdicts in the codec's layout (scanner/verdict_codec.c, version 2).
+verdicts in the codec's layout (scanner/verdict_codec.c, the version in its header).
 Files named otherwise (crash-*, the regressions) are left alone.  Run it
 again after changing a format and commit what changed.  Python stdlib +
 python3-msgpack.
 """
 import json
 import os
+import re
 import struct
 import sys
 
@@ -144,13 +145,17 @@ def results_seeds():
     return jl, mp
 
 
-# --- verdicts (scanner/verdict_codec.c, version 2) ------------------------------
+# --- verdicts (scanner/verdict_codec.c, the version in its header) ------------------------------
 
 def class_number(cls):
     """The enum value of class CLS: its row in results/classify.h."""
-    import re
     text = open(os.path.join(HERE, "..", "..", "results", "classify.h")).read()
     return re.findall(r'X\([A-Z0-9_]+, "([a-z0-9-]+)"', text).index(cls)
+
+
+def codec_version():
+    text = open(os.path.join(HERE, "..", "..", "scanner", "verdict_codec.h")).read()
+    return int(re.search(r"#define MXS_VERDICT_CODEC_VERSION (\d+)", text).group(1))
 
 
 def result(cls, stage, detail, tls=False, cert=True):
@@ -169,12 +174,12 @@ def verdict_seeds():
     ok = result(n_ok, "done", "", tls=True)
     alert = result(n_alert, "tls", "tlsv1 alert protocol version", cert=False)
     legacy = result(n_ok, "done", "", tls=True, cert=False)
-    at = "2026-11-28T02:00:07Z"
+    at, v = "2026-11-28T02:00:07Z", codec_version()
     return {
-        "ok": msgpack.packb([2, n_ok, None, 0, 0, at, ok, None]),
-        "legacy": msgpack.packb([2, n_version, "no shared protocol version", 1, 1, at, alert, legacy]),
-        "old-version": msgpack.packb([1, n_ok, None, 0, 0, at, ok, None]),
-        "no-result": msgpack.packb([2, n_ok, None, 0, 0, at, None, None]),
+        "ok": msgpack.packb([v, n_ok, None, 0, 0, at, ok, None]),
+        "legacy": msgpack.packb([v, n_version, "no shared protocol version", 1, 1, at, alert, legacy]),
+        "old-version": msgpack.packb([v - 1, n_ok, None, 0, 0, at, ok, None]),
+        "no-result": msgpack.packb([v, n_ok, None, 0, 0, at, None, None]),
     }
 
 

@@ -45,6 +45,7 @@ static const char *const contract_order[] = {"dns-nxdomain",
                                              "cert-hostname-mismatch",
                                              "cert-weak",
                                              "post-tls-ehlo-failed",
+                                             "excluded",
                                              "ok"};
 
 static void table_matches_contract(void **state) {

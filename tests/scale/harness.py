@@ -87,8 +87,10 @@ class Fleet:
     ZONE_ROWS are published in DNS only (their addresses are served by a
     wildcard site of SITES)."""
 
-    def __init__(self, fakemx, directory, rows=(), sites=(), fakemx_args=(), quiet=False, zone_rows=()):
+    def __init__(self, fakemx, directory, rows=(), sites=(), fakemx_args=(), quiet=False, zone_rows=(),
+                 log_queries=False):
         self.fakemx, self.dir, self.rows, self.sites = fakemx, directory, list(rows), list(sites)
+        self.log_queries = log_queries  # unbound logs every query (dns_queries())
         self.zone_rows = list(zone_rows)
         self.fakemx_args, self.quiet = list(fakemx_args), quiet
         self.procs = []
@@ -158,7 +160,7 @@ class Fleet:
                 continue
             conf = os.path.join(self.dir, "unbound.conf")
             with open(conf, "w") as fp:
-                fp.write(fleet.unbound_conf(self.rows + self.zone_rows, port, closed, self.dir))
+                fp.write(fleet.unbound_conf(self.rows + self.zone_rows, port, closed, self.dir, self.log_queries))
             with open(os.path.join(self.dir, "unbound.log"), "ab") as log:
                 p = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT, preexec_fn=_pdeathsig)
@@ -249,6 +251,27 @@ class Fleet:
             o = o + 86400 if o < base - 43200 else o
             c = None if c is None else (c + 86400 if c < base - 43200 else c)
             out[ips[cid]].append((cid, o, c))
+        return out
+
+    def dns_queries(self):
+        """[(name, type)] unbound was asked, in order (log_queries=True);
+        names lower-case without the trailing dot."""
+        out = []
+        with open(os.path.join(self.dir, "unbound.log"), errors="replace") as fp:
+            for line in fp:
+                m = re.search(r" info: \S+ (\S+)\. (\S+) IN$", line.rstrip("\n"))
+                if m:
+                    out.append((m.group(1).lower(), m.group(2)))
+        return out
+
+    def peers(self):
+        """{ip: [peer address]}: where each connection fakemx took came from."""
+        out = collections.defaultdict(list)
+        with open(self.log_path, errors="replace") as fp:
+            for line in fp:
+                m = re.search(r" fakemx: conn \d+ (\S+) \S+ from (\S+):\d+$", line.rstrip("\n"))
+                if m:
+                    out[m.group(1)].append(m.group(2))
         return out
 
     def last_conn_id(self):

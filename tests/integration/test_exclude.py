@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""test_exclude.py - --exclude FILE against a private fleet (fakemx + unbound
+that logs every query it gets).
+
+The exclude file names a domain, a suffix and an MX address network.  The
+scan must write exactly one record per excluded domain (class `excluded`,
+no MX, no address), one per excluded (domain, MX, address), and the usual
+records for the rest; unbound must never be asked about an excluded
+domain; fakemx must never see a connection to an excluded address (nor to
+the MX hosts of excluded domains).  Then: the same from the config file
+([scan] exclude = FILE), and a bad line stops the run with exit 2, naming
+the file and the line, before any record is written.
+
+    test_exclude.py --mxscan PATH --fakemx PATH [--keep]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "scale"))
+import harness  # noqa: E402
+from harness import row  # noqa: E402
+
+# Every site really serves STARTTLS: a connection that should not happen
+# would succeed and show in fakemx's log.
+SITES = [
+    row("keep.test", "mx.keep.test", "127.0.3.1", "ok", "chain"),
+    row("gone.test", "mx.gone.test", "127.0.3.2", "ok", "chain"),  # the domain is excluded
+    row("a.sub.test", "mx.asub.test", "127.0.3.3", "ok", "chain"),  # under the suffix
+    row("sub.test", "mx.subhost.test", "127.0.3.4", "ok", "chain"),  # the suffix's parent: scanned
+    row("mixed.test", "mx1.mixed.test", "127.0.3.5", "ok", "chain"),
+    row("mixed.test", "mx2.mixed.test", "127.0.3.9", "ok", "chain", pref=20),  # in 127.0.3.8/29
+    row("hosted.test", "mx.in.sub.test", "127.0.3.6", "ok", "chain"),  # MX host under the suffix
+]
+EXCLUDE = """# what test_exclude.py must never touch
+gone.test
+*.sub.test                   # every name under sub.test
+127.0.3.8/29                 # mx2.mixed.test's network
+2001:db8::/32
+"""
+WANT = {
+    ("keep.test", "mx.keep.test", "127.0.3.1"): "ok",
+    ("gone.test", None, None): "excluded",
+    ("a.sub.test", None, None): "excluded",
+    ("sub.test", "mx.subhost.test", "127.0.3.4"): "ok",
+    ("mixed.test", "mx1.mixed.test", "127.0.3.5"): "ok",
+    ("mixed.test", "mx2.mixed.test", "127.0.3.9"): "excluded",
+    ("hosted.test", "mx.in.sub.test", "127.0.3.6"): "excluded",
+}
+DETAIL = {
+    "gone.test": "on the exclude list (%s:2: gone.test)",
+    "a.sub.test": "on the exclude list (%s:3: .sub.test)",
+    "mixed.test": "127.0.3.9 is on the exclude list (%s:4: 127.0.3.8/29)",
+    "hosted.test": "mx.in.sub.test is on the exclude list (%s:3: .sub.test)",
+}
+NEVER_CONNECTED = ["127.0.3.2", "127.0.3.3", "127.0.3.9", "127.0.3.6"]
+NEVER_ASKED = ["gone.test", "a.sub.test", "mx.gone.test", "mx.asub.test"]
+
+
+def check_records(ck, where, res, path):
+    got = harness.by_key(res.records)
+    for b in res.bad_lines:
+        ck.fail(where, b)
+    for key, cls in WANT.items():
+        recs = got.get(key, [])
+        if not ck.check(len(recs) == 1, where, "%d record(s) for %s, want 1" % (len(recs), key)):
+            continue
+        r = recs[0]
+        ck.eq("%s %s" % (where, key), "class", r.get("class"), cls)
+        if cls != "excluded":
+            continue
+        ck.eq("%s %s" % (where, key), "stage", r.get("stage"), "dns")
+        ck.eq("%s %s" % (where, key), "tlsrpt", r.get("tlsrpt"), "none")
+        want = DETAIL[key[0]] % path
+        ck.check(want in r.get("detail", ""), where, "%s: detail %r lacks %r" % (key, r.get("detail"), want))
+        for k in ("timings_ms", "attempts", "smtp_code", "banner", "tls_version", "cert"):
+            ck.check(k not in r, where, "%s: excluded record has %s" % (key, k))
+        if key[2]:
+            ck.check(isinstance(r.get("port"), int), where, "%s: no port" % (key,))
+    for key in got:
+        ck.check(key in WANT, where, "unexpected record(s) for %s" % (key,))
+
+
+def check_untouched(ck, where, fl, since):
+    conns = fl.connections(since)
+    ck.check(conns.get("127.0.3.1"), where, "no connection to keep.test's MX: the log shows nothing")
+    for ip in NEVER_CONNECTED:
+        ck.check(ip not in conns, where, "%d connection(s) to excluded %s" % (len(conns.get(ip, [])), ip))
+    asked = {name for name, _ in fl.dns_queries()}
+    ck.check("keep.test" in asked, where, "unbound logged no query for keep.test: log-queries off?")
+    for name in NEVER_ASKED:
+        ck.check(name not in asked, where, "unbound was asked about %s" % name)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mxscan", required=True)
+    ap.add_argument("--fakemx", required=True)
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="mxscan-exclude-")
+    ck = harness.Checker("exclude")
+    try:
+        path = os.path.join(tmp, "exclude.conf")
+        with open(path, "w") as fp:
+            fp.write(EXCLUDE)
+        inp = harness.write_domains(os.path.join(tmp, "domains.txt"), sorted({k[0] for k in WANT}))
+        with harness.Fleet(a.fakemx, os.path.join(tmp, "fleet"), rows=SITES, log_queries=True) as fl:
+            res = harness.run(a.mxscan, fl, inp, ["--exclude", path, "--retries", "0", "--threads", "1"])
+            ck.eq("--exclude", "exit status", res.rc, 0)
+            check_records(ck, "--exclude", res, path)
+            ck.check("excluding 1 domain(s), 1 suffix(es) and 2 network(s)" in res.err, "--exclude",
+                     "no start message: %r" % res.err[-300:])
+            check_untouched(ck, "--exclude", fl, 0)
+            print("  ran --exclude: %d records" % len(res.records), flush=True)
+
+            # the same list from the config file
+            conf = os.path.join(tmp, "mxscan.conf")
+            with open(conf, "w") as fp:
+                fp.write("[scan]\nexclude = %s\n" % path)
+            since = fl.last_conn_id()
+            res = harness.run(a.mxscan, fl, inp, ["--config", conf, "--retries", "0"])
+            ck.eq("[scan] exclude", "exit status", res.rc, 0)
+            check_records(ck, "[scan] exclude", res, path)
+            check_untouched(ck, "[scan] exclude", fl, since)
+            print("  ran [scan] exclude", flush=True)
+
+            # a bad line: exit 2, file and line named, nothing written
+            bad = os.path.join(tmp, "bad.conf")
+            with open(bad, "w") as fp:
+                fp.write("gone.test\n\n127.0.3.9/24\nexa mple.test\n")
+            res = harness.run(a.mxscan, fl, inp, ["--exclude", bad])
+            ck.eq("bad exclude file", "exit status", res.rc, 2)
+            for want in ("%s:3: bad exclude entry '127.0.3.9/24': host bits set" % bad,
+                         "%s:4: bad exclude entry 'exa mple.test': unexpected text" % bad):
+                ck.check(want in res.err, "bad exclude file", "stderr lacks %r: %r" % (want, res.err[-500:]))
+            ck.eq("bad exclude file", "records", len(res.records), 0)
+            res = harness.run(a.mxscan, fl, inp, ["--exclude", os.path.join(tmp, "missing.conf")])
+            ck.eq("missing exclude file", "exit status", res.rc, 2)
+            ck.check("cannot read exclude file" in res.err, "missing exclude file", res.err[-300:])
+            print("  ran the bad files", flush=True)
+
+        # configs/exclude.conf is valid as shipped, and with its examples on
+        shipped = os.path.join(HERE, "..", "..", "configs", "exclude.conf")
+        on = os.path.join(tmp, "exclude-on.conf")
+        with open(shipped) as src, open(on, "w") as dst:
+            for line in src:
+                m = re.match(r"^# (\S*[./:]\S*)(\s+#.*)?$", line)
+                dst.write(line[2:] if m else line)
+        for f, what in ((shipped, r"excluding 0 domain\(s\), 0 suffix\(es\) and 0 network\(s\)"),
+                        (on, r"excluding 0 domain\(s\), 5 suffix\(es\) and 2\d network\(s\)")):
+            p = subprocess.run([a.mxscan, "scan", "--exclude", f, "/dev/null"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+            ck.check(p.returncode == 0 and re.search(what, p.stderr), os.path.basename(f),
+                     "exit %d, stderr %r" % (p.returncode, p.stderr[-300:]))
+        print("  checked configs/exclude.conf", flush=True)
+        fl.check_stopped(ck)
+        harness.check_sanitizers(ck)
+    finally:
+        if a.keep:
+            print("kept", tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("%d failure(s)" % len(ck.failures))
+    return 1 if ck.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
