@@ -468,7 +468,10 @@ int mxs_cmd_probe(int argc, char **argv) {
   int done = 0, rc = parse_args(argc, argv, &o, &done);
   if (rc || done) return rc;
   char host[HOST_NAME_MAX + 1];
-  if (!o.cfg.ehlo_name) o.cfg.ehlo_name = mxs_config_default_ehlo_name(host, sizeof host);
+  if (mxs_config_finish(&o.cfg, host, sizeof host, stderr) < 0) {
+    mxs_config_free(&o.cfg);
+    return EXIT_USAGE;
+  }
 
   run_t run = {.o = &o};
   run.dom.cfg = &o.cfg;

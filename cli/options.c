@@ -21,10 +21,24 @@
 #include <uv.h>
 
 #include "results/classify.h"
+#include "scanner/ehlo_name.h"
 
 /* K_SECS/K_SECS0: a duration (K_SECS above 0); K_RATE: per second, "N/m"
  * and "N/h" accepted; K_COUNT: a large whole number. */
-typedef enum { K_STR, K_INT, K_SECS, K_SECS0, K_RATE, K_COUNT, K_RATIO, K_FLAG, K_NOFLAG, K_FORMAT, K_CLASSES } kind_t;
+typedef enum {
+  K_STR,
+  K_INT,
+  K_SECS,
+  K_SECS0,
+  K_RATE,
+  K_COUNT,
+  K_RATIO,
+  K_FLAG,
+  K_NOFLAG,
+  K_FORMAT,
+  K_CLASSES,
+  K_EHLO, /* a string that must be an EHLO argument (scanner/ehlo_name.h) */
+} kind_t;
 
 typedef struct {
   const char *name; /* --name; the file key is the same with '_' for '-' */
@@ -45,7 +59,8 @@ static const opt_t opts[] = {
     {"dns-tries", 0, "resolver", K_INT, F(dns_tries), 1, 20, "N", "DNS tries per query (3)"},
     {"ipv6", 0, "resolver", K_FLAG, F(ipv6), 0, 0, NULL, "also probe the IPv6 addresses of MX hosts"},
     {"port", 0, "scan", K_INT, F(port), 1, 65535, "N", "SMTP port to probe (25)"},
-    {"ehlo-name", 0, "scan", K_STR, F(ehlo_name), 0, 0, "NAME", "name sent in EHLO (this host's FQDN)"},
+    {"ehlo-name", 0, "scan", K_EHLO, F(ehlo_name), 0, 0, "NAME",
+     "name sent in EHLO: a domain (this host's FQDN) or [192.0.2.1], [IPv6:2001:db8::1]"},
     {"concurrency", 0, "scan", K_INT, F(concurrency), 1, 1000000, "N", "probes in flight at once (1000)"},
     {"threads", 0, "scan", K_INT, F(threads), 1, 256, "N",
      "event loops that probe, this thread's and N-1 more (the number of cores)"},
@@ -184,6 +199,18 @@ static int parse_rate(const char *v, double *per_sec) {
   return *per_sec <= 1e7 ? 0 : -1;
 }
 
+#define SHOWN_MAX 100 /* bytes of a bad value quoted in a message */
+
+/* VALUE for a message: at most SHOWN_MAX bytes ("..." after), control
+ * characters as '?', so a CR LF pasted into a flag or a hostile config
+ * file cannot forge lines in the operator's log.  OUT holds SHOWN_MAX + 4. */
+static const char *show(const char *value, char *out) {
+  size_t n = 0;
+  for (; value[n] && n < SHOWN_MAX; n++) out[n] = (unsigned char)value[n] < 0x20 || value[n] == 0x7f ? '?' : value[n];
+  strcpy(out + n, value[n] ? "..." : "");
+  return out;
+}
+
 static int parse_classes(const char *v, mxs_class_set_t *out, char *why, size_t whylen) {
   mxs_class_set_t set = 0;
   char buf[1024];
@@ -191,7 +218,8 @@ static int parse_classes(const char *v, mxs_class_set_t *out, char *why, size_t 
   for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
     int c = mxs_class_from_name(tok);
     if (c < 0) {
-      snprintf(why, whylen, "'%s' is not a class (see 'mxscan classes')", tok);
+      char shown[SHOWN_MAX + 4];
+      snprintf(why, whylen, "'%s' is not a class (see 'mxscan classes')", show(tok, shown));
       return -1;
     }
     set |= MXS_CLASS_BIT(c);
@@ -206,23 +234,29 @@ static int set_value(mxs_config_t *c, const opt_t *o, const char *value, int fro
   char *field = (char *)c + o->off;
   double d;
   int b = 1;
+  const char *reason = NULL;
+  char shown[SHOWN_MAX + 4];
+  const char *v = value ? show(value, shown) : ""; /* VALUE, as the messages below show it */
   switch (o->kind) {
   case K_FLAG:
   case K_NOFLAG:
-    if (from_file && parse_bool(value, &b) < 0) return snprintf(why, wl, "'%s' is not yes or no", value), -1;
+    if (from_file && parse_bool(value, &b) < 0) return snprintf(why, wl, "'%s' is not yes or no", v), -1;
     *(int *)field = o->kind == K_FLAG ? b : !b;
     return 0;
   case K_STR:
   case K_FORMAT:
+  case K_EHLO:
     if (o->kind == K_FORMAT && strcmp(value, "jsonl") && strcmp(value, "msgpack"))
-      return snprintf(why, wl, "'%s' is not jsonl or msgpack", value), -1;
+      return snprintf(why, wl, "'%s' is not jsonl or msgpack", v), -1;
+    if (o->kind == K_EHLO && mxs_ehlo_name_check(value, &reason) < 0)
+      return snprintf(why, wl, "'%s' is not a domain name or an address literal: %s", v, reason), -1;
     if (from_file && !(value = own(c, value))) return snprintf(why, wl, "out of memory"), -1;
     *(const char **)field = value;
     if (o->off == F(output)) c->output_given = 1;
     return 0;
   case K_INT:
     if (parse_number(value, (double)o->lo, (double)o->hi, &d) < 0 || d != (double)(long)d)
-      return snprintf(why, wl, "'%s' is not a whole number from %ld to %ld", value, o->lo, o->hi), -1;
+      return snprintf(why, wl, "'%s' is not a whole number from %ld to %ld", v, o->lo, o->hi), -1;
     *(int *)field = (int)d;
     return 0;
   case K_SECS:
@@ -230,22 +264,22 @@ static int set_value(mxs_config_t *c, const opt_t *o, const char *value, int fro
     if (parse_duration(value, &d) < 0 || d > 86400 * 7 || (o->kind == K_SECS && d * 1000 < 0.5))
       return snprintf(why, wl,
                       "'%s' is not a number of seconds%s (or a duration: 500ms, 90s, 30m, 8h, 1h30m; 7 days at most)",
-                      value, o->kind == K_SECS ? " above 0" : ""),
+                      v, o->kind == K_SECS ? " above 0" : ""),
              -1;
     *(int *)field = (int)(d * 1000 + 0.5);
     return 0;
   case K_RATE:
     if (parse_rate(value, &d) < 0)
-      return snprintf(why, wl, "'%s' is not a rate per second (N or N/s; N/m per minute, N/h per hour)", value), -1;
+      return snprintf(why, wl, "'%s' is not a rate per second (N or N/s; N/m per minute, N/h per hour)", v), -1;
     *(double *)field = d;
     return 0;
   case K_COUNT:
     if (parse_number(value, 0, 1e12, &d) < 0 || d != (double)(long long)d)
-      return snprintf(why, wl, "'%s' is not a whole number", value), -1;
+      return snprintf(why, wl, "'%s' is not a whole number", v), -1;
     *(double *)field = d;
     return 0;
   case K_RATIO:
-    if (parse_number(value, 0, 1, &d) < 0) return snprintf(why, wl, "'%s' is not a ratio from 0 to 1", value), -1;
+    if (parse_number(value, 0, 1, &d) < 0) return snprintf(why, wl, "'%s' is not a ratio from 0 to 1", v), -1;
     *(double *)field = d;
     return 0;
   case K_CLASSES: return parse_classes(value, (mxs_class_set_t *)field, why, wl);
@@ -294,8 +328,9 @@ static int on_ini(void *user, const char *section, const char *key, const char *
   struct ini_ctx *x = user;
   const opt_t *o = find_key(section, key);
   char why[256];
+  char k[SHOWN_MAX + 4], sec[SHOWN_MAX + 4];
   if (!o)
-    snprintf(why, sizeof why, "unknown key '%s' in [%s]", key, section);
+    snprintf(why, sizeof why, "unknown key '%s' in [%s]", show(key, k), show(section, sec));
   else if (set_value(x->c, o, value, 1, why, sizeof why) == 0)
     return 1;
   if (!x->first_error[0]) snprintf(x->first_error, sizeof x->first_error, "%s", why);
@@ -397,8 +432,30 @@ int mxs_config_parse(mxs_config_t *c, int argc, char **argv, FILE *err) {
   return 0;
 }
 
+/* The EHLO name: this host's when none was given.  A host name that is
+ * no valid EHLO argument stops the run; one without a dot is a warning,
+ * because many receivers refuse it and the records would say so. */
+static int finish_ehlo(mxs_config_t *c, char *host, size_t hostlen, FILE *err) {
+  int given = c->ehlo_name != NULL;
+  const char *why = NULL;
+  if (!given) c->ehlo_name = mxs_config_default_ehlo_name(host, hostlen);
+  if (mxs_ehlo_name_check(c->ehlo_name, &why) < 0) {
+    /* given names were checked when set */
+    fprintf(err, "mxscan: this host's name '%.100s' cannot be sent in EHLO (%s): give --ehlo-name\n", c->ehlo_name,
+            why);
+    return -1;
+  }
+  if (!mxs_ehlo_name_is_fqdn(c->ehlo_name))
+    fprintf(err,
+            "mxscan: warning: the EHLO name '%s'%s is not fully qualified: many receivers reject it (Postfix "
+            "reject_non_fqdn_helo_hostname) and the records would describe that, not their TLS; give --ehlo-name "
+            "mail.example.com, the name the PTR record of the scanning address gives\n",
+            c->ehlo_name, given ? "" : " (this host's name)");
+  return 0;
+}
+
 int mxs_config_finish(mxs_config_t *c, char *host, size_t hostlen, FILE *err) {
-  if (!c->ehlo_name) c->ehlo_name = mxs_config_default_ehlo_name(host, hostlen);
+  if (finish_ehlo(c, host, hostlen, err) < 0) return -1;
   if (c->exclude && !c->excluded) {
     if (mxs_exclude_load(c->exclude, &c->excluded, err) < 0) return -1;
     size_t names, suffixes, nets;

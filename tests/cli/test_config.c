@@ -174,6 +174,78 @@ static void parse_after_a_failed_parse(void **state) {
   fclose(err);
 }
 
+/* --ehlo-name takes a domain or an address literal, from a flag or the
+ * file; anything else is an error naming the option (or file and line)
+ * and the value. */
+static void ehlo_names(void **state) {
+  (void)state;
+  static const char *const ok[] = {"scanner.example.net", "[192.0.2.1]", "[IPv6:2001:db8::1]", "vm"};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    mxs_config_t c;
+    mxs_config_defaults(&c);
+    char why[512];
+    if (set(&c, "ehlo-name", ok[i], why, sizeof why) != 0) fail_msg("--ehlo-name %s: %s", ok[i], why);
+    assert_string_equal(c.ehlo_name, ok[i]);
+    mxs_config_free(&c);
+  }
+  mxs_config_t c;
+  mxs_config_defaults(&c);
+  char why[512];
+  assert_int_not_equal(set(&c, "ehlo-name", "bad name", why, sizeof why), 0);
+  assert_non_null(strstr(why, "--ehlo-name: 'bad name' is not a domain name or an address literal"));
+  assert_null(c.ehlo_name);
+  mxs_config_free(&c);
+
+  char path[] = "/tmp/mxs_test_config_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *fp = fdopen(fd, "w");
+  fputs("[scan]\nport = 25\nehlo_name = mail.example.com.\n", fp);
+  fclose(fp);
+  mxs_config_defaults(&c);
+  FILE *err = tmpfile();
+  assert_int_not_equal(mxs_config_load_file(&c, path, err), 0);
+  rewind(err);
+  size_t n = fread(why, 1, sizeof why - 1, err);
+  why[n] = '\0';
+  char want[128];
+  snprintf(want, sizeof want, "%s:3: 'mail.example.com.' is not a domain name or an address literal: trailing dot",
+           path);
+  if (!strstr(why, want)) fail_msg("error: %s", why);
+  fclose(err);
+  mxs_config_free(&c);
+  unlink(path);
+}
+
+/* A bad value or key is quoted without its control characters: a CR LF or
+ * an escape sequence from a flag or a hostile config file must not forge
+ * lines in the operator's log or drive the terminal. */
+static void bad_values_quoted_printable(void **state) {
+  (void)state;
+  mxs_config_t c;
+  mxs_config_defaults(&c);
+  char why[512];
+  assert_int_not_equal(set(&c, "port", "25\r\nmxscan: all is well", why, sizeof why), 0);
+  assert_non_null(strstr(why, "'25??mxscan: all is well' is not a whole number"));
+  mxs_config_free(&c);
+  char path[] = "/tmp/mxs_test_config_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *fp = fdopen(fd, "w");
+  fputs("[scan]\n\x1b[31mport = 25\n", fp);
+  fclose(fp);
+  mxs_config_defaults(&c);
+  FILE *err = tmpfile();
+  assert_int_not_equal(mxs_config_load_file(&c, path, err), 0);
+  rewind(err);
+  size_t n = fread(why, 1, sizeof why - 1, err);
+  why[n] = '\0';
+  if (!strstr(why, "unknown key '?[31mport' in [scan]")) fail_msg("error: %s", why);
+  fclose(err);
+  mxs_config_free(&c);
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(durations),
@@ -182,6 +254,8 @@ int main(void) {
       cmocka_unit_test(counts_take_no_units),
       cmocka_unit_test(config_file_units),
       cmocka_unit_test(parse_after_a_failed_parse),
+      cmocka_unit_test(ehlo_names),
+      cmocka_unit_test(bad_values_quoted_printable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
