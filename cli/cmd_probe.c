@@ -44,7 +44,8 @@ static const char probe_usage[] =
     "  --dns HOST[:PORT][,...]   DNS servers to ask instead of the system's\n"
     "  --ca-file FILE            trust these roots (PEM) instead of the system store\n"
     "  --port N                  SMTP port to probe (default 25)\n"
-    "  --ehlo-name NAME          name to send in EHLO (default: this host's FQDN)\n"
+    "  --ehlo-name NAME          name to send in EHLO: a domain or [192.0.2.1] (default:\n"
+    "                            this host's FQDN)\n"
     "  --ipv6                    also probe the IPv6 addresses of MX hosts\n"
     "  --no-diag                 no legacy diagnostic retry after a TLS failure\n"
     "  --connect-timeout S       seconds to wait for TCP connect (default 10)\n"
@@ -53,6 +54,7 @@ static const char probe_usage[] =
     "  --handshake-timeout S     seconds for the TLS handshake (default 30)\n"
     "  --dns-timeout S           seconds per DNS try (default 2)\n"
     "  --dns-tries N             DNS tries per query (default 3)\n"
+    "  --source-address ADDR[,ADDR]  connect from this IPv4 and/or IPv6 address of this host\n"
     "\n"
     "Exit status: 0 every record is ok, 3 at least one is not, 2 usage error\n"
     "(including --mx/--ip naming nothing of DOMAIN), 1 the probe could not run\n"
@@ -71,6 +73,7 @@ enum {
   OPT_T_HANDSHAKE,
   OPT_T_DNS,
   OPT_DNS_TRIES,
+  OPT_SOURCE,
   OPT_MX,
   OPT_IP,
   OPT_JSON,
@@ -91,6 +94,7 @@ static const struct option probe_opts[] = {
     {"handshake-timeout", required_argument, 0, OPT_T_HANDSHAKE},
     {"dns-timeout", required_argument, 0, OPT_T_DNS},
     {"dns-tries", required_argument, 0, OPT_DNS_TRIES},
+    {"source-address", required_argument, 0, OPT_SOURCE},
     {"mx", required_argument, 0, OPT_MX},
     {"ip", required_argument, 0, OPT_IP},
     {"json", no_argument, 0, OPT_JSON},
@@ -144,7 +148,8 @@ static int parse_probe_opt(int c, const char *opt, probe_opts_t *o) {
   case OPT_T_COMMAND:
   case OPT_T_HANDSHAKE:
   case OPT_T_DNS:
-  case OPT_DNS_TRIES: /* scan's own options: one table checks them (config.c) */
+  case OPT_DNS_TRIES:
+  case OPT_SOURCE: /* scan's own options: one table checks them (config.c) */
     return mxs_config_set(cfg, probe_opts[c - OPT_DNS].name, optarg, stderr);
   case OPT_MX: return parse_name(opt, optarg, o->only_mx, sizeof o->only_mx);
   case OPT_IP: return parse_ip(optarg, o);

@@ -7,6 +7,7 @@
  */
 #include "cli/options.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +23,7 @@
 
 #include "results/classify.h"
 #include "scanner/ehlo_name.h"
+#include "scanner/probe.h"
 
 /* K_SECS/K_SECS0: a duration (K_SECS above 0); K_RATE: per second, "N/m"
  * and "N/h" accepted; K_COUNT: a large whole number. */
@@ -37,7 +39,8 @@ typedef enum {
   K_NOFLAG,
   K_FORMAT,
   K_CLASSES,
-  K_EHLO, /* a string that must be an EHLO argument (scanner/ehlo_name.h) */
+  K_EHLO,   /* a string that must be an EHLO argument (scanner/ehlo_name.h) */
+  K_SOURCE, /* one address or "ADDR4,ADDR6" into source4/source6 */
 } kind_t;
 
 typedef struct {
@@ -76,6 +79,9 @@ static const opt_t opts[] = {
      "stop after S seconds; unfinished probes are recorded (none)"},
     {"exclude", 0, "scan", K_STR, F(exclude), 0, 0, "FILE",
      "never resolve or probe the domains, suffixes and networks in FILE (configs/exclude.conf)"},
+    {"source-address", 0, "scan", K_SOURCE, F(source4), 0, 0, "ADDR[,ADDR]",
+     "connect from this IPv4 and/or IPv6 address of this host, the one whose PTR is the EHLO name (the system's "
+     "choice)"},
     {"per-ip", 0, "limits", K_INT, F(per_ip), 1, 1000, "N", "connections at once to one address (1)"},
     {"per-ip-interval", 0, "limits", K_SECS0, F(per_ip_interval_ms), 0, 0, "S",
      "minimum gap between connections to one address (0)"},
@@ -228,6 +234,29 @@ static int parse_classes(const char *v, mxs_class_set_t *out, char *why, size_t 
   return 0;
 }
 
+/* --source-address: one address, or an IPv4 and an IPv6 one separated by a
+ * comma, kept in canonical text per family.  A later value of a family
+ * replaces an earlier one (flags override the file; given twice, the two
+ * families add up).  SHOWN is VALUE for messages. */
+static int parse_sources(mxs_config_t *c, const char *value, const char *shown, char *why, size_t wl) {
+  char v4[sizeof c->source4] = "", v6[sizeof c->source6] = "", buf[128];
+  if (strlen(value) >= sizeof buf) return snprintf(why, wl, "'%s' is too long", shown), -1;
+  snprintf(buf, sizeof buf, "%s", value);
+  int n = 0;
+  for (char *p = buf, *tok; (tok = strsep(&p, ",")) != NULL; n++) {
+    unsigned char bin[16];
+    int v6_ = inet_pton(AF_INET6, tok, bin) == 1;
+    if (n == 2 || (!v6_ && inet_pton(AF_INET, tok, bin) != 1))
+      return snprintf(why, wl, "'%s' is not an IPv4 and/or an IPv6 address (ADDR or ADDR4,ADDR6)", shown), -1;
+    char *dst = v6_ ? v6 : v4;
+    if (dst[0]) return snprintf(why, wl, "'%s' gives two IPv%c addresses", shown, v6_ ? '6' : '4'), -1;
+    inet_ntop(v6_ ? AF_INET6 : AF_INET, bin, dst, sizeof v4);
+  }
+  if (v4[0]) memcpy(c->source4, v4, sizeof v4);
+  if (v6[0]) memcpy(c->source6, v6, sizeof v6);
+  return 0;
+}
+
 /* Stores VALUE (NULL for a flag without argument) into the field of O.
  * FROM_FILE: the value is copied, and flags take a yes/no value. */
 static int set_value(mxs_config_t *c, const opt_t *o, const char *value, int from_file, char *why, size_t wl) {
@@ -283,6 +312,7 @@ static int set_value(mxs_config_t *c, const opt_t *o, const char *value, int fro
     *(double *)field = d;
     return 0;
   case K_CLASSES: return parse_classes(value, (mxs_class_set_t *)field, why, wl);
+  case K_SOURCE: return parse_sources(c, value, v, why, wl);
   }
   return -1;
 }
@@ -454,8 +484,27 @@ static int finish_ehlo(mxs_config_t *c, char *host, size_t hostlen, FILE *err) {
   return 0;
 }
 
+/* Each source address must be one a socket can bind to, now: an address
+ * that is not this host's is exit 2 at start, not a failed record per
+ * probe later. */
+static int finish_sources(const mxs_config_t *c, FILE *err) {
+  const char *src[2] = {c->source4, c->source6};
+  for (int i = 0; i < 2; i++) {
+    char why[256];
+    if (src[i][0] && mxs_probe_check_source(src[i], why, sizeof why) < 0) {
+      fprintf(err, "mxscan: --source-address: %s\n", why);
+      return -1;
+    }
+  }
+  if (c->ipv6 && c->source4[0] && !c->source6[0])
+    fprintf(err,
+            "mxscan: warning: --source-address gives no IPv6 address: IPv6 probes connect from the system's "
+            "choice\n");
+  return 0;
+}
+
 int mxs_config_finish(mxs_config_t *c, char *host, size_t hostlen, FILE *err) {
-  if (finish_ehlo(c, host, hostlen, err) < 0) return -1;
+  if (finish_ehlo(c, host, hostlen, err) < 0 || finish_sources(c, err) < 0) return -1;
   if (c->exclude && !c->excluded) {
     if (mxs_exclude_load(c->exclude, &c->excluded, err) < 0) return -1;
     size_t names, suffixes, nets;

@@ -56,6 +56,8 @@ typedef struct {
   int resume;              /* --resume: continue the run that wrote -o FILE */
   const char *exclude;     /* --exclude FILE: never resolve or probe these (queue/exclude.h) */
   mxs_exclude_t *excluded; /* the list read from it (cli: mxs_config_finish); owned, NULL = none */
+  char source4[48];        /* --source-address: bind IPv4 probes to it ("": the system's choice) */
+  char source6[48];        /* ... and IPv6 probes */
   char **owned;            /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;

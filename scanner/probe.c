@@ -2,6 +2,7 @@
 #include "scanner/probe.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "scanner/smtp.h"
 
@@ -618,6 +620,65 @@ static int parse_addr(const char *ip, int port, struct sockaddr_storage *ss) {
   return uv_ip6_addr(ip, port, (struct sockaddr_in6 *)ss);
 }
 
+/* A socket of SRC's family bound to SRC, port left to connect().  With
+ * IP_BIND_ADDRESS_NO_PORT the kernel picks the port when connecting, per
+ * destination, instead of reserving one per socket at bind time: bound
+ * sockets would otherwise share one pool of ~28,000 ports whatever their
+ * destinations.  A descriptor, or a negative UV error. */
+static int bound_socket(const char *src) {
+  struct sockaddr_storage ss;
+  if (parse_addr(src, 0, &ss) < 0) return UV_EINVAL;
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  int one = 1;
+  (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one); /* Linux 4.2+; else plain bind */
+#endif
+  socklen_t len = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+  if (bind(fd, (const struct sockaddr *)&ss, len) < 0) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  return fd;
+}
+
+int mxs_probe_check_source(const char *addr, char *err, size_t errlen) {
+  int fd = bound_socket(addr);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  snprintf(err, errlen, "cannot bind to %s: %s", addr,
+           fd == UV_EADDRNOTAVAIL ? "not an address of this host" : uv_strerror(fd));
+  return fd;
+}
+
+/* The socket bound to the source address of DST's family, if one is set,
+ * opened into the probe's handle before connecting. */
+static int bind_source(probe_t *p, int family) {
+  const char *src = family == AF_INET ? p->env->source4 : p->env->source6;
+  if (!src) return 0;
+  int fd = bound_socket(src);
+  if (fd < 0) return fd;
+  int rc = uv_tcp_open(&p->tcp, fd);
+  if (rc < 0) close(fd);
+  return rc;
+}
+
+/* The source address could not be bound (it went away, or descriptors ran
+ * out): reported from the loop as a connect failure that says so. */
+static void on_bind_failure(uv_timer_t *t) {
+  probe_t *p = t->data;
+  int err = p->res->smtp_code; /* stashed uv error, see start */
+  p->res->smtp_code = 0;
+  /* Out of descriptors is a shortage to wait out; an address that is not
+   * ours any more is not, and retrying it would never end. */
+  p->res->local_error = is_local_errno(err) && err != UV_EADDRNOTAVAIL;
+  finish(p, MXS_CLASS_TCP_UNREACHABLE, "connect", 0, "cannot bind the source address %s: %s",
+         strchr(p->ip, ':') ? p->env->source6 : p->env->source4, uv_strerror(err));
+}
+
 static probe_t *probe_new(const mxs_probe_env_t *env, const char *ip, int port, const char *sni) {
   probe_t *p = calloc(1, sizeof *p);
   if (!p) return NULL;
@@ -678,10 +739,15 @@ int mxs_probe_start_h(const mxs_probe_env_t *env, const char *ip, int port, cons
   p->tcp.data = p->timer.data = p->connect_req.data = p;
   p->open_handles = 2;
   p->t_start = p->t_stage = now_ms();
+  if (handle) *handle = p;
+  if ((rc = bind_source(p, ss.ss_family)) < 0) {
+    p->res->smtp_code = rc;
+    uv_timer_start(&p->timer, on_bind_failure, 0, 0);
+    return 0;
+  }
   /* Without NODELAY the EHLO after the handshake waits ~40 ms for a
    * delayed ACK. */
   uv_tcp_nodelay(&p->tcp, 1);
-  if (handle) *handle = p;
   rc = uv_tcp_connect(&p->connect_req, &p->tcp, (const struct sockaddr *)&ss, on_connect);
   if (rc < 0) {
     p->res->smtp_code = rc;

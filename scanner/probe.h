@@ -34,6 +34,10 @@ typedef struct {
    * on_read consumes what arrived before it returns, so one buffer per loop
    * does, instead of one per probe in flight.  Owned by the loop's owner. */
   char *read_buf;
+  /* Bind each probe's socket to this address of the family it connects
+   * to before connecting (--source-address); NULL: the system's choice.
+   * Borrowed. */
+  const char *source4, *source6;
 } mxs_probe_env_t;
 
 #define MXS_PROBE_READ_BUF (64 * 1024)
@@ -88,6 +92,11 @@ int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const 
  * callback runs, for mxs_probe_cancel. */
 int mxs_probe_start_h(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
                       mxs_probe_cb cb, void *arg, mxs_probe_t **handle);
+
+/* Checks at start that ADDR (textual) can be a probe's source address:
+ * a socket binds to it.  0, or a negative UV error with a message in ERR
+ * ("not an address of this host" for EADDRNOTAVAIL). */
+int mxs_probe_check_source(const char *addr, char *err, size_t errlen);
 
 /* Ends the probe now as if the current stage had timed out, marked
  * `unfinished` with WHY as the detail.  The callback still runs, later.

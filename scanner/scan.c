@@ -336,7 +336,9 @@ mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *c, uv_loop_t *loop, mxs_t
                            .banner_timeout_ms = c->banner_timeout_ms,
                            .command_timeout_ms = c->command_timeout_ms,
                            .handshake_timeout_ms = c->handshake_timeout_ms,
-                           .read_buf = read_buf};
+                           .read_buf = read_buf,
+                           .source4 = c->source4[0] ? c->source4 : NULL,
+                           .source6 = c->source6[0] ? c->source6 : NULL};
 }
 
 static int setup(mxs_scan_t *s, char *err, size_t errlen) {

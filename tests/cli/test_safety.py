@@ -5,7 +5,10 @@
   file, else exit 2 naming the option (or file and line) and the value; a
   name without a dot, given or this host's (set in a UTS namespace when
   the test may make one), is a warning on stderr with the fix; what is
-  given is what the probe sends (the transcript against the fake fleet).
+  given is what the probe sends (the transcript against the fake fleet);
+* --source-address: each probe connects from it (fakemx logs the peer), for
+  scan, probe and with --threads; one or ADDR4,ADDR6 or given twice; a bad
+  address, or one that is not this host's, is exit 2 at start.
 
     test_safety.py --mxscan PATH --fakemx PATH
 """
@@ -92,6 +95,36 @@ def ehlo_tests(mxscan, tmp):
            WARN % ("vm", r" \(this host's name\)"))
 
 
+def source_tests(mxscan):
+    for arg, why in (("192.0.2.1", "cannot bind to 192.0.2.1: not an address of this host"),
+                     ("2001:db8::1", "cannot bind to 2001:db8::1: not an address of this host"),
+                     ("nope", "'nope' is not an IPv4 and/or an IPv6 address"),
+                     ("127.0.0.2,127.0.0.3", "gives two IPv4 addresses"),
+                     ("127.0.0.2,::1,::2", "is not an IPv4 and/or an IPv6 address"),
+                     ("127.0.0.2,", "is not an IPv4")):
+        expect("--source-address %s refused" % arg,
+               run([mxscan, "scan", "-q", "--ehlo-name", "scanner.test", "--source-address", arg, "/dev/null"]), 2,
+               r"--source-address: .*%s" % re.escape(why))
+    expect("--source-address ADDR4,ADDR6", run([mxscan, "scan", "-q", "--ehlo-name", "scanner.test", "--ipv6",
+                                                  "--source-address", "127.0.0.2,::1", "/dev/null"]), 0, None, ".")
+    expect("--source-address twice, one per family",
+           run([mxscan, "scan", "-q", "--ehlo-name", "scanner.test", "--ipv6", "--source-address", "::1",
+                "--source-address", "127.0.0.2", "/dev/null"]), 0, None, ".")
+    expect("--ipv6 with an IPv4 source only: a warning",
+           run([mxscan, "scan", "-q", "--ehlo-name", "scanner.test", "--ipv6", "--source-address", "127.0.0.2",
+                "/dev/null"]), 0, r"--source-address gives no IPv6 address")
+    expect("probe: --source-address not of this host", run([mxscan, "probe", "--ehlo-name", "scanner.test",
+                                                            "--source-address", "192.0.2.1", "ok.test"]), 2,
+           r"cannot bind to 192\.0\.2\.1")
+
+
+def peers(log, since):
+    """[(server address, peer address)] of fakemx's connections logged after byte SINCE."""
+    with open(log, errors="replace") as fp:
+        fp.seek(since)
+        return re.findall(r" fakemx: conn \d+ (\S+) \S+ from ([0-9.]+):\d+$", fp.read(), re.M)
+
+
 def fleet_tests(mxscan, fakemx, tmp):
     d = os.path.join(tmp, "fleet")
     up = run([os.path.join(FIXTURES, "fleet-up"), "--fakemx", fakemx, "--lifetime", "200", d], timeout=60)
@@ -108,6 +141,28 @@ def fleet_tests(mxscan, fakemx, tmp):
                 fail("probe --ehlo-name %s: exit %d, sent %r" % (name, p.returncode, sent))
             else:
                 print("  ok   probe sends %r (%d times)" % (sent[0], len(sent)), flush=True)
+        log = os.path.join(d, "fakemx.log")
+        domains = "ok.test\ntwo-mx.test\nmulti-a.test\nmulti-b.test\ntls12.test\n"
+        for what, extra, cmd in (
+                ("scan", ["--source-address", "127.0.0.3"], "scan"),
+                ("scan --threads 2", ["--source-address", "127.0.0.3,::1", "--threads", "2"], "scan"),
+                ("probe", ["--source-address", "127.0.0.3"], "probe"),
+                ("scan without it", [], "scan")):
+            since = os.path.getsize(log)
+            args = [mxscan, cmd] + base + ["--ehlo-name", "scanner.test"] + extra
+            p = run(args + ["-q", "-"], domains) if cmd == "scan" else run(args + ["two-mx.test"])
+            seen = peers(log, since)
+            want = "127.0.0.3" if extra else None
+            if p.returncode not in (0, 3) or not seen:
+                fail("%s --source-address: exit %d, %d connection(s) logged: %s" % (what, p.returncode, len(seen),
+                                                                                   p.stderr[-300:]))
+            elif want and any(peer != want for _, peer in seen):
+                fail("%s: connections not from %s: %s" % (what, want, sorted(set(seen))))
+            elif not want and any(peer == "127.0.0.3" for _, peer in seen):
+                fail("%s: connections from 127.0.0.3 without --source-address" % what)
+            else:
+                print("  ok   %s: %d connection(s), all from %s" % (what, len(seen), sorted({x for _, x in seen})),
+                      flush=True)
     finally:
         subprocess.run([os.path.join(FIXTURES, "fleet-down"), d])
 
@@ -119,6 +174,7 @@ def main():
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mxscan-safety-") as tmp:
         ehlo_tests(a.mxscan, tmp)
+        source_tests(a.mxscan)
         fleet_tests(a.mxscan, a.fakemx, tmp)
     print("%d failure(s)" % len(failures))
     return 1 if failures else 0
