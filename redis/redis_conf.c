@@ -11,21 +11,57 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+/* Does query key K (N bytes) name a secret?  There is no such option, but
+ * other tools take "?password=" in a Redis URL, and the message saying it
+ * is unknown quotes the URL. */
+static int secret_key(const char *k, size_t n) {
+  static const char *const words[] = {"pass", "pwd", "auth", "secret", "token"};
+  for (size_t w = 0; w < sizeof words / sizeof words[0]; w++)
+    for (size_t wl = strlen(words[w]), i = 0; i + wl <= n; i++)
+      if (strncasecmp(k + i, words[w], wl) == 0) return 1;
+  return 0;
+}
+
+/* Replaces in place the value of every secret-looking key of the query
+ * string of OUT (after its '?'); OUT holds OUTLEN bytes. */
+static void mask_query(char *out, size_t outlen) {
+  char *q = strchr(out, '?'), tmp[1024];
+  if (!q) return;
+  size_t o = 0;
+  for (const char *p = q + 1; *p && o < sizeof tmp;) {
+    size_t n = strcspn(p, "&"), kl = strcspn(p, "=&");
+    int hide = kl < n && secret_key(p, kl);
+    const char *sep = p[n] == '&' ? "&" : "";
+    int w = snprintf(tmp + o, sizeof tmp - o, "%.*s%s%s", (int)(hide ? kl : n), p, hide ? "=***" : "", sep);
+    if (w < 0) break;
+    o += (size_t)w; /* OUT is shorter than TMP: never cut */
+    p += n + (*sep != '\0');
+  }
+  tmp[o < sizeof tmp ? o : sizeof tmp - 1] = '\0';
+  snprintf(q + 1, outlen - (size_t)(q + 1 - out), "%s", tmp);
+}
 
 void mxs_redis_mask(const char *in, char *out, size_t outlen) {
   const char *start = strstr(in, "://");
   const char *at = strrchr(in, '@');
-  if (!start || !at || at < start + 3) {
+  if (!at) {
     snprintf(out, outlen, "%s", in);
-    return;
+  } else if (!start || at < start + 3) {
+    /* Not a URL we read ("redis:/:pw@h", "pw@h"): whatever comes before
+     * the '@' may be a password. */
+    snprintf(out, outlen, "***%s", at);
+  } else {
+    start += 3;
+    /* "user:pw@" keeps the user; "pw@" (redis-cli's reading of a userinfo
+     * without a colon) is all password.  The last '@' is taken so that an
+     * unencoded '@' or '/' in the password is masked too. */
+    const char *colon = memchr(start, ':', (size_t)(at - start));
+    size_t keep = colon ? (size_t)(colon + 1 - in) : (size_t)(start - in);
+    snprintf(out, outlen, "%.*s***%s", (int)keep, in, at);
   }
-  start += 3;
-  /* "user:pw@" keeps the user; "pw@" (redis-cli's reading of a userinfo
-   * without a colon) is all password.  The last '@' is taken so that an
-   * unencoded '@' or '/' in the password is masked too. */
-  const char *colon = memchr(start, ':', (size_t)(at - start));
-  size_t keep = colon ? (size_t)(colon + 1 - in) : (size_t)(start - in);
-  snprintf(out, outlen, "%.*s***%s", (int)keep, in, at);
+  if (outlen) mask_query(out, outlen);
 }
 
 static int hexval(int ch) {

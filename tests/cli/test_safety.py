@@ -8,7 +8,11 @@
   given is what the probe sends (the transcript against the fake fleet);
 * --source-address: each probe connects from it (fakemx logs the peer), for
   scan, probe and with --threads; one or ADDR4,ADDR6 or given twice; a bad
-  address, or one that is not this host's, is exit 2 at start.
+  address, or one that is not this host's, is exit 2 at start;
+* a Redis password in a URL never reaches stdout, stderr or the run's
+  recorded command line: every command that takes --redis, malformed
+  URLs, a password in the query string, and a whole scan into a real
+  redis-server with requirepass, status lines included.
 
     test_safety.py --mxscan PATH --fakemx PATH
 """
@@ -18,6 +22,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -118,6 +123,74 @@ def source_tests(mxscan):
            r"cannot bind to 192\.0\.2\.1")
 
 
+PW = "S3kr1t-pw"
+
+
+def secrets_tests(mxscan):
+    closed = "127.0.0.1:1"
+    urls = ["redis://:%s@%s" % (PW, closed), "redis://alice:%s@%s/2" % (PW, closed), "redis:/:%s@h" % PW,
+            "redis//:%s@h" % PW, "%s@%s" % (PW, closed), "redis://%s?password=%s" % (closed, PW),
+            "redis://:%s@%s?prefix=p&auth=%s" % (PW, closed, PW), "unix://:%s@/nonexistent.sock" % PW]
+    cmds = [["scan", "-q", "--ehlo-name", "scanner.test", "/dev/null"], ["enqueue", "/dev/null"],
+            ["collect", "--run", "X", "-o", os.devnull], ["status"],
+            ["worker", "--ehlo-name", "scanner.test", "--run", "X"], ["report", "--run", "X"]]
+    shown = 0
+    for url in urls:
+        for cmd in cmds:
+            p = run([mxscan, cmd[0], "--redis", url] + cmd[1:], timeout=30)
+            if PW in p.stderr or PW in p.stdout:
+                fail("%s --redis %s: the password is printed: %r" % (cmd[0], url.replace(PW, "PW"), p.stderr[-300:]))
+            elif p.returncode == 0:
+                fail("%s --redis %s: exit 0" % (cmd[0], url.replace(PW, "PW")))
+            shown += 1
+    print("  ok   %d runs with a password in --redis: never printed" % shown, flush=True)
+
+
+def redis_tests(mxscan, base, tmp):
+    """A real redis-server with requirepass: the scan's messages, its status
+    lines and the run's metadata hold no password."""
+    server = "/usr/bin/redis-server"
+    if not os.path.exists(server):
+        print("  skip the redis-server run (not installed)")
+        return
+    import socket
+    with socket.socket() as s_:
+        s_.bind(("127.0.0.1", 0))
+        port = s_.getsockname()[1]
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", tmp, "--requirepass", PW, "--logfile", os.path.join(tmp, "redis.log")],
+                            stdin=subprocess.DEVNULL)
+    try:
+        import redis
+        r = redis.Redis(port=port, password=PW, socket_timeout=2)
+        for _ in range(100):
+            try:
+                r.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        url = "redis://:%s@127.0.0.1:%d/0?prefix=safety" % (PW, port)
+        p = run([mxscan, "scan"] + base + ["--ehlo-name", "scanner.test", "--status-interval", "0.2", "--redis", url,
+                                           "--redis-down-limit", "5", "-o", os.path.join(tmp, "out.jsonl"), "-"],
+                "ok.test\nbanner-timeout.test\nno-starttls.test\n")
+        status = [l for l in p.stderr.splitlines() if l.startswith("mxscan: status: ")]
+        if p.returncode != 0 or "redis://:***@127.0.0.1:%d" % port not in p.stderr or not status:
+            fail("scan --redis: exit %d, %d status lines: %r" % (p.returncode, len(status), p.stderr[-400:]))
+        elif PW in p.stderr or PW in p.stdout:
+            fail("scan --redis: the password is printed: %r" % p.stderr[-400:])
+        else:
+            meta = b" ".join(v for k, v in r.hgetall("safety:run:" + re.search(r"redis run (\S+)", p.stderr).group(1))
+                             .items())
+            if PW.encode() in meta or b"redis://:***@" not in meta:
+                fail("scan --redis: the run's metadata: %r" % meta[:300])
+            else:
+                print("  ok   scan into Redis: %d status lines and the run's args without the password" % len(status),
+                      flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def peers(log, since):
     """[(server address, peer address)] of fakemx's connections logged after byte SINCE."""
     with open(log, errors="replace") as fp:
@@ -141,6 +214,7 @@ def fleet_tests(mxscan, fakemx, tmp):
                 fail("probe --ehlo-name %s: exit %d, sent %r" % (name, p.returncode, sent))
             else:
                 print("  ok   probe sends %r (%d times)" % (sent[0], len(sent)), flush=True)
+        redis_tests(mxscan, base, tmp)
         log = os.path.join(d, "fakemx.log")
         domains = "ok.test\ntwo-mx.test\nmulti-a.test\nmulti-b.test\ntls12.test\n"
         for what, extra, cmd in (
@@ -175,6 +249,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mxscan-safety-") as tmp:
         ehlo_tests(a.mxscan, tmp)
         source_tests(a.mxscan)
+        secrets_tests(a.mxscan)
         fleet_tests(a.mxscan, a.fakemx, tmp)
     print("%d failure(s)" % len(failures))
     return 1 if failures else 0

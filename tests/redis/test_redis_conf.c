@@ -115,6 +115,13 @@ static void errors_never_show_the_password(void **state) {
       "redis://sekret@h?prefix=a b",
       "redis://:sekret@h?down_limit=0",
       "redis://:se%zzret@h",
+      /* not URLs we read, or a secret where no option is: masked all the same */
+      "redis:/:sekret@h",
+      "redis//:sekret@h",
+      "sekret@h:6379",
+      "redis://h?password=sekret",
+      "redis://:sekret@h?prefix=p&requirePass=sekret&maxlen=5",
+      "unix:///tmp/r.sock?auth=sekret",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     mxs_redis_conf_t c;
@@ -138,6 +145,21 @@ static void mask(void **state) {
   assert_string_equal(out, "redis://h:1");
   mxs_redis_mask("--redis", out, sizeof out);
   assert_string_equal(out, "--redis");
+  /* what is no URL of ours: all before the '@' may be a password */
+  mxs_redis_mask("redis:/:pw@h:1", out, sizeof out);
+  assert_string_equal(out, "***@h:1");
+  mxs_redis_mask("pw@h", out, sizeof out);
+  assert_string_equal(out, "***@h");
+  /* query keys that name a secret lose their value, the others keep theirs */
+  mxs_redis_mask("redis://h:1/0?prefix=eu&password=pw&maxlen=5", out, sizeof out);
+  assert_string_equal(out, "redis://h:1/0?prefix=eu&password=***&maxlen=5");
+  mxs_redis_mask("redis://:pw@h?Auth=pw&token=pw&db=1&", out, sizeof out);
+  assert_string_equal(out, "redis://:***@h?Auth=***&token=***&db=1&");
+  mxs_redis_mask("unix:///r.sock?db=2", out, sizeof out);
+  assert_string_equal(out, "unix:///r.sock?db=2");
+  char small[12];
+  mxs_redis_mask("redis://h?password=pw", small, sizeof small);
+  assert_null(strstr(small, "pw"));
 }
 
 int main(void) {
