@@ -23,6 +23,7 @@
 #include "cli/options.h"
 #include "queue/input.h"
 #include "resolver/resolver.h"
+#include "scanner/loopcheck.h"
 #include "scanner/scan.h"
 
 #define EXIT_USAGE  2
@@ -487,6 +488,6 @@ int mxs_cmd_probe(int argc, char **argv) {
   rc = run_probe(&run, &loop);
   free_domain(&run.dom);
   mxs_config_free(&o.cfg);
-  if (uv_loop_close(&loop) != 0) fprintf(stderr, "mxscan: warning: event loop not empty at exit\n");
+  mxs_loop_close(&loop, "probe", stderr);
   return rc;
 }

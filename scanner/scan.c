@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "queue/file_source.h"
+#include "scanner/loopcheck.h"
 #include "scanner/scan_int.h"
 
 /* ---- resolution -------------------------------------------------------- */
@@ -502,7 +503,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   }
   teardown(s);
   uv_run(&s->loop, UV_RUN_DEFAULT);
-  if (uv_loop_close(&s->loop) != 0 && rc == 0) fprintf(err, "mxscan: warning: event loop not empty at exit\n");
+  mxs_loop_close(&s->loop, "scan", err);
   stats->finished = (int64_t)time(NULL);
   if (rc == 0 && (stats->interrupted || stats->write_errors)) rc = 1;
   free(s);

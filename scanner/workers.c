@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scanner/loopcheck.h"
+
 typedef enum { MSG_START, MSG_CANCEL, MSG_STOP } msg_kind_t;
 
 typedef struct msg_s {
@@ -197,7 +199,7 @@ static void stop_worker(worker_t *w) {
     mailbox_push(&w->inbox, m);
   }
   uv_thread_join(&w->thread);
-  uv_loop_close(&w->loop);
+  mxs_loop_close(&w->loop, "probe thread", stderr);
   uv_mutex_destroy(&w->inbox.lock);
 }
 
