@@ -22,7 +22,7 @@
 #include <uv.h>
 
 #include "results/classify.h"
-#include "scanner/ehlo_name.h"
+#include "scanner/smtp.h"
 #include "scanner/probe.h"
 
 /* K_SECS/K_SECS0: a duration (K_SECS above 0); K_RATE: per second, "N/m"
@@ -39,7 +39,7 @@ typedef enum {
   K_NOFLAG,
   K_FORMAT,
   K_CLASSES,
-  K_EHLO,   /* a string that must be an EHLO argument (scanner/ehlo_name.h) */
+  K_EHLO,   /* a string that must be an EHLO argument (scanner/smtp.h) */
   K_SOURCE, /* one address or "ADDR4,ADDR6" into source4/source6 */
 } kind_t;
 

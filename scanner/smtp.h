@@ -1,4 +1,5 @@
-/* smtp.h - SMTP reply framing and EHLO parsing, no I/O (fuzzable).
+/* smtp.h - SMTP reply framing, EHLO parsing and the EHLO argument we
+ * send, no I/O (fuzzable).
  *
  * The reader is fed raw bytes as they arrive and yields one complete reply
  * at a time (RFC 5321 4.2: "ddd-text" continuation lines, "ddd text" or
@@ -82,5 +83,21 @@ int mxs_smtp_ehlo_has(const mxs_smtp_reply_t *ehlo, const char *kw);
  * OUTLEN > 0); a cut summary ends in "..."; bytes outside printable ASCII
  * (controls, UTF-8) become '?'.  A NULL REPLY gives "". */
 void mxs_smtp_reply_summary(const mxs_smtp_reply_t *reply, char *out, size_t outlen);
+
+/* The EHLO (and HELO) argument mxscan sends.  RFC 5321 4.1.1.1: a Domain
+ * (sub-domain *("." sub-domain), a sub-domain being letters, digits and
+ * hyphens that start and end with a letter or digit) or an address
+ * literal ("[192.0.2.1]", "[IPv6:2001:db8::1]").  Anything else ("bad
+ * name", "my_host", a name with a trailing dot) would be sent as is and
+ * rejected by the receivers, so a run's records would describe our EHLO,
+ * not their TLS. */
+/* 0 when NAME is a Domain or an address literal, else -1 with *why set
+ * to a static reason ("invalid character ' ' ..."). */
+int mxs_ehlo_name_check(const char *name, const char **why);
+
+/* 1 when NAME (already checked) is fully qualified: an address literal or
+ * a domain of two labels or more.  Many receivers refuse a single label
+ * (Postfix reject_non_fqdn_helo_hostname). */
+int mxs_ehlo_name_is_fqdn(const char *name);
 
 #endif

@@ -3,7 +3,8 @@
  * Beyond "does not crash", it checks the reader's contract: feeding the
  * input all at once and in chunks (sizes taken from the first byte) yields
  * the same events at the same offsets, *used never exceeds what was
- * offered, and every reply respects the line limits.
+ * offered, and every reply respects the line limits.  The input is also
+ * checked as an EHLO argument (mxs_ehlo_name_check).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -55,9 +56,27 @@ static void run(const uint8_t *data, size_t len, size_t chunk, struct log *lg) {
   mxs_smtp_reader_free(r);
 }
 
+/* The EHLO argument check: what it accepts is one line of printable ASCII
+ * without blanks (nothing can be smuggled into the command). */
+static void check_ehlo_name(const uint8_t *data, size_t len) {
+  char name[512];
+  const char *why = NULL;
+  size_t n = len < sizeof name - 1 ? len : sizeof name - 1;
+  memcpy(name, data, n);
+  name[n] = '\0';
+  if (mxs_ehlo_name_check(name, &why) != 0) {
+    if (!why || !why[0]) abort();
+    return;
+  }
+  for (const char *p = name; *p; p++)
+    if (*p <= ' ' || *p >= 0x7f) abort();
+  (void)mxs_ehlo_name_is_fqdn(name);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
   struct log whole, parts; /* 128 KiB of stack: fine on the main thread */
   if (len == 0) return 0;
+  check_ehlo_name(data, len);
   size_t chunk = 1 + data[0] % 16;
   run(data + 1, len - 1, len, &whole);
   run(data + 1, len - 1, chunk, &parts);

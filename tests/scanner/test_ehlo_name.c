@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "scanner/ehlo_name.h"
+#include "scanner/smtp.h"
 
 static void good_names(void **state) {
   (void)state;
