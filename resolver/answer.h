@@ -6,7 +6,11 @@
  * c-ares does the wire format (ares_parse_mx_reply, ares_parse_a_reply,
  * ares_parse_aaaa_reply, CNAME chains inside an answer included); these
  * add what mxscan decides on top: how many addresses are kept, their
- * text, and the MX order.
+ * text, and the MX order.  Before c-ares sees an answer, every name in it
+ * must keep RFC 1035's limits (labels of 63 octets, names of 255): one
+ * that does not is ARES_EBADRESP, because c-ares 1.18 would expand it,
+ * pointers looping into labels, to many times the message's size.  So a
+ * name we are given has at most 255 octets, 4 bytes each once escaped.
  */
 #ifndef MXS_RESOLVER_ANSWER_H
 #define MXS_RESOLVER_ANSWER_H
