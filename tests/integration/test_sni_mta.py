@@ -236,6 +236,20 @@ def run_checks(ck, args, fl, port, ca, servers, tmp):
     ck.eq("--sni none", "postfix connections", postfix_connections(servers["postfix"]) - before, 1)
     ck.eq("--sni none", "summary sni.name_probes", summ.get("sni", {}).get("name_probes"), 0)
 
+    # mxscan probe shows the same: each name sent as SNI, or none
+    for extra, cls, sni in (([], "ok", "mail.p1.test"), (["--sni", "none"], "cert-hostname-mismatch", None)):
+        p = subprocess.run([args.mxscan, "probe", "--json", "--dns", fl.dns, "--port", str(port), "--ca-file", ca,
+                            "--ehlo-name", "scanner.test"] + extra + ["p1.test"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        w = "probe %s p1.test" % " ".join(extra)
+        try:
+            rec = json.loads(p.stdout)["results"][0]["record"]
+        except (ValueError, KeyError, IndexError):
+            ck.fail(w, "no record in %r" % p.stdout[:300])
+            continue
+        ck.eq(w, "class", rec.get("class"), cls)
+        ck.eq(w, "sni", rec.get("sni", "(absent)"), sni)
+
     # 3. --sni-probes-per-address 1: one extra probe per address, later names
     # reuse the last result and their sni shows it
     pdomains = [domain_of(mx) for mx in SERVERS["postfix"][4]]
