@@ -16,8 +16,9 @@
 
 #include "scanner/verdict.h"
 
-/* 3: the class numbers moved (excluded, before ok) */
-#define MXS_VERDICT_CODEC_VERSION 3
+/* 4: the result carries the SNI sent (3, on main) and the class numbers moved
+ * (excluded, before ok: 3, on the hardening branch) */
+#define MXS_VERDICT_CODEC_VERSION 4
 
 /* Appends V to SB.  0, or -1 (out of memory, V without a result). */
 int mxs_verdict_pack(const mxs_verdict_t *v, msgpack_sbuffer *sb);

@@ -8,7 +8,8 @@ CORPUS_DIR/NAME/seed-*: DNS answers built byte by byte (MX with name
 compression, null MX, CNAME chains, A and AAAA), domain lists, config
 files and option values, results records in JSON Lines and msgpack, and
 verdicts in the codec's layout (scanner/verdict_codec.c, the version in its header).
-Files named otherwise (crash-*, the regressions) are left alone.  Run it
+Files named otherwise (crash-*, the regressions) are left alone, but for
+verdict/crash-unterminated, whose layout follows the codec's.  Run it
 again after changing a format and commit what changed.  Python stdlib +
 python3-msgpack.
 """
@@ -166,7 +167,8 @@ def result(cls, stage, detail, tls=False, cert=True):
     return [cls, stage, detail, 250 if tls else 220, "220 mx1.example.test ESMTP",
             ["PIPELINING", "SIZE 10240000", "STARTTLS"], 1, 1 if tls else 0, "TLSv1.3" if tls else "",
             "TLS_AES_256_GCM_SHA384" if tls else "", "X25519" if tls else "", c, 0,
-            "ok" if tls else "", [0, -1, 1 if tls else 0], 0, [-1, 3, 150, 151, 150, 12, 620], 1, 0, 0]
+            "ok" if tls else "", [0, -1, 1 if tls else 0], 0, [-1, 3, 150, 151, 150, 12, 620], 1, 0, 0,
+            "mx1.example.test" if cert else None]
 
 
 def verdict_seeds():
@@ -180,7 +182,16 @@ def verdict_seeds():
         "legacy": msgpack.packb([v, n_version, "no shared protocol version", 1, 1, at, alert, legacy]),
         "old-version": msgpack.packb([v - 1, n_ok, None, 0, 0, at, ok, None]),
         "no-result": msgpack.packb([v, n_ok, None, 0, 0, at, None, None]),
+        "nil-stage": msgpack.packb([v, n_alert, None, 0, 0, at, [n_alert, None] + alert[2:], None]),
     }
+
+
+def verdict_regressions():
+    """crash-unterminated in the current layout: no 0 byte after the banner
+    (tests/scanner/test_verdict_codec.c strings_need_no_terminator)."""
+    res = [class_number("ok"), "done", "detail", 250, "220 banner", ["STARTTLS"], 1, 1, "t", "t", "t", None, 1, "v",
+           [1, 1, 1], 1, [1] * 7, 1, 1, 1, "sni"]
+    return {"crash-unterminated": msgpack.packb([codec_version(), class_number("ok"), None, 1, 1, "x", res, "end"])}
 
 
 def main(argv):
@@ -195,6 +206,10 @@ def main(argv):
             with open(os.path.join(d, "seed-" + n), "wb") as fp:
                 fp.write(data)
         print("%s: %d seeds" % (target, len(seeds)))
+    # the regressions whose bytes follow a layout that changes
+    for n, data in verdict_regressions().items():
+        with open(os.path.join(corpus, "verdict", n), "wb") as fp:
+            fp.write(data)
     return 0
 
 

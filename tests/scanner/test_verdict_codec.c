@@ -196,7 +196,7 @@ static void strings_need_no_terminator(void **state) {
   msgpack_pack_int(&pk, 1); /* has_diag, without a legacy result: refused, after the strings */
   msgpack_pack_int(&pk, 1);
   msgpack_pack_str_with_body(&pk, "x", 1);
-  msgpack_pack_array(&pk, 20);
+  msgpack_pack_array(&pk, 21);
   msgpack_pack_int(&pk, MXS_CLASS_OK);
   msgpack_pack_str_with_body(&pk, "done", 4);
   msgpack_pack_str_with_body(&pk, "detail", 6);
@@ -215,6 +215,7 @@ static void strings_need_no_terminator(void **state) {
   msgpack_pack_array(&pk, 7);
   for (int i = 0; i < 7; i++) msgpack_pack_int(&pk, 1);
   for (int i = 0; i < 3; i++) msgpack_pack_int(&pk, 1);
+  msgpack_pack_str_with_body(&pk, "sni", 3);
   msgpack_pack_str_with_body(&pk, "end", 3); /* the legacy result: not an array, refused */
   const char *banner = memmem(sb.data, sb.size, "220 banner", 10);
   assert_non_null(banner);
