@@ -103,10 +103,18 @@ static void hostname_detail(const mxs_cert_info_t *c, const char *mx, char *out,
   if (c->nsan == 0 && n > 0 && (size_t)n < len) snprintf(out + n, len - (size_t)n, "(none)");
 }
 
-/* The detail of a record whose handshake completed. */
+/* The detail of a record whose handshake completed.  A certificate class
+ * without a certificate never comes from a probe, but a verdict read from
+ * Redis may say so: it gets the generic detail, not the fields of a
+ * certificate that is not there. */
 static void tls_detail(const mxs_verdict_t *v, mxs_class_t cls, const char *mx, char *out, size_t len) {
   const mxs_probe_result_t *r = v->res;
   const mxs_cert_info_t *c = r->cert ? &r->cert->info : NULL;
+  if (!c && (cls == MXS_CLASS_CERT_HOSTNAME_MISMATCH || cls == MXS_CLASS_CERT_WEAK ||
+             cls == MXS_CLASS_CERT_CHAIN_INCOMPLETE)) {
+    snprintf(out, len, "%s (no certificate in the verdict)", mxs_class_hint(cls));
+    return;
+  }
   switch (cls) {
   case MXS_CLASS_OK: snprintf(out, len, "%s %s, certificate valid for %s", r->tls_version, r->cipher, mx); break;
   case MXS_CLASS_CERT_HOSTNAME_MISMATCH: hostname_detail(c, mx, out, len); break;

@@ -9,7 +9,8 @@ compression, null MX, CNAME chains, A and AAAA), domain lists, config
 files and option values, results records in JSON Lines and msgpack, and
 verdicts in the codec's layout (scanner/verdict_codec.c, the version in its header).
 Files named otherwise (crash-*, the regressions) are left alone, but for
-verdict/crash-unterminated, whose layout follows the codec's.  Run it
+verdict/crash-unterminated and crash-cert-class-no-cert, whose layout
+follows the codec's.  Run it
 again after changing a format and commit what changed.  Python stdlib +
 python3-msgpack.
 """
@@ -187,11 +188,17 @@ def verdict_seeds():
 
 
 def verdict_regressions():
-    """crash-unterminated in the current layout: no 0 byte after the banner
-    (tests/scanner/test_verdict_codec.c strings_need_no_terminator)."""
+    """The verdict regressions in the current layout: crash-unterminated, no
+    0 byte after the banner (tests/scanner/test_verdict_codec.c
+    strings_need_no_terminator); crash-cert-class-no-cert."""
     res = [class_number("ok"), "done", "detail", 250, "220 banner", ["STARTTLS"], 1, 1, "t", "t", "t", None, 1, "v",
            [1, 1, 1], 1, [1] * 7, 1, 1, 1, "sni"]
-    return {"crash-unterminated": msgpack.packb([codec_version(), class_number("ok"), None, 1, 1, "x", res, "end"])}
+    # a completed handshake, no certificate, and a certificate class
+    # (test_verdict_codec.c cert_class_without_cert)
+    nocert = result(class_number("ok"), "done", "", tls=True, cert=False)
+    return {"crash-unterminated": msgpack.packb([codec_version(), class_number("ok"), None, 1, 1, "x", res, "end"]),
+            "crash-cert-class-no-cert": msgpack.packb([codec_version(), class_number("cert-weak"), None, 0, 0,
+                                                       "2026-11-28T02:00:07Z", nocert, None])}
 
 
 def main(argv):

@@ -229,11 +229,40 @@ static void strings_need_no_terminator(void **state) {
   msgpack_sbuffer_destroy(&sb);
 }
 
+/* Found by fuzz_verdict (tests/fuzz/corpus/verdict/crash-cert-class-no-cert):
+ * a published verdict says the handshake completed with a certificate
+ * class (cert-weak, cert-chain-incomplete, cert-hostname-mismatch) but
+ * carries no certificate; the record's detail read the missing
+ * certificate's fields (a NULL dereference in every worker that took the
+ * verdict).  The probe never makes such a verdict; Redis may hold one. */
+static void cert_class_without_cert(void **state) {
+  (void)state;
+  static const mxs_class_t classes[] = {MXS_CLASS_CERT_WEAK, MXS_CLASS_CERT_CHAIN_INCOMPLETE,
+                                        MXS_CLASS_CERT_HOSTNAME_MISMATCH, MXS_CLASS_CERT_EXPIRED};
+  for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
+    mxs_probe_result_t *r = calloc(1, sizeof *r);
+    r->cls = MXS_CLASS_OK;
+    r->stage = "done";
+    r->tls_done = 1;
+    strcpy(r->tls_version, "TLSv1.3");
+    strcpy(r->verify_text, "ok");
+    r->timings = (mxs_timings_t){-1, -1, -1, -1, -1, -1, -1};
+    mxs_verdict_t v = {0};
+    mxs_verdict_set(&v, r);
+    v.cls = classes[i]; /* as decoded from the bytes */
+    char *json = record_json(&v, "mx.example.test");
+    assert_non_null(strstr(json, "\"detail\":\""));
+    free(json);
+    mxs_verdict_free(&v);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(tls_verdict_round_trip), cmocka_unit_test(legacy_verdict_round_trip),
-      cmocka_unit_test(unfinished_round_trip),  cmocka_unit_test(garbage_refused),
-      cmocka_unit_test(huge_container_refused), cmocka_unit_test(strings_need_no_terminator),
+      cmocka_unit_test(tls_verdict_round_trip),  cmocka_unit_test(legacy_verdict_round_trip),
+      cmocka_unit_test(unfinished_round_trip),   cmocka_unit_test(garbage_refused),
+      cmocka_unit_test(huge_container_refused),  cmocka_unit_test(strings_need_no_terminator),
+      cmocka_unit_test(cert_class_without_cert),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
