@@ -103,6 +103,7 @@ static const mxs_command_t commands[] = {
     {"worker", mxs_cmd_worker, "scan the jobs of a distributed run (any number of machines)"},
     {"collect", mxs_cmd_collect, "export a distributed run's records from Redis to a file"},
     {"status", mxs_cmd_status, "progress of a distributed run: queued, in flight, done, classes"},
+    {"profiles", mxs_cmd_profiles, "list the sender profiles and the OpenSSL settings each makes"},
 };
 
 static void usage(FILE *fp) {

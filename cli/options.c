@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,10 +22,31 @@
 #include <uv.h>
 
 #include "results/classify.h"
+#include "results/profiles.h"
+#include "scanner/tls.h"
 
 /* K_SECS/K_SECS0: a duration (K_SECS above 0); K_RATE: per second, "N/m"
  * and "N/h" accepted; K_COUNT: a large whole number. */
-typedef enum { K_STR, K_INT, K_SECS, K_SECS0, K_RATE, K_COUNT, K_RATIO, K_FLAG, K_NOFLAG, K_FORMAT, K_CLASSES } kind_t;
+/* K_TLSVER: a TLS version or "none" (an int, results/profiles.h);
+ * K_TLSKNOB: a string OpenSSL must accept for the option of that name
+ * (scanner/tls.h); K_PROFILE(S): a sender profile name (a list of them). */
+typedef enum {
+  K_STR,
+  K_INT,
+  K_SECS,
+  K_SECS0,
+  K_RATE,
+  K_COUNT,
+  K_RATIO,
+  K_FLAG,
+  K_NOFLAG,
+  K_FORMAT,
+  K_CLASSES,
+  K_TLSVER,
+  K_TLSKNOB,
+  K_PROFILE,
+  K_PROFILES,
+} kind_t;
 
 typedef struct {
   const char *name; /* --name; the file key is the same with '_' for '-' */
@@ -59,6 +81,8 @@ static const opt_t opts[] = {
     {"handshake-timeout", 0, "scan", K_SECS, F(handshake_timeout_ms), 0, 0, "S", "TLS handshake timeout (15)"},
     {"max-runtime", 0, "scan", K_SECS, F(max_runtime_ms), 0, 0, "S",
      "stop after S seconds; unfinished probes are recorded (none)"},
+    {"diag-profiles", 0, "scan", K_PROFILES, F(diag_profiles), 0, 0, "NAME,...",
+     "after a TLS failure, one retry per sender profile listed instead of the legacy retry"},
     {"per-ip", 0, "limits", K_INT, F(per_ip), 1, 1000, "N", "connections at once to one address (1)"},
     {"per-ip-interval", 0, "limits", K_SECS0, F(per_ip_interval_ms), 0, 0, "S",
      "minimum gap between connections to one address (0)"},
@@ -73,6 +97,25 @@ static const opt_t opts[] = {
     {"ca-file", 0, "tls", K_STR, F(ca_file), 0, 0, "FILE", "trust these roots (PEM), not the system store"},
     {"verify-cache", 0, "tls", K_INT, F(verify_cache), 0, 1000000, "N",
      "chains whose verification is remembered for the run (8192; 0: verify every chain)"},
+    {"sender-profile", 0, "tls", K_PROFILE, F(sender_profile), 0, 0, "NAME",
+     "probe with a named set of TLS settings (modern; see 'mxscan profiles')"},
+    {"tls-min-version", 0, "tls", K_TLSVER, F(tls.min_version), 0, 0, "V",
+     "lowest TLS version offered: 1.0 1.1 1.2 1.3, none (the profile's)"},
+    {"tls-max-version", 0, "tls", K_TLSVER, F(tls.max_version), 0, 0, "V",
+     "highest TLS version offered: 1.0 1.1 1.2 1.3, none (the profile's)"},
+    {"ciphers", 0, "tls", K_TLSKNOB, F(tls.ciphers), 0, 0, "LIST",
+     "OpenSSL cipher list for TLS 1.2 and below, SSL_CTX_set_cipher_list (the profile's)"},
+    {"ciphersuites", 0, "tls", K_TLSKNOB, F(tls.ciphersuites), 0, 0, "LIST",
+     "TLS 1.3 ciphersuites, SSL_CTX_set_ciphersuites (the profile's)"},
+    {"groups", 0, "tls", K_TLSKNOB, F(tls.groups), 0, 0, "LIST",
+     "key exchange groups in order, SSL_CTX_set1_groups_list (the profile's)"},
+    {"sigalgs", 0, "tls", K_TLSKNOB, F(tls.sigalgs), 0, 0, "LIST",
+     "signature algorithms, SSL_CTX_set1_sigalgs_list (the profile's)"},
+    {"seclevel", 0, "tls", K_INT, F(tls.seclevel), 0, 5, "N", "OpenSSL security level 0..5 (the profile's)"},
+    {"client-cert", 0, "tls", K_STR, F(tls.client_cert), 0, 0, "FILE",
+     "client certificate chain (PEM), presented when the server asks for one"},
+    {"client-key", 0, "tls", K_STR, F(tls.client_key), 0, 0, "FILE",
+     "the client certificate's private key (PEM; default: in the --client-cert file)"},
     {"format", 0, "output", K_FORMAT, F(format), 0, 0, "jsonl|msgpack", "output format (jsonl)"},
     {"output", 'o', "output", K_STR, F(output), 0, 0, "FILE", "output file (-: standard output)"},
     {"summary", 0, "output", K_STR, F(summary), 0, 0, "FILE", "write the class counts as JSON"},
@@ -247,8 +290,48 @@ static int set_value(mxs_config_t *c, const opt_t *o, const char *value, int fro
     *(double *)field = d;
     return 0;
   case K_CLASSES: return parse_classes(value, (mxs_class_set_t *)field, why, wl);
+  case K_TLSVER:
+    if (mxs_tls_version_parse(value, 1, (int *)field) < 0)
+      return snprintf(why, wl, "'%s' is not a TLS version (1.0, 1.1, 1.2, 1.3, TLSv1.2 ..., or none)", value), -1;
+    return 0;
+  case K_TLSKNOB:
+  case K_PROFILE:
+  case K_PROFILES:
+    if (o->kind == K_TLSKNOB && mxs_tls_check_knob(o->name, value, why, wl) < 0) return -1;
+    if (o->kind == K_PROFILE && !mxs_profile_find(value))
+      return snprintf(why, wl, "'%s' is not a profile (%s)", value, mxs_profile_names()), -1;
+    if (o->kind == K_PROFILES) {
+      const mxs_profile_t *list[16];
+      size_t n;
+      if (mxs_profile_list_parse(value, list, 8, &n, why, wl) < 0) return -1;
+    }
+    if (from_file && !(value = own(c, value))) return snprintf(why, wl, "out of memory"), -1;
+    *(const char **)field = value;
+    return 0;
   }
   return -1;
+}
+
+int mxs_config_check_tls(const mxs_config_t *c, FILE *err) {
+  const mxs_profile_t *p;
+  mxs_tls_settings_t s;
+  if (mxs_config_tls_settings(c, &p, &s) < 0) return fprintf(err, "mxscan: --sender-profile: unknown\n"), -1;
+  if (s.min_version && s.max_version && s.min_version > s.max_version) {
+    fprintf(err, "mxscan: --tls-min-version %s is above --tls-max-version %s (profile %s%s)\n",
+            mxs_tls_version_name(s.min_version), mxs_tls_version_name(s.max_version), p->name,
+            c->tls.min_version || c->tls.max_version ? " with the versions given" : "");
+    return -1;
+  }
+  if (c->tls.client_key && !c->tls.client_cert) {
+    fprintf(err, "mxscan: --client-key %s: needs --client-cert\n", c->tls.client_key);
+    return -1;
+  }
+  char why[PATH_MAX + 256];
+  if (c->tls.client_cert && mxs_tls_check_client_cert(s.client_cert, s.client_key, s.seclevel, why, sizeof why) < 0) {
+    fprintf(err, "mxscan: %s\n", why);
+    return -1;
+  }
+  return 0;
 }
 
 int mxs_config_set(mxs_config_t *c, const char *name, const char *value, FILE *err) {
@@ -389,5 +472,5 @@ int mxs_config_parse(mxs_config_t *c, int argc, char **argv, FILE *err) {
     return -1;
   }
   if (optind < argc) c->input = argv[optind];
-  return 0;
+  return mxs_config_check_tls(c, err);
 }

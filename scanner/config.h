@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "results/classify.h"
+#include "results/profiles.h"
 
 typedef struct {
   const char *input;           /* path or "-" */
@@ -53,7 +54,11 @@ typedef struct {
   mxs_class_set_t fail_on; /* --fail-on classes (0: none given) */
   double fail_on_ratio;    /* --fail-on-ratio (0: not given) */
   int resume;              /* --resume: continue the run that wrote -o FILE */
-  char **owned;            /* strings read from a config file */
+  /* the sender's TLS settings (results/profiles.h) */
+  const char *sender_profile; /* --sender-profile NAME, NULL = modern */
+  mxs_tls_settings_t tls;     /* --tls-min-version ... --client-key given on top of it ("not given": 0/-1/NULL) */
+  const char *diag_profiles;  /* --diag-profiles a,b: retries after a TLS failure instead of legacy, NULL = none */
+  char **owned;               /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;
 
@@ -61,6 +66,10 @@ typedef struct {
 void mxs_config_defaults(mxs_config_t *c);
 /* Frees what C owns (strings from a config file). */
 void mxs_config_free(mxs_config_t *c);
+/* The sender profile C names (or modern) and its settings with C's knobs
+ * applied into OUT; returns 1 when knobs changed them ("custom"), 0 if not,
+ * -1 for an unknown profile name. */
+int mxs_config_tls_settings(const mxs_config_t *c, const mxs_profile_t **profile, mxs_tls_settings_t *out);
 /* This host's fully qualified name (the EHLO default) into BUF. */
 const char *mxs_config_default_ehlo_name(char *buf, size_t len);
 

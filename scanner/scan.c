@@ -338,11 +338,38 @@ mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *c, uv_loop_t *loop, mxs_t
                            .read_buf = read_buf};
 }
 
+/* The TLS contexts: the sender profile's for every probe, and one per
+ * diagnostic retry (the legacy profile, or each of --diag-profiles). */
+static int setup_tls(mxs_scan_t *s, char *err, size_t errlen) {
+  const mxs_config_t *c = s->cfg;
+  int custom = mxs_config_tls_settings(c, &s->profile, &s->tls_set);
+  if (custom < 0) {
+    snprintf(err, errlen, "--sender-profile: '%s' is not a profile (%s)", c->sender_profile, mxs_profile_names());
+    return -1;
+  }
+  s->profile_custom = custom;
+  if (c->diag_profiles && mxs_profile_list_parse(c->diag_profiles, s->diag, MXS_DIAG_MAX, &s->ndiag, err, errlen) < 0) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", err);
+    snprintf(err, errlen, "--diag-profiles: %s", why);
+    return -1;
+  }
+  mxs_tls_variant_t diag[MXS_DIAG_MAX] = {{"legacy", 0, &mxs_profile_find("legacy")->set}};
+  for (size_t i = 0; i < s->ndiag; i++) diag[i] = (mxs_tls_variant_t){s->diag[i]->name, 0, &s->diag[i]->set};
+  mxs_tls_ctx_opts_t o = {
+      c->ca_file, (size_t)c->verify_cache, {s->profile->name, custom, &s->tls_set}, diag, s->ndiag ? s->ndiag : 1};
+  if (mxs_tls_ctx_new_ex(&o, &s->tls, err, errlen) < 0) return -1;
+  s->stats->profile = s->profile->name;
+  s->stats->profile_custom = custom;
+  s->stats->tls = s->tls_set;
+  return 0;
+}
+
 static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   const mxs_config_t *c = s->cfg;
   mxs_resolver_opts_t ro = mxs_scan_resolver_opts(c);
   if (mxs_resolver_new(&s->loop, &ro, &s->resolver, err, errlen) < 0) return -1;
-  if (mxs_tls_ctx_new(c->ca_file, (size_t)c->verify_cache, &s->tls, err, errlen) < 0) return -1;
+  if (setup_tls(s, err, errlen) < 0) return -1;
   int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
                           : mxs_file_source_open(c->input, on_bad_line, s, &s->source, err, errlen);
   if (rc < 0) return -1;

@@ -78,6 +78,7 @@ typedef struct target_s {
   char *sni;
   mxs_verdict_t v; /* the probe's result, refined with the legacy retry */
   job_t *waiters, **wtail;
+  unsigned char diag_next; /* --diag-profiles: the next retry to run */
 } target_t;
 
 struct mxs_scan_s {
@@ -119,6 +120,14 @@ struct mxs_scan_s {
   size_t acks_pending; /* domains whose records an exporter has not stored yet */
   mxs_stats_t *stats;
   FILE *err;
+  /* The sender profile of every probe (TLS context variant 0) and the
+   * --diag-profiles retries (variants 1..ndiag; ndiag 0: the one legacy
+   * retry, or none with --no-diag). */
+  const mxs_profile_t *profile;
+  int profile_custom;
+  mxs_tls_settings_t tls_set; /* the profile with the knobs applied */
+  const mxs_profile_t *diag[MXS_DIAG_MAX];
+  size_t ndiag;
 };
 
 /* fanout.c */

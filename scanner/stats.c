@@ -39,6 +39,39 @@ static void write_counts(FILE *fp, const char *name, const uint64_t *counts, uin
   fprintf(fp, "}}");
 }
 
+/* A JSON string of TEXT (the settings carry user strings: quotes, file names). */
+static void json_str(FILE *fp, const char *text) {
+  fputc('"', fp);
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(fp, "\\%c", *p);
+    else if (*p < 0x20)
+      fprintf(fp, "\\u%04x", *p);
+    else
+      fputc(*p, fp);
+  }
+  fputc('"', fp);
+}
+
+struct lines {
+  FILE *fp;
+  int n;
+};
+
+static void settings_line(void *arg, const char *text) {
+  struct lines *l = arg;
+  fputs(l->n++ ? ", " : "", l->fp);
+  json_str(l->fp, text);
+}
+
+/* The sender profile, as records name it, and exactly what it set. */
+static void write_profile(FILE *fp, const mxs_stats_t *s) {
+  fprintf(fp, "  \"profile\": \"%s%s\",\n  \"profile_settings\": [", s->profile, s->profile_custom ? "+custom" : "");
+  struct lines l = {fp, 0};
+  mxs_tls_settings_describe(&s->tls, settings_line, &l);
+  fprintf(fp, "],\n");
+}
+
 int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size_t errlen) {
   FILE *fp = fopen(path, "w");
   if (!fp) {
@@ -59,6 +92,7 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
           "  \"interrupted\": %s,\n  \"verify_cache\": {\"lookups\": %llu, \"hits\": %llu},\n",
           (unsigned long long)s->lines_rejected, (unsigned long long)s->write_errors, (unsigned long long)s->unfinished,
           s->interrupted ? "true" : "false", (unsigned long long)s->verify_lookups, (unsigned long long)s->verify_hits);
+  if (s->profile) write_profile(fp, s);
   /* What the run cost this machine so far (every thread), for the operator
    * who sizes the nightly box from the summaries. */
   struct rusage ru;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "results/classify.h"
+#include "results/profiles.h"
 
 typedef struct {
   uint64_t probes[MXS_CLASS_COUNT];  /* records by class */
@@ -20,6 +21,9 @@ typedef struct {
   uint64_t started_ms;       /* loop time at the start, for rates */
   int interrupted;           /* stopped by a signal before the end */
   int aborted;               /* a second signal: exit at once, nothing torn down */
+  const char *profile;       /* the sender profile of the probes (static), NULL: none set up */
+  int profile_custom;        /* options changed its settings */
+  mxs_tls_settings_t tls;    /* its settings as applied (strings borrowed from the config) */
 } mxs_stats_t;
 
 /* 1 when the run should alert: a record of a class in FAIL_ON, or more

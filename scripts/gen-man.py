@@ -9,7 +9,7 @@ share/man/man1.
 import subprocess
 import sys
 
-COMMANDS = ["scan", "probe", "explain", "report", "diff", "classes"]
+COMMANDS = ["scan", "probe", "explain", "report", "diff", "classes", "profiles"]
 
 
 def run(mxscan, *args):

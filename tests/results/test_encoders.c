@@ -27,7 +27,7 @@ static mxs_record_t sample(mxs_cert_info_t *cert, mxs_timings_t *tm, mxs_diag_t 
                             .sha256 = "00ff",
                             .chain_len = 2};
   *tm = (mxs_timings_t){1, 2, 3, 4, 5, 6, 21};
-  *diag = (mxs_diag_t){1, "TLSv1", "AES128-SHA", "prime256v1", NULL};
+  *diag = (mxs_diag_t){1, "TLSv1", "AES128-SHA", "prime256v1", NULL, NULL, 0, 0};
   mxs_record_t r = {.domain = "example.test",
                     .cls = MXS_CLASS_CERT_EXPIRED,
                     .stage = "cert",
