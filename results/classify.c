@@ -72,6 +72,10 @@ static int is_not_tls_reason(int r) {
 
 mxs_class_t mxs_class_from_tls(const mxs_tls_outcome_t *o) {
   int r = o->ssl_reason, alert = o->alert_received;
+  /* A CertificateRequest comes after the version and the cipher are
+   * agreed: whatever alert follows (handshake_failure included) is about
+   * our client certificate, whatever another profile got. */
+  if (o->cert_requested && alert >= 0) return MXS_CLASS_TLS_ALERT;
   /* A stack that only a client with other versions can talk to (TLS 1.0
    * for a modern sender, TLS 1.3 for one capped at 1.2) is a version
    * problem, however the failed attempt happened to fail (alert, reset). */
@@ -80,9 +84,6 @@ mxs_class_t mxs_class_from_tls(const mxs_tls_outcome_t *o) {
       (o->legacy_version < lo || (o->max_version && o->legacy_version > o->max_version)))
     return MXS_CLASS_TLS_VERSION_MISMATCH;
   if (is_version_reason(r) || alert == SSL_AD_PROTOCOL_VERSION) return MXS_CLASS_TLS_VERSION_MISMATCH;
-  /* A CertificateRequest comes after the cipher is agreed: whatever alert
-   * follows (handshake_failure included) is about our client certificate. */
-  if (o->cert_requested && alert >= 0) return MXS_CLASS_TLS_ALERT;
   if (is_cipher_reason(r) || alert == SSL_AD_HANDSHAKE_FAILURE || alert == SSL_AD_INSUFFICIENT_SECURITY)
     return MXS_CLASS_TLS_NO_SHARED_CIPHER;
   if (r == SSL_R_DH_KEY_TOO_SMALL || r == SSL_R_BAD_DH_VALUE) return MXS_CLASS_TLS_WEAK_DH;

@@ -181,10 +181,14 @@ void mxs_cmp_explain_all(const mxs_cmp_cell_t *c, size_t n, mxs_cmp_finding_t *f
   }
   if (n && asked == n) {
     set_finding(f, MXS_FAULT_SENDER, "client certificate");
-    snprintf(f->text, sizeof f->text,
-             "The receiver asks for a client certificate and refused every profile (%s): none presents one from a "
-             "CA it trusts. Give one with --client-cert and --client-key.",
-             sent ? "with the certificates given, and without" : "none presents a certificate");
+    if (sent)
+      snprintf(f->text, sizeof f->text,
+               "The receiver asks for a client certificate and refused every profile, the certificate given with "
+               "--client-cert too: present one from a CA the receiver trusts.");
+    else
+      snprintf(f->text, sizeof f->text,
+               "The receiver asks for a client certificate and rejects the handshake without one, and no profile "
+               "presents one: give one from a CA the receiver trusts with --client-cert and --client-key.");
   } else if (n && same == n && c[0].cls == MXS_CLASS_OK) {
     snprintf(f->text, sizeof f->text, "Every profile gets ok.");
   } else if (n && same == n) {

@@ -475,7 +475,12 @@ static void handshake_done(probe_t *p) {
   snprintf(r->tls_version, sizeof r->tls_version, "%s", mxs_tls_version(p->tls));
   snprintf(r->cipher, sizeof r->cipher, "%s", mxs_tls_cipher(p->tls));
   mxs_tls_group(p->tls, r->group, sizeof r->group);
+  r->tls_fail.cert_requested = mxs_tls_cert_requested(p->tls); /* and whether ours went: for a comparison */
+  r->tls_fail.cert_sent = mxs_tls_cert_sent(p->tls);
   trace(p, 'T', "handshake done: %s, cipher %s, group %s", r->tls_version, r->cipher, r->group);
+  if (r->tls_fail.cert_requested)
+    trace(p, 'T', "the server asked for a client certificate: %s",
+          r->tls_fail.cert_sent ? "ours was sent" : "we have none to send");
   if (p->env->trace) mxs_tls_describe(p->tls, (int64_t)time(NULL), trace_line, p);
   X509 *leaf = mxs_tls_leaf(p->tls);
   if (leaf) {

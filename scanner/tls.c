@@ -6,6 +6,7 @@
  */
 #include "scanner/tls.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -128,6 +129,18 @@ static void info_cb(const SSL *ssl, int where, int ret) {
   if ((where & SSL_CB_CONNECT_LOOP) && SSL_get_state(ssl) == TLS_ST_CR_CERT_REQ) t->cert_requested = 1;
 }
 
+/* 0 when PATH can be opened for reading, else -1 with ERR naming OPTION,
+ * the file and the system's reason (OpenSSL's own says "system lib"). */
+static int readable(const char *path, const char *option, char *err, size_t errlen) {
+  FILE *f = fopen(path, "r");
+  if (f) {
+    fclose(f);
+    return 0;
+  }
+  snprintf(err, errlen, "%s %s: %s", option, path, strerror(errno));
+  return -1;
+}
+
 /* Applies a profile's settings (with the knobs merged in) to CTX, in the
  * order results/profiles.c describes them: the security level after the
  * cipher list, so that it wins over a "@SECLEVEL" there; the client
@@ -163,18 +176,20 @@ static int apply_settings(SSL_CTX *ctx, const mxs_tls_settings_t *s, char *err, 
   if (s->seclevel >= 0) SSL_CTX_set_security_level(ctx, s->seclevel);
   if (s->client_cert) {
     const char *key = s->client_key ? s->client_key : s->client_cert;
+    if (readable(s->client_cert, "--client-cert", err, errlen) < 0 || readable(key, "--client-key", err, errlen) < 0)
+      return -1;
     if (SSL_CTX_use_certificate_chain_file(ctx, s->client_cert) != 1) {
-      set_ctx_err(err, errlen, "--client-cert: cannot use", s->client_cert);
+      set_ctx_err(err, errlen, "--client-cert: no usable certificate chain in", s->client_cert);
       return -1;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-      set_ctx_err(err, errlen, "--client-key: cannot use", key);
-      return -1;
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
       char what[PATH_MAX + 64];
-      snprintf(what, sizeof what, "--client-key %s does not belong to --client-cert", key);
-      set_ctx_err(err, errlen, what, s->client_cert);
+      if (s->client_key)
+        snprintf(what, sizeof what, "--client-key: the key for --client-cert %.*s: cannot use", PATH_MAX / 2,
+                 s->client_cert);
+      else
+        snprintf(what, sizeof what, "--client-cert: no private key (give --client-key) in");
+      set_ctx_err(err, errlen, what, key);
       return -1;
     }
   }
@@ -332,19 +347,19 @@ static int offers_cipher(SSL *ssl, const char *cipher) {
   return found;
 }
 
-static int offers_group(SSL *ssl, const char *group) {
-  int nid = group_nid(group), n = SSL_get1_groups(ssl, NULL);
-  if (nid == NID_undef || n < 0) return -1;
-  /* Nothing configured: OpenSSL 3.0's default list (ssl/t1_lib.c), which
-   * has every named group it implements. */
-  if (n == 0) return 1;
-  int *nids = calloc((size_t)n, sizeof *nids), found = -1;
-  if (nids && SSL_get1_groups(ssl, nids) == n) {
-    found = 0;
-    for (int i = 0; i < n && !found; i++) found = nids[i] == nid;
-  }
-  free(nids);
-  return found;
+/* From the settings, not the SSL: OpenSSL 3.0 has no getter for a
+ * client's own groups (SSL_get1_groups reports the peer's).  No list is
+ * OpenSSL 3.0's default (ssl/t1_lib.c), which has every group it
+ * implements. */
+static int offers_group(const mxs_tls_settings_t *s, const char *group) {
+  int nid = group_nid(group);
+  if (nid == NID_undef) return -1;
+  if (!s->groups) return 1;
+  char list[512];
+  snprintf(list, sizeof list, "%s", s->groups);
+  for (char *save = NULL, *g = strtok_r(list, ":", &save); g; g = strtok_r(NULL, ":", &save))
+    if (group_nid(g) == nid) return 1;
+  return 0;
 }
 
 int mxs_tls_settings_offer(const mxs_tls_settings_t *s, int group, const char *name) {
@@ -354,7 +369,7 @@ int mxs_tls_settings_offer(const mxs_tls_settings_t *s, int group, const char *n
   char err[256];
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   SSL *ssl = ctx && apply_settings(ctx, &offer, err, sizeof err) == 0 ? SSL_new(ctx) : NULL;
-  int found = !ssl ? -1 : group ? offers_group(ssl, name) : offers_cipher(ssl, name);
+  int found = !ssl ? -1 : group ? offers_group(s, name) : offers_cipher(ssl, name);
   SSL_free(ssl);
   SSL_CTX_free(ctx);
   ERR_clear_error();
@@ -439,9 +454,10 @@ static void record_failure(mxs_tls_t *t, int rc) {
   mxs_tls_failure_t *f = &t->fail;
   if (e && ERR_GET_LIB(e) == ERR_LIB_SSL) f->ssl_reason = ERR_GET_REASON(e);
   const char *reason = e ? ERR_reason_error_string(e) : NULL;
+  const char *desc = f->alert_received >= 0 ? SSL_alert_desc_string_long(f->alert_received) : "";
+  if (f->alert_received == 116) desc = "certificate required"; /* TLS 1.3's, unnamed by OpenSSL 3.0 */
   if (f->alert_received >= 0)
-    snprintf(f->text, sizeof f->text, "%s (alert %d: %s)", reason ? reason : "fatal alert", f->alert_received,
-             SSL_alert_desc_string_long(f->alert_received));
+    snprintf(f->text, sizeof f->text, "%s (alert %d: %s)", reason ? reason : "fatal alert", f->alert_received, desc);
   else if (reason)
     snprintf(f->text, sizeof f->text, "%s", reason);
   else

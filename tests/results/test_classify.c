@@ -127,6 +127,11 @@ static void tls_profile_versions(void **state) {
   assert_int_equal(mxs_class_from_tls(&o), MXS_CLASS_TLS_ALERT);
   o.cert_requested = 0;
   assert_int_equal(mxs_class_from_tls(&o), MXS_CLASS_TLS_NO_SHARED_CIPHER);
+  /* ... even when a profile allowing other versions got through (with a
+   * certificate): the version was agreed before the CertificateRequest. */
+  o = (mxs_tls_outcome_t){
+      SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE, 40, 0, 1, TLS1_3_VERSION, TLS1_2_VERSION, TLS1_2_VERSION, 1};
+  assert_int_equal(mxs_class_from_tls(&o), MXS_CLASS_TLS_ALERT);
 }
 
 static void tls_failures(void **state) {
