@@ -183,13 +183,14 @@ static int apply_settings(SSL_CTX *ctx, const mxs_tls_settings_t *s, char *err, 
       return -1;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-      char what[PATH_MAX + 64];
+      char what[2 * PATH_MAX + 96];
       if (s->client_key)
-        snprintf(what, sizeof what, "--client-key: the key for --client-cert %.*s: cannot use", PATH_MAX / 2,
+        snprintf(what, sizeof what, "--client-key %s is no private key matching --client-cert %s (OpenSSL)", key,
                  s->client_cert);
       else
-        snprintf(what, sizeof what, "--client-cert: no private key (give --client-key) in");
-      set_ctx_err(err, errlen, what, key);
+        snprintf(what, sizeof what, "--client-cert %s: no private key matching it in the file (give --client-key)",
+                 key);
+      set_ctx_err(err, errlen, what, NULL);
       return -1;
     }
   }
