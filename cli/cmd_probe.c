@@ -53,6 +53,8 @@ static const char probe_usage[] =
     "  --handshake-timeout S     seconds for the TLS handshake (default 30)\n"
     "  --dns-timeout S           seconds per DNS try (default 2)\n"
     "  --dns-tries N             DNS tries per query (default 3)\n"
+    "  --sni mx|none             send each MX name as SNI (default), or none, as\n"
+    "                            stock Postfix and Exim clients do\n"
     "  --sender-profile NAME     probe with a named sender profile (modern; see\n"
     "                            'mxscan profiles')\n"
     "  --tls-min-version V, --tls-max-version V, --ciphers LIST, --ciphersuites LIST,\n"
@@ -82,6 +84,7 @@ enum {
   OPT_T_HANDSHAKE,
   OPT_T_DNS,
   OPT_DNS_TRIES,
+  OPT_SNI,
   OPT_PROFILE,
   OPT_TLS_MIN,
   OPT_TLS_MAX,
@@ -114,6 +117,7 @@ static const struct option probe_opts[] = {
     {"handshake-timeout", required_argument, 0, OPT_T_HANDSHAKE},
     {"dns-timeout", required_argument, 0, OPT_T_DNS},
     {"dns-tries", required_argument, 0, OPT_DNS_TRIES},
+    {"sni", required_argument, 0, OPT_SNI},
     {"sender-profile", required_argument, 0, OPT_PROFILE},
     {"tls-min-version", required_argument, 0, OPT_TLS_MIN},
     {"tls-max-version", required_argument, 0, OPT_TLS_MAX},
@@ -182,6 +186,7 @@ static int parse_probe_opt(int c, const char *opt, probe_opts_t *o) {
   case OPT_T_HANDSHAKE:
   case OPT_T_DNS:
   case OPT_DNS_TRIES:
+  case OPT_SNI:
   case OPT_PROFILE:
   case OPT_TLS_MIN:
   case OPT_TLS_MAX:
@@ -323,8 +328,8 @@ static int item_connect(mxs_pitem_t *it, int legacy) {
   t->used = 1;
   t->t0_ns = uv_hrtime();
   transcript_add(t, '*', "connecting to %s port %d", it->ip, cfg->port);
-  int rc =
-      mxs_probe_start(&it->env, it->ip, cfg->port, it->mx->host, legacy, legacy ? on_legacy_done : on_probe_done, it);
+  int rc = mxs_probe_start(&it->env, it->ip, cfg->port, cfg->sni_none ? NULL : it->mx->host, legacy,
+                           legacy ? on_legacy_done : on_probe_done, it);
   if (rc < 0) {
     transcript_add(t, '*', "could not start the connection: %s", uv_strerror(rc));
     it->cur = NULL;

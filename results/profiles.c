@@ -34,8 +34,8 @@ static const mxs_profile_t table[] = {
      "Postfix itself lowers the security level to 0 for opportunistic TLS (tls_client.c; level 1 only at the "
      "verify/secure levels, so Debian's compiled-in level 2 does not apply) and sets SSL_OP_ALL (tls_bug_bits); "
      "Debian 12's /etc/ssl/openssl.cnf sets no TLS defaults; TLS 1.3 suites and signature algorithms are OpenSSL "
-     "3.0's. Not covered: Postfix sends no SNI unless smtp_tls_servername is set (mxscan always sends the MX "
-     "name), its session cache and DANE.",
+     "3.0's. Not covered: Postfix sends no SNI unless smtp_tls_servername is set (mxscan sends the MX name; "
+     "--sni none sends none), its session cache and DANE.",
      {MXS_TLS_V1_0, 0, 0, "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH", NULL, "X25519:X448:prime256v1:secp521r1:secp384r1",
       NULL, MXS_TLSOPT_BUG_WORKAROUNDS, NULL, NULL}},
     {"tls12-only",

@@ -90,7 +90,10 @@ typedef struct {
   const mxs_diag_t *diag;       /* NULL: no diagnostic retry */
   const mxs_timings_t *timings; /* NULL: no connection tried */
   int attempts;
-  int unfinished;      /* the run ended (--max-runtime, a signal) before this probe did */
+  int unfinished; /* the run ended (--max-runtime, a signal) before this probe did */
+  /* The server name sent in the probe whose certificate the record reports
+   * (written with `cert`; NULL: none was sent, written as null). */
+  const char *sni;
   const char *profile; /* sender profile the probe used (results/profiles.h); NULL: no probe was made */
   int profile_custom;  /* options changed the profile's settings: written as "NAME+custom" */
 } mxs_record_t;
@@ -107,6 +110,7 @@ struct mxs_encoder_s {
   void (*str)(mxs_encoder_t *e, const char *s);
   void (*integer)(mxs_encoder_t *e, int64_t v);
   void (*boolean)(mxs_encoder_t *e, int v);
+  void (*nil)(mxs_encoder_t *e); /* JSON null, msgpack nil */
 };
 
 /* A key and its string value (NULL written as ""), a key and an integer:

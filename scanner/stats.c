@@ -25,6 +25,11 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
   if (s->unfinished)
     fprintf(fp, "%llu record(s) unfinished: the run ended before their probe did (\"unfinished\": true)\n",
             (unsigned long long)s->unfinished);
+  if (s->sni_probes)
+    fprintf(fp,
+            "%llu extra probe(s) for MX names an address's first certificate did not cover; %llu address(es) chose "
+            "their certificate by name\n",
+            (unsigned long long)s->sni_probes, (unsigned long long)s->sni_addresses);
   if (s->interrupted) fprintf(fp, "WARNING: the run was interrupted before the end of the input\n");
 }
 
@@ -92,6 +97,8 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
           "  \"interrupted\": %s,\n  \"verify_cache\": {\"lookups\": %llu, \"hits\": %llu},\n",
           (unsigned long long)s->lines_rejected, (unsigned long long)s->write_errors, (unsigned long long)s->unfinished,
           s->interrupted ? "true" : "false", (unsigned long long)s->verify_lookups, (unsigned long long)s->verify_hits);
+  fprintf(fp, "  \"sni\": {\"name_probes\": %llu, \"addresses_by_name\": %llu},\n", (unsigned long long)s->sni_probes,
+          (unsigned long long)s->sni_addresses);
   if (s->profile) write_profile(fp, s);
   /* What the run cost this machine so far (every thread), for the operator
    * who sizes the nightly box from the summaries. */
