@@ -34,6 +34,7 @@ void mxs_config_defaults(mxs_config_t *c) {
       .threads = (int)uv_available_parallelism(),
       .status_interval_ms = 60000,
       .claim_idle_ms = 60000,
+      .metrics_providers = 10,
   };
 }
 

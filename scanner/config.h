@@ -53,6 +53,8 @@ typedef struct {
   mxs_class_set_t fail_on; /* --fail-on classes (0: none given) */
   double fail_on_ratio;    /* --fail-on-ratio (0: not given) */
   int resume;              /* --resume: continue the run that wrote -o FILE */
+  const char *metrics;     /* --metrics FILE: Prometheus text file (scanner/metrics.h), NULL = none */
+  int metrics_providers;   /* --metrics-providers N: providers with a series of their own */
   char **owned;            /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;

@@ -16,6 +16,7 @@
 #include "queue/table.h"
 #include "resolver/resolver.h"
 #include "scanner/config.h"
+#include "scanner/metrics.h"
 #include "scanner/probe.h"
 #include "scanner/resume.h"
 #include "scanner/stats.h"
@@ -119,6 +120,8 @@ struct mxs_scan_s {
   size_t acks_pending; /* domains whose records an exporter has not stored yet */
   mxs_stats_t *stats;
   FILE *err;
+  mxs_metrics_t *metrics;   /* --metrics: NULL = none */
+  uint64_t last_metrics_ms; /* loop time of the last metrics write */
 };
 
 /* fanout.c */
