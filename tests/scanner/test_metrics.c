@@ -63,8 +63,15 @@ static size_t files_in_dir(void) {
 }
 
 static void write_run(mxs_metrics_t *m, mxs_stats_t *st, int running, int success) {
-  mxs_metrics_sample_t s = {.stats = st, .now = 1000.5, .in_flight = 7, .queued = 3, .domains_read = 12,
-                            .verify_lookups = 9, .verify_hits = 4, .running = running, .success = success};
+  mxs_metrics_sample_t s = {.stats = st,
+                            .now = 1000.5,
+                            .in_flight = 7,
+                            .queued = 3,
+                            .domains_read = 12,
+                            .verify_lookups = 9,
+                            .verify_hits = 4,
+                            .running = running,
+                            .success = success};
   char err[300];
   assert_int_equal(mxs_metrics_write(m, &s, err, sizeof err), 0);
 }
@@ -100,7 +107,7 @@ static void test_file(void **state) {
   assert_non_null(strstr(t, "mxscan_providers_failing 3\n"));
   assert_non_null(strstr(t, "mxscan_provider_failing_domains{provider=\"example.com\"} 2\n"));
   assert_non_null(strstr(t, "mxscan_provider_failing_domains{provider=\"q\\\"uote\\\\d\\nx.org\"} 2\n"));
-  assert_null(strstr(t, "192.0.2.1")); /* the third of --metrics-providers 2 */
+  assert_null(strstr(t, "192.0.2.1"));                             /* the third of --metrics-providers 2 */
   assert_null(strstr(t, "mxscan_last_success_timestamp_seconds")); /* none yet */
   struct stat sb;
   assert_int_equal(stat(path, &sb), 0);
