@@ -7,7 +7,8 @@ real tty, python's pty module) and once on a pipe, as cron would have it:
 on the terminal the progress line (bytes read of the file's size, or
 stream entries read) appears and is cleared at the end; on the pipe there
 is no progress and no control character at all.  Standard output is the
-same both ways.
+same both ways.  With Redis up for collect, also the HTML report of two
+Redis runs, whose last run's facts come from its hash.
 
     test_progress.py --mxscan PATH [--redis-server PATH] [--keep]
 
@@ -133,6 +134,17 @@ def collect(a, tmp):
         out = os.path.join(tmp, "collected.msgpack")
         both("collect", [a.mxscan, "collect", "--redis", srv.url(), "--run", "R1", "-o", out],
              ["mxscan: collect: ", "of 30000 stream entries read", "records of run R1"], same_stdout=False)
+        # while Redis is up: the HTML report of two Redis runs takes the last
+        # one's facts from its hash (P:run:ID)
+        r.hset("mxscan:run:R1", mapping={"run": "R1", "status": "complete", "started_at": "2026-11-28T02:00:00Z",
+                                         "finished_at": "2026-11-28T03:04:05Z", "host": "scanner<1>"})
+        page = os.path.join(tmp, "redis.html")
+        rc, _, err = on_pipe([a.mxscan, "report", "--html", page, "--redis", srv.url(), "--run", "R2", "--run", "R1"])
+        html = open(page).read() if rc == 0 else ""
+        check(rc == 0, "report --html of Redis runs: exit %d (%s)" % (rc, err.strip()))
+        for want in ("redis run R1", "<dd>complete</dd>", "<dd>2026-11-28T03:04:05Z</dd>", "<dd>scanner&lt;1&gt;</dd>",
+                     '<text class="xlabel" x="', ">R2</text>", ">R1</text>"):
+            check(want in html, "report --html of Redis runs shows %r" % want)
     finally:
         srv.stop()
 
