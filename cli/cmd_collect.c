@@ -141,7 +141,13 @@ static void to_json(mxs_json_encoder_t *j, const msgpack_object *o) {
     mxs_json_put_raw(j, "]", 1);
     return;
   case MSGPACK_OBJECT_STR: {
-    char *s = strndup(o->via.str.ptr, o->via.str.size);
+    /* not strndup: the bytes have no NUL after them, and strict string
+     * checks (ASan) read on to one */
+    char *s = malloc(o->via.str.size + 1);
+    if (s) {
+      memcpy(s, o->via.str.ptr, o->via.str.size);
+      s[o->via.str.size] = '\0';
+    }
     mxs_json_put_string(j, s ? s : "");
     free(s);
     return;

@@ -251,6 +251,7 @@ int mxs_run_info_summary(mxs_run_info_t *ri, const char *path, char *err, size_t
                       : "larger than 1 MiB: not a summary");
     return -1;
   }
+  buf[n] = '\0'; /* strndup below stops at n, but a strict reader of it may not */
   jr_t j = {buf, buf, buf + n, ri, 0, ""};
   ws(&j);
   int rc = j.p < j.end && *j.p == '{' ? jvalue(&j, "") : jfail(&j, "a summary is a JSON object");
