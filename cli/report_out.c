@@ -9,14 +9,7 @@
 #include "cli/report_int.h"
 #include "results/record.h"
 
-typedef struct {
-  uint64_t dclass[MXS_CLASS_COUNT];   /* domains by their class */
-  mxs_rdomain_t **domains;            /* by name */
-  mxs_rprovider_t **providers;        /* by probes, most first */
-  mxs_rcount_t **versions, **ciphers; /* by count, most first */
-  size_t ndomains, nproviders, nversions, nciphers, nexpiring;
-  uint64_t no_tls; /* domains with no ok record */
-} view_t;
+typedef mxs_rview_t view_t;
 
 static int by_probes(const void *a, const void *b) {
   const mxs_rprovider_t *x = *(const mxs_rprovider_t *const *)a, *y = *(const mxs_rprovider_t *const *)b;
@@ -51,14 +44,14 @@ static size_t expiring_unique(mxs_report_t *r) {
   return r->nexpiring = n;
 }
 
-static void view_free(view_t *v) {
+void mxs_report_view_free(view_t *v) {
   free(v->domains);
   free(v->providers);
   free(v->versions);
   free(v->ciphers);
 }
 
-static int view_build(mxs_report_t *r, view_t *v) {
+int mxs_report_view_build(mxs_report_t *r, view_t *v) {
   *v = (view_t){.ndomains = r->domains.len,
                 .nproviders = r->providers.len,
                 .nversions = r->versions.len,
@@ -68,7 +61,7 @@ static int view_build(mxs_report_t *r, view_t *v) {
   v->versions = (mxs_rcount_t **)mxs_report_table_values(&r->versions, by_count);
   v->ciphers = (mxs_rcount_t **)mxs_report_table_values(&r->ciphers, by_count);
   if (!v->domains || !v->providers || !v->versions || !v->ciphers) {
-    view_free(v);
+    mxs_report_view_free(v);
     return -ENOMEM;
   }
   for (size_t i = 0; i < v->ndomains; i++) {
@@ -205,7 +198,7 @@ static int text_counts(mxs_report_t *r, const char *title, const char *col, mxs_
 
 int mxs_report_print_text(mxs_report_t *r, FILE *fp) {
   view_t v;
-  int rc = view_build(r, &v);
+  int rc = mxs_report_view_build(r, &v);
   if (rc < 0) return rc;
   fprintf(fp, "mxscan report: %llu records, %zu domains", (unsigned long long)r->nprobes, v.ndomains);
   if (r->first_at[0]) fprintf(fp, ", scanned %s .. %s", r->first_at, r->last_at);
@@ -220,7 +213,7 @@ int mxs_report_print_text(mxs_report_t *r, FILE *fp) {
   if (rc == 0) rc = text_expiring(r, &v, fp);
   if (rc == 0) rc = text_counts(r, "TLS versions", "version", v.versions, v.nversions, handshakes, fp);
   if (rc == 0) rc = text_counts(r, "Ciphers", "cipher", v.ciphers, v.nciphers, handshakes, fp);
-  view_free(&v);
+  mxs_report_view_free(&v);
   if (rc == 0 && (fflush(fp) != 0 || ferror(fp))) rc = errno ? -errno : -EIO;
   return rc;
 }
@@ -286,7 +279,7 @@ static void json_counts(mxs_encoder_t *e, const char *key, mxs_rcount_t **c, siz
 
 int mxs_report_print_json(mxs_report_t *r, FILE *fp) {
   view_t v;
-  int rc = view_build(r, &v);
+  int rc = mxs_report_view_build(r, &v);
   if (rc < 0) return rc;
   mxs_json_encoder_t j;
   mxs_json_encoder_init(&j);
@@ -315,7 +308,7 @@ int mxs_report_print_json(mxs_report_t *r, FILE *fp) {
   e->end(e);
   rc = mxs_json_emit(&j, fp);
   mxs_json_encoder_free(&j);
-  view_free(&v);
+  mxs_report_view_free(&v);
   return rc;
 }
 
@@ -352,7 +345,7 @@ static void tlsrpt_policy(const mxs_rdomain_t *d, mxs_encoder_t *e) {
 
 int mxs_report_print_tlsrpt(mxs_report_t *r, FILE *fp) {
   view_t v;
-  int rc = view_build(r, &v);
+  int rc = mxs_report_view_build(r, &v);
   if (rc < 0) return rc;
   char now[24];
   mxs_rfc3339((int64_t)time(NULL), now);
@@ -379,6 +372,6 @@ int mxs_report_print_tlsrpt(mxs_report_t *r, FILE *fp) {
   e->end(e);
   rc = mxs_json_emit(&j, fp);
   mxs_json_encoder_free(&j);
-  view_free(&v);
+  mxs_report_view_free(&v);
   return rc;
 }

@@ -63,18 +63,21 @@ static const char *const field_names[] = {
     [MXS_RD_IMPLICIT_MX] = "implicit_mx",
     [MXS_RD_UNFINISHED] = "unfinished",
     [MXS_RD_CERT] = "cert",
+    [MXS_RD_BANNER] = "banner",
+    [MXS_RD_DELIVERY] = "delivery",
 };
 
 static const unsigned char field_scope[] = {
-    [MXS_RD_SHA256] = MXS_RD_IN_CERT,    [MXS_RD_NOT_AFTER] = MXS_RD_IN_CERT, [MXS_RD_SUBJECT_CN] = MXS_RD_IN_CERT,
-    [MXS_RD_DAYS_LEFT] = MXS_RD_IN_CERT, [MXS_RD_CERT] = MXS_RD_IN_TOP, /* the rest are 0 == MXS_RD_IN_TOP too */
+    [MXS_RD_SHA256] = MXS_RD_IN_CERT,     [MXS_RD_NOT_AFTER] = MXS_RD_IN_CERT,
+    [MXS_RD_SUBJECT_CN] = MXS_RD_IN_CERT, [MXS_RD_DAYS_LEFT] = MXS_RD_IN_CERT,
+    [MXS_RD_CERT] = MXS_RD_IN_TOP,        [MXS_RD_DELIVERY] = MXS_RD_IN_TOP, /* the rest are 0 == MXS_RD_IN_TOP too */
 };
 
 /* Called for every key of every record, so the common path is a length
  * and first-byte compare before one memcmp. */
 int mxs_rd_lookup(int scope, const char *k, size_t n) {
   if (n == 0) return MXS_RD_NONE;
-  for (int id = MXS_RD_DOMAIN; id <= MXS_RD_CERT; id++) {
+  for (int id = MXS_RD_DOMAIN; id <= MXS_RD_DELIVERY; id++) {
     const char *f = field_names[id];
     if (f[0] == k[0] && field_scope[id] == scope && strlen(f) == n && memcmp(f, k, n) == 0) return id;
   }
@@ -122,6 +125,7 @@ int mxs_rd_set_str(mxs_rd_t *d, int id, const char *s) {
   case MXS_RD_SHA256: r->cert_sha256 = s; return 0;
   case MXS_RD_NOT_AFTER: r->cert_not_after = s; return 0;
   case MXS_RD_SUBJECT_CN: r->cert_subject_cn = s; return 0;
+  case MXS_RD_BANNER: r->banner = s; return 0;
   default: return 0;
   }
 }
@@ -144,6 +148,8 @@ void mxs_rd_set_bool(mxs_rd_t *d, int id, int v) {
     d->rec->unfinished = v;
   else if (id == MXS_RD_CERT)
     d->rec->has_cert = v;
+  else if (id == MXS_RD_DELIVERY)
+    d->rec->has_delivery = v;
 }
 
 int mxs_rd_bad_type(mxs_rd_t *d, int scope, int id) {

@@ -54,6 +54,8 @@ typedef struct {
   const char *cert_not_after;
   const char *cert_subject_cn;
   int64_t cert_days_left; /* INT64_MAX when absent */
+  const char *banner;     /* NULL when absent: the server's greeting, its own words */
+  int has_delivery;       /* a "delivery" field was present (sender-level outcomes, any shape) */
 } mxs_read_record_t;
 
 typedef struct mxs_reader_s mxs_reader_t;

@@ -33,7 +33,8 @@ enum {
   MXS_RD_SHA256,
   MXS_RD_NOT_AFTER,
   MXS_RD_SUBJECT_CN,
-  MXS_RD_LAST_STR = MXS_RD_SUBJECT_CN, /* ids up to here are strings */
+  MXS_RD_BANNER,
+  MXS_RD_LAST_STR = MXS_RD_BANNER, /* ids up to here are strings */
   MXS_RD_PREF,
   MXS_RD_PORT,
   MXS_RD_SMTP_CODE,
@@ -42,6 +43,7 @@ enum {
   MXS_RD_IMPLICIT_MX,                 /* a boolean */
   MXS_RD_UNFINISHED,                  /* a boolean */
   MXS_RD_CERT,                        /* the cert map */
+  MXS_RD_DELIVERY,                    /* any value: only its presence is kept (issue 13 owns its shape) */
 };
 
 /* One record being parsed. */

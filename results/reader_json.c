@@ -258,6 +258,10 @@ static int parse_array(jp_t *j) {
 /* Any value; stored when ID is a kept key (of SCOPE), after a type check. */
 static int parse_value(jp_t *j, int scope, int id) {
   if (j->p >= j->end) return jfail(j, "expected a value");
+  if (id == MXS_RD_DELIVERY) { /* kept as "present"; the value is checked, not stored */
+    mxs_rd_set_bool(j->d, id, 1);
+    id = MXS_RD_NONE;
+  }
   char c = *j->p;
   char *s;
   size_t n;

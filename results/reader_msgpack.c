@@ -161,6 +161,10 @@ static int skip(mp_t *m, const val_t *v) {
 static int keep(mp_t *m, int scope, int id, const val_t *v) {
   const unsigned char *data;
   int rc;
+  if (id == MXS_RD_DELIVERY) { /* kept as "present"; the value is checked, not stored */
+    mxs_rd_set_bool(m->d, id, 1);
+    return skip(m, v);
+  }
   if (id <= MXS_RD_LAST_STR) {
     if (v->kind != V_STR) return mxs_rd_bad_type(m->d, scope, id);
     if ((rc = payload(m, v, &data)) < 0) return rc;

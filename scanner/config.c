@@ -35,6 +35,7 @@ void mxs_config_defaults(mxs_config_t *c) {
       .status_interval_ms = 60000,
       .claim_idle_ms = 60000,
       .tls = {.seclevel = -1}, /* not given: the profile's */
+      .metrics_providers = 10,
   };
 }
 

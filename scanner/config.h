@@ -60,6 +60,8 @@ typedef struct {
   const char *sender_profile; /* --sender-profile NAME, NULL = modern */
   mxs_tls_settings_t tls;     /* --tls-min-version ... --client-key given on top of it ("not given": 0/-1/NULL) */
   const char *diag_profiles;  /* --diag-profiles a,b: retries after a TLS failure instead of legacy, NULL = none */
+  const char *metrics;        /* --metrics FILE: Prometheus text file (scanner/metrics.h), NULL = none */
+  int metrics_providers;      /* --metrics-providers N: providers with a series of their own */
   char **owned;               /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;

@@ -22,6 +22,8 @@ static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
   s->stats->nprobes++;
   s->stats->unfinished += r->unfinished != 0;
   d->seen |= MXS_CLASS_BIT(r->cls);
+  /* a domain's records are written one after the other: ndomains numbers it */
+  if (s->metrics && r->cls != MXS_CLASS_OK) mxs_metrics_fail(s->metrics, s->stats->ndomains, r->mx);
 }
 
 static void free_job(job_t *j) {

@@ -16,6 +16,7 @@
 #include "queue/table.h"
 #include "resolver/resolver.h"
 #include "scanner/config.h"
+#include "scanner/metrics.h"
 #include "scanner/probe.h"
 #include "scanner/resume.h"
 #include "scanner/stats.h"
@@ -147,6 +148,8 @@ struct mxs_scan_s {
   mxs_tls_settings_t tls_set; /* the profile with the knobs applied */
   const mxs_profile_t *diag[MXS_DIAG_MAX];
   size_t ndiag;
+  mxs_metrics_t *metrics;   /* --metrics: NULL = none */
+  uint64_t last_metrics_ms; /* loop time of the last metrics write */
 };
 
 /* fanout.c */
