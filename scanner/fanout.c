@@ -420,6 +420,10 @@ void scan_pump_probes(mxs_scan_t *s) {
   if (s->closed || s->stopping) return;
   uint64_t wake;
   mxs_sched_item_t *it;
+  /* The rates are measured at the moment a connection starts, not at the
+   * start of this loop iteration (uv_now is cached, and a busy iteration
+   * would let two starts look further apart than they are). */
+  uv_update_time(&s->loop);
   while ((it = mxs_sched_pop(&s->sched, uv_now(&s->loop), &wake))) start_target(s, (target_t *)it);
   if (wake != UINT64_MAX) uv_timer_start(&s->sched_timer, scan_on_sched_timer, wake, 0);
 }
