@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include "results/delivery.h"
+
 void mxs_rfc3339(int64_t t, char out[24]) {
   time_t tt = (time_t)t;
   struct tm tm;
@@ -90,6 +92,7 @@ static size_t count_fields(const mxs_record_t *r) {
   if (r->diag) n++;
   if (r->timings) n += 2;
   if (r->unfinished) n++;
+  n++; /* delivery */
   return n;
 }
 
@@ -141,5 +144,7 @@ void mxs_record_encode(const mxs_record_t *r, mxs_encoder_t *e) {
     e->key(e, "unfinished");
     e->boolean(e, 1);
   }
+  e->key(e, "delivery"); /* what a sender does with the mail, per TLS level */
+  mxs_delivery_encode(r, e);
   e->end(e);
 }
