@@ -65,7 +65,7 @@ int mxs_cmd_scan(int argc, char **argv) {
     _exit(1);
   }
   /* 1 (the run is incomplete) outranks 3 (the findings should alert). */
-  if (rc == 0 && mxs_stats_should_alert(&stats, cfg.fail_on, cfg.fail_on_ratio)) rc = 3;
+  if (rc == 0 && mxs_stats_should_alert(&stats, cfg.fail_on, cfg.fail_on_deferred, cfg.fail_on_ratio)) rc = 3;
   mxs_config_free(&cfg);
   return rc;
 }

@@ -116,6 +116,7 @@ typedef struct {
   uint8_t flags;         /* internal: which of the above are set */
 } mxs_delivery_fold_t;
 
+/* A zeroed fold is empty too (so a calloc'ed owner needs no init). */
 void mxs_delivery_fold_init(mxs_delivery_fold_t *f);
 /* Adds a record's outcome OUT at a level, RETRIED as mxs_delivery_retried()
  * says, for an MX of preference PREF (any value when the record has none:

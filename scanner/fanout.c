@@ -22,6 +22,7 @@ static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
   s->stats->nprobes++;
   s->stats->unfinished += r->unfinished != 0;
   d->seen |= MXS_CLASS_BIT(r->cls);
+  mxs_delivery_domain_add(&d->delivery, r);
 }
 
 static void free_job(job_t *j) {
@@ -119,6 +120,7 @@ void scan_domain_release(domain_t *d) {
   mxs_class_set_t fails = d->seen & ~MXS_CLASS_BIT(MXS_CLASS_OK);
   s->stats->domains[fails ? mxs_class_first(fails) : MXS_CLASS_OK]++;
   s->stats->ndomains++;
+  mxs_stats_add_delivery(s->stats, &d->delivery, fails ? mxs_class_first(fails) : MXS_CLASS_OK);
   d->finished = 1;
   if (!d->in_dns) free(d); /* else on_resolved frees it when c-ares is done */
   s->domains_active--;

@@ -149,6 +149,13 @@ static void domain_fold(void **state) {
   assert_int_equal(fold("10:tls 20:unknown"), MXS_OUTCOME_TLS); /* never reached */
   assert_int_equal(fold("10:deferred 20:unknown"), MXS_OUTCOME_UNKNOWN);
   assert_int_equal(fold("70000:tls 65535:cleartext"), MXS_OUTCOME_CLEARTEXT); /* out of range: last */
+  /* a zeroed fold (a calloc'ed domain) is an empty one */
+  mxs_delivery_fold_t z;
+  memset(&z, 0, sizeof z);
+  assert_int_equal(mxs_delivery_fold_result(&z), MXS_OUTCOME_DEFERRED);
+  mxs_delivery_fold_add(&z, MXS_OUTCOME_UNKNOWN, 0, 20);
+  mxs_delivery_fold_add(&z, MXS_OUTCOME_TLS, 0, 10);
+  assert_int_equal(mxs_delivery_fold_result(&z), MXS_OUTCOME_TLS);
 }
 
 static void whole_records(void **state) {
