@@ -7,6 +7,8 @@
 
 #include "cli/report.h"
 #include "queue/table.h"
+#include "results/delivery.h"
+#include "results/delivery.h"
 
 /* One TLS-RPT failure-details entry (per domain): records that agree on
  * these four fields are one entry with a count. */
@@ -19,8 +21,9 @@ typedef struct mxs_rfail_s {
 typedef struct {
   const char *name; /* arena */
   mxs_class_set_t seen;
-  uint64_t tls_ok, tls_fail; /* TLS-RPT sessions (records whose tlsrpt is not "none") */
-  mxs_rfail_t *fails;        /* only with opts.tlsrpt */
+  uint64_t tls_ok, tls_fail;      /* TLS-RPT sessions (records whose tlsrpt is not "none") */
+  mxs_rfail_t *fails;             /* only with opts.tlsrpt */
+  mxs_delivery_domain_t delivery; /* what a sender does with its mail (zeroed: empty) */
 } mxs_rdomain_t;
 
 typedef struct {
