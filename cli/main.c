@@ -110,6 +110,7 @@ static const mxs_command_t commands[] = {
     {"worker", mxs_cmd_worker, "scan the jobs of a distributed run (any number of machines)"},
     {"collect", mxs_cmd_collect, "export a distributed run's records from Redis to a file"},
     {"status", mxs_cmd_status, "progress of a distributed run: queued, in flight, done, classes"},
+    {"maillog", mxs_cmd_maillog, "the recipient domains whose deliveries failed on TLS, from Postfix/Exim logs"},
 };
 
 static void usage(FILE *fp) {
