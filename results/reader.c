@@ -41,7 +41,7 @@ struct mxs_reader_s {
 
 /* ---- the kept keys ------------------------------------------------------ */
 
-static const char *const field_names[] = {
+static const char *const field_names[MXS_RD_DELIVERY + 1] = {
     [MXS_RD_DOMAIN] = "domain",
     [MXS_RD_CLASS] = "class",
     [MXS_RD_STAGE] = "stage",
@@ -70,7 +70,8 @@ static const char *const field_names[] = {
     [MXS_RD_DELIVERY] = "delivery",
 };
 
-static const unsigned char field_scope[] = {
+static const unsigned char field_scope[MXS_RD_DELIVERY + 1] = {
+    /* one per id: the lookup walks them all */
     [MXS_RD_SHA256] = MXS_RD_IN_CERT,
     [MXS_RD_NOT_AFTER] = MXS_RD_IN_CERT,
     [MXS_RD_SUBJECT_CN] = MXS_RD_IN_CERT,
