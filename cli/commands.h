@@ -24,5 +24,6 @@ int mxs_cmd_worker(int argc, char **argv);   /* cmd_worker.c */
 int mxs_cmd_collect(int argc, char **argv);  /* cmd_collect.c */
 int mxs_cmd_status(int argc, char **argv);   /* cmd_collect.c */
 int mxs_cmd_profiles(int argc, char **argv); /* cmd_profiles.c */
+int mxs_cmd_maillog(int argc, char **argv);  /* cmd_maillog.c */
 
 #endif

@@ -22,11 +22,15 @@
 #include <uv.h>
 
 #include "results/classify.h"
+#include "results/delivery.h"
 #include "results/profiles.h"
 #include "scanner/tls.h"
 
 /* K_SECS/K_SECS0: a duration (K_SECS above 0); K_RATE: per second, "N/m"
- * and "N/h" accepted; K_COUNT: a large whole number.  K_TLSVER: a TLS version or "none" (an int, results/profiles.h);
+ * and "N/h" accepted; K_COUNT: a large whole number; K_CLASSES also takes
+ * the word `deferred`, which is no class: it sets fail_on_deferred;
+ * K_LEVEL: a security level mxscan computes (results/delivery.h).
+ * K_TLSVER: a TLS version or "none" (an int, results/profiles.h);
  * K_TLSKNOB: a string OpenSSL must accept for the option of that name
  * (scanner/tls.h); K_PROFILE(S): a sender profile name (a list of them). */
 typedef enum {
@@ -42,6 +46,7 @@ typedef enum {
   K_FORMAT,
   K_SNI,
   K_CLASSES,
+  K_LEVEL,
   K_TLSVER,
   K_TLSKNOB,
   K_PROFILE,
@@ -126,15 +131,19 @@ static const opt_t opts[] = {
     {"quiet", 'q', "output", K_FLAG, F(quiet), 0, 0, NULL, "no class table or progress on standard error"},
     {"status-interval", 0, "output", K_SECS, F(status_interval_ms), 0, 0, "S",
      "seconds between status lines when stderr is not a terminal (60)"},
-    {"fail-on", 0, "output", K_CLASSES, F(fail_on), 0, 0, "CLASS,...", "exit 3 when a record has one of these classes"},
+    {"fail-on", 0, "output", K_CLASSES, F(fail_on), 0, 0, "CLASS,...",
+     "exit 3 when a record has one of these classes; deferred: when a domain's mail would be deferred at "
+     "--sender-level"},
     {"fail-on-ratio", 0, "output", K_RATIO, F(fail_on_ratio), 0, 0, "R",
-     "exit 3 when more than R (0..1) of the domains fail (--fail-on classes, or any)"},
+     "exit 3 when more than R (0..1) of the domains fail (--fail-on classes or deferred, or any)"},
     {"resume", 0, "output", K_FLAG, F(resume), 0, 0, NULL,
      "continue the run that wrote -o FILE: skip the domains it completed"},
     {"metrics", 0, "output", K_STR, F(metrics), 0, 0, "FILE",
      "Prometheus text file for node_exporter's textfile collector, rewritten every --status-interval"},
     {"metrics-providers", 0, "output", K_INT, F(metrics_providers), 0, 10000, "N",
      "--metrics: providers with the most failing domains that get a series of their own (10)"},
+    {"sender-level", 0, "output", K_LEVEL, F(sender_level), 0, 0, "LEVEL",
+     "your MTA's smtp_tls_security_level, for --fail-on deferred: may, encrypt, verify, secure (may)"},
     {"redis", 0, "redis", K_STR, F(redis_url), 0, 0, "URL",
      "also (without -o: only) write records to Redis: redis://[:PASS@]HOST[:PORT][/DB], unix:///PATH"},
     {"redis-prefix", 0, "redis", K_STR, F(redis_prefix), 0, 0, "PREFIX", "key prefix (mxscan)"},
@@ -233,20 +242,39 @@ static int parse_rate(const char *v, double *per_sec) {
   return *per_sec <= 1e7 ? 0 : -1;
 }
 
-static int parse_classes(const char *v, mxs_class_set_t *out, char *why, size_t whylen) {
+/* Classes, and the word `deferred` into *DEFERRED (both replaced, so a
+ * flag overrides the config file's list whole). */
+static int parse_classes(const char *v, mxs_class_set_t *out, int *deferred, char *why, size_t whylen) {
   mxs_class_set_t set = 0;
+  int dfr = 0;
   char buf[1024];
   snprintf(buf, sizeof buf, "%s", v);
   for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
     int c = mxs_class_from_name(tok);
+    if (c < 0 && !strcmp(tok, "deferred")) {
+      dfr = 1;
+      continue;
+    }
     if (c < 0) {
-      snprintf(why, whylen, "'%s' is not a class (see 'mxscan classes')", tok);
+      snprintf(why, whylen, "'%s' is not a class (see 'mxscan classes') nor 'deferred'", tok);
       return -1;
     }
     set |= MXS_CLASS_BIT(c);
   }
   *out = set;
+  *deferred = dfr;
   return 0;
+}
+
+static int parse_level(const char *v, int *out, char *why, size_t whylen) {
+  int l = mxs_level_from_name(v);
+  if (l >= 0 && mxs_level_computed((mxs_level_t)l)) return *out = l, 0;
+  if (l >= 0)
+    snprintf(why, whylen,
+             "'%s' is not computed yet (mxscan checks no DANE or MTA-STS policy): may, encrypt, verify, secure", v);
+  else
+    snprintf(why, whylen, "'%s' is not a level: may, encrypt, verify, secure", v);
+  return -1;
 }
 
 /* Stores VALUE (NULL for a flag without argument) into the field of O.
@@ -301,7 +329,8 @@ static int set_value(mxs_config_t *c, const opt_t *o, const char *value, int fro
     if (parse_number(value, 0, 1, &d) < 0) return snprintf(why, wl, "'%s' is not a ratio from 0 to 1", value), -1;
     *(double *)field = d;
     return 0;
-  case K_CLASSES: return parse_classes(value, (mxs_class_set_t *)field, why, wl);
+  case K_CLASSES: return parse_classes(value, (mxs_class_set_t *)field, &c->fail_on_deferred, why, wl);
+  case K_LEVEL: return parse_level(value, (int *)field, why, wl);
   case K_TLSVER:
     if (mxs_tls_version_parse(value, 1, (int *)field) < 0)
       return snprintf(why, wl, "'%s' is not a TLS version (1.0, 1.1, 1.2, 1.3, TLSv1.2 ..., or none)", value), -1;

@@ -173,6 +173,7 @@ int mxs_report_add(void *arg, const mxs_read_record_t *rec) {
   mxs_rdomain_t *d = entry(r, &r->domains, rec->domain, sizeof *d);
   if (!d) return -ENOMEM;
   d->seen |= MXS_CLASS_BIT(rec->cls);
+  mxs_delivery_domain_add_outcomes(&d->delivery, rec->delivery, rec->cls, rec->pref);
   r->probes[rec->cls]++;
   r->nprobes++;
   track_time(r, rec->scanned_at);

@@ -12,6 +12,7 @@
 #include "cli/html.h"
 #include "cli/report_html_int.h"
 #include "cli/svg_chart.h"
+#include "results/delivery.h"
 #include "results/explain.h"
 #include "results/record.h"
 
@@ -453,11 +454,38 @@ static int html_providers(const mxs_report_t *r, const mxs_rview_t *v, FILE *fp)
  * a "delivery" field.  No record has one yet, and then this renders
  * nothing.  The field's shape is issue 13's to define; until this function
  * tabulates it, records that carry it only get a pointer to the JSON. */
-static void html_delivery(const mxs_report_t *r, FILE *fp) {
+/* What a sending MTA does with the mail at each TLS security level it may
+ * be set to (results/delivery.h; README "What happens to the mail"): one
+ * stacked column per level, and the same counts as `report --json`. */
+static void html_delivery(const mxs_report_t *r, const mxs_rview_t *v, FILE *fp) {
   if (!r->delivery_records) return;
-  fputs("<section id=\"delivery\"><h2>Sender-level outcomes</h2>\n<p class=\"note\">", fp);
-  mxs_html_num(fp, r->delivery_records);
-  fputs(" records carry sender-level delivery outcomes; this report does not tabulate them yet.</p>\n</section>\n", fp);
+  static const mxs_svg_series_t series[MXS_OUTCOMES + 1] = {
+      {"tls", "#2e7d32"}, {"cleartext", "#f9a825"}, {"deferred", "#c62828"}, {"unknown", "#9e9e9e"}};
+  const char *levels[MXS_LEVELS_COMPUTED];
+  uint64_t values[MXS_LEVELS_COMPUTED * (MXS_OUTCOMES + 1)];
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) {
+    levels[l] = mxs_level_name((mxs_level_t)l);
+    for (int o = 0; o <= MXS_OUTCOMES; o++) values[l * (MXS_OUTCOMES + 1) + o] = v->delivery[l][o];
+  }
+  fputs(
+      "<section id=\"delivery\"><h2>Sender-level outcomes</h2>\n<p class=\"note\">What a sending MTA set to each "
+      "TLS security level (Postfix's <code>smtp_tls_security_level</code>) does with the mail to each domain: "
+      "delivered over TLS, delivered in clear text, or deferred (queued, retried, eventually bounced). "
+      "<code>mxscan explain</code> and README's \"What happens to the mail\" give the rule per class.</p>\n",
+      fp);
+  mxs_svg_stacked(fp, "delivery", "Domains by delivery outcome per security level", levels, MXS_LEVELS_COMPUTED, series,
+                  MXS_OUTCOMES + 1, values);
+  fputs(
+      "<table class=\"sortable\" id=\"delivery-table\"><thead><tr><th>level</th><th class=\"num\">tls</th>"
+      "<th class=\"num\">cleartext</th><th class=\"num\">deferred</th><th class=\"num\">unknown</th></tr>"
+      "</thead><tbody>\n",
+      fp);
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) {
+    fprintf(fp, "<tr><td><code>%s</code></td>", levels[l]);
+    for (int o = 0; o <= MXS_OUTCOMES; o++) mxs_html_td_num(fp, v->delivery[l][o]);
+    fputs("</tr>\n", fp);
+  }
+  fputs("</tbody></table>\n</section>\n", fp);
 }
 
 /* ---- all of it -------------------------------------------------------------------- */
@@ -476,7 +504,7 @@ int mxs_report_print_html(mxs_report_t *r, mxs_trend_t *t, const mxs_run_info_t 
   if (rc == 0) {
     mxs_html_failing(r, &v, fp);
     mxs_html_expiring(r, &v, fp);
-    html_delivery(r, fp);
+    html_delivery(r, &v, fp);
     mxs_html_trend(r, t, fp);
     fprintf(fp,
             "<footer><p class=\"note\">Written by mxscan. Each class is explained, with its likely cause and "

@@ -7,6 +7,7 @@
 
 #include "cli/report.h"
 #include "queue/table.h"
+#include "results/delivery.h"
 
 /* One TLS-RPT failure-details entry (per domain): records that agree on
  * these four fields are one entry with a count. */
@@ -36,10 +37,11 @@ typedef struct mxs_rpfail_s {
 typedef struct {
   const char *name; /* arena */
   mxs_class_set_t seen;
-  uint64_t tls_ok, tls_fail; /* TLS-RPT sessions (records whose tlsrpt is not "none") */
-  mxs_rfail_t *fails;        /* only with opts.tlsrpt */
-  mxs_rwhy_t *why;           /* only with opts.html; NULL while every record is ok */
-  mxs_rpfail_t *pfails;      /* only with opts.html */
+  uint64_t tls_ok, tls_fail;      /* TLS-RPT sessions (records whose tlsrpt is not "none") */
+  mxs_rfail_t *fails;             /* only with opts.tlsrpt */
+  mxs_rwhy_t *why;                /* only with opts.html; NULL while every record is ok */
+  mxs_rpfail_t *pfails;           /* only with opts.html */
+  mxs_delivery_domain_t delivery; /* what a sender does with its mail (zeroed: empty) */
 } mxs_rdomain_t;
 
 struct mxs_rprovider_s {
@@ -92,7 +94,8 @@ typedef struct {
   mxs_rprovider_t **providers;        /* by probes, most first */
   mxs_rcount_t **versions, **ciphers; /* by count, most first */
   size_t ndomains, nproviders, nversions, nciphers, nexpiring;
-  uint64_t no_tls; /* domains with no ok record */
+  uint64_t no_tls;                                          /* domains with no ok record */
+  uint64_t delivery[MXS_LEVELS_COMPUTED][MXS_OUTCOMES + 1]; /* domains by outcome per level */
 } mxs_rview_t;
 
 /* 0 or -ENOMEM.  Also sorts r->expiring soonest first, one row per

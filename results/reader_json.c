@@ -258,10 +258,6 @@ static int parse_array(jp_t *j) {
 /* Any value; stored when ID is a kept key (of SCOPE), after a type check. */
 static int parse_value(jp_t *j, int scope, int id) {
   if (j->p >= j->end) return jfail(j, "expected a value");
-  if (id == MXS_RD_DELIVERY) { /* kept as "present"; the value is checked, not stored */
-    mxs_rd_set_bool(j->d, id, 1);
-    id = MXS_RD_NONE;
-  }
   char c = *j->p;
   char *s;
   size_t n;
@@ -273,9 +269,9 @@ static int parse_value(jp_t *j, int scope, int id) {
     if (parse_string(j, &s, &n) < 0) return -1;
     return id ? mxs_rd_set_str(j->d, id, s) : 0;
   case '{':
-    if (id && id != MXS_RD_CERT) return mxs_rd_bad_type(j->d, scope, id);
+    if (id && mxs_rd_map_scope(id) < 0) return mxs_rd_bad_type(j->d, scope, id);
     if (id) mxs_rd_set_bool(j->d, id, 1);
-    return parse_object(j, id ? MXS_RD_IN_CERT : -1);
+    return parse_object(j, id ? mxs_rd_map_scope(id) : -1);
   case '[':
     if (id) return mxs_rd_bad_type(j->d, scope, id);
     return parse_array(j);

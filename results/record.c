@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "results/delivery.h"
+
 void mxs_rfc3339(int64_t t, char out[24]) {
   time_t tt = (time_t)t;
   struct tm tm;
@@ -115,6 +117,7 @@ static size_t count_fields(const mxs_record_t *r) {
   if (r->timings) n += 2;
   if (r->unfinished) n++;
   if (r->profile) n++;
+  n++; /* delivery */
   return n;
 }
 
@@ -176,5 +179,7 @@ void mxs_record_encode(const mxs_record_t *r, mxs_encoder_t *e) {
     snprintf(name, sizeof name, "%s%s", r->profile, r->profile_custom ? "+custom" : "");
     mxs_enc_kv_str(e, "profile", name);
   }
+  e->key(e, "delivery"); /* what a sender does with the mail, per TLS level */
+  mxs_delivery_encode(r, e);
   e->end(e);
 }

@@ -55,6 +55,8 @@ typedef struct {
   int status_interval_ms;  /* --status-interval: status lines when stderr is no terminal */
   mxs_class_set_t fail_on; /* --fail-on classes (0: none given) */
   double fail_on_ratio;    /* --fail-on-ratio (0: not given) */
+  int fail_on_deferred;    /* --fail-on deferred: mail to a domain would be deferred at sender_level */
+  int sender_level;        /* --sender-level: an mxs_level_t (results/delivery.h), 0 = may */
   int resume;              /* --resume: continue the run that wrote -o FILE */
   /* the sender's TLS settings (results/profiles.h) */
   const char *sender_profile; /* --sender-profile NAME, NULL = modern */

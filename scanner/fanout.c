@@ -24,6 +24,7 @@ static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
   d->seen |= MXS_CLASS_BIT(r->cls);
   /* a domain's records are written one after the other: ndomains numbers it */
   if (s->metrics && r->cls != MXS_CLASS_OK) mxs_metrics_fail(s->metrics, s->stats->ndomains, r->mx);
+  mxs_delivery_domain_add(&d->delivery, r);
 }
 
 static void free_job(job_t *j) {
@@ -121,6 +122,7 @@ void scan_domain_release(domain_t *d) {
   mxs_class_set_t fails = d->seen & ~MXS_CLASS_BIT(MXS_CLASS_OK);
   s->stats->domains[fails ? mxs_class_first(fails) : MXS_CLASS_OK]++;
   s->stats->ndomains++;
+  mxs_stats_add_delivery(s->stats, &d->delivery, fails ? mxs_class_first(fails) : MXS_CLASS_OK);
   d->finished = 1;
   if (!d->in_dns) free(d); /* else on_resolved frees it when c-ares is done */
   s->domains_active--;

@@ -524,6 +524,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   mxs_table_init(&s->resume.done);
   memset(stats, 0, sizeof *stats);
   stats->started = (int64_t)time(NULL);
+  stats->sender_level = cfg->sender_level;
   uv_loop_init(&s->loop);
   char msg[512] = "";
   int rc = 0;

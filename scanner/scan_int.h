@@ -34,9 +34,10 @@ typedef struct domain_s {
   int finished;    /* every record written (maybe early, see abandon_dns) */
   int in_dns;      /* the resolver still holds a pointer to it */
   struct domain_s *dns_prev, *dns_next;
-  mxs_class_set_t seen; /* classes of its records */
-  struct job_s *done;   /* its records, ready, in output order */
-  uint64_t token;       /* the source's handle, for done() */
+  mxs_class_set_t seen;           /* classes of its records */
+  mxs_delivery_domain_t delivery; /* what a sender does with its mail (zeroed: no record yet) */
+  struct job_s *done;             /* its records, ready, in output order */
+  uint64_t token;                 /* the source's handle, for done() */
   int next_seq;
   char name[254];
 } domain_t;

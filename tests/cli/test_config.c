@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "cli/options.h"
+#include "results/delivery.h"
 
 /* Sets --NAME VALUE on fresh defaults; returns the status and leaves the
  * error text (if any) in WHY. */
@@ -126,6 +127,33 @@ static void sni_choices(void **state) {
   assert_int_equal(set(&c, "sni-probes-per-address", "3", why, sizeof why), 0);
   assert_int_equal(c.sni_probes_per_address, 3);
   assert_int_not_equal(set(&c, "sni-probes-per-address", "-1", why, sizeof why), 0);
+  mxs_config_free(&c);
+}
+
+/* --fail-on takes classes and the word `deferred`; a later value replaces
+ * both; --sender-level takes the levels mxscan computes, nothing else. */
+static void fail_on_deferred_and_levels(void **state) {
+  (void)state;
+  mxs_config_t c;
+  mxs_config_defaults(&c);
+  char why[512];
+  assert_int_equal(c.sender_level, MXS_LEVEL_MAY);
+  assert_int_equal(set(&c, "fail-on", "tls-died, deferred", why, sizeof why), 0);
+  assert_true(c.fail_on == MXS_CLASS_BIT(MXS_CLASS_TLS_DIED));
+  assert_true(c.fail_on_deferred);
+  assert_int_equal(set(&c, "fail-on", "deferred", why, sizeof why), 0);
+  assert_true(c.fail_on == 0 && c.fail_on_deferred);
+  assert_int_equal(set(&c, "fail-on", "cert-expired", why, sizeof why), 0);
+  assert_false(c.fail_on_deferred);
+  assert_int_not_equal(set(&c, "fail-on", "deferred,bounced", why, sizeof why), 0);
+  assert_non_null(strstr(why, "'bounced' is not a class"));
+  assert_int_equal(set(&c, "sender-level", "verify", why, sizeof why), 0);
+  assert_int_equal(c.sender_level, MXS_LEVEL_VERIFY);
+  assert_int_not_equal(set(&c, "sender-level", "dane", why, sizeof why), 0);
+  assert_non_null(strstr(why, "'dane' is not computed yet"));
+  assert_int_not_equal(set(&c, "sender-level", "Encrypt", why, sizeof why), 0);
+  assert_non_null(strstr(why, "'Encrypt' is not a level: may, encrypt, verify, secure"));
+  assert_int_equal(c.sender_level, MXS_LEVEL_VERIFY); /* an error changes nothing */
   mxs_config_free(&c);
 }
 
@@ -305,6 +333,7 @@ int main(void) {
       cmocka_unit_test(tls_options),
       cmocka_unit_test(tls_options_together),
       cmocka_unit_test(config_file_tls),
+      cmocka_unit_test(fail_on_deferred_and_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
