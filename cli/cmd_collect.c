@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/report.h"
 #include "dist/source.h"
 #include "queue/table.h"
 #include "redis/redis_sync.h"
@@ -93,13 +94,14 @@ static int keep(coll_t *c, const char *data, size_t len) {
 
 /* One XRANGE page: keeps the run's records, sets NEXT to continue after
  * the last entry ("" at the end). */
-static int page(redisContext *rc, const char *stream, const char *run, char *next, size_t nlen, coll_t *c, char *err,
-                size_t errlen) {
+static int page(redisContext *rc, const char *stream, const char *run, char *next, size_t nlen, coll_t *c,
+                uint64_t *seen, char *err, size_t errlen) {
   const char *av[] = {"XRANGE", stream, next, "+", "COUNT", PAGE};
   redisReply *r = mxs_redis_sync_cmd(rc, 6, av, NULL, err, errlen);
   if (!r) return -1;
   int rcode = 0;
   next[0] = '\0';
+  if (r->type == REDIS_REPLY_ARRAY) *seen += r->elements;
   for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && rcode == 0; i++) {
     const redisReply *e = r->element[i], *f = e->element[1];
     snprintf(next, nlen, "(%s", e->element[0]->str); /* exclusive start for the next page */
@@ -139,7 +141,13 @@ static void to_json(mxs_json_encoder_t *j, const msgpack_object *o) {
     mxs_json_put_raw(j, "]", 1);
     return;
   case MSGPACK_OBJECT_STR: {
-    char *s = strndup(o->via.str.ptr, o->via.str.size);
+    /* not strndup: the bytes have no NUL after them, and strict string
+     * checks (ASan) read on to one */
+    char *s = malloc(o->via.str.size + 1);
+    if (s) {
+      memcpy(s, o->via.str.ptr, o->via.str.size);
+      s[o->via.str.size] = '\0';
+    }
     mxs_json_put_string(j, s ? s : "");
     free(s);
     return;
@@ -226,8 +234,27 @@ int mxs_cmd_collect(int argc, char **argv) {
   char stream[200], next[64] = "-", err[512];
   snprintf(stream, sizeof stream, "%s:results", conf.prefix);
   int bad = 0;
-  do bad = page(rc, stream, cfg.redis_run, next, sizeof next, &c, err, sizeof err) < 0;
-  while (!bad && next[0]);
+  /* A long run takes minutes to page through: on a terminal, say how far */
+  mxs_progress_t prog;
+  mxs_progress_init(&prog, stderr);
+  long long total = -1;
+  uint64_t seen = 0;
+  if (prog.on) {
+    const char *xl[] = {"XLEN", stream};
+    redisReply *r = mxs_redis_sync_cmd(rc, 2, xl, NULL, err, sizeof err);
+    if (r && r->type == REDIS_REPLY_INTEGER) total = r->integer;
+    if (r) freeReplyObject(r);
+  }
+  do {
+    if (total > 0)
+      mxs_progress_show(&prog, "mxscan: collect: %llu of %lld stream entries read (%.0f%%), %zu records of run %.64s",
+                        (unsigned long long)seen, total, 100.0 * (double)seen / (double)total, c.n, cfg.redis_run);
+    else
+      mxs_progress_show(&prog, "mxscan: collect: %llu stream entries read, %zu records of run %.64s",
+                        (unsigned long long)seen, c.n, cfg.redis_run);
+    bad = page(rc, stream, cfg.redis_run, next, sizeof next, &c, &seen, err, sizeof err) < 0;
+  } while (!bad && next[0]);
+  mxs_progress_end(&prog);
   FILE *fp = NULL;
   if (!bad && !(fp = strcmp(cfg.output, "-") ? fopen(cfg.output, "wb") : stdout))
     snprintf(err, sizeof err, "cannot write %s: %s", cfg.output, strerror(errno)), bad = 1;

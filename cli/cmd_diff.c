@@ -13,15 +13,22 @@
 
 #include "cli/commands.h"
 #include "cli/report.h"
+#include "results/delivery.h"
+#include "results/delivery.h"
 
 static const char diff_usage[] =
-    "usage: mxscan diff [--json] OLD NEW   what changed between two results files (msgpack or JSON Lines)\n"
+    "usage: mxscan diff [--json] [--level LEVEL] OLD NEW   what changed between two results files\n"
+    "                                                      (msgpack or JSON Lines)\n"
     "\n"
     "Lists the domains whose class changed (newly failing, fixed, another failure\n"
-    "class), domains only in one run, MX hosts added or removed per domain, and\n"
-    "certificates that changed (leaf sha256) for the same domain, MX and address.\n"
+    "class), domains only in one run, MX hosts added or removed per domain,\n"
+    "certificates that changed (leaf sha256) for the same domain, MX and address,\n"
+    "and domains whose mail a sender at LEVEL would now handle otherwise (tls,\n"
+    "cleartext, deferred).\n"
     "\n"
-    "  --json   one JSON document instead of text tables\n"
+    "  --json           one JSON document instead of text tables\n"
+    "  --level LEVEL    the sender's smtp_tls_security_level for the delivery changes:\n"
+    "                   may, encrypt, verify, secure (may)\n"
     "\n"
     "Exit status: 0 the diff was written (whatever changed), 1 an input could not\n"
     "be read, 2 usage error.\n";
@@ -36,6 +43,7 @@ typedef struct {
   mxs_class_set_t seen;
   dprobe_t *probes; /* arena */
   uint32_t n, cap;
+  mxs_delivery_fold_t delivery; /* at the diff's level (zeroed: empty) */
 } ddomain_t;
 
 typedef struct diff_s diff_t;
@@ -58,6 +66,7 @@ typedef enum {
   CH_MX_ADDED,
   CH_MX_REMOVED,
   CH_CERT,
+  CH_DELIVERY, /* what a sender at the diff's level does with the mail */
   CH_KINDS
 } kind_t;
 
@@ -65,7 +74,8 @@ typedef struct {
   kind_t kind;
   const char *domain, *mx, *ip;
   mxs_class_t old_cls, new_cls;
-  const dprobe_t *old_p, *new_p; /* CH_CERT */
+  const dprobe_t *old_p, *new_p;  /* CH_CERT */
+  mxs_outcome_t old_out, new_out; /* CH_DELIVERY */
 } change_t;
 
 struct diff_s {
@@ -74,6 +84,7 @@ struct diff_s {
   dside_t old, new_;
   change_t *ch; /* owned */
   size_t nch, capch, count[CH_KINDS];
+  mxs_level_t level; /* --level */
 };
 
 static const char *intern(diff_t *d, const char *s, int *oom) {
@@ -114,6 +125,7 @@ static int side_add(void *arg, const mxs_read_record_t *rec) {
   ddomain_t *dd = domain(s, rec->domain);
   if (!dd) return -ENOMEM;
   dd->seen |= MXS_CLASS_BIT(rec->cls);
+  mxs_delivery_fold_add(&dd->delivery, rec->delivery[d->level], mxs_delivery_retried(d->level, rec->cls), rec->pref);
   if (!rec->mx) return 0;
   int oom = 0;
   const char *mx = intern(d, rec->mx, &oom), *ip = intern(d, rec->ip, &oom);
@@ -162,6 +174,11 @@ static int compare(diff_t *d, const ddomain_t *o, const ddomain_t *n) {
     if (add_change(d, (change_t){.kind = k, .domain = n->name, .old_cls = oc, .new_cls = nc}) < 0) return -ENOMEM;
   }
   if (mx_missing(d, n, o, CH_MX_ADDED) < 0 || mx_missing(d, o, n, CH_MX_REMOVED) < 0) return -ENOMEM;
+  /* an outcome an older file cannot tell (unknown) is no change */
+  mxs_outcome_t oo = mxs_delivery_fold_result(&o->delivery), no = mxs_delivery_fold_result(&n->delivery);
+  if (oo != no && oo != MXS_OUTCOME_UNKNOWN && no != MXS_OUTCOME_UNKNOWN &&
+      add_change(d, (change_t){.kind = CH_DELIVERY, .domain = n->name, .old_out = oo, .new_out = no}) < 0)
+    return -ENOMEM;
   for (uint32_t i = 0; i < n->n; i++) {
     const dprobe_t *np = &n->probes[i];
     if (!np->sha256) continue;
@@ -205,6 +222,7 @@ static const char *const titles[CH_KINDS] = {
     [CH_MX_ADDED] = "MX hosts added",
     [CH_MX_REMOVED] = "MX hosts removed",
     [CH_CERT] = "Certificates changed (same domain, MX and address)",
+    [CH_DELIVERY] = "Delivery changed at",
 };
 
 static const char *const json_keys[CH_KINDS] = {
@@ -212,6 +230,7 @@ static const char *const json_keys[CH_KINDS] = {
     [CH_CLASS] = "class_changed",          [CH_NEW_DOMAIN] = "new_domains",
     [CH_GONE_DOMAIN] = "vanished_domains", [CH_MX_ADDED] = "mx_added",
     [CH_MX_REMOVED] = "mx_removed",        [CH_CERT] = "certs_changed",
+    [CH_DELIVERY] = "delivery_changed",
 };
 
 /* The cells of change C (kinds of one section share a layout). */
@@ -224,6 +243,9 @@ static size_t cells(const change_t *c, const char **out, char *sha_a, char *sha_
   case CH_GONE_DOMAIN: out[0] = c->domain, out[1] = mxs_class_name(c->old_cls); return 2;
   case CH_MX_ADDED:
   case CH_MX_REMOVED: out[0] = c->domain, out[1] = c->mx; return 2;
+  case CH_DELIVERY:
+    out[0] = c->domain, out[1] = mxs_outcome_name(c->old_out), out[2] = mxs_outcome_name(c->new_out);
+    return 3;
   default: /* CH_CERT: hash prefixes are enough for people; --json has them whole */
     snprintf(sha_a, 17, "%s", c->old_p->sha256);
     snprintf(sha_b, 17, "%s", c->new_p->sha256);
@@ -238,13 +260,16 @@ static int text_section(diff_t *d, kind_t k, FILE *fp) {
                                          {"domain", "class"},
                                          {"domain", "mx"},
                                          {"domain", "mx", "ip", "old sha256", "new sha256", "new not_after"}};
-  const char *const *head = k <= CH_CLASS         ? heads[0]
-                            : k <= CH_GONE_DOMAIN ? heads[1]
-                            : k <= CH_MX_REMOVED  ? heads[2]
-                                                  : heads[3];
-  size_t ncol = k <= CH_CLASS ? 3 : k == CH_CERT ? 6 : 2;
+  const char *const *head = k <= CH_CLASS || k == CH_DELIVERY ? heads[0]
+                            : k <= CH_GONE_DOMAIN             ? heads[1]
+                            : k <= CH_MX_REMOVED              ? heads[2]
+                                                              : heads[3];
+  size_t ncol = k <= CH_CLASS || k == CH_DELIVERY ? 3 : k == CH_CERT ? 6 : 2;
   if (!d->count[k]) return 0;
-  fprintf(fp, "\n%s: %zu\n", titles[k], d->count[k]);
+  if (k == CH_DELIVERY)
+    fprintf(fp, "\n%s %s (what a sender does with the mail): %zu\n", titles[k], mxs_level_name(d->level), d->count[k]);
+  else
+    fprintf(fp, "\n%s: %zu\n", titles[k], d->count[k]);
   mxs_tab_t t;
   mxs_tab_init(&t, ncol, 0);
   int rc = mxs_tab_row(&t, head);
@@ -273,18 +298,26 @@ static int print_text(diff_t *d, FILE *fp) {
   else
     fprintf(fp,
             "%zu newly failing, %zu fixed, %zu changed class, %zu new and %zu vanished domains, "
-            "%zu MX hosts added, %zu removed, %zu certificates changed\n",
+            "%zu MX hosts added, %zu removed, %zu certificates changed, %zu delivery changed at %s\n",
             d->count[CH_NEWLY_FAILING], d->count[CH_FIXED], d->count[CH_CLASS], d->count[CH_NEW_DOMAIN],
-            d->count[CH_GONE_DOMAIN], d->count[CH_MX_ADDED], d->count[CH_MX_REMOVED], d->count[CH_CERT]);
+            d->count[CH_GONE_DOMAIN], d->count[CH_MX_ADDED], d->count[CH_MX_REMOVED], d->count[CH_CERT],
+            d->count[CH_DELIVERY], mxs_level_name(d->level));
   int rc = 0; /* then a table per kind of change that happened */
   for (int k = 0; k < CH_KINDS && rc == 0; k++) rc = text_section(d, (kind_t)k, fp);
   if (rc == 0 && (fflush(fp) != 0 || ferror(fp))) rc = errno ? -errno : -EIO;
   return rc;
 }
 
-static void json_change(const change_t *c, mxs_encoder_t *e) {
+static void json_change(const diff_t *d, const change_t *c, mxs_encoder_t *e) {
   e->map(e, 0);
   mxs_enc_kv_str(e, "domain", c->domain);
+  if (c->kind == CH_DELIVERY) {
+    mxs_enc_kv_str(e, "level", mxs_level_name(d->level));
+    mxs_enc_kv_str(e, "old", mxs_outcome_name(c->old_out));
+    mxs_enc_kv_str(e, "new", mxs_outcome_name(c->new_out));
+    e->end(e);
+    return;
+  }
   if (c->kind <= CH_CLASS || c->kind == CH_GONE_DOMAIN) mxs_enc_kv_str(e, "old_class", mxs_class_name(c->old_cls));
   if (c->kind <= CH_NEW_DOMAIN) mxs_enc_kv_str(e, "new_class", mxs_class_name(c->new_cls));
   if (c->mx) mxs_enc_kv_str(e, "mx", c->mx);
@@ -319,7 +352,7 @@ static int print_json(diff_t *d, FILE *fp) {
     e->key(e, json_keys[k]);
     e->array(e, d->count[k]);
     for (size_t i = 0; i < d->nch; i++)
-      if (d->ch[i].kind == (kind_t)k) json_change(&d->ch[i], e);
+      if (d->ch[i].kind == (kind_t)k) json_change(d, &d->ch[i], e);
     e->end(e);
   }
   e->end(e);
@@ -349,14 +382,24 @@ static void diff_free(diff_t *d) {
   mxs_arena_free(&d->arena);
 }
 
-static int parse_args(int argc, char **argv, int *json) {
-  static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-  int c;
+static int parse_args(int argc, char **argv, int *json, mxs_level_t *level) {
+  static const struct option opts[] = {
+      {"json", no_argument, 0, 'j'}, {"level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  int c, l;
   optind = 0; /* getopt afresh (see options.c) */
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (c == 'h') {
       fputs(diff_usage, stdout);
       return -1;
+    }
+    if (c == 'l') {
+      if ((l = mxs_level_from_name(optarg)) < 0 || !mxs_level_computed((mxs_level_t)l)) {
+        fprintf(stderr, "mxscan diff: --level: '%s' is not %s: may, encrypt, verify, secure\n", optarg,
+                l < 0 ? "a level" : "computed yet (mxscan checks no DANE or MTA-STS policy)");
+        return MXS_REPORT_EXIT_USAGE;
+      }
+      *level = (mxs_level_t)l;
+      continue;
     }
     if (c != 'j') return MXS_REPORT_EXIT_USAGE;
     *json = 1;
@@ -367,12 +410,14 @@ static int parse_args(int argc, char **argv, int *json) {
 }
 
 int mxs_cmd_diff(int argc, char **argv) {
-  int json = 0, rc = parse_args(argc, argv, &json);
+  int json = 0;
+  mxs_level_t level = MXS_LEVEL_MAY;
+  int rc = parse_args(argc, argv, &json, &level);
   if (rc) {
     if (rc == MXS_REPORT_EXIT_USAGE) fprintf(stderr, "Try 'mxscan diff --help'.\n");
     return rc < 0 ? MXS_REPORT_EXIT_OK : rc;
   }
-  diff_t d = {.old = {.path = argv[optind]}, .new_ = {.path = argv[optind + 1]}};
+  diff_t d = {.old = {.path = argv[optind]}, .new_ = {.path = argv[optind + 1]}, .level = level};
   d.old.diff = d.new_.diff = &d;
   mxs_arena_init(&d.arena);
   mxs_table_init(&d.strings);

@@ -57,8 +57,19 @@ static const char probe_usage[] =
     "  --dns-tries N             DNS tries per query (default 3)\n"
     "  --sni mx|none             send each MX name as SNI (default), or none, as\n"
     "                            stock Postfix and Exim clients do\n"
+    "  --sender-profile NAME     probe with a named sender profile (modern; see\n"
+    "                            'mxscan profiles')\n"
+    "  --tls-min-version V, --tls-max-version V, --ciphers LIST, --ciphersuites LIST,\n"
+    "  --groups LIST, --sigalgs LIST, --seclevel N, --client-cert FILE, --client-key FILE\n"
+    "                            change the profile's TLS settings, as for scan\n"
+    "  --compare-profiles        probe each address once per sender profile: a matrix of\n"
+    "                            classes, and which side is at fault and which setting\n"
+    "                            makes the difference where one fails and one does not\n"
+    "  --profiles NAME,...       the profiles to compare (default: all; with TLS options\n"
+    "                            given, the changed --sender-profile as NAME+custom too)\n"
     "  --source-address ADDR[,ADDR]  connect from this IPv4 and/or IPv6 address of this host\n"
     "\n"
+    "With --compare-profiles the exit status counts every cell of the matrix.\n"
     "Exit status: 0 every record is ok, 3 at least one is not, 2 usage error\n"
     "(including --mx/--ip naming nothing of DOMAIN), 1 the probe could not run\n"
     "(unreadable CA file, resolver setup, out of memory).\n";
@@ -77,10 +88,22 @@ enum {
   OPT_T_DNS,
   OPT_DNS_TRIES,
   OPT_SNI,
-  OPT_SOURCE,
+  OPT_PROFILE,
+  OPT_TLS_MIN,
+  OPT_TLS_MAX,
+  OPT_CIPHERS,
+  OPT_CIPHERSUITES,
+  OPT_GROUPS,
+  OPT_SIGALGS,
+  OPT_SECLEVEL,
+  OPT_CLIENT_CERT,
+  OPT_CLIENT_KEY,
+  OPT_SOURCE, /* the last of scan's */
   OPT_MX,
   OPT_IP,
   OPT_JSON,
+  OPT_COMPARE,
+  OPT_PROFILES,
 };
 
 /* The first rows are scan's options, in the order of the enum above:
@@ -99,10 +122,22 @@ static const struct option probe_opts[] = {
     {"dns-timeout", required_argument, 0, OPT_T_DNS},
     {"dns-tries", required_argument, 0, OPT_DNS_TRIES},
     {"sni", required_argument, 0, OPT_SNI},
+    {"sender-profile", required_argument, 0, OPT_PROFILE},
+    {"tls-min-version", required_argument, 0, OPT_TLS_MIN},
+    {"tls-max-version", required_argument, 0, OPT_TLS_MAX},
+    {"ciphers", required_argument, 0, OPT_CIPHERS},
+    {"ciphersuites", required_argument, 0, OPT_CIPHERSUITES},
+    {"groups", required_argument, 0, OPT_GROUPS},
+    {"sigalgs", required_argument, 0, OPT_SIGALGS},
+    {"seclevel", required_argument, 0, OPT_SECLEVEL},
+    {"client-cert", required_argument, 0, OPT_CLIENT_CERT},
+    {"client-key", required_argument, 0, OPT_CLIENT_KEY},
     {"source-address", required_argument, 0, OPT_SOURCE},
     {"mx", required_argument, 0, OPT_MX},
     {"ip", required_argument, 0, OPT_IP},
     {"json", no_argument, 0, OPT_JSON},
+    {"compare-profiles", no_argument, 0, OPT_COMPARE},
+    {"profiles", required_argument, 0, OPT_PROFILES},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -113,6 +148,8 @@ typedef struct {
   char only_mx[254];              /* "" = every MX host */
   char only_ip[INET6_ADDRSTRLEN]; /* "" = every address; canonical text */
   int json;
+  int compare;          /* --compare-profiles */
+  const char *profiles; /* --profiles a,b: the columns (NULL: every profile) */
 } probe_opts_t;
 
 /* ---- options (the names, ranges and units of `mxscan scan`) ------------ */
@@ -155,11 +192,33 @@ static int parse_probe_opt(int c, const char *opt, probe_opts_t *o) {
   case OPT_T_DNS:
   case OPT_DNS_TRIES:
   case OPT_SNI:
+  case OPT_PROFILE:
+  case OPT_TLS_MIN:
+  case OPT_TLS_MAX:
+  case OPT_CIPHERS:
+  case OPT_CIPHERSUITES:
+  case OPT_GROUPS:
+  case OPT_SIGALGS:
+  case OPT_SECLEVEL:
+  case OPT_CLIENT_CERT:
+  case OPT_CLIENT_KEY:
   case OPT_SOURCE: /* scan's own options: one table checks them (cli/options.c) */
     return mxs_config_set(cfg, probe_opts[c - OPT_DNS].name, optarg, stderr);
   case OPT_MX: return parse_name(opt, optarg, o->only_mx, sizeof o->only_mx);
   case OPT_IP: return parse_ip(optarg, o);
   case OPT_JSON: o->json = 1; return 0;
+  case OPT_COMPARE: o->compare = 1; return 0;
+  case OPT_PROFILES: {
+    const mxs_profile_t *list[32];
+    size_t n;
+    char why[300];
+    if (mxs_profile_list_parse(optarg, list, 32, &n, why, sizeof why) < 0) {
+      fprintf(stderr, "mxscan: --profiles: %s\n", why);
+      return -1;
+    }
+    o->profiles = optarg;
+    return 0;
+  }
   default: return -1;
   }
 }
@@ -183,6 +242,11 @@ static int parse_args(int argc, char **argv, probe_opts_t *o, int *done) {
     fprintf(stderr, "mxscan: probe takes exactly one DOMAIN\n%s", probe_usage);
     return EXIT_USAGE;
   }
+  if (o->profiles && !o->compare) {
+    fprintf(stderr, "mxscan: --profiles goes with --compare-profiles\n");
+    return EXIT_USAGE;
+  }
+  if (mxs_config_check_tls(&o->cfg, stderr) < 0) return EXIT_USAGE;
   return parse_name("probe", argv[optind], o->domain, sizeof o->domain) < 0 ? EXIT_USAGE : 0;
 }
 
@@ -244,12 +308,21 @@ static void on_legacy_done(void *arg, mxs_probe_result_t *res) {
 
 static int item_connect(mxs_pitem_t *it, int legacy);
 
+/* The sender profile of IT's column, on its verdict. */
+static void set_profile(mxs_pitem_t *it) {
+  const mxs_pcolumn_t *c = &it->dom->cols[it->col];
+  mxs_verdict_set_profile(&it->v, c->profile->name, c->custom, c->set.min_version, c->set.max_version);
+}
+
 static void on_probe_done(void *arg, mxs_probe_result_t *res) {
   mxs_pitem_t *it = arg;
   mxs_verdict_set(&it->v, res);
+  set_profile(it);
   /* As in a scan: a failed modern handshake gets one retry with legacy
-   * settings, which names the failure and shows what an old sender gets. */
-  if (it->dom->cfg->legacy_retry && mxs_verdict_wants_legacy(&it->v) && item_connect(it, 1) == 0) return;
+   * settings, which names the failure and shows what an old sender gets.
+   * Comparing profiles, the other columns are the retries. */
+  if (!it->dom->compare && it->dom->cfg->legacy_retry && mxs_verdict_wants_legacy(&it->v) && item_connect(it, 1) == 0)
+    return;
   item_done(it);
 }
 
@@ -285,6 +358,7 @@ static void pump(mxs_pdomain_t *d) {
     int rc = item_connect(it, 0);
     if (rc < 0) {
       mxs_verdict_set_error(&it->v, rc);
+      set_profile(it);
       it->st = MXS_PI_DONE; /* no recursion: the loop goes on from here */
     }
   }
@@ -351,10 +425,11 @@ static mxs_pitem_t *add_item(mxs_pdomain_t *d, const mxs_pmx_t *mx, const char *
   return it;
 }
 
-/* One item per record `mxscan scan` would write, --mx and --ip applied. */
+/* One item per record `mxscan scan` would write, --mx and --ip applied;
+ * comparing profiles, one per column of each (MX, address). */
 static int build_items(mxs_pdomain_t *d, const probe_opts_t *o, const mxs_probe_env_t *env) {
   size_t max = 1;
-  for (size_t i = 0; i < d->nmx; i++) max += d->mx[i].naddrs ? d->mx[i].naddrs : 1;
+  for (size_t i = 0; i < d->nmx; i++) max += d->mx[i].naddrs ? d->mx[i].naddrs * d->ncols : 1;
   if (!(d->items = calloc(max, sizeof *d->items))) return -1;
   if (d->status != MXS_CLASS_OK) {
     mxs_pitem_t *it = add_item(d, NULL, NULL);
@@ -374,10 +449,14 @@ static int build_items(mxs_pdomain_t *d, const probe_opts_t *o, const mxs_probe_
     }
     for (size_t k = 0; k < mx->naddrs; k++) {
       if (o->only_ip[0] && strcmp(mx->addrs[k], o->only_ip) != 0) continue;
-      mxs_pitem_t *it = add_item(d, mx, mx->addrs[k]);
-      it->env = *env;
-      it->env.trace = on_trace;
-      it->env.trace_arg = it;
+      for (size_t c = 0; c < d->ncols; c++) {
+        mxs_pitem_t *it = add_item(d, mx, mx->addrs[k]);
+        it->col = (int)c;
+        it->env = *env;
+        it->env.tls = d->cols[c].tls;
+        it->env.trace = on_trace;
+        it->env.trace_arg = it;
+      }
     }
   }
   return 0;
@@ -419,6 +498,8 @@ static void free_domain(mxs_pdomain_t *d) {
   }
   free(d->mx);
   free(d->detail);
+  for (size_t i = 0; i < d->ncols; i++) mxs_tls_ctx_free(d->cols[i].tls);
+  free(d->cols);
 }
 
 /* --mx/--ip that name nothing of the domain: say what there is. */
@@ -435,6 +516,36 @@ static int report_no_match(const run_t *run) {
   return EXIT_USAGE;
 }
 
+static void set_column(mxs_pcolumn_t *c, const mxs_profile_t *p, int custom, const mxs_tls_settings_t *set) {
+  c->profile = p;
+  c->custom = custom;
+  c->set = *set;
+  snprintf(c->name, sizeof c->name, "%s%s", p->name, custom ? "+custom" : "");
+}
+
+/* The sender profiles to probe with: the options' one; comparing, the
+ * --profiles (or every profile of the table), and "NAME+custom" when TLS
+ * options change the --sender-profile (default modern). */
+static int make_columns(const probe_opts_t *o, mxs_pdomain_t *d) {
+  const mxs_profile_t *base, *list[32];
+  mxs_tls_settings_t set;
+  int custom = mxs_config_tls_settings(&o->cfg, &base, &set);
+  size_t n = 0;
+  char why[300];
+  if (!o->compare) {
+    list[n++] = base;
+  } else if (!o->profiles || mxs_profile_list_parse(o->profiles, list, 32, &n, why, sizeof why) < 0) {
+    for (n = 0; n < mxs_profile_count() && n < 32; n++) list[n] = mxs_profile_at(n);
+  }
+  size_t extra = o->compare && custom;
+  if (!(d->cols = calloc(n + extra, sizeof *d->cols))) return -1;
+  for (size_t i = 0; i < n; i++)
+    set_column(&d->cols[i], list[i], o->compare ? 0 : custom, o->compare ? &list[i]->set : &set);
+  if (extra) set_column(&d->cols[n], base, 1, &set);
+  d->ncols = n + extra;
+  return 0;
+}
+
 /* Resolves and probes on LOOP; returns the exit status. */
 static int run_probe(run_t *run, uv_loop_t *loop) {
   const mxs_config_t *c = &run->o->cfg;
@@ -445,27 +556,39 @@ static int run_probe(run_t *run, uv_loop_t *loop) {
     fprintf(stderr, "mxscan: %s\n", err[0] ? err : uv_strerror(rc));
     return rc == UV_EINVAL ? EXIT_USAGE : 1;
   }
-  mxs_tls_ctx_t *tls;
-  if (mxs_tls_ctx_new(c->ca_file, 0, &tls, err, sizeof err) < 0) {
-    fprintf(stderr, "mxscan: %s\n", err);
-    mxs_resolver_close(run->resolver, NULL, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
-    return 1;
+  /* One TLS context per column: a legacy diagnostic retry for the probe's
+   * profile; comparing, the other columns are the diagnosis. */
+  const mxs_tls_variant_t legacy = {"legacy", 0, &mxs_profile_find("legacy")->set};
+  for (size_t i = 0; i < run->dom.ncols; i++) {
+    mxs_pcolumn_t *col = &run->dom.cols[i];
+    mxs_tls_ctx_opts_t to = {
+        c->ca_file, 0, {col->profile->name, col->custom, &col->set}, &legacy, run->dom.compare ? 0 : 1};
+    if (mxs_tls_ctx_new_ex(&to, &col->tls, err, sizeof err) < 0) {
+      fprintf(stderr, "mxscan: %s\n", err);
+      mxs_resolver_close(run->resolver, NULL, NULL);
+      uv_run(loop, UV_RUN_DEFAULT);
+      return 1;
+    }
   }
-  run->env = mxs_scan_probe_env(c, loop, tls, run->read_buf);
+  run->env = mxs_scan_probe_env(c, loop, run->dom.cols[0].tls, run->read_buf);
   rc = mxs_resolver_resolve(run->resolver, run->dom.name, on_resolved, run);
   if (rc < 0) {
     fprintf(stderr, "mxscan: cannot resolve %s: %s\n", run->dom.name, uv_strerror(rc));
     mxs_resolver_close(run->resolver, NULL, NULL);
   }
   uv_run(loop, UV_RUN_DEFAULT);
-  mxs_tls_ctx_free(tls);
   if (rc < 0 || run->oom || !run->dom.answered) {
     if (run->oom) fprintf(stderr, "mxscan: out of memory\n");
     return 1;
   }
   if (run->dom.nitems == 0) return report_no_match(run);
-  int wr = run->o->json ? mxs_pdomain_print_json(&run->dom, stdout) : mxs_pdomain_print_text(&run->dom, stdout);
+  int wr;
+  if (run->dom.compare) {
+    mxs_compare_refine(&run->dom);
+    wr = run->o->json ? mxs_compare_print_json(&run->dom, stdout) : mxs_compare_print_text(&run->dom, stdout);
+  } else {
+    wr = run->o->json ? mxs_pdomain_print_json(&run->dom, stdout) : mxs_pdomain_print_text(&run->dom, stdout);
+  }
   if (wr < 0 || fflush(stdout) != 0) {
     fprintf(stderr, "mxscan: writing the output: %s\n", strerror(errno));
     return 1;
@@ -486,6 +609,12 @@ int mxs_cmd_probe(int argc, char **argv) {
 
   run_t run = {.o = &o};
   run.dom.cfg = &o.cfg;
+  run.dom.compare = o.compare;
+  if (make_columns(&o, &run.dom) < 0) {
+    fprintf(stderr, "mxscan: out of memory\n");
+    mxs_config_free(&o.cfg);
+    return 1;
+  }
   snprintf(run.dom.name, sizeof run.dom.name, "%s", o.domain);
   run.dom.dns_label = o.cfg.dns ? o.cfg.dns : "the system's resolvers";
   uv_loop_t loop;

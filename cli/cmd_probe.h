@@ -55,14 +55,28 @@ typedef struct {
   mxs_pitem_state_t st;
   mxs_class_t dns_cls; /* for DNS records */
   const char *dns_detail;
+  int col;             /* its column (sender profile) in dom->cols */
   mxs_probe_env_t env; /* per item: its trace_arg is the item */
   mxs_verdict_t v;     /* the probe's outcome (owned) */
   mxs_transcript_t modern, legacy;
   mxs_transcript_t *cur; /* the transcript being written */
 } mxs_pitem_t;
 
+/* One sender profile the domain is probed with: the one of the options,
+ * or with --compare-profiles each column of the matrix. */
+typedef struct {
+  const mxs_profile_t *profile; /* static */
+  int custom;                   /* TLS options changed it: "NAME+custom" */
+  mxs_tls_settings_t set;       /* its settings as applied (strings borrowed from the config or the table) */
+  char name[64];                /* as the record's `profile` says it */
+  mxs_tls_ctx_t *tls;           /* owned */
+} mxs_pcolumn_t;
+
 typedef struct mxs_pdomain_s {
   const mxs_config_t *cfg;
+  mxs_pcolumn_t *cols; /* owned; [0] the probe's profile, or the compared ones */
+  size_t ncols;
+  int compare;           /* --compare-profiles: each (MX, address) once per column, no legacy retry */
   char name[254];        /* normalised */
   const char *dns_label; /* the --dns servers or "system resolver" */
   /* the DNS answer */
@@ -94,5 +108,13 @@ void mxs_print_wrapped(FILE *fp, int indent, const char *text);
  * Both return 0, or -1 when writing to FP failed. */
 int mxs_pdomain_print_text(const mxs_pdomain_t *d, FILE *fp);
 int mxs_pdomain_print_json(const mxs_pdomain_t *d, FILE *fp);
+
+/* --compare-profiles (cmd_compare.c): refines each failed handshake with
+ * what the other profiles got at the same address, then prints the matrix
+ * and which side is at fault, as text or one JSON document.  0, or -1 when
+ * writing failed. */
+void mxs_compare_refine(mxs_pdomain_t *d);
+int mxs_compare_print_text(const mxs_pdomain_t *d, FILE *fp);
+int mxs_compare_print_json(const mxs_pdomain_t *d, FILE *fp);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cmd_probe.h"
+#include "results/delivery.h"
 #include "results/encoders.h"
 #include "results/explain.h"
 
@@ -138,10 +139,21 @@ static void print_other_cert_errors(mxs_class_t cls, mxs_class_set_t set, FILE *
   }
 }
 
+/* "may tls, encrypt deferred, ...": what a sender does at each level. */
+static void print_outcomes(FILE *fp, const mxs_outcome_t out[MXS_LEVELS_COMPUTED]) {
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++)
+    fprintf(fp, "%s%s %s", l ? ", " : "", mxs_level_name((mxs_level_t)l), mxs_outcome_name(out[l]));
+  fputc('\n', fp);
+}
+
 static void print_result(const mxs_pitem_t *it, const mxs_record_t *r, FILE *fp) {
   const mxs_explain_t *e = mxs_explain(r->cls);
   char legacy[640];
+  mxs_outcome_t out[MXS_LEVELS_COMPUTED];
   fprintf(fp, "\nResult: %s (stage %s, TLS-RPT %s)\n", mxs_class_name(r->cls), r->stage, mxs_class_tlsrpt(r->cls));
+  mxs_delivery_record(r, out);
+  fprintf(fp, "Mail via this MX (smtp_tls_security_level): ");
+  print_outcomes(fp, out);
   print_section(fp, "Detail", r->detail);
   legacy_text(it, legacy, sizeof legacy);
   if (legacy[0]) print_section(fp, "Legacy retry", legacy);
@@ -174,14 +186,26 @@ static void print_item(const mxs_pitem_t *it, FILE *fp) {
 
 static void print_summary(const mxs_pdomain_t *d, FILE *fp) {
   size_t ok = 0;
+  mxs_delivery_domain_t dd;
+  mxs_delivery_domain_init(&dd);
   fprintf(fp, "\n== Summary for %s ==\n", d->name);
   for (size_t i = 0; i < d->nitems; i++) {
     const mxs_pitem_t *it = &d->items[i];
     mxs_class_t cls = mxs_pitem_class(it);
+    mxs_record_t r;
+    mxs_timings_t tm;
+    char detail[512];
+    mxs_pitem_record(it, &r, &tm, detail, sizeof detail);
+    mxs_delivery_domain_add(&dd, &r);
     ok += cls == MXS_CLASS_OK;
     fprintf(fp, "  %-24s %s%s%s\n", mxs_class_name(cls), it->mx ? it->mx->host : d->name, it->ip ? " " : "",
             it->ip ? it->ip : "");
   }
+  /* a sender walks the MX hosts in preference order (README) */
+  mxs_outcome_t out[MXS_LEVELS_COMPUTED];
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) out[l] = mxs_delivery_fold_result(&dd.level[l]);
+  fprintf(fp, "Mail to %s (smtp_tls_security_level): ", d->name);
+  print_outcomes(fp, out);
   if (ok == d->nitems)
     fprintf(fp, "%zu of %zu record%s ok.\n", ok, d->nitems, d->nitems == 1 ? "" : "s");
   else

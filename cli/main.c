@@ -14,6 +14,7 @@
 #include "cli/options.h"
 #include "dist/url.h"
 #include "results/classify.h"
+#include "results/delivery.h"
 #include "scanner/scan.h"
 #include "scanner/stats.h"
 
@@ -67,7 +68,7 @@ int mxs_cmd_scan(int argc, char **argv) {
     _exit(1);
   }
   /* 1 (the run is incomplete) outranks 3 (the findings should alert). */
-  if (rc == 0 && mxs_stats_should_alert(&stats, cfg.fail_on, cfg.fail_on_ratio)) rc = 3;
+  if (rc == 0 && mxs_stats_should_alert(&stats, cfg.fail_on, cfg.fail_on_deferred, cfg.fail_on_ratio)) rc = 3;
   mxs_config_free(&cfg);
   return rc;
 }
@@ -80,10 +81,16 @@ int mxs_cmd_classes(int argc, char **argv) {
   }
   if (json) { /* one JSON array, for tools that map classes to alerts */
     printf("[");
-    for (int i = 0; i < MXS_CLASS_COUNT; i++)
-      printf("%s\n {\"class\": \"%s\", \"order\": %d, \"stage\": \"%s\", \"tlsrpt\": \"%s\", \"meaning\": \"%s\"}",
+    for (int i = 0; i < MXS_CLASS_COUNT; i++) {
+      printf("%s\n {\"class\": \"%s\", \"order\": %d, \"stage\": \"%s\", \"tlsrpt\": \"%s\", \"meaning\": \"%s\"",
              i ? "," : "", mxs_class_name((mxs_class_t)i), i, mxs_class_stage((mxs_class_t)i),
              mxs_class_tlsrpt((mxs_class_t)i), mxs_class_hint((mxs_class_t)i));
+      /* what a sender does with the mail, per security level (README) */
+      for (int l = 0; l < MXS_LEVEL_COUNT; l++)
+        printf("%s\"%s\": \"%s\"", l ? ", " : ", \"delivery\": {", mxs_level_name((mxs_level_t)l),
+               mxs_delivery_cell_name((mxs_level_t)l, (mxs_class_t)i));
+      printf("}}");
+    }
     printf("\n]\n");
     return 0;
   }
@@ -106,6 +113,8 @@ static const mxs_command_t commands[] = {
     {"worker", mxs_cmd_worker, "scan the jobs of a distributed run (any number of machines)"},
     {"collect", mxs_cmd_collect, "export a distributed run's records from Redis to a file"},
     {"status", mxs_cmd_status, "progress of a distributed run: queued, in flight, done, classes"},
+    {"profiles", mxs_cmd_profiles, "list the sender profiles and the OpenSSL settings each makes"},
+    {"maillog", mxs_cmd_maillog, "the recipient domains whose deliveries failed on TLS, from Postfix/Exim logs"},
 };
 
 static void usage(FILE *fp) {

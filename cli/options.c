@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,11 +23,19 @@
 #include <uv.h>
 
 #include "results/classify.h"
-#include "scanner/smtp.h"
+#include "results/delivery.h"
+#include "results/profiles.h"
 #include "scanner/probe.h"
+#include "scanner/smtp.h"
+#include "scanner/tls.h"
 
 /* K_SECS/K_SECS0: a duration (K_SECS above 0); K_RATE: per second, "N/m"
- * and "N/h" accepted; K_COUNT: a large whole number. */
+ * and "N/h" accepted; K_COUNT: a large whole number; K_CLASSES also takes
+ * the word `deferred`, which is no class: it sets fail_on_deferred;
+ * K_LEVEL: a security level mxscan computes (results/delivery.h).
+ * K_TLSVER: a TLS version or "none" (an int, results/profiles.h);
+ * K_TLSKNOB: a string OpenSSL must accept for the option of that name
+ * (scanner/tls.h); K_PROFILE(S): a sender profile name (a list of them). */
 typedef enum {
   K_STR,
   K_INT,
@@ -40,6 +49,11 @@ typedef enum {
   K_FORMAT,
   K_SNI,
   K_CLASSES,
+  K_LEVEL,
+  K_TLSVER,
+  K_TLSKNOB,
+  K_PROFILE,
+  K_PROFILES,
   K_EHLO,   /* a string that must be an EHLO argument (scanner/smtp.h) */
   K_SOURCE, /* one address or "ADDR4,ADDR6" into source4/source6 */
 } kind_t;
@@ -82,6 +96,8 @@ static const opt_t opts[] = {
     {"handshake-timeout", 0, "scan", K_SECS, F(handshake_timeout_ms), 0, 0, "S", "TLS handshake timeout (15)"},
     {"max-runtime", 0, "scan", K_SECS, F(max_runtime_ms), 0, 0, "S",
      "stop after S seconds; unfinished probes are recorded (none)"},
+    {"diag-profiles", 0, "scan", K_PROFILES, F(diag_profiles), 0, 0, "NAME,...",
+     "after a TLS failure, one retry per sender profile listed instead of the legacy retry"},
     {"exclude", 0, "scan", K_STR, F(exclude), 0, 0, "FILE",
      "never resolve or probe the domains, suffixes and networks in FILE (configs/exclude.conf)"},
     {"source-address", 0, "scan", K_SOURCE, F(source4), 0, 0, "ADDR[,ADDR]",
@@ -101,17 +117,44 @@ static const opt_t opts[] = {
     {"ca-file", 0, "tls", K_STR, F(ca_file), 0, 0, "FILE", "trust these roots (PEM), not the system store"},
     {"verify-cache", 0, "tls", K_INT, F(verify_cache), 0, 1000000, "N",
      "chains whose verification is remembered for the run (8192; 0: verify every chain)"},
+    {"sender-profile", 0, "tls", K_PROFILE, F(sender_profile), 0, 0, "NAME",
+     "probe with a named set of TLS settings (modern; see 'mxscan profiles')"},
+    {"tls-min-version", 0, "tls", K_TLSVER, F(tls.min_version), 0, 0, "V",
+     "lowest TLS version offered: 1.0 1.1 1.2 1.3, none (the profile's)"},
+    {"tls-max-version", 0, "tls", K_TLSVER, F(tls.max_version), 0, 0, "V",
+     "highest TLS version offered: 1.0 1.1 1.2 1.3, none (the profile's)"},
+    {"ciphers", 0, "tls", K_TLSKNOB, F(tls.ciphers), 0, 0, "LIST",
+     "OpenSSL cipher list for TLS 1.2 and below, SSL_CTX_set_cipher_list (the profile's)"},
+    {"ciphersuites", 0, "tls", K_TLSKNOB, F(tls.ciphersuites), 0, 0, "LIST",
+     "TLS 1.3 ciphersuites, SSL_CTX_set_ciphersuites (the profile's)"},
+    {"groups", 0, "tls", K_TLSKNOB, F(tls.groups), 0, 0, "LIST",
+     "key exchange groups in order, SSL_CTX_set1_groups_list (the profile's)"},
+    {"sigalgs", 0, "tls", K_TLSKNOB, F(tls.sigalgs), 0, 0, "LIST",
+     "signature algorithms, SSL_CTX_set1_sigalgs_list (the profile's)"},
+    {"seclevel", 0, "tls", K_INT, F(tls.seclevel), 0, 5, "N", "OpenSSL security level 0..5 (the profile's)"},
+    {"client-cert", 0, "tls", K_STR, F(tls.client_cert), 0, 0, "FILE",
+     "client certificate chain (PEM), presented when the server asks for one"},
+    {"client-key", 0, "tls", K_STR, F(tls.client_key), 0, 0, "FILE",
+     "the client certificate's private key (PEM; default: in the --client-cert file)"},
     {"format", 0, "output", K_FORMAT, F(format), 0, 0, "jsonl|msgpack", "output format (jsonl)"},
     {"output", 'o', "output", K_STR, F(output), 0, 0, "FILE", "output file (-: standard output)"},
     {"summary", 0, "output", K_STR, F(summary), 0, 0, "FILE", "write the class counts as JSON"},
     {"quiet", 'q', "output", K_FLAG, F(quiet), 0, 0, NULL, "no class table or progress on standard error"},
     {"status-interval", 0, "output", K_SECS, F(status_interval_ms), 0, 0, "S",
      "seconds between status lines when stderr is not a terminal (60)"},
-    {"fail-on", 0, "output", K_CLASSES, F(fail_on), 0, 0, "CLASS,...", "exit 3 when a record has one of these classes"},
+    {"fail-on", 0, "output", K_CLASSES, F(fail_on), 0, 0, "CLASS,...",
+     "exit 3 when a record has one of these classes; deferred: when a domain's mail would be deferred at "
+     "--sender-level"},
     {"fail-on-ratio", 0, "output", K_RATIO, F(fail_on_ratio), 0, 0, "R",
-     "exit 3 when more than R (0..1) of the domains fail (--fail-on classes, or any)"},
+     "exit 3 when more than R (0..1) of the domains fail (--fail-on classes or deferred, or any)"},
     {"resume", 0, "output", K_FLAG, F(resume), 0, 0, NULL,
      "continue the run that wrote -o FILE: skip the domains it completed"},
+    {"metrics", 0, "output", K_STR, F(metrics), 0, 0, "FILE",
+     "Prometheus text file for node_exporter's textfile collector, rewritten every --status-interval"},
+    {"metrics-providers", 0, "output", K_INT, F(metrics_providers), 0, 10000, "N",
+     "--metrics: providers with the most failing domains that get a series of their own (10)"},
+    {"sender-level", 0, "output", K_LEVEL, F(sender_level), 0, 0, "LEVEL",
+     "your MTA's smtp_tls_security_level, for --fail-on deferred: may, encrypt, verify, secure (may)"},
     {"redis", 0, "redis", K_STR, F(redis_url), 0, 0, "URL",
      "also (without -o: only) write records to Redis: redis://[:PASS@]HOST[:PORT][/DB], unix:///PATH"},
     {"redis-prefix", 0, "redis", K_STR, F(redis_prefix), 0, 0, "PREFIX", "key prefix (mxscan)"},
@@ -222,20 +265,28 @@ static const char *show(const char *value, char *out) {
   return out;
 }
 
-static int parse_classes(const char *v, mxs_class_set_t *out, char *why, size_t whylen) {
+/* Classes, and the word `deferred` into *DEFERRED (both replaced, so a
+ * flag overrides the config file's list whole). */
+static int parse_classes(const char *v, mxs_class_set_t *out, int *deferred, char *why, size_t whylen) {
   mxs_class_set_t set = 0;
+  int dfr = 0;
   char buf[1024];
   snprintf(buf, sizeof buf, "%s", v);
   for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
     int c = mxs_class_from_name(tok);
+    if (c < 0 && !strcmp(tok, "deferred")) {
+      dfr = 1;
+      continue;
+    }
     if (c < 0) {
       char shown[SHOWN_MAX + 4];
-      snprintf(why, whylen, "'%s' is not a class (see 'mxscan classes')", show(tok, shown));
+      snprintf(why, whylen, "'%s' is not a class (see 'mxscan classes') nor 'deferred'", show(tok, shown));
       return -1;
     }
     set |= MXS_CLASS_BIT(c);
   }
   *out = set;
+  *deferred = dfr;
   return 0;
 }
 
@@ -260,6 +311,17 @@ static int parse_sources(mxs_config_t *c, const char *value, const char *shown, 
   if (v4[0]) memcpy(c->source4, v4, sizeof v4);
   if (v6[0]) memcpy(c->source6, v6, sizeof v6);
   return 0;
+}
+
+static int parse_level(const char *v, int *out, char *why, size_t whylen) {
+  int l = mxs_level_from_name(v);
+  if (l >= 0 && mxs_level_computed((mxs_level_t)l)) return *out = l, 0;
+  if (l >= 0)
+    snprintf(why, whylen,
+             "'%s' is not computed yet (mxscan checks no DANE or MTA-STS policy): may, encrypt, verify, secure", v);
+  else
+    snprintf(why, whylen, "'%s' is not a level: may, encrypt, verify, secure", v);
+  return -1;
 }
 
 /* Stores VALUE (NULL for a flag without argument) into the field of O.
@@ -320,10 +382,51 @@ static int set_value(mxs_config_t *c, const opt_t *o, const char *value, int fro
     if (parse_number(value, 0, 1, &d) < 0) return snprintf(why, wl, "'%s' is not a ratio from 0 to 1", v), -1;
     *(double *)field = d;
     return 0;
-  case K_CLASSES: return parse_classes(value, (mxs_class_set_t *)field, why, wl);
+  case K_CLASSES: return parse_classes(value, (mxs_class_set_t *)field, &c->fail_on_deferred, why, wl);
   case K_SOURCE: return parse_sources(c, value, v, why, wl);
+  case K_LEVEL: return parse_level(value, (int *)field, why, wl);
+  case K_TLSVER:
+    if (mxs_tls_version_parse(value, 1, (int *)field) < 0)
+      return snprintf(why, wl, "'%s' is not a TLS version (1.0, 1.1, 1.2, 1.3, TLSv1.2 ..., or none)", v), -1;
+    return 0;
+  case K_TLSKNOB:
+  case K_PROFILE:
+  case K_PROFILES:
+    if (o->kind == K_TLSKNOB && mxs_tls_check_knob(o->name, value, why, wl) < 0) return -1;
+    if (o->kind == K_PROFILE && !mxs_profile_find(value))
+      return snprintf(why, wl, "'%s' is not a profile (%s)", v, mxs_profile_names()), -1;
+    if (o->kind == K_PROFILES) {
+      const mxs_profile_t *list[16];
+      size_t n;
+      if (mxs_profile_list_parse(value, list, 8, &n, why, wl) < 0) return -1;
+    }
+    if (from_file && !(value = own(c, value))) return snprintf(why, wl, "out of memory"), -1;
+    *(const char **)field = value;
+    return 0;
   }
   return -1;
+}
+
+int mxs_config_check_tls(const mxs_config_t *c, FILE *err) {
+  const mxs_profile_t *p;
+  mxs_tls_settings_t s;
+  if (mxs_config_tls_settings(c, &p, &s) < 0) return fprintf(err, "mxscan: --sender-profile: unknown\n"), -1;
+  if (s.min_version && s.max_version && s.min_version > s.max_version) {
+    fprintf(err, "mxscan: --tls-min-version %s is above --tls-max-version %s (profile %s%s)\n",
+            mxs_tls_version_name(s.min_version), mxs_tls_version_name(s.max_version), p->name,
+            c->tls.min_version || c->tls.max_version ? " with the versions given" : "");
+    return -1;
+  }
+  if (c->tls.client_key && !c->tls.client_cert) {
+    fprintf(err, "mxscan: --client-key %s: needs --client-cert\n", c->tls.client_key);
+    return -1;
+  }
+  char why[PATH_MAX + 256];
+  if (c->tls.client_cert && mxs_tls_check_client_cert(s.client_cert, s.client_key, s.seclevel, why, sizeof why) < 0) {
+    fprintf(err, "mxscan: %s\n", why);
+    return -1;
+  }
+  return 0;
 }
 
 int mxs_config_set(mxs_config_t *c, const char *name, const char *value, FILE *err) {
@@ -468,7 +571,7 @@ int mxs_config_parse(mxs_config_t *c, int argc, char **argv, FILE *err) {
     return -1;
   }
   if (optind < argc) c->input = argv[optind];
-  return 0;
+  return mxs_config_check_tls(c, err);
 }
 
 /* The EHLO name: this host's when none was given.  A host name that is

@@ -20,6 +20,12 @@ int mxs_config_parse(mxs_config_t *c, int argc, char **argv, FILE *err);
  * commands that share some of scan's options (probe).  0, or -1 after
  * printing why to ERR. */
 int mxs_config_set(mxs_config_t *c, const char *name, const char *value, FILE *err);
+/* The TLS options together, once all are read: the versions of the
+ * profile with the knobs applied in order, --client-key only with
+ * --client-cert, and that certificate and key load and match.  0, or -1
+ * after printing what is wrong (naming the option and file) to ERR.
+ * mxs_config_parse calls it. */
+int mxs_config_check_tls(const mxs_config_t *c, FILE *err);
 /* What a run needs besides the values, once the options are parsed: the
  * EHLO name (this host's, in HOST, when none was given), the exclude list
  * read from --exclude.  0, or -1 (a usage error: exit 2) after printing

@@ -35,6 +35,25 @@ char *mxs_arena_strdup(mxs_arena_t *a, const char *s);
 char *mxs_arena_printf(mxs_arena_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mxs_arena_free(mxs_arena_t *a);
 
+/* ---- progress on a terminal --------------------------------------------- */
+
+/* One line on FP, redrawn in place at most a few times a second, for long
+ * reads (report, diff, collect).  Only when FP is a terminal: in a cron
+ * log or a pipe nothing at all is written.  No state beyond the struct. */
+typedef struct {
+  FILE *fp;
+  int on;           /* FP is a terminal */
+  int drawn;        /* a line is on the screen */
+  uint64_t next_ms; /* monotonic time of the next redraw */
+} mxs_progress_t;
+
+void mxs_progress_init(mxs_progress_t *p, FILE *fp);
+/* Redraws the line (printf format) unless it was redrawn less than 250 ms
+ * ago; the first call always draws. */
+void mxs_progress_show(mxs_progress_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Clears the line, so what follows starts on a clean one. */
+void mxs_progress_end(mxs_progress_t *p);
+
 /* ---- reading ------------------------------------------------------------ */
 
 /* Called for each record; a negative return stops the read with that code. */
@@ -42,7 +61,8 @@ typedef int (*mxs_record_fn)(void *arg, const mxs_read_record_t *rec);
 
 /* Feeds every record of PATH ("-": stdin) to FN.  A torn last record is a
  * warning on ERR, not an error.  0, or negative after printing a message
- * that names the file (and the record and byte offset) on ERR. */
+ * that names the file (and the record and byte offset) on ERR.  When ERR
+ * is a terminal, shows the bytes read of the file's size meanwhile. */
 int mxs_report_read(const char *path, mxs_record_fn fn, void *arg, uint64_t *nrecords, FILE *err);
 
 /* Parses a whole number in [lo, hi] for option OPT; -1 after a message. */
@@ -92,6 +112,8 @@ typedef struct {
   int tlsrpt;          /* keep what --tlsrpt needs */
   size_t top;          /* text: rows of the long tables (0: all) */
   const char *contact; /* TLS-RPT contact-info */
+  int html;            /* keep what --html needs: why each domain fails, failing domains per provider */
+  size_t rows;         /* --html: rows of the domain tables (0: all) */
 } mxs_report_opts_t;
 
 /* report_agg.c: the aggregation.  new returns NULL on ENOMEM. */

@@ -128,8 +128,36 @@ static int expiring_add(mxs_report_t *r, const mxs_read_record_t *rec) {
   e->not_after = mxs_arena_strdup(&r->arena, rec->cert_not_after ? rec->cert_not_after : "");
   e->sha256 = mxs_arena_strdup(&r->arena, rec->cert_sha256 ? rec->cert_sha256 : "");
   e->days_left = rec->cert_days_left;
-  if (!e->domain || !e->mx || !e->not_after || !e->sha256) return -ENOMEM;
+  e->subject_cn = mxs_arena_strdup(&r->arena, rec->cert_subject_cn ? rec->cert_subject_cn : "");
+  if (!e->domain || !e->mx || !e->not_after || !e->sha256 || !e->subject_cn) return -ENOMEM;
   r->nexpiring++;
+  return 0;
+}
+
+/* --html: the record that gives a failing domain its class, and the
+ * providers it fails at (each counted once per domain). */
+static int why_add(mxs_report_t *r, mxs_rdomain_t *d, mxs_rprovider_t *p, const mxs_read_record_t *rec) {
+  if (!d->why || rec->cls < d->why->cls) { /* the old strings stay in the arena: failing records only */
+    mxs_rwhy_t *w = d->why ? d->why : mxs_arena_alloc(&r->arena, sizeof *w);
+    if (!w) return -ENOMEM;
+    w->cls = rec->cls;
+    w->stage = mxs_arena_strdup(&r->arena, rec->stage);
+    w->detail = mxs_arena_strdup(&r->arena, rec->detail);
+    w->mx = mxs_arena_strdup(&r->arena, rec->mx);
+    w->ip = mxs_arena_strdup(&r->arena, rec->ip);
+    w->banner = mxs_arena_strdup(&r->arena, rec->banner);
+    if (!w->stage || !w->detail || (rec->mx && !w->mx) || (rec->ip && !w->ip) || (rec->banner && !w->banner))
+      return -ENOMEM;
+    d->why = w;
+  }
+  if (!p) return 0;
+  for (const mxs_rpfail_t *f = d->pfails; f; f = f->next)
+    if (f->p == p) return 0;
+  mxs_rpfail_t *f = mxs_arena_alloc(&r->arena, sizeof *f);
+  if (!f) return -ENOMEM;
+  *f = (mxs_rpfail_t){d->pfails, p};
+  d->pfails = f;
+  p->fail_domains++;
   return 0;
 }
 
@@ -145,18 +173,21 @@ int mxs_report_add(void *arg, const mxs_read_record_t *rec) {
   mxs_rdomain_t *d = entry(r, &r->domains, rec->domain, sizeof *d);
   if (!d) return -ENOMEM;
   d->seen |= MXS_CLASS_BIT(rec->cls);
+  mxs_delivery_domain_add_outcomes(&d->delivery, rec->delivery, rec->cls, rec->pref);
   r->probes[rec->cls]++;
   r->nprobes++;
   track_time(r, rec->scanned_at);
+  r->delivery_records += rec->has_delivery != 0;
+  mxs_rprovider_t *p = NULL;
   if (rec->mx) {
-    mxs_rprovider_t *p = provider(r, rec->mx);
-    if (!p) return -ENOMEM;
+    if (!(p = provider(r, rec->mx))) return -ENOMEM;
     p->probes++;
     if (rec->cls == MXS_CLASS_OK)
       p->ok++;
     else
       p->fails[rec->cls]++;
   }
+  if (r->o.html && rec->cls != MXS_CLASS_OK && why_add(r, d, p, rec) < 0) return -ENOMEM;
   if (rec->tls_version && count(r, &r->versions, rec->tls_version) < 0) return -ENOMEM;
   if (rec->cipher && count(r, &r->ciphers, rec->cipher) < 0) return -ENOMEM;
   if (rec->has_cert && rec->cert_days_left <= r->o.expiring_days && expiring_add(r, rec) < 0) return -ENOMEM;

@@ -5,6 +5,9 @@
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/options.h"
 #include "cli/report.h"
@@ -87,6 +90,53 @@ void mxs_arena_free(mxs_arena_t *a) {
   }
 }
 
+/* ---- progress -------------------------------------------------------------- */
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void mxs_progress_init(mxs_progress_t *p, FILE *fp) { *p = (mxs_progress_t){.fp = fp, .on = fp && isatty(fileno(fp))}; }
+
+void mxs_progress_show(mxs_progress_t *p, const char *fmt, ...) {
+  if (!p->on) return;
+  uint64_t now = now_ms();
+  if (p->drawn && now < p->next_ms) return;
+  p->next_ms = now + 250;
+  char line[200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  fprintf(p->fp, "\r\033[K%s", line); /* like the scan's own progress line */
+  fflush(p->fp);
+  p->drawn = 1;
+}
+
+void mxs_progress_end(mxs_progress_t *p) {
+  if (!p->on || !p->drawn) return;
+  fputs("\r\033[K", p->fp);
+  fflush(p->fp);
+  p->drawn = 0;
+}
+
+static void mib(char *out, size_t len, uint64_t bytes) { snprintf(out, len, "%.1f MiB", (double)bytes / 1048576.0); }
+
+/* "reading FILE: 12.3 MiB of 45.6 MiB (27%), 40123 records" */
+static void read_progress(mxs_progress_t *p, const char *path, uint64_t done, uint64_t size, uint64_t records) {
+  char a[32], b[32];
+  mib(a, sizeof a, done);
+  if (size) {
+    mib(b, sizeof b, size);
+    mxs_progress_show(p, "mxscan: reading %.80s: %s of %s (%.0f%%), %llu records", path, a, b,
+                      100.0 * (double)done / (double)size, (unsigned long long)records);
+  } else {
+    mxs_progress_show(p, "mxscan: reading %.80s: %s, %llu records", path, a, (unsigned long long)records);
+  }
+}
+
 /* ---- reading -------------------------------------------------------------- */
 
 int mxs_report_read(const char *path, mxs_record_fn fn, void *arg, uint64_t *nrecords, FILE *err) {
@@ -97,9 +147,20 @@ int mxs_report_read(const char *path, mxs_record_fn fn, void *arg, uint64_t *nre
     fprintf(err, "mxscan: %s\n", msg);
     return rc;
   }
+  mxs_progress_t prog;
+  mxs_progress_init(&prog, err);
+  struct stat st;
+  uint64_t size = 0; /* 0: unknown (a pipe) */
+  if (prog.on && (strcmp(path, "-") ? stat(path, &st) : fstat(STDIN_FILENO, &st)) == 0 && S_ISREG(st.st_mode))
+    size = (uint64_t)st.st_size;
+  read_progress(&prog, path, 0, size, 0);
   mxs_read_record_t rec;
-  while ((rc = mxs_reader_next(r, &rec)) > 0)
+  uint64_t n = 0;
+  while ((rc = mxs_reader_next(r, &rec)) > 0) {
     if ((rc = fn(arg, &rec)) < 0) break;
+    if (prog.on && ++n % 4096 == 0) read_progress(&prog, path, mxs_reader_good_offset(r), size, n);
+  }
+  mxs_progress_end(&prog);
   if (rc < 0 && mxs_reader_error(r)[0]) {
     fprintf(err, "mxscan: %s\n", mxs_reader_error(r));
   } else if (rc < 0) {

@@ -14,14 +14,7 @@
  * nothing is known about it. */
 static const mxs_class_set_t tls_or_unknown = MXS_CLASS_BIT(MXS_CLASS_OK) | MXS_CLASS_BIT(MXS_CLASS_EXCLUDED);
 
-typedef struct {
-  uint64_t dclass[MXS_CLASS_COUNT];   /* domains by their class */
-  mxs_rdomain_t **domains;            /* by name */
-  mxs_rprovider_t **providers;        /* by probes, most first */
-  mxs_rcount_t **versions, **ciphers; /* by count, most first */
-  size_t ndomains, nproviders, nversions, nciphers, nexpiring;
-  uint64_t no_tls; /* domains with no ok record */
-} view_t;
+typedef mxs_rview_t view_t;
 
 static int by_probes(const void *a, const void *b) {
   const mxs_rprovider_t *x = *(const mxs_rprovider_t *const *)a, *y = *(const mxs_rprovider_t *const *)b;
@@ -56,14 +49,14 @@ static size_t expiring_unique(mxs_report_t *r) {
   return r->nexpiring = n;
 }
 
-static void view_free(view_t *v) {
+void mxs_report_view_free(view_t *v) {
   free(v->domains);
   free(v->providers);
   free(v->versions);
   free(v->ciphers);
 }
 
-static int view_build(mxs_report_t *r, view_t *v) {
+int mxs_report_view_build(mxs_report_t *r, view_t *v) {
   *v = (view_t){.ndomains = r->domains.len,
                 .nproviders = r->providers.len,
                 .nversions = r->versions.len,
@@ -73,13 +66,15 @@ static int view_build(mxs_report_t *r, view_t *v) {
   v->versions = (mxs_rcount_t **)mxs_report_table_values(&r->versions, by_count);
   v->ciphers = (mxs_rcount_t **)mxs_report_table_values(&r->ciphers, by_count);
   if (!v->domains || !v->providers || !v->versions || !v->ciphers) {
-    view_free(v);
+    mxs_report_view_free(v);
     return -ENOMEM;
   }
   for (size_t i = 0; i < v->ndomains; i++) {
     mxs_class_set_t seen = v->domains[i]->seen;
     v->dclass[mxs_domain_class(seen)]++;
     v->no_tls += !(seen & tls_or_unknown);
+    for (int l = 0; l < MXS_LEVELS_COMPUTED; l++)
+      v->delivery[l][mxs_delivery_fold_result(&v->domains[i]->delivery.level[l])]++;
   }
   v->nexpiring = expiring_unique(r);
   return 0;
@@ -114,6 +109,41 @@ static int text_classes(mxs_report_t *r, const view_t *v, FILE *fp) {
   if (rc == 0) rc = mxs_tab_row(&t, total);
   fprintf(fp, "\nClasses (a domain is ok only when all its records are, else its first failing class)\n");
   if (rc == 0) mxs_tab_print(&t, fp);
+  mxs_tab_free(&t);
+  return rc;
+}
+
+static uint64_t unknown_domains(const view_t *v) {
+  uint64_t n = 0;
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) n += v->delivery[l][MXS_OUTCOME_UNKNOWN];
+  return n;
+}
+
+/* Per level, the domains whose mail a sender delivers over TLS, in the
+ * clear, or not at all (results/delivery.h; README "What happens to the
+ * mail"). */
+static int text_delivery(mxs_report_t *r, const view_t *v, FILE *fp) {
+  int unknown = unknown_domains(v) > 0;
+  mxs_tab_t t;
+  mxs_tab_init(&t, unknown ? 9 : 7, 0x1fe);
+  const char *head[] = {"level", "tls", "%", "cleartext", "%", "deferred", "%", "unknown", "%"};
+  int rc = mxs_tab_row(&t, head);
+  for (int l = 0; l < MXS_LEVELS_COMPUTED && rc == 0; l++) {
+    const uint64_t *d = v->delivery[l];
+    const char *row[9] = {mxs_level_name((mxs_level_t)l)};
+    for (int o = 0; o < MXS_OUTCOMES + unknown; o++) {
+      row[1 + 2 * o] = num(r, d[o]);
+      row[2 + 2 * o] = percent(r, d[o], v->ndomains);
+    }
+    rc = mxs_tab_row(&t, row);
+  }
+  fprintf(fp, "\nDelivery (domains: what a sender does with the mail at each smtp_tls_security_level)\n");
+  if (rc == 0) mxs_tab_print(&t, fp);
+  fprintf(fp, "  dane, mta-sts: not computed (mxscan checks no DANE or MTA-STS policy yet)\n");
+  if (unknown)
+    fprintf(fp,
+            "  unknown: records without a delivery field (an older mxscan wrote them) where the class does not "
+            "decide\n");
   mxs_tab_free(&t);
   return rc;
 }
@@ -210,7 +240,7 @@ static int text_counts(mxs_report_t *r, const char *title, const char *col, mxs_
 
 int mxs_report_print_text(mxs_report_t *r, FILE *fp) {
   view_t v;
-  int rc = view_build(r, &v);
+  int rc = mxs_report_view_build(r, &v);
   if (rc < 0) return rc;
   fprintf(fp, "mxscan report: %llu records, %zu domains", (unsigned long long)r->nprobes, v.ndomains);
   if (r->first_at[0]) fprintf(fp, ", scanned %s .. %s", r->first_at, r->last_at);
@@ -220,12 +250,13 @@ int mxs_report_print_text(mxs_report_t *r, FILE *fp) {
   uint64_t handshakes = 0;
   for (size_t i = 0; i < v.nversions; i++) handshakes += v.versions[i]->n;
   if (rc == 0) rc = text_classes(r, &v, fp);
+  if (rc == 0) rc = text_delivery(r, &v, fp);
   if (rc == 0) rc = text_providers(r, &v, fp);
   if (rc == 0) rc = text_no_tls(&v, fp);
   if (rc == 0) rc = text_expiring(r, &v, fp);
   if (rc == 0) rc = text_counts(r, "TLS versions", "version", v.versions, v.nversions, handshakes, fp);
   if (rc == 0) rc = text_counts(r, "Ciphers", "cipher", v.ciphers, v.nciphers, handshakes, fp);
-  view_free(&v);
+  mxs_report_view_free(&v);
   if (rc == 0 && (fflush(fp) != 0 || ferror(fp))) rc = errno ? -errno : -EIO;
   return rc;
 }
@@ -282,6 +313,22 @@ static void json_lists(const mxs_report_t *r, const view_t *v, mxs_encoder_t *e)
   e->end(e);
 }
 
+/* "delivery": {"may": {"tls": N, "cleartext": N, "deferred": N}, ...};
+ * "unknown" only where some domain is. */
+static void json_delivery(const view_t *v, mxs_encoder_t *e) {
+  e->key(e, "delivery");
+  e->map(e, MXS_LEVELS_COMPUTED);
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) {
+    const uint64_t *d = v->delivery[l];
+    e->key(e, mxs_level_name((mxs_level_t)l));
+    e->map(e, MXS_OUTCOMES + (d[MXS_OUTCOME_UNKNOWN] > 0));
+    for (int o = 0; o <= MXS_OUTCOMES; o++)
+      if (o < MXS_OUTCOMES || d[o]) mxs_enc_kv_int(e, mxs_outcome_name((mxs_outcome_t)o), (int64_t)d[o]);
+    e->end(e);
+  }
+  e->end(e);
+}
+
 static void json_counts(mxs_encoder_t *e, const char *key, mxs_rcount_t **c, size_t n) {
   e->key(e, key);
   e->map(e, n);
@@ -291,7 +338,7 @@ static void json_counts(mxs_encoder_t *e, const char *key, mxs_rcount_t **c, siz
 
 int mxs_report_print_json(mxs_report_t *r, FILE *fp) {
   view_t v;
-  int rc = view_build(r, &v);
+  int rc = mxs_report_view_build(r, &v);
   if (rc < 0) return rc;
   mxs_json_encoder_t j;
   mxs_json_encoder_init(&j);
@@ -313,6 +360,7 @@ int mxs_report_print_json(mxs_report_t *r, FILE *fp) {
   mxs_j_class_counts(e, v.dclass, v.ndomains);
   e->key(e, "probes");
   mxs_j_class_counts(e, r->probes, r->nprobes);
+  json_delivery(&v, e);
   json_providers(&v, e);
   json_lists(r, &v, e);
   json_counts(e, "tls_versions", v.versions, v.nversions);
@@ -320,7 +368,7 @@ int mxs_report_print_json(mxs_report_t *r, FILE *fp) {
   e->end(e);
   rc = mxs_json_emit(&j, fp);
   mxs_json_encoder_free(&j);
-  view_free(&v);
+  mxs_report_view_free(&v);
   return rc;
 }
 
@@ -357,7 +405,7 @@ static void tlsrpt_policy(const mxs_rdomain_t *d, mxs_encoder_t *e) {
 
 int mxs_report_print_tlsrpt(mxs_report_t *r, FILE *fp) {
   view_t v;
-  int rc = view_build(r, &v);
+  int rc = mxs_report_view_build(r, &v);
   if (rc < 0) return rc;
   char now[24];
   mxs_rfc3339((int64_t)time(NULL), now);
@@ -384,6 +432,6 @@ int mxs_report_print_tlsrpt(mxs_report_t *r, FILE *fp) {
   e->end(e);
   rc = mxs_json_emit(&j, fp);
   mxs_json_encoder_free(&j);
-  view_free(&v);
+  mxs_report_view_free(&v);
   return rc;
 }

@@ -6,10 +6,11 @@
 
 #define SCAN_WINDOW 64 /* queued items examined per provider per pop */
 #define MIN_FACTOR  (1.0 / 16)
-/* Refill at 99 % of the rate: a start lands late by the timer's and the
- * network's jitter, never early, so the gaps a server sees between our
- * connections stay above 1/rate s (sched.h). */
-#define PACE 0.99
+/* Refill at 95 % of the rate: a start reaches the server late by the
+ * timer's, the probe thread's and the network's jitter (tens of ms on a
+ * loaded machine), and the margin keeps any second the server counts at
+ * or under the rate (sched.h). */
+#define PACE 0.95
 
 struct mxs_sched_provider_s {
   char *name;

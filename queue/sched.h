@@ -15,7 +15,7 @@
  * period; each calm period without another 421 doubles it back.
  *
  * The buckets pace rather than burst: one token saved at most, refilled at
- * 99 % of the rate, so starts are at least 1/(0.99 rate) s apart and no
+ * 95 % of the rate, so starts are at least 1/(0.95 rate) s apart and no
  * one-second window (as the provider counts, a few ms of jitter included)
  * ever sees more than `rate` new connections.  A provider's bucket outlives
  * its last probe until it is full again, so a provider that comes back

@@ -72,9 +72,17 @@ static int is_not_tls_reason(int r) {
 
 mxs_class_t mxs_class_from_tls(const mxs_tls_outcome_t *o) {
   int r = o->ssl_reason, alert = o->alert_received;
-  /* An old stack that only a TLS 1.0/1.1 client can talk to is a version
-   * problem, however the modern attempt happened to fail (alert, reset). */
-  if (o->legacy_ok && o->legacy_version && o->legacy_version < TLS1_2_VERSION) return MXS_CLASS_TLS_VERSION_MISMATCH;
+  /* A CertificateRequest comes after the version and the cipher are
+   * agreed: whatever alert follows (handshake_failure included) is about
+   * our client certificate, whatever another profile got. */
+  if (o->cert_requested && alert >= 0) return MXS_CLASS_TLS_ALERT;
+  /* A stack that only a client with other versions can talk to (TLS 1.0
+   * for a modern sender, TLS 1.3 for one capped at 1.2) is a version
+   * problem, however the failed attempt happened to fail (alert, reset). */
+  int lo = o->min_version ? o->min_version : TLS1_2_VERSION;
+  if (o->legacy_ok && o->legacy_version &&
+      (o->legacy_version < lo || (o->max_version && o->legacy_version > o->max_version)))
+    return MXS_CLASS_TLS_VERSION_MISMATCH;
   if (is_version_reason(r) || alert == SSL_AD_PROTOCOL_VERSION) return MXS_CLASS_TLS_VERSION_MISMATCH;
   if (is_cipher_reason(r) || alert == SSL_AD_HANDSHAKE_FAILURE || alert == SSL_AD_INSUFFICIENT_SECURITY)
     return MXS_CLASS_TLS_NO_SHARED_CIPHER;

@@ -88,6 +88,11 @@ typedef struct {
   int peer_closed;    /* EOF or reset during the handshake */
   int legacy_ok;      /* the diagnostic retry completed a handshake */
   int legacy_version; /* its protocol version (TLS1_VERSION ...), 0 if none */
+  /* The failed probe's own versions (its sender profile): a retry that got
+   * a version outside them means no shared version.  0: TLS 1.2 and up,
+   * no highest (the modern profile). */
+  int min_version, max_version;
+  int cert_requested; /* the server asked for a client certificate: the cipher was agreed */
 } mxs_tls_outcome_t;
 
 /* The tls-* class for a failed handshake (never TLS_TIMEOUT: a stall is

@@ -166,9 +166,12 @@
   X(TLS_ALERT, "The server aborted the handshake with a fatal TLS alert; the detail names it.",                    \
     "The server refuses something in our ClientHello: access_denied from an access rule, "                         \
     "unrecognized_name for the SNI we sent, internal_error when it cannot use its "                                \
-    "certificate or key.",                                                                                         \
+    "certificate or key; or it asked for a client certificate (the detail says so) and "                           \
+    "refused ours, or our having none: certificate_required, unknown_ca, bad_certificate.",                        \
     "Look up the alert named in the detail and the mail server's log at this time; "                               \
-    "internal_error usually means a certificate or key problem on the server.")                                    \
+    "internal_error usually means a certificate or key problem on the server.  A server that "                     \
+    "wants a client certificate needs one from a CA it trusts: --client-cert and --client-key "                    \
+    "(mxscan probe --compare-profiles shows the difference).")                                                     \
   X(TLS_PROTOCOL_ERROR,                                                                                            \
     "After its 220 reply to STARTTLS, the server did not speak TLS, or it sent plaintext "                         \
     "after the 220 that would be mistaken for an answer inside TLS.",                                              \

@@ -41,7 +41,7 @@ struct mxs_reader_s {
 
 /* ---- the kept keys ------------------------------------------------------ */
 
-static const char *const field_names[] = {
+static const char *const field_names[MXS_RD_DELIVERY + 1] = {
     [MXS_RD_DOMAIN] = "domain",
     [MXS_RD_CLASS] = "class",
     [MXS_RD_STAGE] = "stage",
@@ -63,18 +63,33 @@ static const char *const field_names[] = {
     [MXS_RD_IMPLICIT_MX] = "implicit_mx",
     [MXS_RD_UNFINISHED] = "unfinished",
     [MXS_RD_CERT] = "cert",
+    [MXS_RD_BANNER] = "banner",
+    [MXS_RD_DLV_MAY] = "may",
+    [MXS_RD_DLV_MAY + 1] = "encrypt",
+    [MXS_RD_DLV_MAY + 2] = "verify",
+    [MXS_RD_DLV_SECURE] = "secure",
+    [MXS_RD_DELIVERY] = "delivery",
 };
 
-static const unsigned char field_scope[] = {
-    [MXS_RD_SHA256] = MXS_RD_IN_CERT,    [MXS_RD_NOT_AFTER] = MXS_RD_IN_CERT, [MXS_RD_SUBJECT_CN] = MXS_RD_IN_CERT,
-    [MXS_RD_DAYS_LEFT] = MXS_RD_IN_CERT, [MXS_RD_CERT] = MXS_RD_IN_TOP, /* the rest are 0 == MXS_RD_IN_TOP too */
+static const unsigned char field_scope[MXS_RD_DELIVERY + 1] = {
+    /* one per id: the lookup walks them all */
+    [MXS_RD_SHA256] = MXS_RD_IN_CERT,
+    [MXS_RD_NOT_AFTER] = MXS_RD_IN_CERT,
+    [MXS_RD_SUBJECT_CN] = MXS_RD_IN_CERT,
+    [MXS_RD_DAYS_LEFT] = MXS_RD_IN_CERT,
+    [MXS_RD_CERT] = MXS_RD_IN_TOP, /* the rest are 0 == MXS_RD_IN_TOP too */
+    [MXS_RD_DLV_MAY] = MXS_RD_IN_DELIVERY,
+    [MXS_RD_DLV_MAY + 1] = MXS_RD_IN_DELIVERY,
+    [MXS_RD_DLV_MAY + 2] = MXS_RD_IN_DELIVERY,
+    [MXS_RD_DLV_SECURE] = MXS_RD_IN_DELIVERY,
 };
+_Static_assert(MXS_RD_DLV_SECURE - MXS_RD_DLV_MAY == MXS_LEVEL_SECURE - MXS_LEVEL_MAY, "one key per computed level");
 
 /* Called for every key of every record, so the common path is a length
  * and first-byte compare before one memcmp. */
 int mxs_rd_lookup(int scope, const char *k, size_t n) {
   if (n == 0) return MXS_RD_NONE;
-  for (int id = MXS_RD_DOMAIN; id <= MXS_RD_CERT; id++) {
+  for (int id = MXS_RD_DOMAIN; id <= MXS_RD_DELIVERY; id++) {
     const char *f = field_names[id];
     if (f[0] == k[0] && field_scope[id] == scope && strlen(f) == n && memcmp(f, k, n) == 0) return id;
   }
@@ -85,6 +100,7 @@ void mxs_rd_begin(mxs_rd_t *d, mxs_read_record_t *rec) {
   *rec = (mxs_read_record_t){.stage = "", .detail = "", .scanned_at = "", .tlsrpt = "", .cert_days_left = INT64_MAX};
   d->rec = rec;
   d->have_domain = d->have_class = 0;
+  d->dlv_given = 0;
   d->why[0] = '\0';
 }
 
@@ -122,7 +138,14 @@ int mxs_rd_set_str(mxs_rd_t *d, int id, const char *s) {
   case MXS_RD_SHA256: r->cert_sha256 = s; return 0;
   case MXS_RD_NOT_AFTER: r->cert_not_after = s; return 0;
   case MXS_RD_SUBJECT_CN: r->cert_subject_cn = s; return 0;
-  default: return 0;
+  case MXS_RD_BANNER: r->banner = s; return 0;
+  default:
+    if (id >= MXS_RD_DLV_MAY && id <= MXS_RD_DLV_SECURE) {
+      /* an outcome this reader does not know reads as unknown, not as an error */
+      r->delivery[id - MXS_RD_DLV_MAY] = mxs_outcome_from_name(s);
+      d->dlv_given |= 1u << (id - MXS_RD_DLV_MAY);
+    }
+    return 0;
   }
 }
 
@@ -144,19 +167,31 @@ void mxs_rd_set_bool(mxs_rd_t *d, int id, int v) {
     d->rec->unfinished = v;
   else if (id == MXS_RD_CERT)
     d->rec->has_cert = v;
+  else if (id == MXS_RD_DELIVERY)
+    d->rec->has_delivery = v;
+}
+
+int mxs_rd_map_scope(int id) {
+  return id == MXS_RD_CERT ? MXS_RD_IN_CERT : id == MXS_RD_DELIVERY ? MXS_RD_IN_DELIVERY : -1;
 }
 
 int mxs_rd_bad_type(mxs_rd_t *d, int scope, int id) {
-  const char *want = id <= MXS_RD_LAST_STR   ? "a string"
-                     : id <= MXS_RD_LAST_INT ? "an integer"
-                     : id == MXS_RD_CERT     ? "a map"
-                                             : "a boolean";
-  snprintf(d->why, sizeof d->why, "'%s%s' is not %s", scope == MXS_RD_IN_CERT ? "cert." : "", field_names[id], want);
+  const char *want = id <= MXS_RD_LAST_STR       ? "a string"
+                     : id <= MXS_RD_LAST_INT     ? "an integer"
+                     : mxs_rd_map_scope(id) >= 0 ? "a map"
+                                                 : "a boolean";
+  const char *in = scope == MXS_RD_IN_CERT ? "cert." : scope == MXS_RD_IN_DELIVERY ? "delivery." : "";
+  snprintf(d->why, sizeof d->why, "'%s%s' is not %s", in, field_names[id], want);
   return -1;
 }
 
 int mxs_rd_end(mxs_rd_t *d) {
-  if (d->have_domain && d->have_class) return 0;
+  if (d->have_domain && d->have_class) {
+    /* levels the record does not state: what its class alone says */
+    for (int l = 0; l < MXS_LEVELS_COMPUTED; l++)
+      if (!(d->dlv_given & (1u << l))) d->rec->delivery[l] = mxs_delivery_of((mxs_level_t)l, d->rec->cls, 0, -1);
+    return 0;
+  }
   snprintf(d->why, sizeof d->why, "not a results record: no '%s'", d->have_domain ? "class" : "domain");
   return -1;
 }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "results/classify.h"
+#include "results/delivery.h"
 
 typedef enum {
   MXS_RESULTS_UNKNOWN = 0, /* nothing read yet, or an empty file */
@@ -54,6 +55,12 @@ typedef struct {
   const char *cert_not_after;
   const char *cert_subject_cn;
   int64_t cert_days_left; /* INT64_MAX when absent */
+  const char *banner;     /* NULL when absent: the server's greeting, its own words */
+  int has_delivery;       /* a "delivery" map was present (records of mxscan before it wrote one have none) */
+  /* What a sender does with the mail at each computed level: the record's
+   * `delivery` values, or, for a record written before mxscan wrote them,
+   * what its class alone decides (MXS_OUTCOME_UNKNOWN where it does not). */
+  mxs_outcome_t delivery[MXS_LEVELS_COMPUTED];
 } mxs_read_record_t;
 
 typedef struct mxs_reader_s mxs_reader_t;

@@ -14,7 +14,7 @@
 #include "results/reader.h"
 
 /* Where a key was found: the record map or its "cert" map. */
-enum { MXS_RD_IN_TOP, MXS_RD_IN_CERT };
+enum { MXS_RD_IN_TOP, MXS_RD_IN_CERT, MXS_RD_IN_DELIVERY };
 
 /* Kept keys.  0 = a key the reader skips (checked, not kept). */
 enum {
@@ -33,7 +33,10 @@ enum {
   MXS_RD_SHA256,
   MXS_RD_NOT_AFTER,
   MXS_RD_SUBJECT_CN,
-  MXS_RD_LAST_STR = MXS_RD_SUBJECT_CN, /* ids up to here are strings */
+  MXS_RD_BANNER,
+  MXS_RD_DLV_MAY, /* delivery.may .. delivery.secure, in level order */
+  MXS_RD_DLV_SECURE = MXS_RD_DLV_MAY + MXS_LEVELS_COMPUTED - 1,
+  MXS_RD_LAST_STR = MXS_RD_DLV_SECURE, /* ids up to here are strings */
   MXS_RD_PREF,
   MXS_RD_PORT,
   MXS_RD_SMTP_CODE,
@@ -42,13 +45,15 @@ enum {
   MXS_RD_IMPLICIT_MX,                 /* a boolean */
   MXS_RD_UNFINISHED,                  /* a boolean */
   MXS_RD_CERT,                        /* the cert map */
+  MXS_RD_DELIVERY,                    /* the delivery map */
 };
 
 /* One record being parsed. */
 typedef struct {
   mxs_read_record_t *rec;
   int have_domain, have_class;
-  char why[160]; /* what is wrong, when a parser fails */
+  unsigned dlv_given; /* bit l: delivery[l] came from the record */
+  char why[160];      /* what is wrong, when a parser fails */
 } mxs_rd_t;
 
 /* Clears REC and D for a new record. */
@@ -59,6 +64,9 @@ int mxs_rd_lookup(int scope, const char *k, size_t n);
 int mxs_rd_set_str(mxs_rd_t *d, int id, const char *s);
 void mxs_rd_set_int(mxs_rd_t *d, int id, int64_t v);
 void mxs_rd_set_bool(mxs_rd_t *d, int id, int v);
+/* The scope of the keys inside map ID (MXS_RD_IN_CERT for "cert"...), or
+ * -1 when ID is not a map. */
+int mxs_rd_map_scope(int id);
 /* Says why ID's value has the wrong type; returns -1. */
 int mxs_rd_bad_type(mxs_rd_t *d, int scope, int id);
 /* Checks the record is complete.  0, or -1 with d->why. */

@@ -269,9 +269,9 @@ static int parse_value(jp_t *j, int scope, int id) {
     if (parse_string(j, &s, &n) < 0) return -1;
     return id ? mxs_rd_set_str(j->d, id, s) : 0;
   case '{':
-    if (id && id != MXS_RD_CERT) return mxs_rd_bad_type(j->d, scope, id);
+    if (id && mxs_rd_map_scope(id) < 0) return mxs_rd_bad_type(j->d, scope, id);
     if (id) mxs_rd_set_bool(j->d, id, 1);
-    return parse_object(j, id ? MXS_RD_IN_CERT : -1);
+    return parse_object(j, id ? mxs_rd_map_scope(id) : -1);
   case '[':
     if (id) return mxs_rd_bad_type(j->d, scope, id);
     return parse_array(j);

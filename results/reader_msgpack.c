@@ -187,9 +187,9 @@ static int keep(mp_t *m, int scope, int id, const val_t *v) {
     mxs_rd_set_bool(m->d, id, (int)v->u);
     return 0;
   }
-  if (v->kind != V_MAP) return mxs_rd_bad_type(m->d, scope, id); /* MXS_RD_CERT */
+  if (v->kind != V_MAP) return mxs_rd_bad_type(m->d, scope, id); /* a map: cert, delivery */
   mxs_rd_set_bool(m->d, id, 1);
-  return walk_map(m, v->n, MXS_RD_IN_CERT);
+  return walk_map(m, v->n, mxs_rd_map_scope(id));
 }
 
 /* The N members of a map; SCOPE says which keys to keep (-1: none). */

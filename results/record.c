@@ -1,7 +1,10 @@
 /* record.c - walks a record into an encoder in contract field order. */
 #include "results/record.h"
 
+#include <stdio.h>
 #include <time.h>
+
+#include "results/delivery.h"
 
 void mxs_rfc3339(int64_t t, char out[24]) {
   time_t tt = (time_t)t;
@@ -53,17 +56,40 @@ static void encode_cert_errors(mxs_encoder_t *e, mxs_class_set_t set) {
   e->end(e);
 }
 
-static void encode_diag(mxs_encoder_t *e, const mxs_diag_t *d) {
-  size_t n = 1 + (d->legacy_ok ? 3 : 0) + (d->legacy_detail ? 1 : 0);
-  e->map(e, n);
-  e->key(e, "legacy_ok");
-  e->boolean(e, d->legacy_ok);
-  if (d->legacy_ok) {
-    mxs_enc_kv_str(e, "legacy_version", d->legacy_version);
-    mxs_enc_kv_str(e, "legacy_cipher", d->legacy_cipher);
-    mxs_enc_kv_str(e, "legacy_group", d->legacy_group);
+static void encode_diag_profile(mxs_encoder_t *e, const mxs_diag_profile_t *p) {
+  e->map(e, 4 + (p->ok ? 3 : 0));
+  mxs_enc_kv_str(e, "profile", p->profile);
+  e->key(e, "ok");
+  e->boolean(e, p->ok);
+  if (p->ok) {
+    mxs_enc_kv_str(e, "version", p->version);
+    mxs_enc_kv_str(e, "cipher", p->cipher);
+    mxs_enc_kv_str(e, "group", p->group);
   }
-  if (d->legacy_detail) mxs_enc_kv_str(e, "legacy_detail", d->legacy_detail);
+  mxs_enc_kv_str(e, "class", mxs_class_name(p->cls));
+  mxs_enc_kv_str(e, "detail", p->detail);
+  e->end(e);
+}
+
+static void encode_diag(mxs_encoder_t *e, const mxs_diag_t *d) {
+  size_t n = d->no_legacy ? 0 : 1 + (d->legacy_ok ? 3 : 0) + (d->legacy_detail ? 1 : 0);
+  e->map(e, n + (d->profiles != NULL));
+  if (!d->no_legacy) {
+    e->key(e, "legacy_ok");
+    e->boolean(e, d->legacy_ok);
+    if (d->legacy_ok) {
+      mxs_enc_kv_str(e, "legacy_version", d->legacy_version);
+      mxs_enc_kv_str(e, "legacy_cipher", d->legacy_cipher);
+      mxs_enc_kv_str(e, "legacy_group", d->legacy_group);
+    }
+    if (d->legacy_detail) mxs_enc_kv_str(e, "legacy_detail", d->legacy_detail);
+  }
+  if (d->profiles) {
+    e->key(e, "profiles");
+    e->array(e, d->nprofiles);
+    for (size_t i = 0; i < d->nprofiles; i++) encode_diag_profile(e, &d->profiles[i]);
+    e->end(e);
+  }
   e->end(e);
 }
 
@@ -90,6 +116,8 @@ static size_t count_fields(const mxs_record_t *r) {
   if (r->diag) n++;
   if (r->timings) n += 2;
   if (r->unfinished) n++;
+  if (r->profile) n++;
+  if (r->cls != MXS_CLASS_EXCLUDED) n++; /* delivery; an excluded record has none: nothing is known */
   return n;
 }
 
@@ -145,6 +173,15 @@ void mxs_record_encode(const mxs_record_t *r, mxs_encoder_t *e) {
   if (r->unfinished) {
     e->key(e, "unfinished");
     e->boolean(e, 1);
+  }
+  if (r->profile) {
+    char name[80];
+    snprintf(name, sizeof name, "%s%s", r->profile, r->profile_custom ? "+custom" : "");
+    mxs_enc_kv_str(e, "profile", name);
+  }
+  if (r->cls != MXS_CLASS_EXCLUDED) {
+    e->key(e, "delivery"); /* what a sender does with the mail, per TLS level */
+    mxs_delivery_encode(r, e);
   }
   e->end(e);
 }

@@ -30,12 +30,29 @@ typedef struct {
   int chain_len;
 } mxs_cert_info_t;
 
+/* One retry of --diag-profiles: what that profile's handshake got. */
+typedef struct {
+  const char *profile; /* a name of results/profiles.h */
+  int ok;              /* the handshake completed */
+  const char *version; /* NULL unless ok */
+  const char *cipher;
+  const char *group;
+  mxs_class_t cls;    /* ok, or the tls-* class of its own failure */
+  const char *detail; /* what happened, never NULL */
+} mxs_diag_profile_t;
+
 typedef struct {
   int legacy_ok;
   const char *legacy_version; /* NULL unless legacy_ok */
   const char *legacy_cipher;
   const char *legacy_group;
   const char *legacy_detail; /* why the legacy retry failed, or NULL */
+  /* --diag-profiles: the retries in the order given (NULL: the default,
+   * one legacy retry).  no_legacy: none of them was the legacy profile, so
+   * the legacy_* keys are left out. */
+  const mxs_diag_profile_t *profiles;
+  size_t nprofiles;
+  int no_legacy;
 } mxs_diag_t;
 
 /* Stage timings in ms; -1 = stage not reached. */
@@ -77,6 +94,8 @@ typedef struct {
   /* The server name sent in the probe whose certificate the record reports
    * (written with `cert`; NULL: none was sent, written as null). */
   const char *sni;
+  const char *profile; /* sender profile the probe used (results/profiles.h); NULL: no probe was made */
+  int profile_custom;  /* options changed the profile's settings: written as "NAME+custom" */
 } mxs_record_t;
 
 /* An encoder: a structured-output sink (JSON text, msgpack, ...).  Maps and

@@ -34,7 +34,16 @@ void mxs_config_defaults(mxs_config_t *c) {
       .threads = (int)uv_available_parallelism(),
       .status_interval_ms = 60000,
       .claim_idle_ms = 60000,
+      .tls = {.seclevel = -1}, /* not given: the profile's */
+      .metrics_providers = 10,
   };
+}
+
+int mxs_config_tls_settings(const mxs_config_t *c, const mxs_profile_t **profile, mxs_tls_settings_t *out) {
+  const mxs_profile_t *p = c->sender_profile ? mxs_profile_find(c->sender_profile) : mxs_profile_default();
+  if (!p) return -1;
+  *profile = p;
+  return mxs_tls_settings_merge(&p->set, &c->tls, out);
 }
 
 /* This host's fully qualified name for EHLO, as MTAs send it. */

@@ -9,6 +9,7 @@
 
 #include "queue/exclude.h"
 #include "results/classify.h"
+#include "results/profiles.h"
 
 typedef struct {
   const char *input;           /* path or "-" */
@@ -55,12 +56,20 @@ typedef struct {
   int status_interval_ms;  /* --status-interval: status lines when stderr is no terminal */
   mxs_class_set_t fail_on; /* --fail-on classes (0: none given) */
   double fail_on_ratio;    /* --fail-on-ratio (0: not given) */
+  int fail_on_deferred;    /* --fail-on deferred: mail to a domain would be deferred at sender_level */
+  int sender_level;        /* --sender-level: an mxs_level_t (results/delivery.h), 0 = may */
   int resume;              /* --resume: continue the run that wrote -o FILE */
-  const char *exclude;     /* --exclude FILE: never resolve or probe these (queue/exclude.h) */
-  mxs_exclude_t *excluded; /* the list read from it (cli: mxs_config_finish); owned, NULL = none */
-  char source4[48];        /* --source-address: bind IPv4 probes to it ("": the system's choice) */
-  char source6[48];        /* ... and IPv6 probes */
-  char **owned;            /* strings read from a config file */
+  /* the sender's TLS settings (results/profiles.h) */
+  const char *sender_profile; /* --sender-profile NAME, NULL = modern */
+  mxs_tls_settings_t tls;     /* --tls-min-version ... --client-key given on top of it ("not given": 0/-1/NULL) */
+  const char *diag_profiles;  /* --diag-profiles a,b: retries after a TLS failure instead of legacy, NULL = none */
+  const char *metrics;        /* --metrics FILE: Prometheus text file (scanner/metrics.h), NULL = none */
+  int metrics_providers;      /* --metrics-providers N: providers with a series of their own */
+  const char *exclude;        /* --exclude FILE: never resolve or probe these (queue/exclude.h) */
+  mxs_exclude_t *excluded;    /* the list read from it (cli: mxs_config_finish); owned, NULL = none */
+  char source4[48];           /* --source-address: bind IPv4 probes to it ("": the system's choice) */
+  char source6[48];           /* ... and IPv6 probes */
+  char **owned;               /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;
 
@@ -68,6 +77,10 @@ typedef struct {
 void mxs_config_defaults(mxs_config_t *c);
 /* Frees what C owns (strings from a config file, the exclude list). */
 void mxs_config_free(mxs_config_t *c);
+/* The sender profile C names (or modern) and its settings with C's knobs
+ * applied into OUT; returns 1 when knobs changed them ("custom"), 0 if not,
+ * -1 for an unknown profile name. */
+int mxs_config_tls_settings(const mxs_config_t *c, const mxs_profile_t **profile, mxs_tls_settings_t *out);
 /* This host's fully qualified name (the EHLO default) into BUF. */
 const char *mxs_config_default_ehlo_name(char *buf, size_t len);
 

@@ -22,6 +22,9 @@ static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
   s->stats->nprobes++;
   s->stats->unfinished += r->unfinished != 0;
   d->seen |= MXS_CLASS_BIT(r->cls);
+  /* a domain's records are written one after the other: ndomains numbers it */
+  if (s->metrics && r->cls != MXS_CLASS_OK) mxs_metrics_fail(s->metrics, s->stats->ndomains, r->mx);
+  mxs_delivery_domain_add(&d->delivery, r);
 }
 
 static void free_job(job_t *j) {
@@ -124,6 +127,7 @@ void scan_domain_release(domain_t *d) {
   mxs_class_set_t fails = d->seen & ~MXS_CLASS_BIT(MXS_CLASS_OK);
   s->stats->domains[fails ? mxs_class_first(fails) : MXS_CLASS_OK]++;
   s->stats->ndomains++;
+  mxs_stats_add_delivery(s->stats, &d->delivery, fails ? mxs_class_first(fails) : MXS_CLASS_OK);
   d->finished = 1;
   if (!d->in_dns) free(d); /* else on_resolved frees it when c-ares is done */
   s->domains_active--;
@@ -277,9 +281,15 @@ static void name_probe_done(mxs_scan_t *s, target_t *n) {
 
 /* Writes the records of every job waiting on T.  ACTIVE: T held a
  * scheduler slot (it ran), as opposed to being abandoned from the queue. */
+/* The sender profile the run's probes use, on a verdict of this machine. */
+static void set_profile(mxs_scan_t *s, mxs_verdict_t *v) {
+  mxs_verdict_set_profile(v, s->profile->name, s->profile_custom, s->tls_set.min_version, s->tls_set.max_version);
+}
+
 static void target_complete(target_t *t, int active) {
   mxs_scan_t *s = t->scan;
   t->st = T_DONE;
+  if (t->v.res && !t->v.profile) set_profile(s, &t->v); /* a verdict from another machine has its own */
   t->probe = NULL;
   if (t->v.res && t->attempts > 0) t->v.res->attempts = t->attempts; /* not for a verdict taken from another machine */
   if (active) mxs_sched_done(&s->sched, &t->item, 1, uv_now(&s->loop));
@@ -309,6 +319,26 @@ static int launch(mxs_scan_t *s, target_t *t, int legacy, mxs_probe_cb cb) {
 static void on_legacy_done(void *arg, mxs_probe_result_t *res) {
   target_t *t = arg;
   mxs_verdict_add_legacy(&t->v, res);
+  target_complete(t, 1);
+}
+
+static void on_diag_done(void *arg, mxs_probe_result_t *res);
+
+/* Starts the next --diag-profiles retry of T; 0 when none is left. */
+static int next_diag(mxs_scan_t *s, target_t *t) {
+  while (t->diag_next < s->ndiag) {
+    int k = t->diag_next++;
+    if (launch(s, t, k + 1, on_diag_done) == 0) return 1;
+  }
+  return 0;
+}
+
+static void on_diag_done(void *arg, mxs_probe_result_t *res) {
+  target_t *t = arg;
+  mxs_scan_t *s = t->scan;
+  t->probe = NULL;
+  mxs_verdict_add_retry(&t->v, s->diag[t->diag_next - 1]->name, res);
+  if (!s->deadline && next_diag(s, t)) return;
   target_complete(t, 1);
 }
 
@@ -363,10 +393,14 @@ static void on_probe_done(void *arg, mxs_probe_result_t *res) {
   mxs_probe_result_free(t->last);
   t->last = NULL;
   mxs_verdict_set(&t->v, res);
-  /* A failed modern handshake gets one diagnostic retry with legacy
-   * settings: it tells version, cipher, DH and renegotiation apart. */
-  if (s->cfg->legacy_retry && !s->deadline && mxs_verdict_wants_legacy(&t->v) && launch(s, t, 1, on_legacy_done) == 0)
-    return;
+  set_profile(s, &t->v);
+  /* A failed handshake gets one diagnostic retry with legacy settings: it
+   * tells version, cipher, DH and renegotiation apart.  --diag-profiles
+   * makes that one retry per profile listed, in turn. */
+  if (s->cfg->legacy_retry && !s->deadline && mxs_verdict_wants_legacy(&t->v)) {
+    t->diag_next = 0;
+    if (s->ndiag ? next_diag(s, t) : launch(s, t, 1, on_legacy_done) == 0) return;
+  }
   target_complete(t, 1);
 }
 
@@ -394,6 +428,10 @@ void scan_pump_probes(mxs_scan_t *s) {
   if (s->closed || s->stopping) return;
   uint64_t wake;
   mxs_sched_item_t *it;
+  /* The rates are measured at the moment a connection starts, not at the
+   * start of this loop iteration (uv_now is cached, and a busy iteration
+   * would let two starts look further apart than they are). */
+  uv_update_time(&s->loop);
   while ((it = mxs_sched_pop(&s->sched, uv_now(&s->loop), &wake))) start_target(s, (target_t *)it);
   if (wake != UINT64_MAX) uv_timer_start(&s->sched_timer, scan_on_sched_timer, wake, 0);
 }

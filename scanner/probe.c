@@ -355,8 +355,7 @@ static void start_handshake(probe_t *p, size_t leftover) {
   }
   arm(p, ST_HANDSHAKE, p->env->handshake_timeout_ms);
   trace(p, 'T', "starting TLS handshake: SNI %s, %s", *p->sni ? p->sni : "(none)",
-        p->legacy ? "TLS 1.0 and up, OpenSSL security level 0 (legacy diagnostic)"
-                  : "TLS 1.2 and up, OpenSSL security level 2 (modern sender)");
+        mxs_tls_ctx_label(p->env->tls, p->legacy));
   mxs_tls_handshake(p->tls); /* produces the ClientHello */
   if (flush_tls(p) < 0) finish(p, MXS_CLASS_TLS_DIED, "tls", 0, "could not send the ClientHello");
 }
@@ -480,7 +479,12 @@ static void handshake_done(probe_t *p) {
   snprintf(r->tls_version, sizeof r->tls_version, "%s", mxs_tls_version(p->tls));
   snprintf(r->cipher, sizeof r->cipher, "%s", mxs_tls_cipher(p->tls));
   mxs_tls_group(p->tls, r->group, sizeof r->group);
+  r->tls_fail.cert_requested = mxs_tls_cert_requested(p->tls); /* and whether ours went: for a comparison */
+  r->tls_fail.cert_sent = mxs_tls_cert_sent(p->tls);
   trace(p, 'T', "handshake done: %s, cipher %s, group %s", r->tls_version, r->cipher, r->group);
+  if (r->tls_fail.cert_requested)
+    trace(p, 'T', "the server asked for a client certificate: %s",
+          r->tls_fail.cert_sent ? "ours was sent" : "we have none to send");
   if (p->env->trace) mxs_tls_describe(p->tls, (int64_t)time(NULL), trace_line, p);
   X509 *leaf = mxs_tls_leaf(p->tls);
   if (leaf) {
@@ -488,7 +492,7 @@ static void handshake_done(probe_t *p) {
     r->chain_errors = mxs_tls_cert_errors(p->tls) | (r->cert ? mxs_cert_leaf_problems(r->cert) : 0);
     snprintf(r->verify_text, sizeof r->verify_text, "%s", mxs_tls_verify_text(p->tls));
   }
-  if (p->legacy) {
+  if (p->legacy && !mxs_tls_cert_requested(p->tls)) {
     flush_tls(p); /* our Finished: the server sees a completed handshake */
     finish(p, MXS_CLASS_OK, "done", 1, "legacy handshake succeeded");
     return;
@@ -498,16 +502,47 @@ static void handshake_done(probe_t *p) {
   send_cmd(p, "EHLO %s", p->env->ehlo_name);
 }
 
-static void handshake_failed(probe_t *p, int peer_closed) {
+/* Copies why the handshake failed into the result. */
+static void keep_failure(probe_t *p, int peer_closed) {
   mxs_probe_result_t *r = p->res;
   const mxs_tls_failure_t *f = mxs_tls_failure(p->tls);
   r->tls_fail.ssl_reason = f->ssl_reason;
   r->tls_fail.alert_received = f->alert_received;
   r->tls_fail.server_hello = f->server_hello;
+  r->tls_fail.cert_requested = mxs_tls_cert_requested(p->tls);
+  r->tls_fail.cert_sent = mxs_tls_cert_sent(p->tls);
   r->tls_peer_closed = peer_closed;
+}
+
+/* TLS 1.3: the client's handshake is complete before the server has judged
+ * its certificate, so a server that wants one and does not like ours (or
+ * our having none) says so with an alert after it.  That is the handshake
+ * failing, not the EHLO after it: the class says TLS, with the alert. */
+static int client_cert_rejected(probe_t *p) {
+  const mxs_tls_failure_t *f = mxs_tls_failure(p->tls);
+  if (!mxs_tls_cert_requested(p->tls) || f->alert_received < 0) return 0;
+  mxs_probe_result_t *r = p->res;
+  keep_failure(p, 0);
+  r->tls_done = 0; /* the server did not complete it: nothing negotiated */
+  mxs_cert_free(r->cert);
+  r->cert = NULL;
+  r->chain_errors = 0;
+  r->verify_text[0] = '\0';
+  finish(p, MXS_CLASS_TLS_ALERT, "tls", 0, "the server asked for a client certificate and rejected %s: %s",
+         r->tls_fail.cert_sent ? "ours" : "the handshake without one", f->text);
+  return 1;
+}
+
+static void handshake_failed(probe_t *p, int peer_closed) {
+  mxs_probe_result_t *r = p->res;
+  const mxs_tls_failure_t *f = mxs_tls_failure(p->tls);
+  keep_failure(p, peer_closed);
   stage_done(p, &r->timings.handshake);
   /* Preliminary class: scan.c refines it with the legacy retry. */
-  if (peer_closed && !r->tls_fail.ssl_reason)
+  if (r->tls_fail.cert_requested && f->alert_received >= 0)
+    finish(p, MXS_CLASS_TLS_ALERT, "tls", 0, "the server asked for a client certificate and rejected %s: %s",
+           r->tls_fail.cert_sent ? "ours" : "the handshake without one", f->text);
+  else if (peer_closed && !r->tls_fail.ssl_reason)
     finish(p, MXS_CLASS_TLS_DIED, "tls", 0, "connection died while negotiating STARTTLS%s",
            r->tls_fail.server_hello ? " (after the ServerHello)" : " (no ServerHello)");
   else
@@ -538,7 +573,7 @@ static void feed_tls(probe_t *p, const char *data, size_t len) {
   char plain[4096];
   int n = 0;
   while (!p->finished && p->tls && (n = mxs_tls_read(p->tls, plain, sizeof plain)) > 0) feed_smtp(p, plain, (size_t)n);
-  if (!p->finished && p->tls && n < 0)
+  if (!p->finished && p->tls && n < 0 && !client_cert_rejected(p))
     finish(p, MXS_CLASS_POST_TLS_EHLO_FAILED, "post-tls", 0, "TLS session closed after the handshake");
 }
 

@@ -66,6 +66,7 @@ typedef struct {
    * one result per address, and most never need 200 bytes of text. */
   struct {
     int ssl_reason, alert_received, server_hello;
+    int cert_requested, cert_sent; /* the server asked for a client certificate; we had one */
   } tls_fail;
   int tls_peer_closed; /* the peer closed or reset during the handshake */
   mxs_timings_t timings;
@@ -83,7 +84,10 @@ void mxs_probe_result_free(mxs_probe_result_t *r);
 typedef void (*mxs_probe_cb)(void *arg, mxs_probe_result_t *result);
 
 /* Starts a probe of IP:PORT (textual address) with SNI (copied).  LEGACY
- * runs the diagnostic profile and stops right after the handshake.  Returns
+ * (the TLS context's variant, scanner/tls.h) 0 runs the whole dialogue with
+ * the probe's profile; 1.. runs that diagnostic retry, which stops right
+ * after the handshake (unless the server asked for a client certificate:
+ * whether it takes ours shows only after the EHLO that follows).  Returns
  * 0, or a negative UV error when nothing could be started (ENOMEM); a
  * connect that fails at once is reported through CB like any other. */
 int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy, mxs_probe_cb cb,

@@ -22,6 +22,7 @@ typedef struct {
   int complete; /* no record of it is unfinished */
   uint64_t nrec;
   uint64_t per_class[MXS_CLASS_COUNT];
+  mxs_delivery_domain_t delivery; /* zeroed: no record yet */
 } group_t;
 
 typedef struct {
@@ -67,6 +68,7 @@ static int close_group(scan_ctx_t *c, const group_t *g) {
   mxs_class_set_t fails = seen & ~MXS_CLASS_BIT(MXS_CLASS_OK);
   c->stats->domains[fails ? mxs_class_first(fails) : MXS_CLASS_OK]++;
   c->stats->ndomains++;
+  mxs_stats_add_delivery(c->stats, &g->delivery, fails ? mxs_class_first(fails) : MXS_CLASS_OK);
   return 0;
 }
 
@@ -88,6 +90,7 @@ static int read_groups(mxs_reader_t *rd, scan_ctx_t *c, FILE *err, const char *p
     g.end = end;
     g.nrec++;
     g.per_class[rec.cls]++;
+    mxs_delivery_domain_add_outcomes(&g.delivery, rec.delivery, rec.cls, rec.pref);
     if (rec.unfinished) g.complete = 0;
     prev = end;
   }

@@ -237,11 +237,31 @@ static void status_line(mxs_scan_t *s, char *out, size_t len, double per_s) {
   }
 }
 
+/* The --metrics file: mid-run (RUNNING) or at the end. */
+static void write_metrics(mxs_scan_t *s, int running, int success) {
+  mxs_metrics_sample_t m = {.stats = s->stats,
+                            .now = (double)time(NULL),
+                            .in_flight = running ? s->sched.active : 0,
+                            .queued = running ? s->sched.queued : 0,
+                            .domains_read = s->domains_read,
+                            .verify_lookups = s->stats->verify_lookups,
+                            .verify_hits = s->stats->verify_hits,
+                            .running = running,
+                            .success = success};
+  if (running && s->tls) mxs_tls_ctx_cache_stats(s->tls, &m.verify_lookups, &m.verify_hits);
+  char err[600];
+  if (mxs_metrics_write(s->metrics, &m, err, sizeof err) < 0) fprintf(s->err, "mxscan: %s\n", err);
+}
+
 static void on_flush_timer(uv_timer_t *h) {
   mxs_scan_t *s = h->data;
   for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
-  if (s->cfg->quiet) return;
   uint64_t now = uv_now(&s->loop);
+  if (s->metrics && now - s->last_metrics_ms >= (uint64_t)s->cfg->status_interval_ms) {
+    s->last_metrics_ms = now;
+    write_metrics(s, 1, 0);
+  }
+  if (s->cfg->quiet) return;
   if (!s->tty && now - s->last_status_ms < (uint64_t)s->cfg->status_interval_ms) return;
   double secs = (double)(now - s->last_status_ms) / 1000.0;
   double per_s = secs > 0 ? (double)(s->stats->ndomains - s->last_status_done) / secs : 0;
@@ -342,16 +362,44 @@ mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *c, uv_loop_t *loop, mxs_t
                            .source6 = c->source6[0] ? c->source6 : NULL};
 }
 
+/* The TLS contexts: the sender profile's for every probe, and one per
+ * diagnostic retry (the legacy profile, or each of --diag-profiles). */
+static int setup_tls(mxs_scan_t *s, char *err, size_t errlen) {
+  const mxs_config_t *c = s->cfg;
+  int custom = mxs_config_tls_settings(c, &s->profile, &s->tls_set);
+  if (custom < 0) {
+    snprintf(err, errlen, "--sender-profile: '%s' is not a profile (%s)", c->sender_profile, mxs_profile_names());
+    return -1;
+  }
+  s->profile_custom = custom;
+  if (c->diag_profiles && mxs_profile_list_parse(c->diag_profiles, s->diag, MXS_DIAG_MAX, &s->ndiag, err, errlen) < 0) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", err);
+    snprintf(err, errlen, "--diag-profiles: %s", why);
+    return -1;
+  }
+  mxs_tls_variant_t diag[MXS_DIAG_MAX] = {{"legacy", 0, &mxs_profile_find("legacy")->set}};
+  for (size_t i = 0; i < s->ndiag; i++) diag[i] = (mxs_tls_variant_t){s->diag[i]->name, 0, &s->diag[i]->set};
+  mxs_tls_ctx_opts_t o = {
+      c->ca_file, (size_t)c->verify_cache, {s->profile->name, custom, &s->tls_set}, diag, s->ndiag ? s->ndiag : 1};
+  if (mxs_tls_ctx_new_ex(&o, &s->tls, err, errlen) < 0) return -1;
+  s->stats->profile = s->profile->name;
+  s->stats->profile_custom = custom;
+  s->stats->tls = s->tls_set;
+  return 0;
+}
+
 static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   const mxs_config_t *c = s->cfg;
   mxs_resolver_opts_t ro = mxs_scan_resolver_opts(c);
   if (mxs_resolver_new(&s->loop, &ro, &s->resolver, err, errlen) < 0) return -1;
-  if (mxs_tls_ctx_new(c->ca_file, (size_t)c->verify_cache, &s->tls, err, errlen) < 0) return -1;
+  if (setup_tls(s, err, errlen) < 0) return -1;
   int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
                           : mxs_file_source_open(c->input, on_bad_line, s, &s->source, err, errlen);
   if (rc < 0) return -1;
   s->source->wake = on_source_wake;
   s->source->wake_arg = s;
+  if (c->metrics && mxs_metrics_open(c->metrics, c->metrics_providers, &s->metrics, err, errlen) < 0) return -1;
   if (open_exporters(s, err, errlen) < 0) return -1;
   s->penv = mxs_scan_probe_env(c, &s->loop, s->tls, s->read_buf);
   uv_signal_init(&s->loop, &s->sigint);
@@ -363,7 +411,7 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   s->flush_timer.data = s;
   uv_timer_start(&s->flush_timer, on_flush_timer, 1000, 1000);
   s->tty = isatty(fileno(s->err));
-  s->last_status_ms = s->stats->started_ms = uv_now(&s->loop);
+  s->last_status_ms = s->last_metrics_ms = s->stats->started_ms = uv_now(&s->loop);
   uv_idle_init(&s->loop, &s->pump_idle);
   s->pump_idle.data = s;
   uv_timer_init(&s->loop, &s->sched_timer);
@@ -480,6 +528,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   mxs_table_init(&s->resume.done);
   memset(stats, 0, sizeof *stats);
   stats->started = (int64_t)time(NULL);
+  stats->sender_level = cfg->sender_level;
   uv_loop_init(&s->loop);
   char msg[512] = "";
   int rc = 0;
@@ -499,6 +548,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
     for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
     stats->finished = (int64_t)time(NULL);
     stats->aborted = 1;
+    if (s->metrics) write_metrics(s, 0, 0);
     return 1;
   }
   teardown(s);
@@ -506,6 +556,10 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   mxs_loop_close(&s->loop, "scan", err);
   stats->finished = (int64_t)time(NULL);
   if (rc == 0 && (stats->interrupted || stats->write_errors)) rc = 1;
+  /* success, for cron alerting: the run completed (exit 0, or 3 for what
+   * it found); a setup error leaves the file as the last run wrote it */
+  if (s->metrics && rc != 2) write_metrics(s, 0, rc == 0);
+  mxs_metrics_free(s->metrics);
   free(s);
   return rc;
 }

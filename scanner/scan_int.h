@@ -16,6 +16,7 @@
 #include "queue/table.h"
 #include "resolver/resolver.h"
 #include "scanner/config.h"
+#include "scanner/metrics.h"
 #include "scanner/probe.h"
 #include "scanner/resume.h"
 #include "scanner/stats.h"
@@ -33,9 +34,10 @@ typedef struct domain_s {
   int finished;    /* every record written (maybe early, see abandon_dns) */
   int in_dns;      /* the resolver still holds a pointer to it */
   struct domain_s *dns_prev, *dns_next;
-  mxs_class_set_t seen; /* classes of its records */
-  struct job_s *done;   /* its records, ready, in output order */
-  uint64_t token;       /* the source's handle, for done() */
+  mxs_class_set_t seen;           /* classes of its records */
+  mxs_delivery_domain_t delivery; /* what a sender does with its mail (zeroed: no record yet) */
+  struct job_s *done;             /* its records, ready, in output order */
+  uint64_t token;                 /* the source's handle, for done() */
   int next_seq;
   char name[254];
 } domain_t;
@@ -98,6 +100,7 @@ typedef struct target_s {
    * name probes in flight: the next certificate may cover them (a server
    * that ignores SNI), which saves a connection per name. */
   job_t *parked, **ptail;
+  unsigned char diag_next; /* --diag-profiles: the next retry to run */
 } target_t;
 
 struct mxs_scan_s {
@@ -139,6 +142,16 @@ struct mxs_scan_s {
   size_t acks_pending; /* domains whose records an exporter has not stored yet */
   mxs_stats_t *stats;
   FILE *err;
+  /* The sender profile of every probe (TLS context variant 0) and the
+   * --diag-profiles retries (variants 1..ndiag; ndiag 0: the one legacy
+   * retry, or none with --no-diag). */
+  const mxs_profile_t *profile;
+  int profile_custom;
+  mxs_tls_settings_t tls_set; /* the profile with the knobs applied */
+  const mxs_profile_t *diag[MXS_DIAG_MAX];
+  size_t ndiag;
+  mxs_metrics_t *metrics;   /* --metrics: NULL = none */
+  uint64_t last_metrics_ms; /* loop time of the last metrics write */
 };
 
 /* fanout.c */

@@ -9,6 +9,21 @@
 
 static double pct(uint64_t n, uint64_t total) { return total ? 100.0 * (double)n / (double)total : 0.0; }
 
+/* Domains by what a sender does with their mail at each level. */
+static void print_delivery(const mxs_stats_t *s, FILE *fp) {
+  uint64_t unknown = 0;
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) unknown += s->delivery[l][MXS_OUTCOME_UNKNOWN];
+  fprintf(fp, "\n%-26s %9s %9s %9s%s  %s\n", "delivery (domains)", "tls", "cleartext", "deferred",
+          unknown ? "   unknown" : "", "what a sender at each smtp_tls_security_level does with the mail");
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) {
+    const uint64_t *d = s->delivery[l];
+    fprintf(fp, "%-26s %9llu %9llu %9llu", mxs_level_name((mxs_level_t)l), (unsigned long long)d[MXS_OUTCOME_TLS],
+            (unsigned long long)d[MXS_OUTCOME_CLEARTEXT], (unsigned long long)d[MXS_OUTCOME_DEFERRED]);
+    if (unknown) fprintf(fp, " %9llu", (unsigned long long)d[MXS_OUTCOME_UNKNOWN]);
+    fprintf(fp, "%s\n", l == s->sender_level ? "  (--sender-level)" : "");
+  }
+}
+
 void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
   fprintf(fp, "\n%-26s %9s %7s %9s %7s  %s\n", "class", "domains", "%", "probes", "%", "what it means");
   for (int i = 0; i < MXS_CLASS_COUNT; i++) {
@@ -18,6 +33,7 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
             pct(s->probes[i], s->nprobes), mxs_class_hint((mxs_class_t)i));
   }
   fprintf(fp, "%-26s %9llu %7s %9llu\n", "total", (unsigned long long)s->ndomains, "", (unsigned long long)s->nprobes);
+  print_delivery(s, fp);
   if (s->lines_rejected)
     fprintf(fp, "%llu input line(s) rejected (see the errors above)\n", (unsigned long long)s->lines_rejected);
   if (s->write_errors)
@@ -44,6 +60,54 @@ static void write_counts(FILE *fp, const char *name, const uint64_t *counts, uin
   fprintf(fp, "}}");
 }
 
+/* A JSON string of TEXT (the settings carry user strings: quotes, file names). */
+static void json_str(FILE *fp, const char *text) {
+  fputc('"', fp);
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(fp, "\\%c", *p);
+    else if (*p < 0x20)
+      fprintf(fp, "\\u%04x", *p);
+    else
+      fputc(*p, fp);
+  }
+  fputc('"', fp);
+}
+
+struct lines {
+  FILE *fp;
+  int n;
+};
+
+static void settings_line(void *arg, const char *text) {
+  struct lines *l = arg;
+  fputs(l->n++ ? ", " : "", l->fp);
+  json_str(l->fp, text);
+}
+
+/* The sender profile, as records name it, and exactly what it set. */
+static void write_profile(FILE *fp, const mxs_stats_t *s) {
+  fprintf(fp, "  \"profile\": \"%s%s\",\n  \"profile_settings\": [", s->profile, s->profile_custom ? "+custom" : "");
+  struct lines l = {fp, 0};
+  mxs_tls_settings_describe(&s->tls, settings_line, &l);
+  fprintf(fp, "],\n");
+}
+
+/* "delivery": {"may": {"tls": N, "cleartext": N, "deferred": N}, ...},
+ * "sender_level": "may", and "unknown" only where some domain is. */
+static void write_delivery(FILE *fp, const mxs_stats_t *s) {
+  fprintf(fp, "  \"delivery\": {");
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) {
+    const uint64_t *d = s->delivery[l];
+    fprintf(fp, "%s\"%s\": {\"tls\": %llu, \"cleartext\": %llu, \"deferred\": %llu", l ? ", " : "",
+            mxs_level_name((mxs_level_t)l), (unsigned long long)d[MXS_OUTCOME_TLS],
+            (unsigned long long)d[MXS_OUTCOME_CLEARTEXT], (unsigned long long)d[MXS_OUTCOME_DEFERRED]);
+    if (d[MXS_OUTCOME_UNKNOWN]) fprintf(fp, ", \"unknown\": %llu", (unsigned long long)d[MXS_OUTCOME_UNKNOWN]);
+    fputc('}', fp);
+  }
+  fprintf(fp, "},\n  \"sender_level\": \"%s\",\n", mxs_level_name((mxs_level_t)s->sender_level));
+}
+
 int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size_t errlen) {
   FILE *fp = fopen(path, "w");
   if (!fp) {
@@ -66,6 +130,8 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
           s->interrupted ? "true" : "false", (unsigned long long)s->verify_lookups, (unsigned long long)s->verify_hits);
   fprintf(fp, "  \"sni\": {\"name_probes\": %llu, \"addresses_by_name\": %llu},\n", (unsigned long long)s->sni_probes,
           (unsigned long long)s->sni_addresses);
+  if (s->profile) write_profile(fp, s);
+  write_delivery(fp, s);
   /* What the run cost this machine so far (every thread), for the operator
    * who sizes the nightly box from the summaries. */
   struct rusage ru;
@@ -81,15 +147,30 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
   return 0;
 }
 
-int mxs_stats_should_alert(const mxs_stats_t *s, mxs_class_set_t fail_on, double ratio) {
-  uint64_t failing = 0;
+void mxs_stats_add_delivery(mxs_stats_t *s, const mxs_delivery_domain_t *d, mxs_class_t cls) {
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) {
+    mxs_outcome_t o = mxs_delivery_fold_result(&d->level[l]);
+    s->delivery[l][o]++;
+    if (l == s->sender_level && o == MXS_OUTCOME_DEFERRED) s->deferred[cls]++;
+  }
+}
+
+int mxs_stats_should_alert(const mxs_stats_t *s, mxs_class_set_t fail_on, int fail_deferred, double ratio) {
+  uint64_t failing = 0, deferred = 0;
+  int given = fail_on || fail_deferred;
   /* An excluded domain was not scanned: it is no failure, and no share of
    * the domains either (unless --fail-on names the class). */
   uint64_t scanned = s->ndomains - (fail_on & MXS_CLASS_BIT(MXS_CLASS_EXCLUDED) ? 0 : s->domains[MXS_CLASS_EXCLUDED]);
   for (int i = 0; i < MXS_CLASS_COUNT; i++) {
-    int counts = fail_on ? (fail_on & MXS_CLASS_BIT(i)) != 0 : i != MXS_CLASS_OK && i != MXS_CLASS_EXCLUDED;
+    int counts = given ? (fail_on & MXS_CLASS_BIT(i)) != 0 : i != MXS_CLASS_OK && i != MXS_CLASS_EXCLUDED;
     if (fail_on && counts && s->probes[i] && ratio <= 0) return 1;
-    if (counts) failing += s->domains[i];
+    /* a deferred domain of a listed class is counted once, under its class */
+    if (counts)
+      failing += s->domains[i];
+    else if (fail_deferred)
+      failing += s->deferred[i];
+    deferred += s->deferred[i];
   }
+  if (fail_deferred && deferred && ratio <= 0) return 1;
   return ratio > 0 && scanned > 0 && (double)failing / (double)scanned > ratio;
 }

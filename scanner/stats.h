@@ -6,6 +6,8 @@
 #include <stdio.h>
 
 #include "results/classify.h"
+#include "results/profiles.h"
+#include "results/delivery.h"
 
 typedef struct {
   uint64_t probes[MXS_CLASS_COUNT];  /* records by class */
@@ -22,13 +24,27 @@ typedef struct {
   uint64_t started_ms;       /* loop time at the start, for rates */
   int interrupted;           /* stopped by a signal before the end */
   int aborted;               /* a second signal: exit at once, nothing torn down */
+  const char *profile;       /* the sender profile of the probes (static), NULL: none set up */
+  int profile_custom;        /* options changed its settings */
+  mxs_tls_settings_t tls;    /* its settings as applied (strings borrowed from the config) */
+  /* What a sender does with the mail (results/delivery.h): domains by
+   * outcome at each computed level, and the domains whose mail would be
+   * deferred at the sender's level (--sender-level), by their class. */
+  uint64_t delivery[MXS_LEVELS_COMPUTED][MXS_OUTCOMES + 1];
+  uint64_t deferred[MXS_CLASS_COUNT];
+  int sender_level; /* an mxs_level_t */
 } mxs_stats_t;
 
-/* 1 when the run should alert: a record of a class in FAIL_ON, or more
- * than RATIO (when > 0) of the domains counted under a failing class (the
- * FAIL_ON classes, or any class but ok and excluded when FAIL_ON is
- * empty; excluded domains are not counted among the domains then). */
-int mxs_stats_should_alert(const mxs_stats_t *s, mxs_class_set_t fail_on, double ratio);
+/* Counts one finished domain's delivery outcomes; CLS is its class. */
+void mxs_stats_add_delivery(mxs_stats_t *s, const mxs_delivery_domain_t *d, mxs_class_t cls);
+
+/* 1 when the run should alert: a record of a class in FAIL_ON, a domain
+ * whose mail would be deferred at the sender level when FAIL_DEFERRED, or
+ * more than RATIO (when > 0) of the domains failing: counted under one of
+ * the FAIL_ON classes or deferred (FAIL_DEFERRED), or under any class but
+ * ok and excluded when neither is given.  Excluded domains are not
+ * counted among the domains unless FAIL_ON names the class. */
+int mxs_stats_should_alert(const mxs_stats_t *s, mxs_class_set_t fail_on, int fail_deferred, double ratio);
 
 /* The class table for people: one row per class seen, counts and shares. */
 void mxs_stats_print(const mxs_stats_t *s, FILE *fp);

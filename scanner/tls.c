@@ -6,11 +6,16 @@
  */
 #include "scanner/tls.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "results/record.h"
@@ -18,19 +23,26 @@
 #include "scanner/tls_keys.h"
 #include "scanner/vcache.h"
 
+/* One SSL_CTX: the probe's, or a diagnostic retry's. */
+typedef struct {
+  SSL_CTX *ctx;
+  /* One per context: a retry at security level 0 can verify the same
+   * chain with another outcome. */
+  mxs_vcache_t *cache;
+  char *label; /* owned: what the transcript says it sends */
+} variant_t;
+
 struct mxs_tls_ctx_s {
-  SSL_CTX *modern;
-  SSL_CTX *legacy;
-  /* One per context: the legacy context verifies at security level 0,
-   * so the same chain can have another outcome there. */
-  mxs_vcache_t *modern_cache, *legacy_cache;
+  variant_t *v; /* owned: [0] the probe's, [1..] the diagnostic retries' */
+  int nv;
   mxs_tls_keys_t *keys; /* NULL: OpenSSL's default (slower) key decoding */
   EVP_MD *sha256;       /* NULL: not available, callers use EVP_sha256() */
 };
 
 struct mxs_tls_s {
   SSL *ssl;
-  BIO *rbio, *wbio; /* owned by ssl */
+  BIO *rbio, *wbio;   /* owned by ssl */
+  int cert_requested; /* the server sent a CertificateRequest */
   mxs_class_set_t cert_errors;
   int first_verify_err; /* X509_V_OK when none */
   mxs_tls_failure_t fail;
@@ -114,9 +126,79 @@ static void info_cb(const SSL *ssl, int where, int ret) {
   if ((where & SSL_CB_CONNECT_LOOP) && SSL_get_state(ssl) != TLS_ST_CW_CLNT_HELLO &&
       SSL_get_state(ssl) != TLS_ST_BEFORE)
     t->fail.server_hello = 1; /* the state machine moved past our ClientHello */
+  if ((where & SSL_CB_CONNECT_LOOP) && SSL_get_state(ssl) == TLS_ST_CR_CERT_REQ) t->cert_requested = 1;
 }
 
-static SSL_CTX *new_client_ctx(int legacy, X509_STORE *store, mxs_vcache_t *cache, char *err, size_t errlen) {
+/* 0 when PATH can be opened for reading, else -1 with ERR naming OPTION,
+ * the file and the system's reason (OpenSSL's own says "system lib"). */
+static int readable(const char *path, const char *option, char *err, size_t errlen) {
+  FILE *f = fopen(path, "r");
+  if (f) {
+    fclose(f);
+    return 0;
+  }
+  snprintf(err, errlen, "%s %s: %s", option, path, strerror(errno));
+  return -1;
+}
+
+/* Applies a profile's settings (with the knobs merged in) to CTX, in the
+ * order results/profiles.c describes them: the security level after the
+ * cipher list, so that it wins over a "@SECLEVEL" there; the client
+ * certificate last, loaded at that level.  0, or -1 with ERR naming what
+ * OpenSSL refused. */
+static int apply_settings(SSL_CTX *ctx, const mxs_tls_settings_t *s, char *err, size_t errlen) {
+  uint64_t ops = 0;
+  if (s->options & MXS_TLSOPT_LEGACY_RENEGOTIATION)
+    ops |= SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION;
+  if (s->options & MXS_TLSOPT_BUG_WORKAROUNDS) ops |= SSL_OP_ALL;
+  if (ops) SSL_CTX_set_options(ctx, ops);
+  if (!SSL_CTX_set_min_proto_version(ctx, s->min_version) || !SSL_CTX_set_max_proto_version(ctx, s->max_version)) {
+    set_ctx_err(err, errlen, "cannot set the protocol versions", NULL);
+    return -1;
+  }
+  const struct {
+    const char *option, *value;
+  } knobs[] = {
+      {"ciphers", s->ciphers}, {"ciphersuites", s->ciphersuites}, {"groups", s->groups}, {"sigalgs", s->sigalgs}};
+  for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+    if (!knobs[i].value) continue;
+    int ok = i == 0   ? SSL_CTX_set_cipher_list(ctx, knobs[i].value)
+             : i == 1 ? SSL_CTX_set_ciphersuites(ctx, knobs[i].value)
+             : i == 2 ? SSL_CTX_set1_groups_list(ctx, knobs[i].value)
+                      : SSL_CTX_set1_sigalgs_list(ctx, knobs[i].value);
+    if (ok != 1) {
+      char what[320];
+      snprintf(what, sizeof what, "--%s '%.256s' is refused by OpenSSL", knobs[i].option, knobs[i].value);
+      set_ctx_err(err, errlen, what, NULL);
+      return -1;
+    }
+  }
+  if (s->seclevel >= 0) SSL_CTX_set_security_level(ctx, s->seclevel);
+  if (s->client_cert) {
+    const char *key = s->client_key ? s->client_key : s->client_cert;
+    if (readable(s->client_cert, "--client-cert", err, errlen) < 0 || readable(key, "--client-key", err, errlen) < 0)
+      return -1;
+    if (SSL_CTX_use_certificate_chain_file(ctx, s->client_cert) != 1) {
+      set_ctx_err(err, errlen, "--client-cert: no usable certificate chain in", s->client_cert);
+      return -1;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+      char what[2 * PATH_MAX + 96];
+      if (s->client_key)
+        snprintf(what, sizeof what, "--client-key %s is no private key matching --client-cert %s (OpenSSL)", key,
+                 s->client_cert);
+      else
+        snprintf(what, sizeof what, "--client-cert %s: no private key matching it in the file (give --client-key)",
+                 key);
+      set_ctx_err(err, errlen, what, NULL);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static SSL_CTX *new_client_ctx(const mxs_tls_settings_t *set, X509_STORE *store, mxs_vcache_t *cache, char *err,
+                               size_t errlen) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) {
     set_ctx_err(err, errlen, "cannot create TLS context", NULL);
@@ -131,18 +213,7 @@ static SSL_CTX *new_client_ctx(int legacy, X509_STORE *store, mxs_vcache_t *cach
   if (cache) SSL_CTX_set_cert_verify_callback(ctx, verify_chain_cb, cache);
   SSL_CTX_set_info_callback(ctx, info_cb);
   SSL_CTX_set1_cert_store(ctx, store);
-  int ok;
-  if (legacy) {
-    /* What an old sending MTA would accept: explains a modern failure. */
-    SSL_CTX_set_security_level(ctx, 0);
-    SSL_CTX_set_options(ctx, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
-    ok = SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) && SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
-  } else {
-    SSL_CTX_set_security_level(ctx, 2);
-    ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) && SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=2");
-  }
-  if (!ok) {
-    set_ctx_err(err, errlen, "cannot configure TLS context", NULL);
+  if (apply_settings(ctx, set, err, errlen) < 0) {
     SSL_CTX_free(ctx);
     return NULL;
   }
@@ -165,28 +236,59 @@ static X509_STORE *new_store(const char *ca_file, char *err, size_t errlen) {
   return store;
 }
 
-int mxs_tls_ctx_new(const char *ca_file, size_t verify_cache, mxs_tls_ctx_t **out, char *err, size_t errlen) {
+/* What a transcript says about the handshake a variant starts.  The two
+ * profiles mxscan always had keep their words. */
+static char *variant_label(const mxs_tls_variant_t *v, const mxs_tls_settings_t *s, int diag) {
+  char vers[48], level[48], *out = NULL;
+  mxs_tls_versions_text(s, vers, sizeof vers);
+  if (s->seclevel >= 0)
+    snprintf(level, sizeof level, "OpenSSL security level %d", s->seclevel);
+  else
+    snprintf(level, sizeof level, "OpenSSL's default security level");
+  const char *name = v->name ? v->name : "modern";
+  int rc;
+  if (!v->custom && !diag && !strcmp(name, "modern"))
+    rc = asprintf(&out, "%s, %s (modern sender)", vers, level);
+  else if (!v->custom && diag && !strcmp(name, "legacy"))
+    rc = asprintf(&out, "%s, %s (legacy diagnostic)", vers, level);
+  else
+    rc = asprintf(&out, "%s, %s (profile %s%s%s)", vers, level, name, v->custom ? "+custom" : "",
+                  diag ? ", diagnostic retry" : "");
+  return rc < 0 ? NULL : out;
+}
+
+int mxs_tls_ctx_new_ex(const mxs_tls_ctx_opts_t *o, mxs_tls_ctx_t **out, char *err, size_t errlen) {
   ERR_clear_error();
+  err[0] = '\0';
   mxs_tls_ctx_t *c = calloc(1, sizeof *c);
-  int nomem = !c;
+  int n = 1 + (int)o->ndiag, ok = c != NULL;
   if (c) {
     c->keys = mxs_tls_keys_new();
     c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    ok = (c->v = calloc((size_t)n, sizeof *c->v)) != NULL;
   }
-  if (c && verify_cache) {
-    /* Legacy retries follow failed handshakes only: a small cache does. */
-    c->modern_cache = mxs_vcache_new(verify_cache);
-    c->legacy_cache = mxs_vcache_new(verify_cache / 8 + 1);
-    nomem = !c->modern_cache || !c->legacy_cache;
+  X509_STORE *store = ok ? new_store(o->ca_file, err, errlen) : NULL;
+  for (int i = 0; store && ok && i < n; i++) {
+    const mxs_tls_variant_t *var = i == 0 ? &o->main : &o->diag[i - 1];
+    const mxs_tls_settings_t *set = var->set ? var->set : &mxs_profile_default()->set;
+    variant_t *v = &c->v[i];
+    /* Retries follow failed handshakes only: a small cache does. */
+    size_t entries = i == 0 ? o->verify_cache : o->verify_cache / 8 + 1;
+    if (o->verify_cache && !(v->cache = mxs_vcache_new(entries))) break;
+    if (!(v->label = variant_label(var, set, i > 0))) break;
+    if (!(v->ctx = new_client_ctx(set, store, v->cache, err, errlen))) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", err);
+      snprintf(err, errlen, "profile %s%s: %s", var->name ? var->name : "modern", var->custom ? "+custom" : "", why);
+      ok = 0;
+      break;
+    }
+    c->nv = i + 1;
   }
-  X509_STORE *store = !nomem ? new_store(ca_file, err, errlen) : NULL;
-  if (store) {
-    c->modern = new_client_ctx(0, store, c->modern_cache, err, errlen);
-    c->legacy = c->modern ? new_client_ctx(1, store, c->legacy_cache, err, errlen) : NULL;
-    X509_STORE_free(store); /* the contexts hold their own references */
-  }
-  if (!c || !c->legacy) {
-    if (nomem) snprintf(err, errlen, "out of memory");
+  X509_STORE_free(store); /* the contexts hold their own references */
+  if (!c || c->nv != n) {
+    if (!err[0]) snprintf(err, errlen, "out of memory");
+    if (c) c->nv = c->v ? n : 0; /* free every slot, the half-built one too */
     mxs_tls_ctx_free(c);
     return -1;
   }
@@ -194,12 +296,20 @@ int mxs_tls_ctx_new(const char *ca_file, size_t verify_cache, mxs_tls_ctx_t **ou
   return 0;
 }
 
+int mxs_tls_ctx_new(const char *ca_file, size_t verify_cache, mxs_tls_ctx_t **out, char *err, size_t errlen) {
+  const mxs_tls_variant_t legacy = {"legacy", 0, &mxs_profile_find("legacy")->set};
+  mxs_tls_ctx_opts_t o = {ca_file, verify_cache, {"modern", 0, NULL}, &legacy, 1};
+  return mxs_tls_ctx_new_ex(&o, out, err, errlen);
+}
+
 void mxs_tls_ctx_free(mxs_tls_ctx_t *c) {
   if (!c) return;
-  SSL_CTX_free(c->modern);
-  SSL_CTX_free(c->legacy);
-  mxs_vcache_free(c->modern_cache);
-  mxs_vcache_free(c->legacy_cache);
+  for (int i = 0; c->v && i < c->nv; i++) {
+    SSL_CTX_free(c->v[i].ctx);
+    mxs_vcache_free(c->v[i].cache);
+    free(c->v[i].label);
+  }
+  free(c->v);
   mxs_tls_keys_free(c->keys);
   EVP_MD_free(c->sha256);
   free(c);
@@ -209,16 +319,107 @@ const EVP_MD *mxs_tls_sha256(const mxs_tls_ctx_t *c) { return c->sha256; }
 
 void mxs_tls_ctx_cache_stats(mxs_tls_ctx_t *c, uint64_t *lookups, uint64_t *hits) {
   *lookups = *hits = 0;
-  if (c->modern_cache) mxs_vcache_stats(c->modern_cache, lookups, hits);
+  if (c->v[0].cache) mxs_vcache_stats(c->v[0].cache, lookups, hits);
 }
 
-mxs_tls_t *mxs_tls_new(mxs_tls_ctx_t *c, const char *sni, int legacy) {
+int mxs_tls_ctx_variants(const mxs_tls_ctx_t *c) { return c->nv; }
+
+const char *mxs_tls_ctx_label(const mxs_tls_ctx_t *c, int variant) {
+  return variant >= 0 && variant < c->nv ? c->v[variant].label : "";
+}
+
+/* The NID of a group as mxs_tls_group names it (IANA names, X25519 in
+ * capitals), or NID_undef. */
+static int group_nid(const char *name) {
+  if (!strcasecmp(name, "secp256r1")) return NID_X9_62_prime256v1; /* OpenSSL's short name: prime256v1 */
+  if (!strcasecmp(name, "x25519")) return NID_X25519;
+  if (!strcasecmp(name, "x448")) return NID_X448;
+  int nid = OBJ_sn2nid(name);
+  return nid != NID_undef ? nid : EC_curve_nist2nid(name);
+}
+
+static int offers_cipher(SSL *ssl, const char *cipher) {
+  /* What the ClientHello would carry: versions and security level applied. */
+  STACK_OF(SSL_CIPHER) *sk = SSL_get1_supported_ciphers(ssl);
+  int found = sk ? 0 : -1;
+  for (int i = 0; sk && i < sk_SSL_CIPHER_num(sk) && !found; i++)
+    found = strcmp(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(sk, i)), cipher) == 0;
+  sk_SSL_CIPHER_free(sk);
+  return found;
+}
+
+/* From the settings, not the SSL: OpenSSL 3.0 has no getter for a
+ * client's own groups (SSL_get1_groups reports the peer's).  No list is
+ * OpenSSL 3.0's default (ssl/t1_lib.c), which has every group it
+ * implements. */
+static int offers_group(const mxs_tls_settings_t *s, const char *group) {
+  int nid = group_nid(group);
+  if (nid == NID_undef) return -1;
+  if (!s->groups) return 1;
+  char list[512];
+  snprintf(list, sizeof list, "%s", s->groups);
+  for (char *save = NULL, *g = strtok_r(list, ":", &save); g; g = strtok_r(NULL, ":", &save))
+    if (group_nid(g) == nid) return 1;
+  return 0;
+}
+
+int mxs_tls_settings_offer(const mxs_tls_settings_t *s, int group, const char *name) {
+  ERR_clear_error();
+  mxs_tls_settings_t offer = *s;
+  offer.client_cert = offer.client_key = NULL; /* not part of the hello */
+  char err[256];
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  SSL *ssl = ctx && apply_settings(ctx, &offer, err, sizeof err) == 0 ? SSL_new(ctx) : NULL;
+  int found = !ssl ? -1 : group ? offers_group(s, name) : offers_cipher(ssl, name);
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ERR_clear_error();
+  return found;
+}
+
+int mxs_tls_check_knob(const char *option, const char *value, char *why, size_t whylen) {
+  ERR_clear_error();
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return snprintf(why, whylen, "out of memory"), -1;
+  int ok = !strcmp(option, "ciphers")        ? SSL_CTX_set_cipher_list(ctx, value)
+           : !strcmp(option, "ciphersuites") ? SSL_CTX_set_ciphersuites(ctx, value)
+           : !strcmp(option, "groups")       ? SSL_CTX_set1_groups_list(ctx, value)
+           : !strcmp(option, "sigalgs")      ? SSL_CTX_set1_sigalgs_list(ctx, value)
+                                             : 0;
+  SSL_CTX_free(ctx);
+  if (ok == 1) {
+    ERR_clear_error();
+    return 0;
+  }
+  unsigned long e = ERR_peek_last_error();
+  const char *data = NULL;
+  int flags = 0;
+  if (e) ERR_peek_last_error_data(&data, &flags);
+  snprintf(why, whylen, "'%s' is refused by OpenSSL: %s%s%s", value, e ? ERR_reason_error_string(e) : "not valid",
+           data && (flags & ERR_TXT_STRING) && *data ? ": " : "", data && (flags & ERR_TXT_STRING) ? data : "");
+  ERR_clear_error();
+  return -1;
+}
+
+int mxs_tls_check_client_cert(const char *cert, const char *key, int seclevel, char *why, size_t whylen) {
+  ERR_clear_error();
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return snprintf(why, whylen, "out of memory"), -1;
+  mxs_tls_settings_t s = {.seclevel = seclevel, .client_cert = cert, .client_key = key};
+  int rc = apply_settings(ctx, &s, why, whylen);
+  SSL_CTX_free(ctx);
+  ERR_clear_error();
+  return rc;
+}
+
+mxs_tls_t *mxs_tls_new(mxs_tls_ctx_t *c, const char *sni, int variant) {
+  if (variant < 0 || variant >= c->nv) return NULL;
   mxs_tls_t *t = calloc(1, sizeof *t);
   if (!t) return NULL;
   t->fail.alert_received = -1;
   t->first_verify_err = X509_V_OK;
   ERR_clear_error();
-  t->ssl = SSL_new(legacy ? c->legacy : c->modern);
+  t->ssl = SSL_new(c->v[variant].ctx);
   t->rbio = BIO_new(BIO_s_mem());
   t->wbio = BIO_new(BIO_s_mem());
   if (!t->ssl || !t->rbio || !t->wbio) {
@@ -235,6 +436,10 @@ mxs_tls_t *mxs_tls_new(mxs_tls_ctx_t *c, const char *sni, int legacy) {
   return t;
 }
 
+int mxs_tls_cert_requested(const mxs_tls_t *t) { return t->cert_requested; }
+
+int mxs_tls_cert_sent(const mxs_tls_t *t) { return t->cert_requested && SSL_get_certificate(t->ssl) != NULL; }
+
 void mxs_tls_free(mxs_tls_t *t) {
   if (!t) return;
   SSL_free(t->ssl);
@@ -250,9 +455,10 @@ static void record_failure(mxs_tls_t *t, int rc) {
   mxs_tls_failure_t *f = &t->fail;
   if (e && ERR_GET_LIB(e) == ERR_LIB_SSL) f->ssl_reason = ERR_GET_REASON(e);
   const char *reason = e ? ERR_reason_error_string(e) : NULL;
+  const char *desc = f->alert_received >= 0 ? SSL_alert_desc_string_long(f->alert_received) : "";
+  if (f->alert_received == 116) desc = "certificate required"; /* TLS 1.3's, unnamed by OpenSSL 3.0 */
   if (f->alert_received >= 0)
-    snprintf(f->text, sizeof f->text, "%s (alert %d: %s)", reason ? reason : "fatal alert", f->alert_received,
-             SSL_alert_desc_string_long(f->alert_received));
+    snprintf(f->text, sizeof f->text, "%s (alert %d: %s)", reason ? reason : "fatal alert", f->alert_received, desc);
   else if (reason)
     snprintf(f->text, sizeof f->text, "%s", reason);
   else
@@ -288,6 +494,9 @@ int mxs_tls_read(mxs_tls_t *t, void *buf, size_t len) {
   if (n > 0) return n;
   int e = SSL_get_error(t->ssl, n);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+  /* An alert now (TLS 1.3: the server judges our client certificate after
+   * our Finished) is the handshake failing late: keep why. */
+  if (e == SSL_ERROR_SSL) record_failure(t, n);
   ERR_clear_error();
   return -1;
 }

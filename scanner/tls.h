@@ -2,8 +2,10 @@
  *
  * Knows nothing of libuv: the probe feeds it the bytes it reads from the
  * socket, drives the handshake, and sends whatever ciphertext the engine
- * produced.  One mxs_tls_ctx_t per run holds the two SSL_CTXs (modern and
- * legacy-diagnostic) and the trust store, so nothing is parsed per probe.
+ * produced.  One mxs_tls_ctx_t per run holds the SSL_CTXs - the probe's
+ * (its sender profile, results/profiles.h) and one per diagnostic retry
+ * (by default the legacy profile) - and the trust store, so nothing is
+ * parsed per probe.
  */
 #ifndef MXS_TLS_H
 #define MXS_TLS_H
@@ -13,6 +15,7 @@
 #include <stdint.h>
 
 #include "results/classify.h"
+#include "results/profiles.h"
 
 typedef struct mxs_tls_ctx_s mxs_tls_ctx_t;
 typedef struct mxs_tls_s mxs_tls_t;
@@ -20,8 +23,51 @@ typedef struct mxs_tls_s mxs_tls_t;
 /* CA_FILE: PEM roots to trust, or NULL for the system store.
  * VERIFY_CACHE: chain verification outcomes to remember (scanner/vcache.h),
  * 0 to verify every chain afresh.  Returns 0 and sets *out, or -1 with a
- * message naming the file in err. */
+ * message naming the file in err.  The probe's context is the modern
+ * profile's, its one diagnostic retry the legacy profile's. */
 int mxs_tls_ctx_new(const char *ca_file, size_t verify_cache, mxs_tls_ctx_t **out, char *err, size_t errlen);
+
+/* One client context: a profile's name (for transcripts; borrowed, must
+ * outlive the context), whether options changed it, and the settings
+ * (borrowed for the call: they are applied, not kept). */
+typedef struct {
+  const char *name;
+  int custom;
+  const mxs_tls_settings_t *set;
+} mxs_tls_variant_t;
+
+typedef struct {
+  const char *ca_file;
+  size_t verify_cache;
+  mxs_tls_variant_t main;        /* the probe's; set == NULL: the modern profile */
+  const mxs_tls_variant_t *diag; /* the diagnostic retries, in order (borrowed for the call) */
+  size_t ndiag;
+} mxs_tls_ctx_opts_t;
+
+/* The contexts O describes.  0, or -1 with a message naming the file or
+ * the setting OpenSSL refused (and the profile) in ERR. */
+int mxs_tls_ctx_new_ex(const mxs_tls_ctx_opts_t *o, mxs_tls_ctx_t **out, char *err, size_t errlen);
+
+/* The contexts of C: 1 + its diagnostic retries.  Variant 0 is the probe's,
+ * 1.. the retries in the order given. */
+int mxs_tls_ctx_variants(const mxs_tls_ctx_t *c);
+/* What VARIANT sends, for a transcript ("TLS 1.2 and up, OpenSSL security
+ * level 2 (modern sender)"); static or owned by C. */
+const char *mxs_tls_ctx_label(const mxs_tls_ctx_t *c, int variant);
+/* Whether a client with settings S would offer NAME in its ClientHello:
+ * a cipher (OpenSSL's name, as records carry it), or with GROUP a key
+ * exchange group (as mxs_tls_group names it).  1, 0, or -1 when it cannot
+ * tell (out of memory, a group OpenSSL does not know, settings it refuses). */
+int mxs_tls_settings_offer(const mxs_tls_settings_t *s, int group, const char *name);
+
+/* Checks one knob as OpenSSL takes it, on a throw-away context: OPTION is
+ * "ciphers", "ciphersuites", "groups" or "sigalgs".  0, or -1 with OpenSSL's
+ * reason in WHY. */
+int mxs_tls_check_knob(const char *option, const char *value, char *why, size_t whylen);
+/* Loads the client certificate chain CERT and key KEY (KEY NULL: CERT holds
+ * both) at security level SECLEVEL (-1: OpenSSL's) and checks they match.
+ * 0, or -1 with WHY naming the file and the reason. */
+int mxs_tls_check_client_cert(const char *cert, const char *key, int seclevel, char *why, size_t whylen);
 void mxs_tls_ctx_free(mxs_tls_ctx_t *c);
 
 /* SHA-256, fetched once for the run (for certificate fingerprints). */
@@ -30,10 +76,12 @@ const EVP_MD *mxs_tls_sha256(const mxs_tls_ctx_t *c);
 /* Chain verifications looked up in the cache and found there, so far. */
 void mxs_tls_ctx_cache_stats(mxs_tls_ctx_t *c, uint64_t *lookups, uint64_t *hits);
 
-/* One client connection.  LEGACY selects the diagnostic profile: TLS 1.0+,
- * security level 0, every cipher, legacy servers and renegotiation allowed.
- * SNI is copied.  NULL on allocation failure.  Caller frees. */
-mxs_tls_t *mxs_tls_new(mxs_tls_ctx_t *c, const char *sni, int legacy);
+/* One client connection.  VARIANT 0 is the probe's context, 1.. the
+ * diagnostic retries' (with mxs_tls_ctx_new: 1 is the legacy profile, TLS
+ * 1.0+, security level 0, every cipher, legacy servers and renegotiation
+ * allowed).  SNI is copied.  NULL on allocation failure or an unknown
+ * variant.  Caller frees. */
+mxs_tls_t *mxs_tls_new(mxs_tls_ctx_t *c, const char *sni, int variant);
 void mxs_tls_free(mxs_tls_t *t);
 
 /* Hands ciphertext read from the peer to the engine.  0 or -1 (ENOMEM). */
@@ -48,7 +96,8 @@ size_t mxs_tls_pending(const mxs_tls_t *t);
 size_t mxs_tls_take(mxs_tls_t *t, void *buf, size_t len);
 
 /* Plaintext after the handshake.  write: 0 or -1.  read: bytes (> 0), 0 when
- * more input is needed, -1 on close_notify or error. */
+ * more input is needed, -1 on close_notify or error (an alert the peer sent
+ * then is in mxs_tls_failure). */
 int mxs_tls_write(mxs_tls_t *t, const void *data, size_t len);
 int mxs_tls_read(mxs_tls_t *t, void *buf, size_t len);
 
@@ -60,6 +109,10 @@ typedef struct {
   char text[200];     /* e.g. "tlsv1 alert protocol version (SSL alert 70)" */
 } mxs_tls_failure_t;
 const mxs_tls_failure_t *mxs_tls_failure(const mxs_tls_t *t);
+
+/* The server sent a CertificateRequest; and we had a certificate to send. */
+int mxs_tls_cert_requested(const mxs_tls_t *t);
+int mxs_tls_cert_sent(const mxs_tls_t *t);
 
 /* After a completed handshake.  Strings are static or owned by T. */
 const char *mxs_tls_version(const mxs_tls_t *t);

@@ -63,19 +63,78 @@ static int version_number(const char *name) {
   return 0;
 }
 
+void mxs_verdict_set_profile(mxs_verdict_t *v, const char *name, int custom, int min_version, int max_version) {
+  v->profile = name;
+  v->profile_custom = custom != 0;
+  /* 0 in the verdict means modern's TLS 1.2; a profile with no lowest
+   * version accepts anything from SSL 3 on. */
+  v->min_version = (unsigned short)(min_version ? min_version : SSL3_VERSION);
+  v->max_version = (unsigned short)max_version;
+}
+
+/* What the failed probe and RETRY (an ok handshake with other settings,
+ * or NULL) tell about the failure. */
+static mxs_class_t refined_class(const mxs_verdict_t *v, const mxs_probe_result_t *retry) {
+  const mxs_probe_result_t *m = v->res;
+  int ok = retry && retry->tls_done;
+  mxs_tls_outcome_t o = {m->tls_fail.ssl_reason,
+                         m->tls_fail.alert_received,
+                         m->tls_peer_closed,
+                         ok,
+                         ok ? version_number(retry->tls_version) : 0,
+                         v->min_version,
+                         v->max_version,
+                         m->tls_fail.cert_requested};
+  mxs_class_t cls = mxs_class_from_tls(&o);
+  if (cls == MXS_CLASS_TLS_DIED && !m->tls_peer_closed) cls = MXS_CLASS_TLS_PROTOCOL_ERROR;
+  return cls;
+}
+
+/* 1 when version NAME lies outside the probe's versions. */
+static int outside(const mxs_verdict_t *v, const char *name) {
+  int n = version_number(name), lo = v->min_version ? v->min_version : TLS1_2_VERSION;
+  return n && (n < lo || (v->max_version && n > v->max_version));
+}
+
+/* Of the handshakes that got through, the one that says most: a version
+ * the probe's profile does not allow names the cause.  NULL when none did. */
+static const mxs_probe_result_t *best_retry(const mxs_verdict_t *v, const mxs_probe_result_t *const *rs, size_t n) {
+  const mxs_probe_result_t *best = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (rs[i] && rs[i]->tls_done && (!best || (outside(v, rs[i]->tls_version) && !outside(v, best->tls_version))))
+      best = rs[i];
+  return best;
+}
+
+void mxs_verdict_refine_by(mxs_verdict_t *v, const mxs_probe_result_t *const *others, size_t n) {
+  if (mxs_verdict_wants_legacy(v)) v->cls = refined_class(v, best_retry(v, others, n));
+}
+
+void mxs_verdict_rebuild_diag(mxs_verdict_t *v) {
+  const mxs_probe_result_t *l = v->legacy;
+  mxs_verdict_retries_t *rs = v->retries;
+  for (size_t i = 0; rs && !l && i < rs->n; i++)
+    if (!strcmp(rs->d[i].profile, "legacy")) l = rs->res[i];
+  int ok = l && l->tls_done;
+  v->diag = (mxs_diag_t){.legacy_ok = ok,
+                         .legacy_version = ok ? l->tls_version : NULL,
+                         .legacy_cipher = ok ? l->cipher : NULL,
+                         .legacy_group = ok ? l->group : NULL,
+                         .legacy_detail = ok || !l    ? NULL
+                                          : l->detail ? l->detail
+                                                      : "",
+                         .profiles = rs ? rs->d : NULL,
+                         .nprofiles = rs ? rs->n : 0,
+                         .no_legacy = l == NULL};
+  v->has_diag = l != NULL || rs != NULL;
+}
+
 void mxs_verdict_add_legacy(mxs_verdict_t *v, mxs_probe_result_t *legacy) {
   v->legacy = legacy;
-  v->has_diag = 1;
+  mxs_verdict_rebuild_diag(v);
   const mxs_probe_result_t *m = v->res;
   int ok = legacy->tls_done;
-  v->diag = (mxs_diag_t){ok, ok ? legacy->tls_version : NULL, ok ? legacy->cipher : NULL, ok ? legacy->group : NULL,
-                         ok               ? NULL
-                         : legacy->detail ? legacy->detail
-                                          : ""};
-  mxs_tls_outcome_t o = {m->tls_fail.ssl_reason, m->tls_fail.alert_received, m->tls_peer_closed, ok,
-                         ok ? version_number(legacy->tls_version) : 0};
-  v->cls = mxs_class_from_tls(&o);
-  if (v->cls == MXS_CLASS_TLS_DIED && !m->tls_peer_closed) v->cls = MXS_CLASS_TLS_PROTOCOL_ERROR;
+  v->cls = refined_class(v, legacy);
   char legacy_txt[160];
   if (ok)
     snprintf(legacy_txt, sizeof legacy_txt, "a legacy client gets %.15s %.63s", legacy->tls_version, legacy->cipher);
@@ -88,9 +147,63 @@ void mxs_verdict_add_legacy(mxs_verdict_t *v, mxs_probe_result_t *legacy) {
   v->detail = detail;
 }
 
+/* A retry's own class: ok, or what its failure alone says. */
+static mxs_class_t retry_class(const mxs_probe_result_t *r) {
+  if (r->tls_done) return MXS_CLASS_OK;
+  if (r->cls != MXS_CLASS_TLS_DIED && r->cls != MXS_CLASS_TLS_ALERT)
+    return r->cls; /* a stall, not TLS, no connection */
+  mxs_tls_outcome_t o = {r->tls_fail.ssl_reason,    r->tls_fail.alert_received, r->tls_peer_closed, 0, 0, 0, 0,
+                         r->tls_fail.cert_requested};
+  mxs_class_t cls = mxs_class_from_tls(&o);
+  return cls == MXS_CLASS_TLS_DIED && !r->tls_peer_closed ? MXS_CLASS_TLS_PROTOCOL_ERROR : cls;
+}
+
+int mxs_verdict_add_retry(mxs_verdict_t *v, const char *profile, mxs_probe_result_t *res) {
+  if (!v->retries) v->retries = calloc(1, sizeof *v->retries);
+  mxs_verdict_retries_t *rs = v->retries;
+  if (!rs || rs->n == MXS_DIAG_MAX) {
+    mxs_probe_result_free(res);
+    return -1;
+  }
+  int ok = res->tls_done;
+  rs->res[rs->n] = res;
+  rs->d[rs->n] = (mxs_diag_profile_t){profile,
+                                      ok,
+                                      ok ? res->tls_version : NULL,
+                                      ok ? res->cipher : NULL,
+                                      ok ? res->group : NULL,
+                                      retry_class(res),
+                                      ok            ? "the handshake completed"
+                                      : res->detail ? res->detail
+                                                    : ""};
+  rs->n++;
+  mxs_verdict_rebuild_diag(v);
+  v->cls = refined_class(v, best_retry(v, (const mxs_probe_result_t *const *)rs->res, rs->n));
+  /* The detail: the probe's, then what each retry got. */
+  char text[600];
+  int n = snprintf(text, sizeof text, "%.230s", v->res->detail ? v->res->detail : "");
+  for (size_t i = 0; i < rs->n && n > 0 && (size_t)n < sizeof text; i++) {
+    const mxs_probe_result_t *r = rs->res[i];
+    if (r->tls_done)
+      n += snprintf(text + n, sizeof text - (size_t)n, "; profile %s gets %.15s %.63s", rs->d[i].profile,
+                    r->tls_version, r->cipher);
+    else
+      n += snprintf(text + n, sizeof text - (size_t)n, "; profile %s fails too: %.80s", rs->d[i].profile,
+                    rs->d[i].detail);
+  }
+  char *detail = strdup(text);
+  if (detail) {
+    free(v->detail);
+    v->detail = detail;
+  }
+  return 0;
+}
+
 void mxs_verdict_free(mxs_verdict_t *v) {
   mxs_probe_result_free(v->res);
   mxs_probe_result_free(v->legacy);
+  for (size_t i = 0; v->retries && i < v->retries->n; i++) mxs_probe_result_free(v->retries->res[i]);
+  free(v->retries);
   free(v->detail);
   memset(v, 0, sizeof *v);
 }
@@ -168,5 +281,7 @@ void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_
     *tm = p->timings;
     r->timings = tm;
     r->attempts = p->attempts;
+    r->profile = v->profile; /* a connection was made with it */
+    r->profile_custom = v->profile_custom;
   }
 }

@@ -11,10 +11,25 @@
 #include "results/record.h"
 #include "scanner/probe.h"
 
+/* At most this many --diag-profiles retries per probe. */
+#define MXS_DIAG_MAX 8
+
+/* The retries of --diag-profiles, in the order given. */
 typedef struct {
-  mxs_probe_result_t *res;    /* owned; the modern probe */
-  mxs_probe_result_t *legacy; /* owned; the diagnostic retry, or NULL */
-  mxs_class_t cls;            /* class of the dialogue before certificate checks */
+  size_t n;
+  mxs_probe_result_t *res[MXS_DIAG_MAX]; /* owned */
+  mxs_diag_profile_t d[MXS_DIAG_MAX];    /* the record's diag.profiles; borrows from res */
+} mxs_verdict_retries_t;
+
+typedef struct {
+  mxs_probe_result_t *res;        /* owned; the probe (with the run's sender profile) */
+  mxs_probe_result_t *legacy;     /* owned; the default diagnostic retry, or NULL */
+  mxs_verdict_retries_t *retries; /* owned; --diag-profiles instead of the legacy retry, or NULL */
+  const char *profile;            /* static (results/profiles.h): the probe's sender profile; NULL: none set */
+  unsigned char profile_custom;   /* options changed its settings */
+  unsigned short min_version;     /* the probe's versions (MXS_TLS_V*), 0: modern's (TLS 1.2 and up) */
+  unsigned short max_version;     /* 0: no highest */
+  mxs_class_t cls;                /* class of the dialogue before certificate checks */
   /* Owned; set only when the legacy retry refined the detail.  NULL: the
    * detail is res->detail (a run keeps one verdict per address, so the
    * usual case holds no second copy). */
@@ -30,10 +45,24 @@ void mxs_verdict_set(mxs_verdict_t *v, mxs_probe_result_t *res);
 void mxs_verdict_set_error(mxs_verdict_t *v, int err);
 /* The run ended before this address was probed: an unfinished record. */
 void mxs_verdict_set_unfinished(mxs_verdict_t *v, const char *why);
+/* Which sender profile the probe used: NAME static (results/profiles.h),
+ * CUSTOM when options changed it, and its versions (MXS_TLS_V*, 0: no
+ * bound), against which a retry's version tells a version mismatch. */
+void mxs_verdict_set_profile(mxs_verdict_t *v, const char *name, int custom, int min_version, int max_version);
 /* 1 when the handshake failed in a way the legacy retry can explain. */
 int mxs_verdict_wants_legacy(const mxs_verdict_t *v);
 /* Takes LEGACY and refines the class. */
 void mxs_verdict_add_legacy(mxs_verdict_t *v, mxs_probe_result_t *legacy);
+/* --diag-profiles: takes RES, the retry with PROFILE (static), and refines
+ * the class and detail from every retry so far.  0, or -1 (out of memory,
+ * or MXS_DIAG_MAX reached: RES is freed, the verdict stays as it was). */
+int mxs_verdict_add_retry(mxs_verdict_t *v, const char *profile, mxs_probe_result_t *res);
+/* Refines a failed handshake's class with OTHERS, probes of the same
+ * address with other profiles (`mxscan probe --compare-profiles`): as
+ * retries would, without taking them or changing the detail. */
+void mxs_verdict_refine_by(mxs_verdict_t *v, const mxs_probe_result_t *const *others, size_t n);
+/* Points v->diag at the retries (after decoding a verdict). */
+void mxs_verdict_rebuild_diag(mxs_verdict_t *v);
 void mxs_verdict_free(mxs_verdict_t *v);
 
 /* Fills R (every field but domain/mx/pref/implicit_mx/ip/port) for MX_NAME.

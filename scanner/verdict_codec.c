@@ -11,10 +11,11 @@
 #include <string.h>
 
 #include "results/msgpack_walk.h"
+#include "results/profiles.h"
 
 #define RES_FIELDS  21
 #define CERT_FIELDS 12
-#define TOP_FIELDS  8
+#define TOP_FIELDS  9
 
 /* ---- packing ----------------------------------------------------------- */
 
@@ -81,10 +82,12 @@ static void pack_result(wr_t *w, const mxs_probe_result_t *r) {
     w->err |= msgpack_pack_nil(&w->pk);
   w_u64(w, r->chain_errors);
   w_str(w, r->verify_text);
-  w_arr(w, 3);
+  w_arr(w, 5);
   w_int(w, r->tls_fail.ssl_reason);
   w_int(w, r->tls_fail.alert_received);
   w_int(w, r->tls_fail.server_hello);
+  w_int(w, r->tls_fail.cert_requested);
+  w_int(w, r->tls_fail.cert_sent);
   w_int(w, r->tls_peer_closed);
   w_arr(w, 7);
   const int tv[7] = {t->dns, t->connect, t->banner, t->ehlo, t->starttls, t->handshake, t->total};
@@ -103,11 +106,21 @@ int mxs_verdict_pack(const mxs_verdict_t *v, msgpack_sbuffer *sb) {
   w_int(&w, MXS_VERDICT_CODEC_VERSION);
   w_int(&w, v->cls);
   w_str(&w, v->detail); /* nil: the result's own detail */
-  w_int(&w, v->has_diag);
-  w_int(&w, v->has_diag && v->diag.legacy_ok);
   w_str(&w, v->scanned_at);
   pack_result(&w, v->res);
-  pack_result(&w, v->has_diag ? v->legacy : NULL);
+  pack_result(&w, v->legacy); /* nil: no legacy retry */
+  w_str(&w, v->profile);      /* nil: none set */
+  w_int(&w, v->profile_custom);
+  if (!v->retries) {
+    w.err |= msgpack_pack_nil(&w.pk);
+  } else { /* [[profile, result], ...] */
+    w_arr(&w, v->retries->n);
+    for (size_t i = 0; i < v->retries->n; i++) {
+      w_arr(&w, 2);
+      w_str(&w, v->retries->d[i].profile);
+      pack_result(&w, v->retries->res[i]);
+    }
+  }
   return w.err ? -1 : 0;
 }
 
@@ -272,10 +285,12 @@ static mxs_cert_t *unpack_cert(rd_t *r) {
 }
 
 static void unpack_tls_fail(rd_t *r, mxs_probe_result_t *p) {
-  rd_t a = r_arr(r, 3);
+  rd_t a = r_arr(r, 5);
   p->tls_fail.ssl_reason = (int)r_int(&a, INT32_MIN, INT32_MAX);
   p->tls_fail.alert_received = (int)r_int(&a, -1, 255);
   p->tls_fail.server_hello = (int)r_int(&a, 0, 1);
+  p->tls_fail.cert_requested = (int)r_int(&a, 0, 1);
+  p->tls_fail.cert_sent = (int)r_int(&a, 0, 1);
 }
 
 static void unpack_timings(rd_t *r, mxs_timings_t *t) {
@@ -318,18 +333,39 @@ static mxs_probe_result_t *unpack_result(rd_t *r) {
   return p;
 }
 
-/* The diagnosis points into the legacy result, as mxs_verdict_add_legacy
- * sets it. */
-static void rebuild_diag(mxs_verdict_t *v, int ok, int *bad) {
-  const mxs_probe_result_t *l = v->legacy;
-  if (!l) {
-    *bad = 1;
-    return;
+/* A profile name, mapped back to the table's static string (another
+ * version's table may differ: a name this one lacks is bad bytes). */
+static const char *r_profile(rd_t *r) {
+  if (r_nil(r)) return NULL;
+  char buf[64];
+  r_fixed(r, buf, sizeof buf);
+  const mxs_profile_t *p = mxs_profile_find(buf);
+  if (!p) *r->bad = 1;
+  return p ? p->name : NULL;
+}
+
+/* The retries, added as the prober added them; the class and detail it
+ * refined them into were packed and are kept. */
+static void unpack_retries(rd_t *top, mxs_verdict_t *v) {
+  if (r_nil(top)) return;
+  rd_t a = r_arr(top, -1);
+  mxs_class_t cls = v->cls;
+  char *detail = v->detail;
+  v->detail = NULL;
+  for (uint32_t k = 0; k < a.n && !*top->bad; k++) {
+    rd_t e = r_arr(&a, 2);
+    const char *name = r_profile(&e);
+    mxs_probe_result_t *res = unpack_result(&e);
+    if (!name || !res || *top->bad) {
+      mxs_probe_result_free(res);
+      *top->bad = 1;
+    } else if (mxs_verdict_add_retry(v, name, res) < 0) { /* it freed RES */
+      *top->bad = 1;
+    }
   }
-  v->diag = (mxs_diag_t){ok, ok ? l->tls_version : NULL, ok ? l->cipher : NULL, ok ? l->group : NULL,
-                         ok          ? NULL
-                         : l->detail ? l->detail
-                                     : ""};
+  v->cls = cls;
+  free(v->detail);
+  v->detail = detail;
 }
 
 static void unpack_top(rd_t *top, mxs_verdict_t *v) {
@@ -338,13 +374,14 @@ static void unpack_top(rd_t *top, mxs_verdict_t *v) {
   if (*bad || r_int(&a, MXS_VERDICT_CODEC_VERSION, MXS_VERDICT_CODEC_VERSION) != MXS_VERDICT_CODEC_VERSION) return;
   v->cls = (mxs_class_t)r_int(&a, 0, MXS_CLASS_COUNT - 1);
   v->detail = r_dup(&a);
-  v->has_diag = (int)r_int(&a, 0, 1);
-  int ok = (int)r_int(&a, 0, 1);
   r_fixed(&a, v->scanned_at, sizeof v->scanned_at);
   v->res = unpack_result(&a);
   v->legacy = unpack_result(&a);
+  v->profile = r_profile(&a);
+  v->profile_custom = (unsigned char)r_int(&a, 0, 1);
   if (!v->res) *bad = 1;
-  if (v->has_diag) rebuild_diag(v, ok, bad);
+  if (!*bad) unpack_retries(&a, v);
+  if (!*bad && (v->legacy || v->retries)) mxs_verdict_rebuild_diag(v);
 }
 
 int mxs_verdict_unpack(mxs_verdict_t *out, const char *buf, size_t len) {

@@ -4,9 +4,12 @@
  * The bytes are a msgpack array, positional, headed by a format version:
  * everything mxs_verdict_record() reads (the probe result, the certificate
  * with its SAN list so each machine runs the host-name check for its own MX
- * names, the legacy retry and the refined class), nothing else.  Only
- * machines of one mxscan version share a run, so the format is not meant
- * to be stable; the version makes a mix fail cleanly instead of garbling.
+ * names, the legacy retry or the --diag-profiles retries, the refined class
+ * and the sender profile), nothing else.  Version 3 added the name sent
+ * as SNI, 4 the sender profile and the retries; in 5 the class numbers
+ * moved (excluded, before ok).  Only machines of one
+ * mxscan version share a run, so the format is not meant to be stable; the
+ * version makes a mix fail cleanly instead of garbling.
  */
 #ifndef MXS_VERDICT_CODEC_H
 #define MXS_VERDICT_CODEC_H
@@ -16,9 +19,7 @@
 
 #include "scanner/verdict.h"
 
-/* 4: the result carries the SNI sent (3, on main) and the class numbers moved
- * (excluded, before ok: 3, on the hardening branch) */
-#define MXS_VERDICT_CODEC_VERSION 4
+#define MXS_VERDICT_CODEC_VERSION 5
 
 /* Appends V to SB.  0, or -1 (out of memory, V without a result). */
 int mxs_verdict_pack(const mxs_verdict_t *v, msgpack_sbuffer *sb);

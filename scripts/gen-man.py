@@ -9,7 +9,7 @@ share/man/man1.
 import subprocess
 import sys
 
-COMMANDS = ["scan", "probe", "explain", "report", "diff", "classes"]
+COMMANDS = ["scan", "probe", "explain", "report", "diff", "maillog", "classes", "profiles"]
 
 
 def run(mxscan, *args):
@@ -48,7 +48,7 @@ def main():
         "[options] DOMAIN",
         ".br",
         ".B mxscan",
-        "explain | classes | report | diff ...",
+        "explain | classes | report | diff | maillog ...",
         ".SH DESCRIPTION",
         "For every domain, mxscan resolves the MX records, probes each MX address the way a",
         "sending MTA does (connect to port 25, banner, EHLO, STARTTLS, TLS handshake,",

@@ -6,6 +6,7 @@ lines without control characters when stderr is not a terminal, and the
 exit codes 0 / 1 / 2 / 3.
 """
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -50,6 +51,7 @@ def config_tests(mxscan, tmp):
         ("bad format", "[output]\nformat = xml\n", r"t\.conf:2: 'xml' is not jsonl or msgpack"),
         ("bad class", "[output]\nfail_on = cert-expired,bogus\n", r"t\.conf:2: 'bogus' is not a class"),
         ("bad ratio", "[output]\nfail_on_ratio = 2\n", r"t\.conf:2: '2' is not a ratio from 0 to 1"),
+        ("level not computed", "[output]\nsender_level = dane\n", r"t\.conf:2: 'dane' is not computed yet"),
         ("syntax error", "[scan\nport = 25\n", r"t\.conf:1: "),
     ]
     for what, text, pattern in cases:
@@ -102,6 +104,40 @@ def fleet_tests(mxscan, fakemx, tmp):
                run(base + ["-q", "--fail-on-ratio", "0.4", "-"], "ok.test\nbanner-554.test\n"), 3)
         expect("exit 0: --fail-on-ratio not exceeded",
                run(base + ["-q", "--fail-on-ratio", "0.6", "-"], "ok.test\nbanner-554.test\n"), 0)
+        # --fail-on deferred: mail to tls-died.test goes in the clear at
+        # `may` but is deferred at `encrypt`; ok.test's is delivered at all
+        expect("exit 0: --fail-on deferred at may (cleartext after a failed handshake)",
+               run(base + ["-q", "--fail-on", "deferred", "-"], "ok.test\ntls-died.test\n"), 0)
+        expect("exit 3: --fail-on deferred --sender-level encrypt",
+               run(base + ["-q", "--fail-on", "deferred", "--sender-level", "encrypt", "-"], "ok.test\ntls-died.test\n"),
+               3)
+        expect("exit 0: --fail-on deferred --sender-level verify, a trusted certificate",
+               run(base + ["-q", "--fail-on", "deferred", "--sender-level", "verify", "-"], "ok.test\n"), 0)
+        three = "ok.test\ntls-died.test\ncert-self.test\n"
+        expect("exit 3: --fail-on deferred --fail-on-ratio, 2 of 3 deferred at verify",
+               run(base + ["-q", "--fail-on", "deferred", "--sender-level", "verify", "--fail-on-ratio", "0.5", "-"],
+                   three), 3)
+        expect("exit 0: --fail-on deferred --fail-on-ratio, 1 of 3 deferred at encrypt",
+               run(base + ["-q", "--fail-on", "deferred", "--sender-level", "encrypt", "--fail-on-ratio", "0.5", "-"],
+                   three), 0)
+        expect("exit 0: a deferred domain of a listed class counts once (1 of 3, not 2)",
+               run(base + ["-q", "--fail-on", "deferred,tls-died", "--sender-level", "encrypt", "--fail-on-ratio",
+                           "0.4", "-"], three), 0)
+        summary = os.path.join(tmp, "delivery-summary.json")
+        p = run(base + ["--sender-level", "encrypt", "--summary", summary, "-"], three)
+        want = {"may": {"tls": 2, "cleartext": 1, "deferred": 0}, "encrypt": {"tls": 2, "cleartext": 0, "deferred": 1},
+                "verify": {"tls": 1, "cleartext": 0, "deferred": 2}, "secure": {"tls": 1, "cleartext": 0, "deferred": 2}}
+        got = json.load(open(summary)) if os.path.exists(summary) else {}
+        if got.get("delivery") != want or got.get("sender_level") != "encrypt":
+            fail("--summary delivery: %r, sender_level %r" % (got.get("delivery"), got.get("sender_level")))
+        elif not re.search(r"^encrypt +2 +0 +1  \(--sender-level\)$", p.stderr, re.M):
+            fail("the delivery table on stderr: %r" % p.stderr[-600:])
+        else:
+            print("  ok   --summary and the table on stderr count domains per level and outcome")
+        expect("exit 2: an unknown --sender-level", run(base + ["--sender-level", "none", "-"], ""), 2,
+               r"'none' is not a level: may, encrypt, verify, secure")
+        expect("exit 2: --sender-level dane is not computed", run(base + ["--sender-level", "dane", "-"], ""), 2,
+               r"'dane' is not computed yet")
         expect("exit 2: unreadable CA file", run(base + ["--ca-file", "/nonexistent.pem", "-"], ""), 2,
                r"/nonexistent\.pem")
         expect("exit 2: bad --dns", run(base + ["--dns", "not an address", "-"], ""), 2, r"(?i)dns server")

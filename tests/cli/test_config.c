@@ -1,5 +1,6 @@
 /* test_config.c - option values as operators write them: durations with
- * units, rates per second, minute or hour, and clear errors otherwise. */
+ * units, rates per second, minute or hour, TLS versions, cipher strings
+ * and sender profiles, and clear errors otherwise. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "cli/options.h"
+#include "results/delivery.h"
 
 /* Sets --NAME VALUE on fresh defaults; returns the status and leaves the
  * error text (if any) in WHY. */
@@ -128,6 +130,33 @@ static void sni_choices(void **state) {
   mxs_config_free(&c);
 }
 
+/* --fail-on takes classes and the word `deferred`; a later value replaces
+ * both; --sender-level takes the levels mxscan computes, nothing else. */
+static void fail_on_deferred_and_levels(void **state) {
+  (void)state;
+  mxs_config_t c;
+  mxs_config_defaults(&c);
+  char why[512];
+  assert_int_equal(c.sender_level, MXS_LEVEL_MAY);
+  assert_int_equal(set(&c, "fail-on", "tls-died, deferred", why, sizeof why), 0);
+  assert_true(c.fail_on == MXS_CLASS_BIT(MXS_CLASS_TLS_DIED));
+  assert_true(c.fail_on_deferred);
+  assert_int_equal(set(&c, "fail-on", "deferred", why, sizeof why), 0);
+  assert_true(c.fail_on == 0 && c.fail_on_deferred);
+  assert_int_equal(set(&c, "fail-on", "cert-expired", why, sizeof why), 0);
+  assert_false(c.fail_on_deferred);
+  assert_int_not_equal(set(&c, "fail-on", "deferred,bounced", why, sizeof why), 0);
+  assert_non_null(strstr(why, "'bounced' is not a class"));
+  assert_int_equal(set(&c, "sender-level", "verify", why, sizeof why), 0);
+  assert_int_equal(c.sender_level, MXS_LEVEL_VERIFY);
+  assert_int_not_equal(set(&c, "sender-level", "dane", why, sizeof why), 0);
+  assert_non_null(strstr(why, "'dane' is not computed yet"));
+  assert_int_not_equal(set(&c, "sender-level", "Encrypt", why, sizeof why), 0);
+  assert_non_null(strstr(why, "'Encrypt' is not a level: may, encrypt, verify, secure"));
+  assert_int_equal(c.sender_level, MXS_LEVEL_VERIFY); /* an error changes nothing */
+  mxs_config_free(&c);
+}
+
 /* The config file goes through the same parser: units work there too, and
  * a bad value names the file and line. */
 static void config_file_units(void **state) {
@@ -163,6 +192,131 @@ static void config_file_units(void **state) {
   char want[128];
   snprintf(want, sizeof want, "%s:3:", path);
   if (!strstr(why, want) || !strstr(why, "'6 hours' is not a number of seconds")) fail_msg("error: %s", why);
+  fclose(err);
+  mxs_config_free(&c);
+  unlink(path);
+}
+
+/* The TLS options: versions as operators write them, strings OpenSSL must
+ * accept, profile names, all checked while the options are read. */
+static void tls_options(void **state) {
+  (void)state;
+  mxs_config_t c;
+  mxs_config_defaults(&c);
+  char why[512];
+  assert_int_equal(c.tls.seclevel, -1); /* not given: the profile's */
+  assert_int_equal(set(&c, "tls-min-version", "TLSv1.1", why, sizeof why), 0);
+  assert_int_equal(c.tls.min_version, MXS_TLS_V1_1);
+  assert_int_equal(set(&c, "tls-max-version", "none", why, sizeof why), 0);
+  assert_int_equal(c.tls.max_version, MXS_TLS_VERSION_NONE);
+  assert_int_not_equal(set(&c, "tls-max-version", "1.4", why, sizeof why), 0);
+  assert_non_null(strstr(why, "--tls-max-version: '1.4' is not a TLS version"));
+  assert_int_equal(set(&c, "seclevel", "0", why, sizeof why), 0);
+  assert_int_equal(c.tls.seclevel, 0);
+  assert_int_not_equal(set(&c, "seclevel", "6", why, sizeof why), 0);
+  assert_int_equal(set(&c, "ciphers", "ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA", why, sizeof why), 0);
+  assert_string_equal(c.tls.ciphers, "ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA");
+  static const struct {
+    const char *opt, *value;
+  } bad[] = {{"ciphers", "NOSUCHCIPHER"},       {"ciphersuites", "TLS_NOPE"}, {"groups", "X25519:nosuchgroup"},
+             {"sigalgs", "NOPE+SHA0"},          {"sender-profile", "exim"},   {"diag-profiles", "legacy,exim"},
+             {"diag-profiles", "legacy,legacy"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    if (set(&c, bad[i].opt, bad[i].value, why, sizeof why) == 0) fail_msg("--%s %s accepted", bad[i].opt, bad[i].value);
+    char want[128];
+    snprintf(want, sizeof want, "--%s: '", bad[i].opt);
+    if (!strstr(why, want)) fail_msg("--%s %s: error '%s'", bad[i].opt, bad[i].value, why);
+  }
+  assert_string_equal(c.tls.ciphers, "ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA"); /* a refused value changes nothing */
+  assert_null(c.tls.groups);
+  assert_int_equal(set(&c, "groups", "X25519:prime256v1", why, sizeof why), 0);
+  assert_int_equal(set(&c, "sender-profile", "postfix-debian12", why, sizeof why), 0);
+  assert_int_equal(set(&c, "diag-profiles", "legacy, tls12-only", why, sizeof why), 0);
+  /* merged: the profile with the knobs on top */
+  const mxs_profile_t *p;
+  mxs_tls_settings_t out;
+  assert_int_equal(mxs_config_tls_settings(&c, &p, &out), 1);
+  assert_string_equal(p->name, "postfix-debian12");
+  assert_int_equal(out.min_version, MXS_TLS_V1_1);
+  assert_int_equal(out.max_version, 0);
+  assert_int_equal(out.seclevel, 0);
+  assert_string_equal(out.groups, "X25519:prime256v1");
+  mxs_config_free(&c);
+  mxs_config_defaults(&c);
+  assert_int_equal(mxs_config_tls_settings(&c, &p, &out), 0);
+  assert_string_equal(p->name, "modern");
+  mxs_config_free(&c);
+}
+
+/* What only the options together say: versions the wrong way round, a key
+ * without a certificate, a certificate that does not load. */
+static void tls_options_together(void **state) {
+  (void)state;
+  mxs_config_t c;
+  mxs_config_defaults(&c);
+  char why[512];
+  assert_int_equal(set(&c, "sender-profile", "strict-tls13", why, sizeof why), 0);
+  FILE *err = tmpfile();
+  assert_int_equal(mxs_config_check_tls(&c, err), 0);
+  assert_int_equal(set(&c, "tls-max-version", "1.2", why, sizeof why), 0);
+  assert_int_equal(mxs_config_check_tls(&c, err), -1);
+  assert_int_equal(set(&c, "tls-min-version", "1.2", why, sizeof why), 0);
+  assert_int_equal(mxs_config_check_tls(&c, err), 0);
+  assert_int_equal(set(&c, "client-key", "/nonexistent.key", why, sizeof why), 0);
+  assert_int_equal(mxs_config_check_tls(&c, err), -1);
+  assert_int_equal(set(&c, "client-cert", "/nonexistent.pem", why, sizeof why), 0);
+  assert_int_equal(mxs_config_check_tls(&c, err), -1);
+  fflush(err);
+  rewind(err);
+  size_t n = fread(why, 1, sizeof why - 1, err);
+  why[n] = '\0';
+  if (!strstr(why, "--tls-min-version TLSv1.3 is above --tls-max-version TLSv1.2") ||
+      !strstr(why, "--client-key /nonexistent.key: needs --client-cert") ||
+      !strstr(why, "--client-cert /nonexistent.pem: No such file or directory"))
+    fail_msg("errors: %s", why);
+  fclose(err);
+  mxs_config_free(&c);
+}
+
+/* The [tls] section of a config file holds the same keys. */
+static void config_file_tls(void **state) {
+  (void)state;
+  char path[] = "/tmp/mxs_test_config_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *fp = fdopen(fd, "w");
+  assert_non_null(fp);
+  fputs(
+      "[scan]\ndiag_profiles = postfix-debian12\n[tls]\nsender_profile = tls12-only\ntls_min_version = 1.0\n"
+      "ciphersuites = TLS_AES_128_GCM_SHA256\nsigalgs = RSA-PSS+SHA256:ECDSA+SHA256\nseclevel = 1\n",
+      fp);
+  fclose(fp);
+  mxs_config_t c;
+  mxs_config_defaults(&c);
+  FILE *err = tmpfile();
+  assert_int_equal(mxs_config_load_file(&c, path, err), 0);
+  assert_string_equal(c.diag_profiles, "postfix-debian12");
+  assert_string_equal(c.sender_profile, "tls12-only");
+  assert_int_equal(c.tls.min_version, MXS_TLS_V1_0);
+  assert_string_equal(c.tls.ciphersuites, "TLS_AES_128_GCM_SHA256");
+  assert_string_equal(c.tls.sigalgs, "RSA-PSS+SHA256:ECDSA+SHA256");
+  assert_int_equal(c.tls.seclevel, 1);
+  mxs_config_free(&c);
+  fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs("[tls]\nseclevel = 2\nciphers = NOSUCHCIPHER\n", fp);
+  fclose(fp);
+  mxs_config_defaults(&c);
+  rewind(err);
+  assert_int_not_equal(mxs_config_load_file(&c, path, err), 0);
+  fflush(err);
+  rewind(err);
+  char why[512];
+  size_t n = fread(why, 1, sizeof why - 1, err);
+  why[n] = '\0';
+  char want[128];
+  snprintf(want, sizeof want, "%s:3:", path);
+  if (!strstr(why, want) || !strstr(why, "'NOSUCHCIPHER' is refused by OpenSSL")) fail_msg("error: %s", why);
   fclose(err);
   mxs_config_free(&c);
   unlink(path);
@@ -274,6 +428,10 @@ int main(void) {
       cmocka_unit_test(counts_take_no_units),
       cmocka_unit_test(config_file_units),
       cmocka_unit_test(sni_choices),
+      cmocka_unit_test(tls_options),
+      cmocka_unit_test(tls_options_together),
+      cmocka_unit_test(config_file_tls),
+      cmocka_unit_test(fail_on_deferred_and_levels),
       cmocka_unit_test(parse_after_a_failed_parse),
       cmocka_unit_test(ehlo_names),
       cmocka_unit_test(bad_values_quoted_printable),

@@ -123,6 +123,41 @@ OLD_NO_TLS = [("d.test", "cert-expired"), ("e.test", "starttls-not-offered"), ("
               ("h.test", "cert-hostname-mismatch"), ("i.test", "mx-no-address")]
 OLD_EXPIRING_14 = [("c.test", UK1, -3), ("d.test", UK1, -3), ("h.test", "mx.h.test", 5), ("b.test", OUTLOOK, 10)]
 
+# What a sender does with the mail (README "What happens to the mail"),
+# domains per level.  OLD's records have no `delivery` field (an older
+# mxscan): the class decides, except `secure` for ok and hostname-mismatch
+# records, which need the certificate's names: unknown.  NEW's records carry
+# the field, as mxscan writes it (add_delivery).
+OLD_DELIVERY = {"may": {"tls": 7, "cleartext": 1, "deferred": 2},       # e: no STARTTLS; f, i: no route
+                "encrypt": {"tls": 7, "cleartext": 0, "deferred": 3},
+                "verify": {"tls": 5, "cleartext": 0, "deferred": 5},    # d, h: certificate; c: UK2 takes it
+                "secure": {"tls": 0, "cleartext": 0, "deferred": 4, "unknown": 6}}
+NEW_DELIVERY = {"may": {"tls": 8, "cleartext": 1, "deferred": 1},       # g: GOOGLE first, its tls-died MX unused
+                "encrypt": {"tls": 8, "cleartext": 0, "deferred": 2},
+                "verify": {"tls": 6, "cleartext": 0, "deferred": 4},    # h: mismatch, l: untrusted
+                "secure": {"tls": 7, "cleartext": 0, "deferred": 3}}    # h: *.h.test names the domain
+# diff OLD NEW --level: domains in both runs whose outcome changed (unknown: no change)
+DIFF_DELIVERY = {"may": [], "encrypt": [],
+                 "verify": [("d.test", "deferred", "tls"), ("l.test", "tls", "deferred")],
+                 "secure": [("d.test", "deferred", "tls")]}
+CELLS = {}  # class -> {level: cell}, from `mxscan classes --json`
+
+
+def add_delivery(r):
+    """The record's `delivery` as mxscan computes it from the class cells."""
+    out = {}
+    for level in ("may", "encrypt", "verify", "secure"):
+        cell = CELLS[r["class"]][level]
+        if cell == "cleartext-after-retry":
+            cell = "cleartext"
+        elif cell == "tls-if-named":
+            names = r.get("cert", {}).get("san", [])
+            named = any(n == r["domain"] or n.endswith("." + r["domain"]) for n in names)
+            others = set(r.get("cert_errors", [])) - {"cert-hostname-mismatch"}
+            cell = "tls" if named and not others else "deferred"
+        out[level] = cell
+    r["delivery"] = out
+
 
 class Checker:
     def __init__(self, verbose):
@@ -185,6 +220,7 @@ def check_report_json(ck, where, d):
     ck.eq(where, "tls_versions", d.get("tls_versions"), {"TLSv1.3": 8, "TLSv1.2": 2})
     ck.eq(where, "ciphers", d.get("ciphers"), {"TLS_AES_256_GCM_SHA384": 8, "ECDHE-RSA-AES256-GCM-SHA384": 2})
     ck.eq(where, "scanned_at range", (d.get("first_scanned_at"), d.get("last_scanned_at")), (AT % 1, AT % 14))
+    ck.eq(where, "delivery (no delivery fields: from the classes)", d.get("delivery"), OLD_DELIVERY)
 
 
 def check_report_text(ck, mxscan, path):
@@ -205,6 +241,12 @@ def check_report_text(ck, mxscan, path):
                 r"^Certificates expiring within 14 days \(negative: expired\): 4$",
                 r"^  c\.test +mx1\.mail\.example\.co\.uk +2026-12-26T00:00:00Z +-3$",
                 r"^  b\.test +b-test\.mail\.protection\.outlook\.com +2026-12-11T00:00:00Z +10$",
+                r"^Delivery \(domains: what a sender does with the mail at each smtp_tls_security_level\)$",
+                r"^  level +tls +% +cleartext +% +deferred +% +unknown +%$",
+                r"^  may +7 +70\.0% +1 +10\.0% +2 +20\.0% +0 +0\.0%$",
+                r"^  secure +0 +0\.0% +0 +0\.0% +4 +40\.0% +6 +60\.0%$",
+                r"^  dane, mta-sts: not computed",
+                r"^  unknown: records without a delivery field",
                 r"^TLS versions \(of 10 handshakes\): 2$",
                 r"^  TLSv1\.3 +8 +80\.0%$",
                 r"^Ciphers \(of 10 handshakes\): 2$"]:
@@ -303,10 +345,25 @@ def check_diff(ck, mxscan, old, new):
                 r"^  c\.test +mx1\.mail\.example\.co\.uk +192\.0\.2\.1 +%s +%s +2026-12-25T00:00:00Z$"
                 % (sha("C1")[:16], sha("C2")[:16])]:
         ck.true(where, "has a line matching /%s/" % pat, re.search(pat, out, re.M), "\n" + out)
+    for level, want in DIFF_DELIVERY.items():
+        args = ["--level", level] if level != "may" else []  # may is the default
+        rc, out, err = run(mxscan, "diff", "--json", *args, old, new)
+        d = json.loads(out) if rc == 0 else {}
+        got = [(c["domain"], c["old"], c["new"]) for c in d.get("delivery_changed", [])]
+        ck.eq("diff --json --level %s" % level, "delivery_changed (%s)" % err.strip(), got, want)
+        ck.true("diff --json --level %s" % level, "names the level",
+                all(c.get("level") == level for c in d.get("delivery_changed", [])), out)
+    rc, out, err = run(mxscan, "diff", "--level", "verify", old, new)
+    for pat in [r"^Delivery changed at verify \(what a sender does with the mail\): 2$",
+                r"^  d\.test +deferred +tls$", r"^  l\.test +tls +deferred$",
+                r", 2 delivery changed at verify$"]:
+        ck.true("diff --level verify (text)", "has a line matching /%s/" % pat, re.search(pat, out, re.M), "\n" + out)
+    rc, out, err = run(mxscan, "diff", "--level", "dane", old, new)
+    ck.true("diff --level dane", "usage error, not computed", rc == 2 and "'dane' is not computed yet" in err, err)
     rc, out, _ = run(mxscan, "diff", "--json", old, old)
     d = json.loads(out) if rc == 0 else {}
-    ck.true("diff OLD OLD", "is empty", rc == 0 and all(d.get(k) == [] for k in list(DIFF_WANT) + ["certs_changed"]),
-            out)
+    ck.true("diff OLD OLD", "is empty",
+            rc == 0 and all(d.get(k) == [] for k in list(DIFF_WANT) + ["certs_changed", "delivery_changed"]), out)
 
 
 def check_bad_inputs(ck, mxscan, tmp, old_jl, old_mp):
@@ -440,6 +497,7 @@ def check_fleet(ck, mxscan, fakemx, tmp):
     for where, r in (("fleet report jsonl", rj), ("fleet report msgpack", rm)):
         ck.eq(where, "domains == scan summary", r.get("domains"), want["domains"])
         ck.eq(where, "probes == scan summary", r.get("probes"), want["probes"])
+        ck.eq(where, "delivery == scan summary", r.get("delivery"), want["delivery"])
     rj.pop("files", None), rm.pop("files", None)
     ck.true("fleet report", "same for both formats", rj == rm)
     n_ok = want["probes"]["classes"].get("ok", 0)
@@ -459,6 +517,10 @@ def main():
     a = ap.parse_args()
     ck = Checker(a.verbose)
     tmp = tempfile.mkdtemp(prefix="mxscan-report-")
+    classes = subprocess.run([a.mxscan, "classes", "--json"], stdout=subprocess.PIPE, check=True).stdout
+    CELLS.update((c["class"], c["delivery"]) for c in json.loads(classes))
+    for r in NEW:
+        add_delivery(r)
     try:
         old_jl, old_mp = write_run(os.path.join(tmp, "old"), OLD)
         new_jl, new_mp = write_run(os.path.join(tmp, "new"), NEW)
@@ -472,6 +534,10 @@ def main():
             check_report_text(ck, a.mxscan, p)
             check_tlsrpt(ck, a.mxscan, p)
         check_expiring(ck, a.mxscan, old_mp)
+        for p in (new_jl, new_mp):  # records that carry their delivery field
+            d = report_json(ck, a.mxscan, "report --json " + os.path.basename(p), p)
+            ck.eq("report --json " + os.path.basename(p), "delivery (the records' own)", d.get("delivery"),
+                  NEW_DELIVERY)
         check_diff(ck, a.mxscan, old_jl, new_mp)
         check_diff(ck, a.mxscan, old_mp, new_jl)
         check_bad_inputs(ck, a.mxscan, tmp, old_jl, old_mp)

@@ -132,7 +132,7 @@ class RedisServer:
 def file_records(path):
     """The raw bytes of each msgpack map of a results file, in order."""
     data = open(path, "rb").read()
-    u = msgpack.Unpacker(raw=False)
+    u = msgpack.Unpacker(raw=False, max_buffer_size=0)  # 0: no limit (the default 100 MiB is less than a run)
     u.feed(data)
     out, off = [], 0
     for _ in u:

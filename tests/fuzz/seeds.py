@@ -168,7 +168,7 @@ def result(cls, stage, detail, tls=False, cert=True):
     return [cls, stage, detail, 250 if tls else 220, "220 mx1.example.test ESMTP",
             ["PIPELINING", "SIZE 10240000", "STARTTLS"], 1, 1 if tls else 0, "TLSv1.3" if tls else "",
             "TLS_AES_256_GCM_SHA384" if tls else "", "X25519" if tls else "", c, 0,
-            "ok" if tls else "", [0, -1, 1 if tls else 0], 0, [-1, 3, 150, 151, 150, 12, 620], 1, 0, 0,
+            "ok" if tls else "", [0, -1, 1 if tls else 0, 0, 0], 0, [-1, 3, 150, 151, 150, 12, 620], 1, 0, 0,
             "mx1.example.test" if cert else None]
 
 
@@ -178,12 +178,15 @@ def verdict_seeds():
     alert = result(n_alert, "tls", "tlsv1 alert protocol version", cert=False)
     legacy = result(n_ok, "done", "", tls=True, cert=False)
     at, v = "2026-11-28T02:00:07Z", codec_version()
+    # [version, class, detail, scanned_at, result, legacy, profile, profile_custom, retries]
     return {
-        "ok": msgpack.packb([v, n_ok, None, 0, 0, at, ok, None]),
-        "legacy": msgpack.packb([v, n_version, "no shared protocol version", 1, 1, at, alert, legacy]),
-        "old-version": msgpack.packb([v - 1, n_ok, None, 0, 0, at, ok, None]),
-        "no-result": msgpack.packb([v, n_ok, None, 0, 0, at, None, None]),
-        "nil-stage": msgpack.packb([v, n_alert, None, 0, 0, at, [n_alert, None] + alert[2:], None]),
+        "ok": msgpack.packb([v, n_ok, None, at, ok, None, None, 0, None]),
+        "legacy": msgpack.packb([v, n_version, "no shared protocol version", at, alert, legacy, None, 0, None]),
+        "profiles": msgpack.packb([v, n_version, None, at, alert, None, "modern", 1,
+                                   [["legacy", legacy], ["tls12-only", alert]]]),
+        "old-version": msgpack.packb([v - 1, n_ok, None, at, ok, None, None, 0, None]),
+        "no-result": msgpack.packb([v, n_ok, None, at, None, None, None, 0, None]),
+        "nil-stage": msgpack.packb([v, n_alert, None, at, [n_alert, None] + alert[2:], None, None, 0, None]),
     }
 
 
@@ -192,13 +195,14 @@ def verdict_regressions():
     0 byte after the banner (tests/scanner/test_verdict_codec.c
     strings_need_no_terminator); crash-cert-class-no-cert."""
     res = [class_number("ok"), "done", "detail", 250, "220 banner", ["STARTTLS"], 1, 1, "t", "t", "t", None, 1, "v",
-           [1, 1, 1], 1, [1] * 7, 1, 1, 1, "sni"]
+           [1, 1, 1, 1, 1], 1, [1] * 7, 1, 1, 1, "sni"]
     # a completed handshake, no certificate, and a certificate class
     # (test_verdict_codec.c cert_class_without_cert)
     nocert = result(class_number("ok"), "done", "", tls=True, cert=False)
-    return {"crash-unterminated": msgpack.packb([codec_version(), class_number("ok"), None, 1, 1, "x", res, "end"]),
-            "crash-cert-class-no-cert": msgpack.packb([codec_version(), class_number("cert-weak"), None, 0, 0,
-                                                       "2026-11-28T02:00:07Z", nocert, None])}
+    v = codec_version()
+    return {"crash-unterminated": msgpack.packb([v, class_number("ok"), None, "x", res, "end", "p", 1, "r"]),
+            "crash-cert-class-no-cert": msgpack.packb([v, class_number("cert-weak"), None, "2026-11-28T02:00:07Z",
+                                                       nocert, None, None, 0, None])}
 
 
 def main(argv):

@@ -74,8 +74,10 @@ class T:
 
 def run(t, fmt):
     clean = os.path.join(t.tmp, "clean." + fmt)
-    subprocess.run(t.cmd(fmt, clean), check=True, stderr=subprocess.DEVNULL)
+    summary = os.path.join(t.tmp, "summary.json")
+    subprocess.run(t.cmd(fmt, clean, "--summary", summary), check=True, stderr=subprocess.DEVNULL)
     want = load(clean, fmt)
+    want_delivery = json.load(open(summary))["delivery"]
     for n, (kills, tear) in enumerate([([0.3], False), ([0.8, 0.6], False), ([1.5], True), ([0.05], False)]):
         out = os.path.join(t.tmp, "run%d.%s" % (n, fmt))
         t.killed(fmt, out, kills[0])
@@ -84,10 +86,14 @@ def run(t, fmt):
         if tear and os.path.getsize(out) > 0:
             with open(out, "ab") as fp:  # a record cut mid-write
                 fp.write(b'{"domain":"ok.test","class":"o' if fmt == "jsonl" else b"\x8f\xa6domain\xa7ok.te")
-        p = subprocess.run(t.cmd(fmt, out, "--resume"), stderr=subprocess.PIPE)
+        p = subprocess.run(t.cmd(fmt, out, "--resume", "--summary", summary), stderr=subprocess.PIPE)
         if p.returncode != 0:
             t.fail("%s kill at %s: resume exit %d: %s" % (fmt, kills, p.returncode, p.stderr.decode()[-300:]))
         t.compare("%s killed at %s%s" % (fmt, kills, ", torn" if tear else ""), fmt, out, want)
+        # the domains kept from the file are counted from their records
+        got_delivery = json.load(open(summary)).get("delivery")
+        if got_delivery != want_delivery:
+            t.fail("%s kill at %s: summary delivery %r, want %r" % (fmt, kills, got_delivery, want_delivery))
     # a run stopped by SIGTERM records unfinished domains: --resume scans them again
     out = os.path.join(t.tmp, "term." + fmt)
     p = subprocess.Popen(t.cmd(fmt, out), stderr=subprocess.DEVNULL)

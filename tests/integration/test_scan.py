@@ -125,6 +125,34 @@ def served_chain(certdir, ip):
     return [base64.b64decode("".join(b.split())) for b in blocks]
 
 
+# --- what a sender does with the mail ---------------------------------------------
+
+# class -> {level: cell}, from `mxscan classes --json` (set by main); README's
+# table is compared with it by tests/cli/test_report.py.
+CELLS = {}
+
+
+def names_domain(cert, domain):
+    """Postfix's `secure` match: a SAN dNSName (or the CN without one) is the
+    domain or a name under it."""
+    names = cert.get("san") or ([cert["subject_cn"]] if cert.get("subject_cn") else [])
+    d = domain.rstrip(".").lower()
+    return any(n.rstrip(".").lower() == d or n.rstrip(".").lower().endswith("." + d) for n in names)
+
+
+def check_delivery(ck, where, rec):
+    want = {}
+    for level in ("may", "encrypt", "verify", "secure"):
+        cell = CELLS.get(rec.get("class"), {}).get(level)
+        if cell == "cleartext-after-retry":
+            cell = "cleartext"
+        elif cell == "tls-if-named":
+            others = set(rec.get("cert_errors", [])) - {"cert-hostname-mismatch"}
+            cell = "tls" if not others and names_domain(rec.get("cert", {}), rec["domain"]) else "deferred"
+        want[level] = cell
+    ck.eq(where, "delivery", rec.get("delivery"), want)
+
+
 # --- one record against its row -------------------------------------------------
 
 
@@ -140,6 +168,7 @@ def check_record(ck, rec, row, env, t_start, t_end):
             ck.fail(where, "stage %r is not a stage of class %s %s" % (stage, cls, CLASSES[cls][0]))
     else:
         ck.fail(where, "class %r is not in the contract" % cls)
+    check_delivery(ck, where, rec)
     if not isinstance(rec.get("detail"), str) or not rec.get("detail"):
         ck.fail(where, "detail missing or empty")
     at = rec.get("scanned_at", "")
@@ -424,6 +453,8 @@ def main():
     ap.add_argument("--only", nargs="+", metavar="DOMAIN", help="scan only these domains (no coverage check)")
     a = ap.parse_args()
     ck = Checker(a.verbose)
+    classes = subprocess.run([a.mxscan, "classes", "--json"], stdout=subprocess.PIPE, check=True).stdout
+    CELLS.update((c["class"], c["delivery"]) for c in json.loads(classes))
     rows = fleet.load()
     if a.only:
         rows = [r for r in rows if r.domain in a.only]

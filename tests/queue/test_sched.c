@@ -96,7 +96,7 @@ static void interval_and_rates(void **state) {
   int started = 0;
   for (uint64_t t = 0; t <= 2000; t += 10) /* poll for 2 simulated seconds */
     while (mxs_sched_pop(&s, t, &wake)) started++;
-  assert_int_equal(started, 4); /* one at once, then one per 1/(0.99 * 2) s: 0, 510, 1020, 1520 ms */
+  assert_int_equal(started, 4); /* one at once, then one per 1/(0.95 * 2) s: 0, 527, 1054, 1581 ms */
   mxs_sched_free(&s);
 }
 
@@ -137,7 +137,7 @@ static void provider_rate_is_a_ceiling(void **state) {
   mxs_sched_done(&s, it, 1, t0 + 10);
   mxs_sched_push(&s, &b.it, b.ip, "solo", t0 + 20);
   assert_null(mxs_sched_pop(&s, t0 + 20, &wake));
-  assert_non_null(mxs_sched_pop(&s, t0 + 102, &wake));
+  assert_non_null(mxs_sched_pop(&s, t0 + 106, &wake)); /* 1/(0.95 * 10) s after the first */
   mxs_sched_free(&s);
 }
 

@@ -98,8 +98,41 @@ static void ares_statuses(void **state) {
 }
 
 static mxs_class_t tls(int reason, int alert, int closed, int legacy_ok, int legacy_version) {
-  mxs_tls_outcome_t o = {reason, alert, closed, legacy_ok, legacy_version};
+  mxs_tls_outcome_t o = {reason, alert, closed, legacy_ok, legacy_version, 0, 0, 0};
   return mxs_class_from_tls(&o);
+}
+
+/* The failed probe had a sender profile's versions MIN..MAX, and a retry
+ * got VERSION. */
+static mxs_class_t tls_range(int reason, int alert, int retry_version, int min, int max) {
+  mxs_tls_outcome_t o = {reason, alert, 0, retry_version != 0, retry_version, min, max, 0};
+  return mxs_class_from_tls(&o);
+}
+
+static void tls_profile_versions(void **state) {
+  (void)state;
+  /* Capped at TLS 1.2 against a TLS 1.3-only server that a full client reaches. */
+  assert_int_equal(tls_range(SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE, 40, TLS1_3_VERSION, TLS1_2_VERSION, TLS1_2_VERSION),
+                   MXS_CLASS_TLS_VERSION_MISMATCH);
+  /* TLS 1.3 only against a TLS 1.2 server. */
+  assert_int_equal(tls_range(0, 40, TLS1_2_VERSION, TLS1_3_VERSION, TLS1_3_VERSION), MXS_CLASS_TLS_VERSION_MISMATCH);
+  /* A sender that allows TLS 1.0 itself: a TLS 1.0 retry says nothing about versions. */
+  assert_int_equal(tls_range(SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE, 40, TLS1_VERSION, TLS1_VERSION, 0),
+                   MXS_CLASS_TLS_NO_SHARED_CIPHER);
+  /* Inside the range: not a version problem. */
+  assert_int_equal(tls_range(SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE, 40, TLS1_3_VERSION, TLS1_2_VERSION, 0),
+                   MXS_CLASS_TLS_NO_SHARED_CIPHER);
+  /* A handshake_failure after a CertificateRequest is about the client
+   * certificate, not the cipher. */
+  mxs_tls_outcome_t o = {SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE, 40, 0, 0, 0, 0, 0, 1};
+  assert_int_equal(mxs_class_from_tls(&o), MXS_CLASS_TLS_ALERT);
+  o.cert_requested = 0;
+  assert_int_equal(mxs_class_from_tls(&o), MXS_CLASS_TLS_NO_SHARED_CIPHER);
+  /* ... even when a profile allowing other versions got through (with a
+   * certificate): the version was agreed before the CertificateRequest. */
+  o = (mxs_tls_outcome_t){
+      SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE, 40, 0, 1, TLS1_3_VERSION, TLS1_2_VERSION, TLS1_2_VERSION, 1};
+  assert_int_equal(mxs_class_from_tls(&o), MXS_CLASS_TLS_ALERT);
 }
 
 static void tls_failures(void **state) {
@@ -125,6 +158,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(table_matches_contract), cmocka_unit_test(tlsrpt_and_stage), cmocka_unit_test(first_in_order),
       cmocka_unit_test(connect_errors),         cmocka_unit_test(ares_statuses),    cmocka_unit_test(tls_failures),
+      cmocka_unit_test(tls_profile_versions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,7 @@ static mxs_record_t sample(mxs_cert_info_t *cert, mxs_timings_t *tm, mxs_diag_t 
                             .sha256 = "00ff",
                             .chain_len = 2};
   *tm = (mxs_timings_t){1, 2, 3, 4, 5, 6, 21};
-  *diag = (mxs_diag_t){1, "TLSv1", "AES128-SHA", "prime256v1", NULL};
+  *diag = (mxs_diag_t){1, "TLSv1", "AES128-SHA", "prime256v1", NULL, NULL, 0, 0};
   mxs_record_t r = {.domain = "example.test",
                     .cls = MXS_CLASS_CERT_EXPIRED,
                     .stage = "cert",
@@ -77,7 +77,9 @@ static void json_is_exact(void **state) {
   assert_non_null(strstr(j.buf, "\"sni\":\"mx.example.com\""));
   assert_non_null(strstr(j.buf,
                          "\"timings_ms\":{\"dns\":1,\"connect\":2,\"banner\":3,\"ehlo\":4,\"starttls\":5,"
-                         "\"handshake\":6,\"total\":21},\"attempts\":1,\"tlsrpt\":\"certificate-expired\"}"));
+                         "\"handshake\":6,\"total\":21},\"attempts\":1,\"tlsrpt\":\"certificate-expired\","
+                         "\"delivery\":{\"may\":\"tls\",\"encrypt\":\"tls\",\"verify\":\"deferred\","
+                         "\"secure\":\"deferred\"}}"));
   assert_int_equal(j.buf[0], '{');
   assert_int_equal(j.buf[j.len - 1], '}');
   mxs_json_encoder_free(&j);
@@ -102,7 +104,7 @@ static void msgpack_has_same_keys(void **state) {
   const char *keys[] = {"domain", "class",       "stage",      "detail",   "scanned_at", "mx",
                         "pref",   "implicit_mx", "ip",         "port",     "smtp_code",  "banner",
                         "ehlo",   "tls_version", "cipher",     "group",    "cert",       "cert_errors",
-                        "sni",    "diag",        "timings_ms", "attempts", "tlsrpt"};
+                        "sni",    "diag",        "timings_ms", "attempts", "tlsrpt",     "delivery"};
   assert_int_equal(o.via.map.size, sizeof keys / sizeof keys[0]);
   for (size_t i = 0; i < o.via.map.size; i++) {
     msgpack_object k = o.via.map.ptr[i].key;
@@ -129,7 +131,9 @@ static void minimal_dns_record(void **state) {
   mxs_record_encode(&r, &j.base);
   assert_string_equal(j.buf,
                       "{\"domain\":\"nx.test\",\"class\":\"dns-nxdomain\",\"stage\":\"dns\",\"detail\":"
-                      "\"NXDOMAIN\",\"scanned_at\":\"2026-11-28T02:00:07Z\",\"tlsrpt\":\"none\"}");
+                      "\"NXDOMAIN\",\"scanned_at\":\"2026-11-28T02:00:07Z\",\"tlsrpt\":\"none\",\"delivery\":"
+                      "{\"may\":\"deferred\",\"encrypt\":\"deferred\",\"verify\":\"deferred\",\"secure\":"
+                      "\"deferred\"}}");
   mxs_json_encoder_free(&j);
 }
 

@@ -137,6 +137,78 @@ static void legacy_verdict_round_trip(void **state) {
   mxs_verdict_free(&v);
 }
 
+/* A failed handshake, as probe.c leaves it before any retry. */
+static mxs_probe_result_t *failed_result(void) {
+  mxs_probe_result_t *r = calloc(1, sizeof *r);
+  r->cls = MXS_CLASS_TLS_ALERT;
+  r->stage = "tls";
+  r->detail = strdup("sslv3 alert handshake failure (alert 40: handshake failure)");
+  r->smtp_code = 220;
+  r->has_ehlo = 1;
+  r->tls_fail.ssl_reason = 1040;
+  r->tls_fail.alert_received = 40;
+  r->tls_fail.server_hello = 1;
+  r->timings = (mxs_timings_t){-1, 1, 2, 3, 4, 5, 20};
+  r->attempts = 1;
+  return r;
+}
+
+static mxs_probe_result_t *retry_result(const char *version, const char *cipher) {
+  mxs_probe_result_t *l = calloc(1, sizeof *l);
+  l->stage = "done";
+  l->tls_fail.alert_received = -1;
+  l->timings = (mxs_timings_t){-1, 1, 2, 3, 4, 5, 20};
+  if (version) {
+    l->cls = MXS_CLASS_OK;
+    l->tls_done = 1;
+    l->detail = strdup("legacy handshake succeeded");
+    strcpy(l->tls_version, version);
+    strcpy(l->cipher, cipher);
+    strcpy(l->group, "X25519");
+  } else {
+    l->cls = MXS_CLASS_TLS_ALERT;
+    l->stage = "tls";
+    l->detail = strdup("tlsv1 alert protocol version (alert 70: protocol version)");
+    l->tls_fail.alert_received = 70;
+  }
+  return l;
+}
+
+/* --diag-profiles: a custom TLS 1.3-only probe, two retries, the second
+ * with TLS 1.2 (outside the probe's versions: a version mismatch). */
+static void diag_profiles_round_trip(void **state) {
+  (void)state;
+  mxs_verdict_t v = {0};
+  mxs_verdict_set(&v, failed_result());
+  mxs_verdict_set_profile(&v, "strict-tls13", 1, 0x0304, 0x0304);
+  assert_int_equal(mxs_verdict_add_retry(&v, "tls12-only", retry_result(NULL, NULL)), 0);
+  assert_int_equal(v.cls, MXS_CLASS_TLS_NO_SHARED_CIPHER); /* nothing got through yet: the alert says it */
+  assert_int_equal(mxs_verdict_add_retry(&v, "modern", retry_result("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")), 0);
+  assert_int_equal(v.cls, MXS_CLASS_TLS_VERSION_MISMATCH);
+  char *a = record_json(&v, "mx.example.test");
+  assert_non_null(strstr(a, "\"profile\":\"strict-tls13+custom\""));
+  assert_non_null(strstr(a,
+                         "\"diag\":{\"profiles\":[{\"profile\":\"tls12-only\",\"ok\":false,"
+                         "\"class\":\"tls-version-mismatch\""));
+  assert_non_null(strstr(a, "{\"profile\":\"modern\",\"ok\":true,\"version\":\"TLSv1.2\""));
+  assert_null(strstr(a, "legacy_ok")); /* no legacy retry ran */
+  assert_non_null(strstr(a, "; profile modern gets TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256"));
+  free(a);
+  round_trip(&v, "mx.example.test", "mx.other.test");
+  mxs_verdict_free(&v);
+  /* the legacy profile among them fills the legacy_* keys too */
+  mxs_verdict_set(&v, failed_result());
+  mxs_verdict_set_profile(&v, "modern", 0, 0x0303, 0);
+  assert_int_equal(mxs_verdict_add_retry(&v, "legacy", retry_result("TLSv1", "AES256-SHA")), 0);
+  assert_int_equal(v.cls, MXS_CLASS_TLS_VERSION_MISMATCH);
+  a = record_json(&v, "mx.example.test");
+  assert_non_null(strstr(a, "\"diag\":{\"legacy_ok\":true,\"legacy_version\":\"TLSv1\""));
+  assert_non_null(strstr(a, "\"profile\":\"modern\",\"delivery\":")); /* the record's profile, before delivery */
+  free(a);
+  round_trip(&v, "mx.example.test", "mx.other.test");
+  mxs_verdict_free(&v);
+}
+
 static void unfinished_round_trip(void **state) {
   (void)state;
   mxs_verdict_t v = {0};
@@ -189,12 +261,10 @@ static void strings_need_no_terminator(void **state) {
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, 8);
+  msgpack_pack_array(&pk, 9); /* version, class, detail, scanned_at, result, legacy, profile, custom, retries */
   msgpack_pack_int(&pk, MXS_VERDICT_CODEC_VERSION);
   msgpack_pack_int(&pk, MXS_CLASS_OK);
   msgpack_pack_nil(&pk);
-  msgpack_pack_int(&pk, 1); /* has_diag, without a legacy result: refused, after the strings */
-  msgpack_pack_int(&pk, 1);
   msgpack_pack_str_with_body(&pk, "x", 1);
   msgpack_pack_array(&pk, 21);
   msgpack_pack_int(&pk, MXS_CLASS_OK);
@@ -209,14 +279,17 @@ static void strings_need_no_terminator(void **state) {
   msgpack_pack_nil(&pk);
   msgpack_pack_int(&pk, 1);
   msgpack_pack_str_with_body(&pk, "v", 1);
-  msgpack_pack_array(&pk, 3);
-  for (int i = 0; i < 3; i++) msgpack_pack_int(&pk, 1);
+  msgpack_pack_array(&pk, 5); /* tls_fail */
+  for (int i = 0; i < 5; i++) msgpack_pack_int(&pk, 1);
   msgpack_pack_int(&pk, 1);
   msgpack_pack_array(&pk, 7);
   for (int i = 0; i < 7; i++) msgpack_pack_int(&pk, 1);
   for (int i = 0; i < 3; i++) msgpack_pack_int(&pk, 1);
   msgpack_pack_str_with_body(&pk, "sni", 3);
   msgpack_pack_str_with_body(&pk, "end", 3); /* the legacy result: not an array, refused */
+  msgpack_pack_str_with_body(&pk, "p", 1);
+  msgpack_pack_int(&pk, 1);
+  msgpack_pack_str_with_body(&pk, "r", 1);
   const char *banner = memmem(sb.data, sb.size, "220 banner", 10);
   assert_non_null(banner);
   assert_null(memchr(banner, 0, sb.size - (size_t)(banner - sb.data)));
@@ -259,9 +332,13 @@ static void cert_class_without_cert(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(tls_verdict_round_trip),  cmocka_unit_test(legacy_verdict_round_trip),
-      cmocka_unit_test(unfinished_round_trip),   cmocka_unit_test(garbage_refused),
-      cmocka_unit_test(huge_container_refused),  cmocka_unit_test(strings_need_no_terminator),
+      cmocka_unit_test(tls_verdict_round_trip),
+      cmocka_unit_test(legacy_verdict_round_trip),
+      cmocka_unit_test(diag_profiles_round_trip),
+      cmocka_unit_test(unfinished_round_trip),
+      cmocka_unit_test(garbage_refused),
+      cmocka_unit_test(huge_container_refused),
+      cmocka_unit_test(strings_need_no_terminator),
       cmocka_unit_test(cert_class_without_cert),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
