@@ -127,7 +127,7 @@ def served_chain(certdir, ip):
 # --- what a sender does with the mail ---------------------------------------------
 
 # class -> {level: cell}, from `mxscan classes --json` (set by main); README's
-# table is compared with it by tests/cli/test_report.py.
+# table is compared with it by tests/report/test_report.py.
 CELLS = {}
 
 

@@ -3,7 +3,7 @@
  *
  * delivery.c refuses to build when a class has no row; this checks what
  * the rows say for the classes whose reasons README.md gives in full (the
- * whole table is compared with README's by tests/cli/test_report.py), the
+ * whole table is compared with README's by tests/report/test_report.py), the
  * name check of Postfix's `secure` level, and the walk over MX hosts.
  */
 #include <setjmp.h>

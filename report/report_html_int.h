@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "cli/report_html.h"
+#include "report/report_html.h"
 
 /* The stages of the "failures by stage" section, in the order a probe
  * meets them. */

@@ -9,8 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/options.h"
-#include "cli/report.h"
+#include "report/report.h"
 
 /* ---- arena ---------------------------------------------------------------- */
 
@@ -174,10 +173,6 @@ int mxs_report_read(const char *path, mxs_record_fn fn, void *arg, uint64_t *nre
   if (nrecords) *nrecords = mxs_reader_count(r);
   mxs_reader_close(r);
   return rc < 0 ? rc : 0;
-}
-
-int mxs_report_parse_int(const char *opt, const char *arg, long lo, long hi, long *out) {
-  return mxs_parse_long(opt, arg, lo, hi, out, stderr);
 }
 
 mxs_class_t mxs_domain_class(mxs_class_set_t seen) {

@@ -1,9 +1,9 @@
 /* svg_chart.c - inline SVG bar charts (see svg_chart.h). */
-#include "cli/svg_chart.h"
+#include "report/svg_chart.h"
 
 #include <string.h>
 
-#include "cli/html.h"
+#include "report/html.h"
 
 #define WIDTH   760
 #define ROW     22

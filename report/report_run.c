@@ -1,6 +1,6 @@
 /* report_run.c - run metadata for the HTML report: a small JSON reader that
  * flattens the scan's --summary file, and the Redis run hash. */
-#include "cli/report_run.h"
+#include "report/report_run.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* html.c - HTML escaping (see html.h for why every record string goes here). */
-#include "cli/html.h"
+#include "report/html.h"
 
 #include <string.h>
 

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/html.h"
-#include "cli/report_html_int.h"
-#include "cli/svg_chart.h"
+#include "report/html.h"
+#include "report/report_html_int.h"
+#include "report/svg_chart.h"
 #include "results/explain.h"
 
 /* ---- failing domains ----------------------------------------------------------- */

@@ -10,7 +10,7 @@
 #ifndef MXS_REPORT_TREND_H
 #define MXS_REPORT_TREND_H
 
-#include "cli/report_int.h"
+#include "report/report_int.h"
 
 typedef struct {
   const char *label; /* borrowed: the path or the run id */

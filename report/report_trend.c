@@ -1,6 +1,6 @@
 /* report_trend.c - class counts per run and the last run's changes (see
  * report_trend.h). */
-#include "cli/report_trend.h"
+#include "report/report_trend.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -11,9 +11,9 @@
 
 #include <stdio.h>
 
-#include "cli/report_int.h"
-#include "cli/report_run.h"
-#include "cli/report_trend.h"
+#include "report/report_int.h"
+#include "report/report_run.h"
+#include "report/report_trend.h"
 
 /* Writes the page for the last run R (read with opts.html), the earlier
  * runs in T (at least the last one is added here) and what RI knows of the

@@ -1,7 +1,7 @@
 /* report_html.c - `mxscan report --html`: the page, the run, the classes,
  * failures by stage, providers and the sender-level outcomes.  The domain
  * tables and the trend are in report_html_lists.c. */
-#include "cli/report_html.h"
+#include "report/report_html.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/html.h"
-#include "cli/report_html_int.h"
-#include "cli/svg_chart.h"
+#include "report/html.h"
+#include "report/report_html_int.h"
+#include "report/svg_chart.h"
 #include "results/delivery.h"
 #include "results/explain.h"
 #include "results/record.h"

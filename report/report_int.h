@@ -5,8 +5,8 @@
 
 #include <libpsl.h>
 
-#include "cli/report.h"
 #include "queue/table.h"
+#include "report/report.h"
 #include "results/delivery.h"
 
 /* One TLS-RPT failure-details entry (per domain): records that agree on

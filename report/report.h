@@ -65,9 +65,6 @@ typedef int (*mxs_record_fn)(void *arg, const mxs_read_record_t *rec);
  * is a terminal, shows the bytes read of the file's size meanwhile. */
 int mxs_report_read(const char *path, mxs_record_fn fn, void *arg, uint64_t *nrecords, FILE *err);
 
-/* Parses a whole number in [lo, hi] for option OPT; -1 after a message. */
-int mxs_report_parse_int(const char *opt, const char *arg, long lo, long hi, long *out);
-
 /* The values of T as an array sorted by CMP (qsort over void *); the
  * caller frees it.  NULL on ENOMEM. */
 void **mxs_report_table_values(const mxs_table_t *t, int (*cmp)(const void *, const void *));

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/report_int.h"
+#include "report/report_int.h"
 #include "results/record.h"
 
 typedef mxs_rview_t view_t;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/report_int.h"
+#include "report/report_int.h"
 
 mxs_report_t *mxs_report_new(const mxs_report_opts_t *o) {
   mxs_report_t *r = calloc(1, sizeof *r);
