@@ -271,10 +271,14 @@ def t_rate(a, tmp):
 
 def sni_scenario():
     """Rows and fakemx --site specs: addresses whose minimum does not depend
-    on which worker meets which name first (every name the default
-    certificate covers is covered by the certificate its address's first
-    probe gets, or has one name only), so a single scan's counts are the
-    workers' exactly."""
+    on which worker meets which name first (the default certificate covers
+    one name of the address, or every name, as at the pool), so a single
+    scan's connections are the workers' exactly.  Not here: two names the
+    default covers but the address's first certificate does not, met by
+    two workers: a worker knows the certificates of the address's probe and
+    of its own name probes, not another worker's, so both names get a
+    connection where one scan makes one (each (address, name) still
+    once)."""
     rows, specs, names, own = [], [], collections.defaultdict(set), set()
 
     def add(ip, domain, mx, covered=False):
