@@ -351,6 +351,8 @@ def stats_once(env):
         f = line.split()
         if f[0] == "site":
             out["site"][f[1]] = {"connections": int(f[4]), "peak": int(f[6]), "quits": int(f[8])}
+        elif f[0] == "sni":  # ClientHellos per (address, server name): not used here
+            continue
         else:
             out[f[0]] = int(f[1])
     return out

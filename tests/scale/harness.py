@@ -202,19 +202,24 @@ class Fleet:
 
     def stats(self):
         """fakemx's counters: violations, connections, active, peak_active,
-        site[ip] = {connections, peak}, group[name] = {connections, peak}."""
+        site[ip] = {connections, peak}, group[name] = {connections, peak},
+        sni[(ip, name)] = {hellos, own} (ClientHellos with that server name,
+        "-" for none; own: answered with a leaf of the name's own), and
+        sni_leaves when a site has SNI patterns."""
         old = os.path.getmtime(self.stats_path) if os.path.exists(self.stats_path) else 0
         os.kill(self.fakemx_proc.pid, signal.SIGUSR1)
         for _ in range(200):
             time.sleep(0.02)
             if os.path.exists(self.stats_path) and os.path.getmtime(self.stats_path) != old:
                 break
-        out = {"site": {}, "group": {}}
+        out = {"site": {}, "group": {}, "sni": {}}
         with open(self.stats_path) as fp:
             for line in fp:
                 f = line.split()
                 if f[0] == "site":
                     out["site"][f[1]] = {"connections": int(f[4]), "peak": int(f[6])}
+                elif f[0] == "sni":  # ClientHellos per (address, server name "-": none)
+                    out["sni"][(f[1], f[2])] = {"hellos": int(f[4]), "own": int(f[6])}
                 elif f[0] == "group":
                     out["group"][f[1]] = {"connections": int(f[3]), "peak": int(f[5])}
                 else:
