@@ -25,6 +25,7 @@
 
 #include "resolver/channel.h"
 #include "resolver/hostcache.h"
+#include "resolver/hostname.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -33,6 +34,10 @@ enum {
   DEFAULT_TRIES = 3,
   DEFAULT_MAX_INFLIGHT = 512,
   MAX_ADDRS_PER_FAMILY = 32,
+  /* MX hosts kept per domain, the best preferences: a hostile answer of
+   * hundreds of MX records (each with 32 addresses) must not turn one
+   * domain into thousands of connections; Postfix tries 5 addresses. */
+  MAX_MX_HOSTS = 32,
   DETAIL_LEN = 64,
   /* Deliveries per idle tick, so a large batch cannot starve socket I/O. */
   DELIVER_BATCH = 1024,
@@ -156,6 +161,7 @@ static const char *status_text(int status) {
   case ARES_EFORMERR: return "FORMERR";
   case ARES_ENOTIMP: return "NOTIMP";
   case ARES_EBADRESP: return "bad response";
+  case ARES_EBADNAME: return "malformed name in the answer";
   default: return ares_strerror(status);
   }
 }
@@ -399,7 +405,17 @@ static int host_acquire(mxs_resolver_t *r, const char *raw, host_t **out) {
     return UV_ENOMEM;
   }
   h->name = name;
-  host_query(r, h);
+  char why[46];
+  if (mxs_resolver_hostname_check(name, why, sizeof why) < 0) {
+    /* Nothing to ask: no sender would look it up, and c-ares could not
+     * even put some of these names in a query. */
+    h->status = MXS_CLASS_MX_NO_ADDRESS;
+    snprintf(h->detail, sizeof h->detail, "not a host name: %.45s", why);
+    h->done = 1;
+    h->settled_ns = now_ns();
+  } else {
+    host_query(r, h);
+  }
   *out = h;
   return 0;
 }
@@ -502,7 +518,7 @@ static void domain_use_mx(domain_t *d, const struct ares_mx_reply *mx) {
     for (; j > 0 && v[j - 1]->priority > p->priority; j--) v[j] = v[j - 1];
     v[j] = p;
   }
-  for (size_t i = 0; i < k; i++) {
+  for (size_t i = 0; i < k && d->nmx < MAX_MX_HOSTS; i++) {
     host_t *h;
     if (host_acquire(d->r, v[i]->host, &h) < 0) continue; /* out of memory: drop this MX */
     size_t j = 0;

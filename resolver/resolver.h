@@ -46,7 +46,10 @@ typedef struct {
  * MXS_CLASS_DNS_TIMEOUT or MXS_CLASS_DNS_SERVFAIL, with detail saying why
  * ("no A record", "host does not exist (NXDOMAIN)", "A lookup: timeout",
  * "AAAA lookup: REFUSED" ...).  Any address makes the host OK even if the
- * other family failed.  At most 32 addresses per family are kept. */
+ * other family failed.  At most 32 addresses per family are kept.  A target
+ * that is not a host name (resolver/hostname.h: over 253 characters, a
+ * label over 63, a character other than a letter, digit, '-' or '_') is
+ * not looked up: MX_NO_ADDRESS with detail "not a host name: why". */
 typedef struct {
   const char *host; /* lower-case, no trailing dot */
   int pref;
@@ -63,7 +66,9 @@ typedef struct {
  * implicit_mx, mx[0] is the domain itself with pref 0 (implicit_mx is 0
  * whenever nmx is 0).  MX hosts are sorted by preference, ties in answer
  * order, lower-cased, duplicates dropped (the best preference kept); null
- * targets are skipped and a domain with only those is NULL_MX.  A domain is
+ * targets are skipped and a domain with only those is NULL_MX; at most 32
+ * MX hosts are kept, the best preferences (a hostile answer of hundreds must
+ * not become thousands of probes).  A domain is
  * OK as soon as it has an MX host, even if every host failed: look at
  * mx[i].status.  domain is the caller's spelling. */
 typedef struct {

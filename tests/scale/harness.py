@@ -85,11 +85,13 @@ def _secs(hms):
 class Fleet:
     """fakemx + unbound for ROWS (and fakemx SITES specs), in DIR.
     ZONE_ROWS are published in DNS only (their addresses are served by a
-    wildcard site of SITES)."""
+    wildcard site of SITES); ZONE_LINES are raw unbound server-section lines
+    (local-data ...) for zone data no row describes."""
 
-    def __init__(self, fakemx, directory, rows=(), sites=(), fakemx_args=(), quiet=False, zone_rows=()):
+    def __init__(self, fakemx, directory, rows=(), sites=(), fakemx_args=(), quiet=False, zone_rows=(),
+                 zone_lines=()):
         self.fakemx, self.dir, self.rows, self.sites = fakemx, directory, list(rows), list(sites)
-        self.zone_rows = list(zone_rows)
+        self.zone_rows, self.zone_lines = list(zone_rows), list(zone_lines)
         self.fakemx_args, self.quiet = list(fakemx_args), quiet
         self.procs = []
         self.port = self.dns = self.fakemx_proc = None
@@ -158,7 +160,7 @@ class Fleet:
                 continue
             conf = os.path.join(self.dir, "unbound.conf")
             with open(conf, "w") as fp:
-                fp.write(fleet.unbound_conf(self.rows + self.zone_rows, port, closed, self.dir))
+                fp.write(fleet.unbound_conf(self.rows + self.zone_rows, port, closed, self.dir, self.zone_lines))
             with open(os.path.join(self.dir, "unbound.log"), "ab") as log:
                 p = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT, preexec_fn=_pdeathsig)
