@@ -34,6 +34,9 @@ void mxs_config_defaults(mxs_config_t *c) {
       .threads = (int)uv_available_parallelism(),
       .status_interval_ms = 60000,
       .claim_idle_ms = 60000,
+      /* Long enough for a resolver restart or a failover, short enough that
+       * a cron run with a dead resolver ends the same hour. */
+      .dns_down_limit_ms = 300000,
   };
 }
 

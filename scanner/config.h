@@ -53,6 +53,7 @@ typedef struct {
   mxs_class_set_t fail_on; /* --fail-on classes (0: none given) */
   double fail_on_ratio;    /* --fail-on-ratio (0: not given) */
   int resume;              /* --resume: continue the run that wrote -o FILE */
+  int dns_down_limit_ms;   /* --dns-down-limit S: the resolver silent this long ends the run (exit 1) */
   char **owned;            /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;

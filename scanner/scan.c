@@ -84,7 +84,8 @@ static int exporters_busy(const mxs_scan_t *s) {
 
 static void on_pump_idle(uv_idle_t *h) {
   mxs_scan_t *s = h->data;
-  while (!s->input_eof && !s->stopping && s->domains_active < s->high_water && !exporters_busy(s)) {
+  while (!s->input_eof && !s->stopping && s->domains_active < s->high_water && !exporters_busy(s) &&
+         !scan_dns_paused(s)) {
     char name[256];
     uint64_t token = 0;
     int rc = s->source->ops->next(s->source, name, sizeof name, &token);
@@ -155,6 +156,8 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   scan_maybe_finish(s);
 }
 
+void scan_stop(mxs_scan_t *s, int deadline, const char *why) { stop_run(s, deadline, why); }
+
 static void on_deadline(uv_timer_t *h) {
   mxs_scan_t *s = h->data;
   fprintf(s->err, "mxscan: --max-runtime reached: recording %zu unfinished domain(s)\n", s->domains_active);
@@ -171,6 +174,7 @@ void scan_maybe_finish(mxs_scan_t *s) {
   uv_close((uv_handle_t *)&s->pump_idle, NULL);
   uv_close((uv_handle_t *)&s->sched_timer, NULL);
   uv_close((uv_handle_t *)&s->deadline_timer, NULL);
+  scan_dns_close(s);
   mxs_resolver_close(s->resolver, NULL, NULL);
   s->resolver = NULL;
   if (s->workers) mxs_workers_close(s->workers);
@@ -233,6 +237,7 @@ static void status_line(mxs_scan_t *s, char *out, size_t len, double per_s) {
     n += snprintf(out + n, len - (size_t)n, "%s%s %llu", k ? ", " : "; top: ", mxs_class_name((mxs_class_t)best),
                   (unsigned long long)s->stats->probes[best]);
   }
+  if (n > 0 && (size_t)n < len) scan_dns_status(s, out + n, len - (size_t)n);
 }
 
 static void on_flush_timer(uv_timer_t *h) {
@@ -245,7 +250,7 @@ static void on_flush_timer(uv_timer_t *h) {
   double per_s = secs > 0 ? (double)(s->stats->ndomains - s->last_status_done) / secs : 0;
   s->last_status_ms = now;
   s->last_status_done = s->stats->ndomains;
-  char line[400];
+  char line[512];
   status_line(s, line, sizeof line, per_s);
   /* On a terminal the line is redrawn in place; in a log (cron) each
    * status is a plain line with no control characters. */
@@ -341,7 +346,12 @@ mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *c, uv_loop_t *loop, mxs_t
 static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   const mxs_config_t *c = s->cfg;
   mxs_resolver_opts_t ro = mxs_scan_resolver_opts(c);
+  ro.hold_failures = 1; /* a dead resolver pauses the run (dnshealth.c) */
+  ro.on_health = scan_dns_on_health;
+  ro.health_arg = s;
+  scan_dns_init(s);
   if (mxs_resolver_new(&s->loop, &ro, &s->resolver, err, errlen) < 0) return -1;
+  if (c->dns && scan_dns_startup_check(s, err, errlen) < 0) return -1;
   if (mxs_tls_ctx_new(c->ca_file, (size_t)c->verify_cache, &s->tls, err, errlen) < 0) return -1;
   int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
                           : mxs_file_source_open(c->input, on_bad_line, s, &s->source, err, errlen);

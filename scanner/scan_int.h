@@ -119,6 +119,10 @@ struct mxs_scan_s {
   size_t acks_pending; /* domains whose records an exporter has not stored yet */
   mxs_stats_t *stats;
   FILE *err;
+  /* dnshealth.c: the resolver's server down (intake paused), --dns-down-limit */
+  uv_timer_t dns_timer;
+  int dns_state;        /* mxs_resolver_state_t last seen */
+  uint64_t dns_down_at; /* loop time the outage began */
 };
 
 /* fanout.c */
@@ -141,5 +145,22 @@ void scan_free_target(void *arg, const char *key, void *val);
 /* scan.c */
 void scan_pump_input(mxs_scan_t *s);
 void scan_maybe_finish(mxs_scan_t *s);
+/* Stops taking work, records what is left as unfinished (WHY); DEADLINE
+ * also cuts the probes that run.  As a signal does. */
+void scan_stop(mxs_scan_t *s, int deadline, const char *why);
+
+/* dnshealth.c */
+/* --dns: asks the resolver ". NS" before anything is opened; -1 with a
+ * message in ERR when nobody answers. */
+int scan_dns_startup_check(mxs_scan_t *s, char *err, size_t errlen);
+void scan_dns_init(mxs_scan_t *s);
+/* The resolver's on_health: messages, intake, the down limit. */
+void scan_dns_on_health(void *arg);
+/* 1 while the resolver is being checked or is down: read no domains. */
+int scan_dns_paused(const mxs_scan_t *s);
+/* "" or "; DNS DOWN for 12 s (...), 340 lookups held, intake paused". */
+void scan_dns_status(mxs_scan_t *s, char *out, size_t len);
+/* At the end: the outage counters into the stats, the timer closed. */
+void scan_dns_close(mxs_scan_t *s);
 
 #endif

@@ -20,6 +20,9 @@ typedef struct {
   uint64_t started_ms;       /* loop time at the start, for rates */
   int interrupted;           /* stopped by a signal before the end */
   int aborted;               /* a second signal: exit at once, nothing torn down */
+  unsigned dns_outages;      /* times the resolver was found not answering */
+  uint64_t dns_down_ms;      /* how long it did not answer, in all */
+  int dns_gave_up;           /* --dns-down-limit ended the run */
 } mxs_stats_t;
 
 /* 1 when the run should alert: a record of a class in FAIL_ON, or more

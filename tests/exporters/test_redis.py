@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 try:
@@ -385,13 +386,34 @@ def t_spill(a, tmp):
         print("  " + line)
 
 
+class RefusingDns:
+    """A resolver that answers REFUSED to every question, at once."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            msg, peer = self.sock.recvfrom(4096)
+            if len(msg) >= 12:  # the question echoed, rcode 5
+                self.sock.sendto(msg[:2] + bytes([0x80 | (msg[2] & 1), 0x85]) + msg[4:6] + b"\0" * 6 + msg[12:], peer)
+
+
+QUICK_DNS = []
+
+
 def mxscan_quick(a, tmp, url, env=None):
-    """A scan that ends at DNS at once (a closed DNS port): the exit status
-    and stderr of setting up the Redis exporter."""
+    """A scan that ends at DNS at once (a resolver that refuses every
+    question): the exit status and stderr of setting up the Redis exporter."""
+    if not QUICK_DNS:
+        QUICK_DNS.append(RefusingDns())
     doms = os.path.join(tmp, "quick.txt")
     with open(doms, "w") as fp:
         fp.write("one.invalid\ntwo.invalid\n")
-    cmd = [a.mxscan, "scan", "-q", "--dns", "127.0.0.1:%d" % free_port(), "--dns-timeout", "0.2", "--dns-tries", "1",
+    cmd = [a.mxscan, "scan", "-q", "--dns", QUICK_DNS[0].addr, "--dns-timeout", "0.2", "--dns-tries", "1",
            "--redis", url, doms]
     e = dict(os.environ)
     for k in ("MXSCAN_REDIS_PASSWORD", "REDISCLI_AUTH", "MXSCAN_REDIS_PREFIX"):

@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""test_faults.py - the scanning machine fails under mxscan: its resolver,
+its disk, its descriptors.
+
+    test_faults.py CASE --mxscan PATH --fakemx PATH [--keep]
+
+CASE is one of:
+  dns-start    --dns naming a closed port, a socket that never answers, and
+               a server that answers REFUSED to everything: the first two
+               exit 2 with a message naming the server before any output
+               exists; the third is a resolver (it answers) and the run
+               goes on, its records saying dns-servfail.
+  dns-restart  unbound SIGKILLed mid-run and started again 3 s later: the
+               run pauses (stderr, status line), asks again, and ends with
+               exit 0 and every domain ok: no record blames a domain for
+               our resolver.
+  dns-gone     unbound SIGKILLed mid-run for good, --dns-down-limit 3: exit
+               1 soon after the limit, every domain that was read has its
+               records, those that waited for DNS marked unfinished, and no
+               other DNS failure is recorded.
+  disk-full    -o on a 64 KiB tmpfs that fills mid-run: a clear error, exit
+               1, and the file holds whole domains only, so --resume (with
+               room again) completes it to the records of a clean run.
+  emfile       a descriptor limit far below --concurrency, most of it
+               taken by descriptors mxscan inherits: the scan throttles
+               itself; no record says tcp-* (or dns-*) for our shortage.
+
+The fleet is fakemx's wildcard site (every 127.0.0.0/8 address serves the
+`ok` dialogue, each reply --delay-ms late so a run lasts long enough to
+break things under it) plus unbound, made by tests/scale/harness.py.  Exit
+status 0 passed, 1 failed, 77 skipped (not root where root is needed).
+"""
+import argparse
+import collections
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
+sys.path.insert(0, os.path.join(HERE, "..", "scale"))
+import fleet  # noqa: E402
+import harness  # noqa: E402
+
+OPTS = ["--connect-timeout", "2", "--banner-timeout", "4", "--command-timeout", "3", "--handshake-timeout", "3",
+        "--dns-timeout", "0.5", "--dns-tries", "2", "--retry-delay", "0.2", "--ehlo-name", "scanner.test",
+        "--status-interval", "1"]
+
+
+class Failed(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failed(what)
+
+
+def rows(n, prefix="d"):
+    """N domains, each with its own MX host and address (127.3.x.y)."""
+    return [harness.row("%s%d.fault.test" % (prefix, i), "%smx%d.fault.test" % (prefix, i),
+                        "127.3.%d.%d" % (i // 250, i % 250 + 1)) for i in range(n)]
+
+
+def fleet_for(a, tmp, rs, delay_ms=100):
+    return harness.Fleet(a.fakemx, os.path.join(tmp, "fleet"), sites=["any:ok:chain:*.fault.test"], zone_rows=rs,
+                         fakemx_args=["--delay-ms", str(delay_ms)], quiet=True)
+
+
+def scan_cmd(a, fl, inp, extra=()):
+    return [a.mxscan, "scan", "--dns", fl.dns, "--port", str(fl.port), "--ca-file", fl.ca] + OPTS + list(extra) + [inp]
+
+
+def read_jsonl(path):
+    recs, bad = harness.parse_jsonl(open(path, "rb").read())
+    check(not bad, "%s: %s" % (path, bad[:3]))
+    return recs
+
+
+def wait_records(path, n, p, timeout=60):
+    """Waits until PATH holds N records while P runs (progress, not time)."""
+    t = time.monotonic()
+    while time.monotonic() - t < timeout:
+        check(p.poll() is None, "mxscan ended before %d records:\n%s" % (n, p.stderr.read() if p.stderr else ""))
+        try:
+            with open(path, "rb") as fp:
+                if fp.read().count(b"\n") >= n:
+                    return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    raise Failed("%s did not reach %d records in %d s" % (path, n, timeout))
+
+
+# --- the resolver ----------------------------------------------------------------
+
+
+class RefusingDns:
+    """A UDP server that answers REFUSED to every question: a resolver that
+    is there, however unhelpful."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                msg, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            if len(msg) >= 12:  # the question echoed (c-ares checks it), no records, rcode 5
+                qid, flags, qd = struct.unpack(">HHH", msg[:6])
+                self.sock.sendto(struct.pack(">HHHHHH", qid, 0x8000 | (flags & 0x0100) | 5, qd, 0, 0, 0) + msg[12:],
+                                 peer)
+
+
+def t_dns_start(a, tmp):
+    doms = harness.write_domains(os.path.join(tmp, "d.txt"), ["a.fault.test", "b.fault.test"])
+    out = os.path.join(tmp, "out.jsonl")
+    closed = harness.free_port()
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))  # bound, never read: queries are dropped
+    quiet = "127.0.0.1:%d" % silent.getsockname()[1]
+    for server, why, limit in (("127.0.0.1:%d" % closed, "connection refused", 2.0),
+                               (quiet, "timeout", 0.5 * 3 + 2.0)):
+        t0 = time.monotonic()
+        p = subprocess.run([a.mxscan, "scan", "--dns", server, "--dns-timeout", "0.5", "--dns-tries", "2", "-o", out,
+                            doms], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        took = time.monotonic() - t0
+        check(p.returncode == 2, "--dns %s: exit %d, want 2:\n%s" % (server, p.returncode, p.stderr))
+        want = "mxscan: --dns %s: the resolver does not answer (%s): nothing was scanned" % (server, why)
+        check(want in p.stderr, "--dns %s: stderr %r, want %r" % (server, p.stderr, want))
+        check(not os.path.exists(out), "--dns %s: the output file was created" % server)
+        check(took < limit, "--dns %s: took %.1f s, want under %.1f (--dns-timeout 0.5 x 2 tries)" % (server, took,
+                                                                                                    limit))
+        print("dns-start: %-22s exit 2 in %.2f s: %s" % (server, took, p.stderr.strip()))
+    silent.close()
+    ref = RefusingDns()
+    p = subprocess.run([a.mxscan, "scan", "-q", "--dns", ref.addr, "--dns-timeout", "0.5", "--dns-tries", "2", "-o", out,
+                        doms], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    check(p.returncode == 0, "a REFUSED resolver: exit %d, want 0:\n%s" % (p.returncode, p.stderr))
+    recs = read_jsonl(out)
+    check(sorted((r["domain"], r["class"]) for r in recs) == [("a.fault.test", "dns-servfail"),
+                                                            ("b.fault.test", "dns-servfail")],
+          "a REFUSED resolver: records %s" % [(r["domain"], r["class"], r["detail"]) for r in recs])
+    print("dns-start: a resolver answering REFUSED is a resolver: exit 0, %d dns-servfail records" % len(recs))
+
+
+def t_dns_restart(a, tmp):
+    rs = rows(240)
+    with fleet_for(a, tmp, rs) as fl:
+        inp = harness.write_domains(os.path.join(tmp, "d.txt"), [r.domain for r in rs])
+        out, summary = os.path.join(tmp, "out.jsonl"), os.path.join(tmp, "summary.json")
+        err = open(os.path.join(tmp, "stderr"), "w+")
+        p = subprocess.Popen(scan_cmd(a, fl, inp, ["--concurrency", "8", "--rate", "0", "--provider-rate", "0",
+                                                   "--per-provider", "1000", "-o", out, "--summary", summary]),
+                             stdout=subprocess.DEVNULL, stderr=err, universal_newlines=True)
+        wait_records(out, 60, p)
+        fl.kill_unbound()
+        t_kill = time.monotonic()
+        time.sleep(3)
+        fl.restart_unbound()
+        rc = p.wait(timeout=120)
+        err.seek(0)
+        text = err.read()
+        check(rc == 0, "exit %d, want 0:\n%s" % (rc, text[-3000:]))
+        recs = read_jsonl(out)
+        by = collections.Counter(r["domain"] for r in recs)
+        check(len(by) == len(rs) and set(by.values()) == {1}, "%d domains recorded (want %d), counts %s" %
+              (len(by), len(rs), collections.Counter(by.values())))
+        classes = collections.Counter(r["class"] for r in recs)
+        check(classes == {"ok": len(rs)}, "classes %s, want all ok: our resolver's outage was recorded" %
+              dict(classes))
+        m = re.search(r"mxscan: resolver (\S+) does not answer \((connection refused|timeout)\): intake paused, "
+                      r"(\d+) lookup\(s\) held", text)
+        check(m and m.group(1) == fl.dns, "no 'does not answer' message naming %s:\n%s" % (fl.dns, text[-3000:]))
+        m2 = re.search(r"mxscan: resolver \S+ answers again after ([\d.]+) s: held lookups asked again, intake "
+                       r"resumed", text)
+        check(m2, "no 'answers again' message:\n" + text[-3000:])
+        check(re.search(r"mxscan: status: .*; DNS DOWN for \d+ s \(.*\), \d+ lookups held, intake paused", text),
+              "the status line never said DNS DOWN:\n" + text[-3000:])
+        sm = json.load(open(summary))
+        check(sm["dns_outages"]["count"] >= 1 and not sm["dns_outages"]["gave_up"], "summary %s" % sm["dns_outages"])
+        print("dns-restart: unbound down %.1f s mid-run: %s; %s; all %d domains ok, exit 0" %
+              (time.monotonic() - t_kill - (time.monotonic() - t_kill - 3), m.group(0), m2.group(0), len(rs)))
+
+
+def t_dns_gone(a, tmp):
+    rs = rows(240)
+    with fleet_for(a, tmp, rs) as fl:
+        inp = harness.write_domains(os.path.join(tmp, "d.txt"), [r.domain for r in rs])
+        out, summary = os.path.join(tmp, "out.jsonl"), os.path.join(tmp, "summary.json")
+        err = open(os.path.join(tmp, "stderr"), "w+")
+        p = subprocess.Popen(scan_cmd(a, fl, inp, ["--concurrency", "8", "--rate", "0", "--provider-rate", "0",
+                                                   "--per-provider", "1000", "--dns-down-limit", "3", "-o", out,
+                                                   "--summary", summary]),
+                             stdout=subprocess.DEVNULL, stderr=err, universal_newlines=True)
+        wait_records(out, 60, p)
+        fl.kill_unbound()
+        t_kill = time.monotonic()
+        rc = p.wait(timeout=120)
+        took = time.monotonic() - t_kill
+        err.seek(0)
+        text = err.read()
+        check(rc == 1, "exit %d, want 1:\n%s" % (rc, text[-3000:]))
+        # the limit (3 s) runs from the first held lookup; the probes in
+        # flight then finish (0.5 s each here)
+        check(took < 3 + 6, "ended %.1f s after the kill, want within the limit plus the probes in flight" % took)
+        check(re.search(r"mxscan: resolver %s has not answered for 3 s \(--dns-down-limit\): stopping; the \d+ "
+                        r"domain\(s\) waiting for DNS are recorded as unfinished" % re.escape(fl.dns), text),
+              "no give-up message:\n" + text[-3000:])
+        recs = read_jsonl(out)
+        blamed = [r for r in recs if r["class"].startswith("dns-") and not r.get("unfinished")]
+        check(not blamed, "%d records blame the domains for our resolver: %s" % (len(blamed), blamed[:2]))
+        unf = [r for r in recs if r.get("unfinished")]
+        check(unf, "no unfinished records")
+        for r in unf:
+            check(r["class"] in ("dns-timeout", "tcp-timeout") or r["stage"] != "dns",
+                  "unfinished record %s" % r)
+        dns_unf = [r for r in unf if r["stage"] == "dns"]
+        check(dns_unf and all("did not answer" in r["detail"] for r in dns_unf),
+              "unfinished DNS records do not say why: %s" % dns_unf[:2])
+        ok = [r for r in recs if r["class"] == "ok"]
+        check(len(ok) + len(unf) == len(recs), "other classes: %s" % collections.Counter(r["class"] for r in recs))
+        by = collections.Counter(r["domain"] for r in recs)
+        check(set(by.values()) == {1}, "a domain recorded twice")
+        sm = json.load(open(summary))
+        check(sm["dns_outages"]["gave_up"] and sm["interrupted"], "summary %s" % sm)
+        print("dns-gone: exit 1 %.1f s after the kill; %d ok, %d unfinished (%d waiting for DNS), %d not read" %
+              (took, len(ok), len(unf), len(dns_unf), len(rs) - len(by)))
+
+
+CASES = {"dns-start": t_dns_start, "dns-restart": t_dns_restart, "dns-gone": t_dns_gone}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("--mxscan", required=True)
+    ap.add_argument("--fakemx", required=True)
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="mxscan-faults-%s-" % a.case)
+    try:
+        rc = CASES[a.case](a, tmp)
+    except (Failed, subprocess.TimeoutExpired, RuntimeError) as e:
+        print("FAIL %s: %s (files in %s)" % (a.case, e, tmp), file=sys.stderr)
+        return 1
+    if rc == 77:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return 77
+    if not a.keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%s: passed" % a.case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
