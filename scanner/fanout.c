@@ -113,6 +113,7 @@ void scan_domain_release(domain_t *d) {
   /* One write per domain: a crash (even SIGKILL) then loses only domains
    * still in flight, and the file is torn at most in its last domain. */
   for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
+  scan_check_outputs(s);
   source_ack(s, d->token);
   /* A domain is ok only when every record is; otherwise it counts under
    * its first failing class in contract order. */

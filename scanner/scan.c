@@ -158,6 +158,28 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
 
 void scan_stop(mxs_scan_t *s, int deadline, const char *why) { stop_run(s, deadline, why); }
 
+static void on_output_failed(uv_timer_t *h) {
+  mxs_scan_t *s = h->data;
+  if (!s->stopping) stop_run(s, 1, "not finished: the output could not be written");
+}
+
+void scan_check_outputs(mxs_scan_t *s) {
+  for (size_t i = 0; i < s->nout; i++) {
+    const mxs_exporter_t *x = s->out[i];
+    if (!x->error || (s->out_failed & (1u << i))) continue;
+    s->out_failed |= 1u << i;
+    if (strcmp(x->target, "-") == 0)
+      fprintf(s->err, "mxscan: writing standard output: %s: stopping the run\n", strerror(-x->error));
+    else
+      fprintf(s->err,
+              "mxscan: writing %s: %s: stopping the run; %s holds whole domains only (the one being written was "
+              "cut off): make room and run again with --resume\n",
+              x->target, strerror(-x->error), x->target);
+    /* From the loop: this runs inside the writing of a domain's records. */
+    uv_timer_start(&s->out_timer, on_output_failed, 0, 0);
+  }
+}
+
 static void on_deadline(uv_timer_t *h) {
   mxs_scan_t *s = h->data;
   fprintf(s->err, "mxscan: --max-runtime reached: recording %zu unfinished domain(s)\n", s->domains_active);
@@ -174,6 +196,7 @@ void scan_maybe_finish(mxs_scan_t *s) {
   uv_close((uv_handle_t *)&s->pump_idle, NULL);
   uv_close((uv_handle_t *)&s->sched_timer, NULL);
   uv_close((uv_handle_t *)&s->deadline_timer, NULL);
+  uv_close((uv_handle_t *)&s->out_timer, NULL);
   scan_dns_close(s);
   mxs_resolver_close(s->resolver, NULL, NULL);
   s->resolver = NULL;
@@ -376,6 +399,8 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   s->sched_timer.data = s;
   uv_timer_init(&s->loop, &s->deadline_timer);
   s->deadline_timer.data = s;
+  uv_timer_init(&s->loop, &s->out_timer);
+  s->out_timer.data = s;
   if (c->max_runtime_ms > 0) uv_timer_start(&s->deadline_timer, on_deadline, (uint64_t)c->max_runtime_ms, 0);
   s->psl = psl_builtin();
   mxs_sched_opts_t so = {s->concurrency,   c->per_ip, c->per_ip_interval_ms, c->per_provider, c->rate,
@@ -418,8 +443,9 @@ static void close_exporters(mxs_scan_t *s) {
     while (!w.done && uv_run(&s->loop, UV_RUN_ONCE)) {
     }
     if (w.error) {
-      /* The records are not all stored: say where, and fail the run. */
-      fprintf(s->err, "mxscan: writing %s: %s\n", target, strerror(-w.error));
+      /* The records are not all stored: say where (unless said when it
+       * happened), and fail the run. */
+      if (!(s->out_failed & (1u << i))) fprintf(s->err, "mxscan: writing %s: %s\n", target, strerror(-w.error));
       if (!s->stats->write_errors) s->stats->write_errors = 1;
     }
   }

@@ -119,6 +119,8 @@ struct mxs_scan_s {
   size_t acks_pending; /* domains whose records an exporter has not stored yet */
   mxs_stats_t *stats;
   FILE *err;
+  uv_timer_t out_timer; /* an output failed: stop the run from the loop */
+  unsigned out_failed;  /* outputs whose failure was reported (bit per s->out[i]) */
   /* dnshealth.c: the resolver's server down (intake paused), --dns-down-limit */
   uv_timer_t dns_timer;
   int dns_state;        /* mxs_resolver_state_t last seen */
@@ -145,6 +147,9 @@ void scan_free_target(void *arg, const char *key, void *val);
 /* scan.c */
 void scan_pump_input(mxs_scan_t *s);
 void scan_maybe_finish(mxs_scan_t *s);
+/* After a domain's records were flushed: an output that failed (a full
+ * disk, a closed pipe) is reported once and stops the run, soon. */
+void scan_check_outputs(mxs_scan_t *s);
 /* Stops taking work, records what is left as unfinished (WHY); DEADLINE
  * also cuts the probes that run.  As a signal does. */
 void scan_stop(mxs_scan_t *s, int deadline, const char *why);

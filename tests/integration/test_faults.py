@@ -53,7 +53,7 @@ import harness  # noqa: E402
 
 OPTS = ["--connect-timeout", "2", "--banner-timeout", "4", "--command-timeout", "3", "--handshake-timeout", "3",
         "--dns-timeout", "0.5", "--dns-tries", "2", "--retry-delay", "0.2", "--ehlo-name", "scanner.test",
-        "--status-interval", "1"]
+        "--status-interval", "1", "--rate", "0", "--provider-rate", "0", "--per-provider", "1000"]
 
 
 class Failed(Exception):
@@ -164,8 +164,7 @@ def t_dns_restart(a, tmp):
         inp = harness.write_domains(os.path.join(tmp, "d.txt"), [r.domain for r in rs])
         out, summary = os.path.join(tmp, "out.jsonl"), os.path.join(tmp, "summary.json")
         err = open(os.path.join(tmp, "stderr"), "w+")
-        p = subprocess.Popen(scan_cmd(a, fl, inp, ["--concurrency", "8", "--rate", "0", "--provider-rate", "0",
-                                                   "--per-provider", "1000", "-o", out, "--summary", summary]),
+        p = subprocess.Popen(scan_cmd(a, fl, inp, ["--concurrency", "8", "-o", out, "--summary", summary]),
                              stdout=subprocess.DEVNULL, stderr=err, universal_newlines=True)
         wait_records(out, 60, p)
         fl.kill_unbound()
@@ -203,8 +202,7 @@ def t_dns_gone(a, tmp):
         inp = harness.write_domains(os.path.join(tmp, "d.txt"), [r.domain for r in rs])
         out, summary = os.path.join(tmp, "out.jsonl"), os.path.join(tmp, "summary.json")
         err = open(os.path.join(tmp, "stderr"), "w+")
-        p = subprocess.Popen(scan_cmd(a, fl, inp, ["--concurrency", "8", "--rate", "0", "--provider-rate", "0",
-                                                   "--per-provider", "1000", "--dns-down-limit", "3", "-o", out,
+        p = subprocess.Popen(scan_cmd(a, fl, inp, ["--concurrency", "8", "--dns-down-limit", "3", "-o", out,
                                                    "--summary", summary]),
                              stdout=subprocess.DEVNULL, stderr=err, universal_newlines=True)
         wait_records(out, 60, p)
@@ -242,7 +240,90 @@ def t_dns_gone(a, tmp):
               (took, len(ok), len(unf), len(dns_unf), len(rs) - len(by)))
 
 
-CASES = {"dns-start": t_dns_start, "dns-restart": t_dns_restart, "dns-gone": t_dns_gone}
+# --- the disk -------------------------------------------------------------------
+
+
+def in_small_tmpfs(cmd, directory, keep, size="64k"):
+    """CMD run in a private mount namespace where DIRECTORY is a SIZE tmpfs;
+    KEEP (a file in it) is copied out to DIRECTORY/../ before the namespace
+    goes.  Root uses `unshare -m`, anyone else a user namespace (`-rm`).
+    Returns the CompletedProcess, or None when neither works."""
+    script = 'mount -t tmpfs -o size=%s tmpfs "$0" || exit 99; "$@"; rc=$?; cp "$0/%s" "$0/.."; exit $rc' % (size, keep)
+    for flags in (["-m"], ["-rm"]) if os.geteuid() == 0 else (["-rm"],):
+        p = subprocess.run(["unshare"] + flags + ["sh", "-c", script, directory] + cmd, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        if p.returncode != 99 and "unshare failed" not in p.stderr:
+            return p
+    return None
+
+
+def record_keys(recs):
+    return collections.Counter((r["domain"], r.get("mx"), r.get("ip"), r["class"]) for r in recs)
+
+
+def read_any(path):
+    """Records of a JSON Lines or msgpack results file (the reader's rule:
+    the first byte tells)."""
+    data = open(path, "rb").read()
+    if data[:1] == b"{" or not data:
+        return read_jsonl(path)
+    import msgpack
+    return list(msgpack.Unpacker(__import__("io").BytesIO(data), raw=False))
+
+
+def t_disk_full(a, tmp):
+    rs = rows(400)
+    with fleet_for(a, tmp, rs, delay_ms=0) as fl:
+        inp = harness.write_domains(os.path.join(tmp, "d.txt"), [r.domain for r in rs])
+        clean = os.path.join(tmp, "clean.jsonl")
+        p = subprocess.run(scan_cmd(a, fl, inp, ["-q", "-o", clean]), stderr=subprocess.PIPE, universal_newlines=True,
+                           timeout=120)
+        check(p.returncode == 0, "the clean run: exit %d:\n%s" % (p.returncode, p.stderr))
+        want = record_keys(read_jsonl(clean))
+        check(len(want) == len(rs), "the clean run has %d records" % len(want))
+        for fmt in ("jsonl", "msgpack"):
+            small = os.path.join(tmp, "small-" + fmt)
+            os.mkdir(small)
+            name = "out." + fmt
+            p = in_small_tmpfs(scan_cmd(a, fl, inp, ["--format", fmt, "-o", os.path.join(small, name)]), small, name)
+            if p is None:
+                print("SKIP: cannot mount a tmpfs (not root, no user namespaces)")
+                return 77
+            check(p.returncode == 1, "%s on a full disk: exit %d, want 1:\n%s" % (fmt, p.returncode, p.stderr[-3000:]))
+            path = os.path.join(tmp, name)
+            msg = ("mxscan: writing %s: No space left on device: stopping the run; %s holds whole domains only"
+                   % (os.path.join(small, name), os.path.join(small, name)))
+            check(msg in p.stderr, "%s: no clear message (%r) in:\n%s" % (fmt, msg, p.stderr[-3000:]))
+            check(re.search(r"WARNING: \d+ record\(s\) could not be written", p.stderr), "no count of lost records")
+            part = read_any(path)  # every record whole: a torn one fails here
+            got = record_keys(part)
+            check(0 < len(part) < len(rs), "%s: %d records on the full disk" % (fmt, len(part)))
+            check(all(n == 1 for n in got.values()) and set(got) <= set(want),
+                  "%s: the partial file holds records a clean run does not" % fmt)
+            size = os.path.getsize(path)
+            check(size <= 64 * 1024, "%s: %d bytes on a 64 KiB disk" % (fmt, size))
+            # room again: --resume completes the file to a clean run's records
+            p = subprocess.run(scan_cmd(a, fl, inp, ["-q", "--format", fmt, "-o", path, "--resume"]),
+                               stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+            check(p.returncode == 0, "%s --resume: exit %d:\n%s" % (fmt, p.returncode, p.stderr))
+            final = record_keys(read_any(path))
+            check(final == want, "%s: after --resume the file differs from a clean run: %d vs %d records, %s" %
+                  (fmt, sum(final.values()), sum(want.values()), sorted(set(want) ^ set(final))[:3]))
+            print("disk-full (%s): exit 1 with %d of %d records written whole (%d bytes); --resume completed it" %
+                  (fmt, len(part), len(rs), size))
+        # standard output closed under us: an error, not a silent death by SIGPIPE
+        p = subprocess.Popen(scan_cmd(a, fl, inp, ["-q", "-o", "-"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True)
+        p.stdout.read(100)
+        p.stdout.close()
+        err = p.stderr.read()
+        rc = p.wait(timeout=60)
+        check(rc == 1 and "mxscan: writing standard output: Broken pipe: stopping the run" in err,
+              "a closed pipe: exit %d, stderr:\n%s" % (rc, err[-2000:]))
+        print("disk-full: a closed standard output: exit 1, %s" % err.strip().splitlines()[0])
+
+
+CASES = {"dns-start": t_dns_start, "dns-restart": t_dns_restart, "dns-gone": t_dns_gone, "disk-full": t_disk_full}
 
 
 def main():
