@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -339,6 +340,8 @@ static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
   }
   if ((!c->redis_url || c->output_given) && add_exporter(s, c->format, c->output, file_flags, err, errlen) < 0)
     return -1;
+  struct stat st;
+  if (c->output_given && strcmp(c->output, "-") != 0 && stat(c->output, &st) == 0) s->out_base = (uint64_t)st.st_size;
   if (c->redis_url) {
     char url[2048];
     if (redis_target(c, url, sizeof url) < 0) {
@@ -434,8 +437,15 @@ static void on_exporter_closed(void *arg, int error) {
 /* Closes every exporter and waits for each to drain (a Redis exporter may
  * still be sending). */
 static void close_exporters(mxs_scan_t *s) {
+  const char *mirror = NULL; /* the -o FILE once it is closed whole */
   for (size_t i = 0; i < s->nout; i++) {
     mxs_exporter_t *x = s->out[i];
+    /* Redis after the file: what Redis lost can be written from the file. */
+    if (mirror) {
+      x->mirror = mirror;
+      x->mirror_offset = s->out_base;
+    }
+    int is_file = i == 0 && s->cfg->output_given && strcmp(s->cfg->output, "-") != 0;
     char target[sizeof x->target];
     snprintf(target, sizeof target, "%s", x->target);
     struct close_wait w = {0, 0};
@@ -447,6 +457,8 @@ static void close_exporters(mxs_scan_t *s) {
        * happened), and fail the run. */
       if (!(s->out_failed & (1u << i))) fprintf(s->err, "mxscan: writing %s: %s\n", target, strerror(-w.error));
       if (!s->stats->write_errors) s->stats->write_errors = 1;
+    } else if (is_file) {
+      mirror = s->cfg->output;
     }
   }
   s->nout = 0;

@@ -121,6 +121,7 @@ struct mxs_scan_s {
   FILE *err;
   uv_timer_t out_timer; /* an output failed: stop the run from the loop */
   unsigned out_failed;  /* outputs whose failure was reported (bit per s->out[i]) */
+  uint64_t out_base;    /* bytes the -o FILE held before this run's first record (--resume) */
   /* dnshealth.c: the resolver's server down (intake paused), --dns-down-limit */
   uv_timer_t dns_timer;
   int dns_state;        /* mxs_resolver_state_t last seen */
