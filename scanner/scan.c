@@ -3,6 +3,7 @@
 #include "scanner/scan.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -262,6 +263,8 @@ static void status_line(mxs_scan_t *s, char *out, size_t len, double per_s) {
                   (unsigned long long)s->stats->probes[best]);
   }
   if (n > 0 && (size_t)n < len) scan_dns_status(s, out + n, len - (size_t)n);
+  n = (int)strlen(out);
+  if ((size_t)n < len) scan_throttle_status(s, out + n, len - (size_t)n);
 }
 
 static void on_flush_timer(uv_timer_t *h) {
@@ -483,9 +486,21 @@ static void teardown(mxs_scan_t *s) {
   mxs_tls_ctx_free(s->tls);
 }
 
+/* Descriptors open now (inherited ones included), from /proc/self/fd. */
+static rlim_t open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  rlim_t n = 0;
+  if (!d) return 0;
+  while (readdir(d)) n++;
+  closedir(d);
+  return n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own */
+}
+
 /* Raises the descriptor limit to the hard limit and fits the concurrency
- * under it: one descriptor per probe, plus a reserve for the resolver,
- * outputs and Redis.  Throttling beats failing with EMFILE. */
+ * under it: one descriptor per probe, plus those already open (a parent may
+ * leave us some) and a reserve for the resolver, outputs and Redis.
+ * Throttling beats failing with EMFILE (and throttle.c covers what changes
+ * during the run). */
 static int fit_concurrency(int wanted, FILE *err) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
@@ -494,11 +509,14 @@ static int fit_concurrency(int wanted, FILE *err) {
     setrlimit(RLIMIT_NOFILE, &rl);
     getrlimit(RLIMIT_NOFILE, &rl);
   }
-  const rlim_t reserve = 64;
-  rlim_t room = rl.rlim_cur > reserve * 2 ? rl.rlim_cur - reserve : rl.rlim_cur / 2;
-  if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)wanted > room) {
-    fprintf(err, "mxscan: --concurrency %d exceeds the descriptor limit (%llu): using %llu\n", wanted,
-            (unsigned long long)rl.rlim_cur, (unsigned long long)room);
+  if (rl.rlim_cur == RLIM_INFINITY) return wanted;
+  const rlim_t reserve = 64, open = open_fds();
+  rlim_t free_fds = rl.rlim_cur > open ? rl.rlim_cur - open : 0;
+  rlim_t room = free_fds > reserve * 2 ? free_fds - reserve : free_fds / 2;
+  if (room < 1) room = 1;
+  if ((rlim_t)wanted > room) {
+    fprintf(err, "mxscan: --concurrency %d exceeds the descriptor limit (%llu, %llu already open): using %llu\n",
+            wanted, (unsigned long long)rl.rlim_cur, (unsigned long long)open, (unsigned long long)room);
     return (int)room;
   }
   return wanted;

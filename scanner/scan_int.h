@@ -122,6 +122,10 @@ struct mxs_scan_s {
   uv_timer_t out_timer; /* an output failed: stop the run from the loop */
   unsigned out_failed;  /* outputs whose failure was reported (bit per s->out[i]) */
   uint64_t out_base;    /* bytes the -o FILE held before this run's first record (--resume) */
+  /* throttle.c: fewer probes at once while we run short of descriptors or ports */
+  int throttle_cap; /* 0: not throttled */
+  uint64_t throttle_cut, throttle_last;
+  char throttle_why[64];
   /* dnshealth.c: the resolver's server down (intake paused), --dns-down-limit */
   uv_timer_t dns_timer;
   int dns_state;        /* mxs_resolver_state_t last seen */
@@ -154,6 +158,15 @@ void scan_check_outputs(mxs_scan_t *s);
 /* Stops taking work, records what is left as unfinished (WHY); DEADLINE
  * also cuts the probes that run.  As a signal does. */
 void scan_stop(mxs_scan_t *s, int deadline, const char *why);
+
+/* throttle.c */
+/* RES (kept by the caller) failed for want of our own resources: lower the
+ * limit of probes at once. */
+void scan_throttle_shortage(mxs_scan_t *s, const mxs_probe_result_t *res);
+/* A probe ended on the peer's terms: the limit may creep back up. */
+void scan_throttle_ok(mxs_scan_t *s);
+/* "" or "; throttled to 831 probes (too many open files)". */
+void scan_throttle_status(const mxs_scan_t *s, char *out, size_t len);
 
 /* dnshealth.c */
 /* --dns: asks the resolver ". NS" before anything is opened; -1 with a

@@ -28,6 +28,9 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
   if (s->dns_outages)
     fprintf(fp, "the resolver stopped answering %u time(s), %.1f s in all%s\n", s->dns_outages,
             (double)s->dns_down_ms / 1000.0, s->dns_gave_up ? "; the run gave up on it (--dns-down-limit)" : "");
+  if (s->local_shortages)
+    fprintf(fp, "%llu probe start(s) hit our own shortage of descriptors or ports: throttled and retried\n",
+            (unsigned long long)s->local_shortages);
   if (s->interrupted) fprintf(fp, "WARNING: the run was interrupted before the end of the input\n");
 }
 
@@ -64,6 +67,7 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
           s->interrupted ? "true" : "false", (unsigned long long)s->verify_lookups, (unsigned long long)s->verify_hits);
   fprintf(fp, "  \"dns_outages\": {\"count\": %u, \"down_s\": %.1f, \"gave_up\": %s},\n", s->dns_outages,
           (double)s->dns_down_ms / 1000.0, s->dns_gave_up ? "true" : "false");
+  fprintf(fp, "  \"local_shortages\": %llu,\n", (unsigned long long)s->local_shortages);
   /* What the run cost this machine so far (every thread), for the operator
    * who sizes the nightly box from the summaries. */
   struct rusage ru;

@@ -23,6 +23,7 @@ typedef struct {
   unsigned dns_outages;      /* times the resolver was found not answering */
   uint64_t dns_down_ms;      /* how long it did not answer, in all */
   int dns_gave_up;           /* --dns-down-limit ended the run */
+  uint64_t local_shortages;  /* probe starts that hit our own shortage (EMFILE, no port): retried */
 } mxs_stats_t;
 
 /* 1 when the run should alert: a record of a class in FAIL_ON, or more

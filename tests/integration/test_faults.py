@@ -21,9 +21,13 @@ CASE is one of:
   disk-full    -o on a 64 KiB tmpfs that fills mid-run: a clear error, exit
                1, and the file holds whole domains only, so --resume (with
                room again) completes it to the records of a clean run.
-  emfile       a descriptor limit far below --concurrency, most of it
-               taken by descriptors mxscan inherits: the scan throttles
+  emfile       a descriptor limit far below --concurrency, much of it taken
+               by descriptors mxscan inherits, then a limit lowered under a
+               running scan (prlimit --pid): the scan fits and throttles
                itself; no record says tcp-* (or dns-*) for our shortage.
+  ports        48 connections to one address from 16 local ports
+               (EADDRNOTAVAIL), in a network namespace of its own: the
+               same.
 
 The fleet is fakemx's wildcard site (every 127.0.0.0/8 address serves the
 `ok` dialogue, each reply --delay-ms late so a run lasts long enough to
@@ -323,7 +327,109 @@ def t_disk_full(a, tmp):
         print("disk-full: a closed standard output: exit 1, %s" % err.strip().splitlines()[0])
 
 
-CASES = {"dns-start": t_dns_start, "dns-restart": t_dns_restart, "dns-gone": t_dns_gone, "disk-full": t_disk_full}
+# --- descriptors ----------------------------------------------------------------
+
+
+def check_all_ok(recs, rs, what):
+    by = collections.Counter(r["domain"] for r in recs)
+    check(len(by) == len(rs) and set(by.values()) == {1}, "%s: %d domains recorded of %d" % (what, len(by), len(rs)))
+    classes = collections.Counter(r["class"] for r in recs)
+    ours = {c: n for c, n in classes.items() if c.startswith(("tcp-", "dns-"))}
+    check(not ours, "%s: records blame the servers for our shortage: %s" % (what, ours))
+    check(classes == {"ok": len(rs)}, "%s: classes %s" % (what, dict(classes)))
+
+
+def t_emfile(a, tmp):
+    rs = rows(900)
+    with fleet_for(a, tmp, rs) as fl:
+        inp = harness.write_domains(os.path.join(tmp, "d.txt"), [r.domain for r in rs])
+        # 1. At start: a limit of 200 of which a parent left 90 taken.
+        inherited = [os.open("/dev/null", os.O_RDONLY) for _ in range(90)]
+        out = os.path.join(tmp, "start.jsonl")
+        cmd = ["prlimit", "--nofile=200:200", "--"] + scan_cmd(a, fl, inp, ["--concurrency", "1000", "-o", out])
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120,
+                           pass_fds=inherited)
+        for fd in inherited:
+            os.close(fd)
+        check(p.returncode == 0, "limit 200, 90 inherited: exit %d:\n%s" % (p.returncode, p.stderr[-3000:]))
+        m = re.search(r"mxscan: --concurrency 1000 exceeds the descriptor limit \(200, (\d+) already open\): using "
+                      r"(\d+)", p.stderr)
+        check(m and int(m.group(1)) >= 90 and int(m.group(2)) < 200 - 90, "no fitting message:\n" +
+              p.stderr[-2000:])
+        check_all_ok(read_jsonl(out), rs, "limit 200 with 90 inherited")
+        print("emfile: limit 200 with 90 descriptors inherited: %s; all %d ok" % (m.group(0), len(rs)))
+        # 2. Mid-run: the limit drops under what is already open.
+        out, summary = os.path.join(tmp, "mid.jsonl"), os.path.join(tmp, "summary.json")
+        errf = open(os.path.join(tmp, "stderr"), "w+")
+        p = subprocess.Popen(scan_cmd(a, fl, inp, ["--concurrency", "400", "-o", out, "--summary", summary]),
+                             stdout=subprocess.DEVNULL, stderr=errf)
+        wait_records(out, 40, p)
+        subprocess.run(["prlimit", "--pid", str(p.pid), "--nofile=120:120"], check=True)
+        rc = p.wait(timeout=120)
+        errf.seek(0)
+        text = errf.read()
+        check(rc == 0, "limit lowered mid-run: exit %d:\n%s" % (rc, text[-3000:]))
+        check(re.search(r"mxscan: our own shortage \(too many open files\) with \d+ probe\(s\) running: at most \d+ "
+                        r"at once until it eases", text), "no throttling message:\n" + text[-3000:])
+        check_all_ok(read_jsonl(out), rs, "limit lowered to 120 mid-run")
+        sm = json.load(open(summary))
+        check(sm["local_shortages"] > 0, "summary local_shortages %s" % sm.get("local_shortages"))
+        print("emfile: limit lowered to 120 under 400 probes: %d starts hit it, throttled, all %d ok" %
+              (sm["local_shortages"], len(rs)))
+
+
+PORT_RANGE = (40000, 40015)  # 16 local ports
+
+
+def t_ports(a, tmp):
+    """Out of local ports: 48 MX names (3 domains of 16) on one address,
+    probed each with its own connection (--probe-per-name), 40 at once
+    (--per-ip), from 16 local
+    ports: connect() fails with EADDRNOTAVAIL.  Only in a network namespace
+    of our own, where the port range is ours to shrink: the test re-runs
+    itself under unshare -n (root) or -rn (a user namespace)."""
+    if os.environ.get("MXS_FAULTS_NETNS") != "1":
+        env = dict(os.environ, MXS_FAULTS_NETNS="1")
+        inner = [sys.executable, os.path.abspath(__file__), "ports", "--mxscan", os.path.abspath(a.mxscan),
+                 "--fakemx", os.path.abspath(a.fakemx)]
+        for flags in (["-n"], ["-rn"]) if os.geteuid() == 0 else (["-rn"],):
+            p = subprocess.run(["unshare"] + flags + inner, env=env, timeout=300)
+            if p.returncode == 99:  # this kind of namespace is not allowed here: try the next
+                continue
+            check(p.returncode in (0, 77), "the run in the namespace failed (exit %d)" % p.returncode)
+            return p.returncode
+        print("SKIP: no network namespace of our own (not root, no user namespaces)")
+        return 77
+    try:
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as fp:
+            fp.write("%d %d\n" % PORT_RANGE)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("cannot set up the namespace: %s" % e)
+        sys.exit(99)
+    names = ["pmx%d.fault.test" % i for i in range(48)]
+    rs = [harness.row("ports%d.fault.test" % (i // 16), n, "127.3.9.9") for i, n in enumerate(names)]
+    with fleet_for(a, tmp, rs, delay_ms=300) as fl:
+        inp = harness.write_domains(os.path.join(tmp, "d.txt"), sorted({r.domain for r in rs}))
+        out, summary = os.path.join(tmp, "out.jsonl"), os.path.join(tmp, "summary.json")
+        p = subprocess.run(scan_cmd(a, fl, inp, ["--probe-per-name", "--per-ip", "40", "-o", out, "--summary", summary]),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        check(p.returncode == 0, "exit %d:\n%s" % (p.returncode, p.stderr[-3000:]))
+        recs = read_jsonl(out)
+        classes = collections.Counter(r["class"] for r in recs)
+        check(len(recs) == len(names) and classes == {"ok": len(names)},
+              "%d records, classes %s: our port shortage recorded?" % (len(recs), dict(classes)))
+        check(re.search(r"mxscan: our own shortage \((address not available|resource temporarily unavailable)\)",
+                        p.stderr), "no throttling message:\n" + p.stderr[-3000:])
+        sm = json.load(open(summary))
+        check(sm["local_shortages"] > 0, "summary local_shortages %s" % sm.get("local_shortages"))
+        print("ports: 48 connections to one address from %d local ports: %d starts hit the shortage, throttled, "
+              "all ok" % (PORT_RANGE[1] - PORT_RANGE[0] + 1, sm["local_shortages"]))
+    return 0
+
+
+CASES = {"dns-start": t_dns_start, "dns-restart": t_dns_restart, "dns-gone": t_dns_gone, "disk-full": t_disk_full,
+         "emfile": t_emfile, "ports": t_ports}
 
 
 def main():
