@@ -56,9 +56,8 @@ static void on_down_limit(uv_timer_t *t) {
   mxs_resolver_health_info_t hi;
   mxs_resolver_health(s->resolver, &hi);
   char lim[32];
-  static char why[400];
   fmt_secs(s->cfg->dns_down_limit_ms / 1000.0, lim, sizeof lim);
-  snprintf(why, sizeof why, "not finished: the resolver %.300s did not answer for %s", hi.servers, lim);
+  snprintf(s->dns_why, sizeof s->dns_why, "not finished: the resolver %.300s did not answer for %s", hi.servers, lim);
   size_t waiting = 0;
   for (domain_t *d = s->dns_head; d; d = d->dns_next) waiting += !d->finished;
   fprintf(s->err,
@@ -66,7 +65,7 @@ static void on_down_limit(uv_timer_t *t) {
           "for DNS are recorded as unfinished\n",
           hi.servers, lim, waiting);
   s->stats->dns_gave_up = 1;
-  scan_stop(s, 0, why);
+  scan_stop(s, 0, s->dns_why);
 }
 
 void scan_dns_on_health(void *arg) {

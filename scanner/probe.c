@@ -597,6 +597,7 @@ static void on_connect(uv_connect_t *req, int status) {
      * saw the connect finish (a reset at once).  That is a close before the
      * greeting, not a connect failure. */
     stage_done(p, &p->res->timings.connect);
+    trace(p, '*', "connected to %s port %d%s", p->ip, p->port, p->legacy ? " (legacy diagnostic retry)" : "");
     p->st = ST_BANNER;
     on_eof(p, status);
     return;

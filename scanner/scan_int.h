@@ -130,6 +130,7 @@ struct mxs_scan_s {
   uv_timer_t dns_timer;
   int dns_state;        /* mxs_resolver_state_t last seen */
   uint64_t dns_down_at; /* loop time the outage began */
+  char dns_why[400];    /* the detail of the records the down limit cuts short */
 };
 
 /* fanout.c */

@@ -500,6 +500,8 @@ def t_nopersist(a, tmp):
         srv.kill(signal.SIGKILL)
         srv.start()  # empty: what it acknowledged is gone
         _, se = p.communicate(timeout=180)
+        check(not re.search(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:", se),
+              "%s: sanitizer report:\n%s" % (fmt, se))
         check(p.returncode == 1, "%s: exit %d, want 1:\n%s" % (fmt, p.returncode, se))
         check("warning: this Redis has no persistence (appendonly no, no save points)" in se,
               "%s: no warning at start:\n%s" % (fmt, se))

@@ -69,6 +69,17 @@ def check(cond, what):
         raise Failed(what)
 
 
+SANITIZER = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
+
+
+def no_sanitizer(text, what):
+    """TEXT (an mxscan's stderr) has no sanitizer report: under ASan a run
+    that must exit 1 would otherwise hide one."""
+    m = SANITIZER.search(text or "")
+    check(not m, "%s: sanitizer report:\n%s" % (what, (text or "")[m.start():m.start() + 3000] if m else ""))
+    return text
+
+
 def rows(n, prefix="d"):
     """N domains, each with its own MX host and address (127.3.x.y)."""
     return [harness.row("%s%d.fault.test" % (prefix, i), "%smx%d.fault.test" % (prefix, i),
@@ -143,6 +154,7 @@ def t_dns_start(a, tmp):
         p = subprocess.run([a.mxscan, "scan", "--dns", server, "--dns-timeout", "0.5", "--dns-tries", "2", "-o", out,
                             doms], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
         took = time.monotonic() - t0
+        no_sanitizer(p.stderr, "--dns " + server)
         check(p.returncode == 2, "--dns %s: exit %d, want 2:\n%s" % (server, p.returncode, p.stderr))
         want = "mxscan: --dns %s: the resolver does not answer (%s): nothing was scanned" % (server, why)
         check(want in p.stderr, "--dns %s: stderr %r, want %r" % (server, p.stderr, want))
@@ -154,6 +166,7 @@ def t_dns_start(a, tmp):
     ref = RefusingDns()
     p = subprocess.run([a.mxscan, "scan", "-q", "--dns", ref.addr, "--dns-timeout", "0.5", "--dns-tries", "2", "-o", out,
                         doms], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    no_sanitizer(p.stderr, "a REFUSED resolver")
     check(p.returncode == 0, "a REFUSED resolver: exit %d, want 0:\n%s" % (p.returncode, p.stderr))
     recs = read_jsonl(out)
     check(sorted((r["domain"], r["class"]) for r in recs) == [("a.fault.test", "dns-servfail"),
@@ -177,7 +190,7 @@ def t_dns_restart(a, tmp):
         fl.restart_unbound()
         rc = p.wait(timeout=120)
         err.seek(0)
-        text = err.read()
+        text = no_sanitizer(err.read(), "the scan")
         check(rc == 0, "exit %d, want 0:\n%s" % (rc, text[-3000:]))
         recs = read_jsonl(out)
         by = collections.Counter(r["domain"] for r in recs)
@@ -215,7 +228,7 @@ def t_dns_gone(a, tmp):
         rc = p.wait(timeout=120)
         took = time.monotonic() - t_kill
         err.seek(0)
-        text = err.read()
+        text = no_sanitizer(err.read(), "the scan")
         check(rc == 1, "exit %d, want 1:\n%s" % (rc, text[-3000:]))
         # the limit (3 s) runs from the first held lookup; the probes in
         # flight then finish (0.5 s each here)
@@ -282,6 +295,7 @@ def t_disk_full(a, tmp):
         clean = os.path.join(tmp, "clean.jsonl")
         p = subprocess.run(scan_cmd(a, fl, inp, ["-q", "-o", clean]), stderr=subprocess.PIPE, universal_newlines=True,
                            timeout=120)
+        no_sanitizer(p.stderr, "the clean run")
         check(p.returncode == 0, "the clean run: exit %d:\n%s" % (p.returncode, p.stderr))
         want = record_keys(read_jsonl(clean))
         check(len(want) == len(rs), "the clean run has %d records" % len(want))
@@ -293,6 +307,7 @@ def t_disk_full(a, tmp):
             if p is None:
                 print("SKIP: cannot mount a tmpfs (not root, no user namespaces)")
                 return 77
+            no_sanitizer(p.stderr, "a full disk")
             check(p.returncode == 1, "%s on a full disk: exit %d, want 1:\n%s" % (fmt, p.returncode, p.stderr[-3000:]))
             path = os.path.join(tmp, name)
             msg = ("mxscan: writing %s: No space left on device: stopping the run; %s holds whole domains only"
@@ -309,6 +324,7 @@ def t_disk_full(a, tmp):
             # room again: --resume completes the file to a clean run's records
             p = subprocess.run(scan_cmd(a, fl, inp, ["-q", "--format", fmt, "-o", path, "--resume"]),
                                stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+            no_sanitizer(p.stderr, "--resume")
             check(p.returncode == 0, "%s --resume: exit %d:\n%s" % (fmt, p.returncode, p.stderr))
             final = record_keys(read_any(path))
             check(final == want, "%s: after --resume the file differs from a clean run: %d vs %d records, %s" %
@@ -320,7 +336,7 @@ def t_disk_full(a, tmp):
                              universal_newlines=True)
         p.stdout.read(100)
         p.stdout.close()
-        err = p.stderr.read()
+        err = no_sanitizer(p.stderr.read(), "a closed pipe")
         rc = p.wait(timeout=60)
         check(rc == 1 and "mxscan: writing standard output: Broken pipe: stopping the run" in err,
               "a closed pipe: exit %d, stderr:\n%s" % (rc, err[-2000:]))
@@ -351,6 +367,7 @@ def t_emfile(a, tmp):
                            pass_fds=inherited)
         for fd in inherited:
             os.close(fd)
+        no_sanitizer(p.stderr, "limit 200")
         check(p.returncode == 0, "limit 200, 90 inherited: exit %d:\n%s" % (p.returncode, p.stderr[-3000:]))
         m = re.search(r"mxscan: --concurrency 1000 exceeds the descriptor limit \(200, (\d+) already open\): using "
                       r"(\d+)", p.stderr)
@@ -367,7 +384,7 @@ def t_emfile(a, tmp):
         subprocess.run(["prlimit", "--pid", str(p.pid), "--nofile=120:120"], check=True)
         rc = p.wait(timeout=120)
         errf.seek(0)
-        text = errf.read()
+        text = no_sanitizer(errf.read(), "limit lowered")
         check(rc == 0, "limit lowered mid-run: exit %d:\n%s" % (rc, text[-3000:]))
         check(re.search(r"mxscan: our own shortage \(too many open files\) with \d+ probe\(s\) running: at most \d+ "
                         r"at once until it eases", text), "no throttling message:\n" + text[-3000:])
@@ -414,6 +431,7 @@ def t_ports(a, tmp):
         out, summary = os.path.join(tmp, "out.jsonl"), os.path.join(tmp, "summary.json")
         p = subprocess.run(scan_cmd(a, fl, inp, ["--probe-per-name", "--per-ip", "40", "-o", out, "--summary", summary]),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        no_sanitizer(p.stderr, "out of ports")
         check(p.returncode == 0, "exit %d:\n%s" % (p.returncode, p.stderr[-3000:]))
         recs = read_jsonl(out)
         classes = collections.Counter(r["class"] for r in recs)
