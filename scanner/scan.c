@@ -160,28 +160,6 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
 
 void scan_stop(mxs_scan_t *s, int deadline, const char *why) { stop_run(s, deadline, why); }
 
-static void on_output_failed(uv_timer_t *h) {
-  mxs_scan_t *s = h->data;
-  if (!s->stopping) stop_run(s, 1, "not finished: the output could not be written");
-}
-
-void scan_check_outputs(mxs_scan_t *s) {
-  for (size_t i = 0; i < s->nout; i++) {
-    const mxs_exporter_t *x = s->out[i];
-    if (!x->error || (s->out_failed & (1u << i))) continue;
-    s->out_failed |= 1u << i;
-    if (strcmp(x->target, "-") == 0)
-      fprintf(s->err, "mxscan: writing standard output: %s: stopping the run\n", strerror(-x->error));
-    else
-      fprintf(s->err,
-              "mxscan: writing %s: %s: stopping the run; %s holds whole domains only (the one being written was "
-              "cut off): make room and run again with --resume\n",
-              x->target, strerror(-x->error), x->target);
-    /* From the loop: this runs inside the writing of a domain's records. */
-    uv_timer_start(&s->out_timer, on_output_failed, 0, 0);
-  }
-}
-
 static void on_deadline(uv_timer_t *h) {
   mxs_scan_t *s = h->data;
   fprintf(s->err, "mxscan: --max-runtime reached: recording %zu unfinished domain(s)\n", s->domains_active);
@@ -375,7 +353,7 @@ mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *c, uv_loop_t *loop, mxs_t
 static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   const mxs_config_t *c = s->cfg;
   mxs_resolver_opts_t ro = mxs_scan_resolver_opts(c);
-  ro.hold_failures = 1; /* a dead resolver pauses the run (dnshealth.c) */
+  ro.hold_failures = 1; /* a dead resolver pauses the run (faults.c) */
   ro.on_health = scan_dns_on_health;
   ro.health_arg = s;
   scan_dns_init(s);
@@ -499,7 +477,7 @@ static rlim_t open_fds(void) {
 /* Raises the descriptor limit to the hard limit and fits the concurrency
  * under it: one descriptor per probe, plus those already open (a parent may
  * leave us some) and a reserve for the resolver, outputs and Redis.
- * Throttling beats failing with EMFILE (and throttle.c covers what changes
+ * Throttling beats failing with EMFILE (and faults.c covers what changes
  * during the run). */
 static int fit_concurrency(int wanted, FILE *err) {
   struct rlimit rl;
