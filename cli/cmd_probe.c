@@ -53,6 +53,8 @@ static const char probe_usage[] =
     "  --handshake-timeout S     seconds for the TLS handshake (default 30)\n"
     "  --dns-timeout S           seconds per DNS try (default 2)\n"
     "  --dns-tries N             DNS tries per query (default 3)\n"
+    "  --sni mx|none             send each MX name as SNI (default), or none, as\n"
+    "                            stock Postfix and Exim clients do\n"
     "\n"
     "Exit status: 0 every record is ok, 3 at least one is not, 2 usage error\n"
     "(including --mx/--ip naming nothing of DOMAIN), 1 the probe could not run\n"
@@ -71,6 +73,7 @@ enum {
   OPT_T_HANDSHAKE,
   OPT_T_DNS,
   OPT_DNS_TRIES,
+  OPT_SNI,
   OPT_MX,
   OPT_IP,
   OPT_JSON,
@@ -91,6 +94,7 @@ static const struct option probe_opts[] = {
     {"handshake-timeout", required_argument, 0, OPT_T_HANDSHAKE},
     {"dns-timeout", required_argument, 0, OPT_T_DNS},
     {"dns-tries", required_argument, 0, OPT_DNS_TRIES},
+    {"sni", required_argument, 0, OPT_SNI},
     {"mx", required_argument, 0, OPT_MX},
     {"ip", required_argument, 0, OPT_IP},
     {"json", no_argument, 0, OPT_JSON},
@@ -144,7 +148,8 @@ static int parse_probe_opt(int c, const char *opt, probe_opts_t *o) {
   case OPT_T_COMMAND:
   case OPT_T_HANDSHAKE:
   case OPT_T_DNS:
-  case OPT_DNS_TRIES: /* scan's own options: one table checks them (config.c) */
+  case OPT_DNS_TRIES:
+  case OPT_SNI: /* scan's own options: one table checks them (cli/options.c) */
     return mxs_config_set(cfg, probe_opts[c - OPT_DNS].name, optarg, stderr);
   case OPT_MX: return parse_name(opt, optarg, o->only_mx, sizeof o->only_mx);
   case OPT_IP: return parse_ip(optarg, o);
@@ -250,8 +255,8 @@ static int item_connect(mxs_pitem_t *it, int legacy) {
   t->used = 1;
   t->t0_ns = uv_hrtime();
   transcript_add(t, '*', "connecting to %s port %d", it->ip, cfg->port);
-  int rc =
-      mxs_probe_start(&it->env, it->ip, cfg->port, it->mx->host, legacy, legacy ? on_legacy_done : on_probe_done, it);
+  int rc = mxs_probe_start(&it->env, it->ip, cfg->port, cfg->sni_none ? NULL : it->mx->host, legacy,
+                           legacy ? on_legacy_done : on_probe_done, it);
   if (rc < 0) {
     transcript_add(t, '*', "could not start the connection: %s", uv_strerror(rc));
     it->cur = NULL;

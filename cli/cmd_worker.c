@@ -43,10 +43,11 @@ static int make_source(void *arg, uv_loop_t *loop, mxs_source_t **out, char *err
   mxs_redis_source_opts_t o = {c->redis_url, c->redis_prefix, c->redis_run, w->worker, c->claim_idle_ms, c->follow};
   mxs_source_t *jobs;
   if (mxs_redis_source_open(loop, &o, &jobs, err, errlen) < 0) return -1;
-  /* --probe-per-name probes each (address, name): publish() cannot tell
-   * the names apart, so such a run keeps probe-once per worker. */
-  mxs_redis_hooks_opts_t h = {c->redis_url,    c->redis_prefix, c->redis_run,       w->worker,
-                              claim_ttl_ms(c), 86400,           !c->probe_per_name, c->provider_rate};
+  /* Claims and verdicts are keyed by the target (the address, or the
+   * address and its SNI name: scanner/scan.h), so name probes and
+   * --probe-per-name are shared by the workers too. */
+  mxs_redis_hooks_opts_t h = {c->redis_url,    c->redis_prefix, c->redis_run, w->worker, claim_ttl_ms(c), 86400, 1,
+                              c->provider_rate};
   return mxs_redis_hooks_wrap(loop, &h, jobs, out, err, errlen);
 }
 

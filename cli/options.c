@@ -24,7 +24,20 @@
 
 /* K_SECS/K_SECS0: a duration (K_SECS above 0); K_RATE: per second, "N/m"
  * and "N/h" accepted; K_COUNT: a large whole number. */
-typedef enum { K_STR, K_INT, K_SECS, K_SECS0, K_RATE, K_COUNT, K_RATIO, K_FLAG, K_NOFLAG, K_FORMAT, K_CLASSES } kind_t;
+typedef enum {
+  K_STR,
+  K_INT,
+  K_SECS,
+  K_SECS0,
+  K_RATE,
+  K_COUNT,
+  K_RATIO,
+  K_FLAG,
+  K_NOFLAG,
+  K_FORMAT,
+  K_SNI,
+  K_CLASSES
+} kind_t;
 
 typedef struct {
   const char *name; /* --name; the file key is the same with '_' for '-' */
@@ -53,6 +66,10 @@ static const opt_t opts[] = {
      "event loops that probe, this thread's and N-1 more (the number of cores)"},
     {"probe-per-name", 0, "scan", K_FLAG, F(probe_per_name), 0, 0, NULL,
      "probe each (MX name, address), not each address once"},
+    {"sni", 0, "scan", K_SNI, F(sni_none), 0, 0, "mx|none",
+     "server name sent in the TLS handshake: the MX name, or none as stock Postfix and Exim (mx)"},
+    {"sni-probes-per-address", 0, "scan", K_INT, F(sni_probes_per_address), 0, 1000000, "N",
+     "at most N extra probes per address for names its certificate does not cover (0: no cap)"},
     {"no-diag", 0, "scan", K_NOFLAG, F(legacy_retry), 0, 0, NULL, "no legacy diagnostic retry after a TLS failure"},
     {"connect-timeout", 0, "scan", K_SECS, F(connect_timeout_ms), 0, 0, "S", "TCP connect timeout (10)"},
     {"banner-timeout", 0, "scan", K_SECS, F(banner_timeout_ms), 0, 0, "S",
@@ -219,6 +236,10 @@ static int set_value(mxs_config_t *c, const opt_t *o, const char *value, int fro
     if (from_file && !(value = own(c, value))) return snprintf(why, wl, "out of memory"), -1;
     *(const char **)field = value;
     if (o->off == F(output)) c->output_given = 1;
+    return 0;
+  case K_SNI:
+    if (strcmp(value, "mx") && strcmp(value, "none")) return snprintf(why, wl, "'%s' is not mx or none", value), -1;
+    *(int *)field = strcmp(value, "none") == 0;
     return 0;
   case K_INT:
     if (parse_number(value, (double)o->lo, (double)o->hi, &d) < 0 || d != (double)(long)d)

@@ -339,25 +339,25 @@ static void on_beat(uv_timer_t *t) {
 
 /* ---- the hooks --------------------------------------------------------- */
 
-static void hk_claim(void *arg, void *handle, const char *ip, const char *sni) {
+static void hk_claim(void *arg, void *handle, const char *key, const char *sni) {
   hk_t *h = arg;
-  (void)sni; /* one probe per address: the first MX name is the SNI, as in a single scan */
+  (void)sni; /* in KEY when it selects the probe; an address's own probe sends its first name */
   req_t *r = req_new(h, R_CLAIM, handle);
   if (!r) { /* cannot even ask: probing it here is always correct */
-    logh(h, ip, "out of memory: probing without a claim");
+    logh(h, key, "out of memory: probing without a claim");
     mxs_scan_claim_done(handle, NULL); /* later than the call would be better; this is a dying process */
     return;
   }
-  snprintf(r->k1, sizeof r->k1, "%sip:%s", h->k_base, ip);
-  snprintf(r->k2, sizeof r->k2, "%sverdict:%s", h->k_base, ip);
+  snprintf(r->k1, sizeof r->k1, "%sip:%s", h->k_base, key);
+  snprintf(r->k2, sizeof r->k2, "%sverdict:%s", h->k_base, key);
   r->give_up = r->due + h->max_wait_ms;
   flush(h);
 }
 
-static void hk_publish(void *arg, const char *ip, const mxs_verdict_t *v) {
+static void hk_publish(void *arg, const char *tkey, const mxs_verdict_t *v) {
   hk_t *h = arg;
   char key[400];
-  snprintf(key, sizeof key, "%sip:%s", h->k_base, ip);
+  snprintf(key, sizeof key, "%sip:%s", h->k_base, tkey);
   if (!mxs_table_del(&h->owned, key)) return; /* not a claim of ours */
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
@@ -367,7 +367,7 @@ static void hk_publish(void *arg, const char *ip, const mxs_verdict_t *v) {
   req_t *r = req_new(h, drop ? R_DROP : R_PUBLISH, NULL);
   if (r) {
     snprintf(r->k1, sizeof r->k1, "%s", key);
-    snprintf(r->k2, sizeof r->k2, "%sverdict:%s", h->k_base, ip);
+    snprintf(r->k2, sizeof r->k2, "%sverdict:%s", h->k_base, tkey);
     if (!drop) { /* the buffer moves into the request */
       r->len = sb.size;
       r->data = msgpack_sbuffer_release(&sb);
@@ -489,7 +489,7 @@ static int hk_setup(hk_t *h, const mxs_redis_hooks_opts_t *o, char *err, size_t 
   h->max_wait_ms = (uint64_t)h->ttl_ms * 10 > 300000 ? (uint64_t)h->ttl_ms * 10 : 300000;
   snprintf(h->vttl_s, sizeof h->vttl_s, "%d", o->verdict_ttl_s > 0 ? o->verdict_ttl_s : 86400);
   snprintf(h->rate_s, sizeof h->rate_s, "%.6g", o->provider_rate);
-  snprintf(h->burst_s, sizeof h->burst_s, "%.6g", o->provider_rate > 1 ? o->provider_rate : 1.0);
+  snprintf(h->burst_s, sizeof h->burst_s, "%.6g", 1.0); /* paced, as queue/sched.c: no burst */
   for (int i = 0; i < SC_COUNT; i++) {
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)scripts[i], strlen(scripts[i]), md);

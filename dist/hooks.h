@@ -13,7 +13,7 @@
  * probes the address.
  *
  * Politeness: a token bucket per provider, P:run:ID:bucket:PROVIDER, in a
- * script (rate provider_rate per second, burst max(1, rate)), asked before
+ * script (rate provider_rate per second, burst 1: paced), asked before
  * every connection; it answers 0 or the milliseconds to wait.  No hook at
  * all when provider_rate is 0.
  *

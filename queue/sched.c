@@ -6,6 +6,10 @@
 
 #define SCAN_WINDOW 64 /* queued items examined per provider per pop */
 #define MIN_FACTOR  (1.0 / 16)
+/* Refill at 99 % of the rate: a start lands late by the timer's and the
+ * network's jitter, never early, so the gaps a server sees between our
+ * connections stay above 1/rate s (sched.h). */
+#define PACE 0.99
 
 struct mxs_sched_provider_s {
   char *name;
@@ -17,6 +21,8 @@ struct mxs_sched_provider_s {
   uint64_t calm_until;
   struct mxs_sched_provider_s *rnext;
   int in_ring;
+  struct mxs_sched_provider_s *idle_next; /* in s->idle_head */
+  int idle;
 };
 
 struct mxs_sched_ip_s {
@@ -34,8 +40,8 @@ void mxs_sched_init(mxs_sched_t *s, const mxs_sched_opts_t *o, uint64_t now_ms) 
   if (s->o.per_ip < 1) s->o.per_ip = 1;
   if (s->o.per_provider < 1) s->o.per_provider = 1;
   if (s->o.calm_ms <= 0) s->o.calm_ms = 60000;
-  /* a burst of one second's worth: smooth, but no slow start */
-  mxs_bucket_init(&s->bucket, o->rate, o->rate > 1 ? o->rate : 1, now_ms);
+  mxs_bucket_init(&s->bucket, o->rate * PACE, 1, now_ms); /* paced: one at once, then one per 1/rate s */
+  s->idle_tail = &s->idle_head;
   mxs_table_init(&s->providers);
   mxs_table_init(&s->ips);
 }
@@ -62,6 +68,8 @@ void mxs_sched_free(mxs_sched_t *s) {
   mxs_table_free(&s->providers);
   mxs_table_free(&s->ips);
   s->ring = NULL;
+  s->idle_head = NULL;
+  s->idle_tail = &s->idle_head;
 }
 
 static mxs_sched_provider_t *get_provider(mxs_sched_t *s, const char *name, uint64_t now_ms) {
@@ -75,8 +83,7 @@ static mxs_sched_provider_t *get_provider(mxs_sched_t *s, const char *name, uint
   }
   p->tail = &p->head;
   p->factor = 1.0;
-  double r = s->o.provider_rate;
-  mxs_bucket_init(&p->bucket, r, r > 1 ? r : 1, now_ms);
+  mxs_bucket_init(&p->bucket, s->o.provider_rate * PACE, 1, now_ms);
   return p;
 }
 
@@ -99,9 +106,35 @@ static void release(mxs_sched_t *s, mxs_sched_provider_t *p, mxs_sched_ip_t *ip,
     mxs_table_del(&s->ips, ip->addr);
     free_ip(NULL, NULL, ip);
   }
-  if (p->refs == 0 && p->factor >= 1.0 && !p->in_ring) {
-    mxs_table_del(&s->providers, p->name);
-    free_provider(NULL, NULL, p);
+  if (p->refs == 0 && p->factor >= 1.0 && !p->in_ring && !p->idle) {
+    if (mxs_bucket_wait_ms(&p->bucket, now_ms) == 0) {
+      mxs_table_del(&s->providers, p->name);
+      free_provider(NULL, NULL, p);
+      return;
+    }
+    /* a token is still due: keep the bucket until it is full */
+    p->idle = 1;
+    p->idle_next = NULL;
+    *s->idle_tail = p;
+    s->idle_tail = &p->idle_next;
+  }
+}
+
+/* Drops the idle providers whose bucket has refilled (oldest first: a
+ * bucket refills in 1/rate s, so the queue is in the order they come due),
+ * and unlinks those that got work again. */
+static void sweep_idle(mxs_sched_t *s, uint64_t now_ms) {
+  mxs_sched_provider_t *p;
+  while ((p = s->idle_head)) {
+    int busy = p->refs > 0 || p->in_ring || p->factor < 1.0;
+    if (!busy && mxs_bucket_wait_ms(&p->bucket, now_ms) > 0) return;
+    s->idle_head = p->idle_next;
+    if (!s->idle_head) s->idle_tail = &s->idle_head;
+    p->idle = 0;
+    if (!busy) {
+      mxs_table_del(&s->providers, p->name);
+      free_provider(NULL, NULL, p);
+    }
   }
 }
 
@@ -219,7 +252,7 @@ mxs_sched_item_t *mxs_sched_pop(mxs_sched_t *s, uint64_t now_ms, uint64_t *wake_
 
 static void set_factor(mxs_sched_t *s, mxs_sched_provider_t *p, double f, uint64_t now_ms) {
   p->factor = f;
-  if (s->o.provider_rate > 0) mxs_bucket_set_rate(&p->bucket, s->o.provider_rate * f, now_ms);
+  if (s->o.provider_rate > 0) mxs_bucket_set_rate(&p->bucket, s->o.provider_rate * f * PACE, now_ms);
 }
 
 void mxs_sched_done(mxs_sched_t *s, mxs_sched_item_t *it, int ok, uint64_t now_ms) {
@@ -235,6 +268,7 @@ void mxs_sched_done(mxs_sched_t *s, mxs_sched_item_t *it, int ok, uint64_t now_m
     p->calm_until = now_ms + (uint64_t)s->o.calm_ms;
   }
   release(s, p, ip, now_ms);
+  sweep_idle(s, now_ms);
 }
 
 void mxs_sched_set_concurrency(mxs_sched_t *s, int concurrency) {

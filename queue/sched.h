@@ -14,6 +14,13 @@
  * A 421 from a provider halves its allowance (down to 1/16) for a calm
  * period; each calm period without another 421 doubles it back.
  *
+ * The buckets pace rather than burst: one token saved at most, refilled at
+ * 99 % of the rate, so starts are at least 1/(0.99 rate) s apart and no
+ * one-second window (as the provider counts, a few ms of jitter included)
+ * ever sees more than `rate` new connections.  A provider's bucket outlives
+ * its last probe until it is full again, so a provider that comes back
+ * does not get a fresh token early.
+ *
  * Pure: the clock is passed in, so tests run it on simulated time.
  */
 #ifndef MXS_SCHED_H
@@ -52,6 +59,9 @@ typedef struct {
   mxs_table_t providers;      /* name -> mxs_sched_provider_t */
   mxs_table_t ips;            /* address -> mxs_sched_ip_t */
   mxs_sched_provider_t *ring; /* providers with queued items, circular */
+  /* Providers with nothing queued or running whose bucket is still
+   * refilling, oldest first: dropped once full (see release). */
+  mxs_sched_provider_t *idle_head, **idle_tail;
   size_t queued, active;
 } mxs_sched_t;
 

@@ -133,9 +133,15 @@ static void j_bool(mxs_encoder_t *e, int v) {
   put(j, v ? "true" : "false", v ? 4 : 5);
 }
 
+static void j_nil(mxs_encoder_t *e) {
+  mxs_json_encoder_t *j = (mxs_json_encoder_t *)e;
+  sep(j);
+  put(j, "null", 4);
+}
+
 void mxs_json_encoder_init(mxs_json_encoder_t *j) {
   memset(j, 0, sizeof *j);
-  j->base = (mxs_encoder_t){j_map, j_array, j_end, j_key, j_str, j_int, j_bool};
+  j->base = (mxs_encoder_t){j_map, j_array, j_end, j_key, j_str, j_int, j_bool, j_nil};
 }
 
 void mxs_json_encoder_reset(mxs_json_encoder_t *j) {

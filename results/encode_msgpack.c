@@ -24,9 +24,11 @@ static void m_bool(mxs_encoder_t *e, int v) {
     msgpack_pack_false(&M(e)->pk);
 }
 
+static void m_nil(mxs_encoder_t *e) { msgpack_pack_nil(&M(e)->pk); }
+
 void mxs_msgpack_encoder_init(mxs_msgpack_encoder_t *m) {
   memset(m, 0, sizeof *m);
-  m->base = (mxs_encoder_t){m_map, m_array, m_end, m_str, m_str, m_int, m_bool};
+  m->base = (mxs_encoder_t){m_map, m_array, m_end, m_str, m_str, m_int, m_bool, m_nil};
   msgpack_sbuffer_init(&m->sbuf);
   msgpack_packer_init(&m->pk, &m->sbuf, msgpack_sbuffer_write);
 }

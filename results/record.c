@@ -86,7 +86,7 @@ static size_t count_fields(const mxs_record_t *r) {
   if (r->banner) n++;
   if (r->has_ehlo) n++;
   if (r->tls_version) n += 3;
-  if (r->cert) n += 2;
+  if (r->cert) n += 3;
   if (r->diag) n++;
   if (r->timings) n += 2;
   if (r->unfinished) n++;
@@ -126,6 +126,11 @@ void mxs_record_encode(const mxs_record_t *r, mxs_encoder_t *e) {
     encode_cert(e, r->cert);
     e->key(e, "cert_errors");
     encode_cert_errors(e, r->cert_errors);
+    e->key(e, "sni");
+    if (r->sni)
+      e->str(e, r->sni);
+    else
+      e->nil(e);
   }
   if (r->diag) {
     e->key(e, "diag");

@@ -74,6 +74,9 @@ typedef struct {
   const mxs_timings_t *timings; /* NULL: no connection tried */
   int attempts;
   int unfinished; /* the run ended (--max-runtime, a signal) before this probe did */
+  /* The server name sent in the probe whose certificate the record reports
+   * (written with `cert`; NULL: none was sent, written as null). */
+  const char *sni;
 } mxs_record_t;
 
 /* An encoder: a structured-output sink (JSON text, msgpack, ...).  Maps and
@@ -88,6 +91,7 @@ struct mxs_encoder_s {
   void (*str)(mxs_encoder_t *e, const char *s);
   void (*integer)(mxs_encoder_t *e, int64_t v);
   void (*boolean)(mxs_encoder_t *e, int v);
+  void (*nil)(mxs_encoder_t *e); /* JSON null, msgpack nil */
 };
 
 /* A key and its string value (NULL written as ""), a key and an integer:

@@ -32,6 +32,8 @@ typedef struct {
   int concurrency;             /* --concurrency */
   int per_ip;                  /* --per-ip */
   int probe_per_name;          /* --probe-per-name */
+  int sni_none;                /* --sni none: send no SNI (0: the MX name, the default) */
+  int sni_probes_per_address;  /* --sni-probes-per-address N: name probes per address, 0 = no cap */
   int legacy_retry;            /* diagnostic retry on TLS failure (--no-diag turns off) */
   int connect_timeout_ms;      /* --connect-timeout (seconds on the command line) */
   int banner_timeout_ms;       /* --banner-timeout */

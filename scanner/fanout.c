@@ -151,6 +151,125 @@ void scan_emit_dns_record(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, i
 
 /* ---- targets ----------------------------------------------------------- */
 
+/* ---- names on a shared address ----------------------------------------- */
+
+static target_t *new_target(mxs_scan_t *s, const char *key, const char *ip, const char *sni, const char *provider);
+static void claim_or_queue(mxs_scan_t *s, target_t *t);
+
+/* The name reached the server: the probe got as far as the ClientHello,
+ * so the outcome may depend on it (certificate, alert, TLS settings). */
+static int sni_reached(const mxs_probe_result_t *r) {
+  return r && r->stage && (r->tls_done || strcmp(r->stage, "tls") == 0);
+}
+
+/* A done probe of the address whose certificate is valid for NAME: the
+ * address's own first, then its name probes; NULL when none. */
+static target_t *covering(target_t *a, const char *name) {
+  for (target_t *t = a; t; t = t == a ? a->names : t->next_name) {
+    const mxs_probe_result_t *r = t->st == T_DONE ? t->v.res : NULL;
+    if (r && r->tls_done && r->cert && mxs_cert_matches_host(r->cert, name)) return t;
+  }
+  return NULL;
+}
+
+/* Which probe a record of (address A, MX name) reports: A's own when the
+ * name never reached the server or a retained certificate covers it,
+ * else the name's own probe (made here, through the same limits).  No
+ * shortcut guesses that a server ignores SNI: a host serves its default
+ * certificate to customers without one of their own and a real one to the
+ * next, so every uncovered name gets its probe unless the operator capped
+ * them (--sni-probes-per-address): then it reuses the address's latest.
+ * NULL: park the job on A until a name probe in flight is done (at most
+ * --per-ip of them run at once per address anyway). */
+static target_t *route(mxs_scan_t *s, target_t *a, const char *name) {
+  if (a->addr || a->st != T_DONE || s->cfg->probe_per_name || s->cfg->sni_none) return a;
+  const mxs_probe_result_t *r = a->v.res; /* its SNI: another machine's first name, in a distributed run */
+  if (!sni_reached(r) || (r->sni && strcmp(r->sni, name) == 0)) return a;
+  target_t *c = covering(a, name);
+  if (c) return c;
+  char key[512];
+  snprintf(key, sizeof key, "%s|%s", a->ip, name);
+  target_t *n = mxs_table_get(&s->targets, key);
+  if (n) return n;
+  int cap = s->cfg->sni_probes_per_address;
+  if (cap > 0 && a->nnames >= cap) return a->latest ? a->latest : a;
+  if (a->names_running >= s->cfg->per_ip) return NULL;
+  if (!(n = new_target(s, key, a->ip, name, a->provider))) return a; /* out of memory: the address's answer */
+  n->addr = a;
+  n->next_name = a->names;
+  a->names = n;
+  a->nnames++;
+  a->names_running++;
+  claim_or_queue(s, n);
+  return n;
+}
+
+/* J waits for T, or is ready when T is done; T NULL: J is parked on A.
+ * COUNTED: J is already among its domain's outstanding records (it
+ * waited on another target). */
+static void attach(target_t *a, target_t *t, job_t *j, int counted) {
+  if (t && t->st == T_DONE) {
+    j->t = t;
+    domain_ready(j->d, j);
+    if (counted) scan_domain_release(j->d);
+    return;
+  }
+  if (!counted) j->d->outstanding++;
+  j->next = NULL;
+  if (!t) {
+    *a->ptail = j;
+    a->ptail = &j->next;
+    return;
+  }
+  *t->wtail = j;
+  t->wtail = &j->next;
+}
+
+/* A name probe N of address A is done: the jobs parked on A that its
+ * certificate covers report it; then the next parked names get probes of
+ * their own, as many as may run.  When the run is stopping, every parked
+ * job takes A's latest result instead of a new probe. */
+static void unpark(mxs_scan_t *s, target_t *a, target_t *n) {
+  const mxs_probe_result_t *r = n->v.res;
+  int covers = r && r->tls_done && r->cert;
+  job_t *j = a->parked, *keep = NULL, **ktail = &keep;
+  a->parked = NULL;
+  a->ptail = &a->parked;
+  while (j) {
+    job_t *next = j->next;
+    if (s->stopping || (covers && mxs_cert_matches_host(r->cert, j->mx))) {
+      attach(a, s->stopping ? a->latest : n, j, 1);
+    } else {
+      j->next = NULL;
+      *ktail = j;
+      ktail = &j->next;
+    }
+    j = next;
+  }
+  /* the rest, in order: each is routed again (a probe for its name, one
+   * already made, or parked again behind the probes now in flight) */
+  for (j = keep; j;) {
+    job_t *next = j->next;
+    attach(a, route(s, a, j->mx), j, 1);
+    j = next;
+  }
+}
+
+/* A name probe is done: count the addresses that chose their certificate
+ * by name (another certificate than the address's own probe got), and
+ * let the parked jobs go on. */
+static void name_probe_done(mxs_scan_t *s, target_t *n) {
+  target_t *a = n->addr;
+  a->latest = n;
+  a->names_running--;
+  const mxs_probe_result_t *r = n->v.res, *ar = a->v.res;
+  if (!a->chose_by_name && r && r->cert && (!ar || !ar->cert || strcmp(ar->cert->info.sha256, r->cert->info.sha256))) {
+    a->chose_by_name = 1;
+    s->stats->sni_addresses++;
+  }
+  unpark(s, a, n);
+}
+
 /* Writes the records of every job waiting on T.  ACTIVE: T held a
  * scheduler slot (it ran), as opposed to being abandoned from the queue. */
 static void target_complete(target_t *t, int active) {
@@ -160,17 +279,17 @@ static void target_complete(target_t *t, int active) {
   if (t->v.res && t->attempts > 0) t->v.res->attempts = t->attempts; /* not for a verdict taken from another machine */
   if (active) mxs_sched_done(&s->sched, &t->item, 1, uv_now(&s->loop));
   const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
-  if (t->claimed && h && h->publish && t->v.res) h->publish(h->arg, t->ip, &t->v);
+  if (t->claimed && h && h->publish && t->v.res) h->publish(h->arg, t->key, &t->v);
   job_t *j = t->waiters;
   t->waiters = NULL;
   t->wtail = &t->waiters;
   while (j) {
     job_t *next = j->next;
-    j->t = t;
-    domain_ready(j->d, j);
-    scan_domain_release(j->d);
+    /* s->stopping: the run takes no new work, so no new name probes */
+    attach(t, s->stopping ? t : route(s, t, j->mx), j, 1);
     j = next;
   }
+  if (t->addr) name_probe_done(s, t);
   scan_pump_probes(s);
 }
 
@@ -274,7 +393,7 @@ static void start_target(mxs_scan_t *s, target_t *t) {
     return;
   }
   t->st = T_RUNNING;
-  t->attempts++;
+  if (t->attempts++ == 0 && t->addr) s->stats->sni_probes++;
   int rc = launch(s, t, 0, on_probe_done);
   if (rc < 0) {
     mxs_verdict_set_error(&t->v, rc);
@@ -336,6 +455,39 @@ void mxs_scan_permit_done(void *handle, uint64_t wait_ms) {
   scan_pump_probes(s);
 }
 
+/* A new target under KEY (table-owned), probed at IP with SNI (NULL: none). */
+static target_t *new_target(mxs_scan_t *s, const char *key, const char *ip, const char *sni, const char *provider) {
+  target_t *t = calloc(1, sizeof *t);
+  if (!t || (sni && !(t->sni = strdup(sni))) || !(t->key = strdup(key)) || !(t->provider = strdup(provider)) ||
+      mxs_table_put(&s->targets, key, t) < 0) {
+    if (t) {
+      free(t->sni);
+      free(t->key);
+      free(t->provider);
+    }
+    free(t);
+    return NULL;
+  }
+  t->scan = s;
+  snprintf(t->ip, sizeof t->ip, "%s", ip);
+  t->wtail = &t->waiters;
+  t->ptail = &t->parked;
+  t->latest = t;
+  return t;
+}
+
+/* Probe-once across machines: ask who probes T; else queue it here. */
+static void claim_or_queue(mxs_scan_t *s, target_t *t) {
+  const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
+  if (h && h->claim) {
+    t->st = T_CLAIMING;
+    h->claim(h->arg, t, t->key, t->sni);
+  } else if (queue_target(s, t, uv_now(&s->loop)) < 0) {
+    mxs_verdict_set_error(&t->v, -ENOMEM); /* recorded, not lost */
+    target_complete(t, 0);
+  }
+}
+
 int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip) {
   char key[512];
   if (s->cfg->probe_per_name)
@@ -343,27 +495,12 @@ int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implic
   else
     snprintf(key, sizeof key, "%s", ip);
   target_t *t = mxs_table_get(&s->targets, key);
-  if (!t) {
-    t = calloc(1, sizeof *t);
-    if (!t || !(t->sni = strdup(mx->host)) || !(t->provider = sched_provider(s, mx->host)) ||
-        mxs_table_put(&s->targets, key, t) < 0) {
-      if (t) {
-        free(t->sni);
-        free(t->provider);
-      }
-      free(t);
-      return -ENOMEM;
-    }
-    t->scan = s;
-    snprintf(t->ip, sizeof t->ip, "%s", ip);
-    t->wtail = &t->waiters;
-    const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
-    if (h && h->claim) { /* probe-once across machines: ask who probes it */
-      t->st = T_CLAIMING;
-      h->claim(h->arg, t, ip, t->sni);
-    } else if (queue_target(s, t, uv_now(&s->loop)) < 0) {
-      return -ENOMEM; /* stays in the table with no waiters: harmless */
-    }
+  int fresh = !t;
+  if (fresh) {
+    char *provider = sched_provider(s, mx->host);
+    t = provider ? new_target(s, key, ip, s->cfg->sni_none ? NULL : mx->host, provider) : NULL;
+    free(provider);
+    if (!t) return -ENOMEM;
   }
   job_t *j = calloc(1, sizeof *j);
   if (!j || !(j->mx = strdup(mx->host))) {
@@ -374,14 +511,10 @@ int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implic
   j->seq = d->next_seq++;
   j->pref = mx->pref;
   j->implicit = implicit;
-  if (t->st == T_DONE) { /* probed earlier in the run: the answer is known */
-    j->t = t;
-    domain_ready(d, j);
-    return 0;
-  }
-  d->outstanding++;
-  *t->wtail = j;
-  t->wtail = &j->next;
+  /* probed earlier in the run: the answer is known, or a name probe of
+   * its own is due */
+  attach(t, route(s, t, j->mx), j, 0);
+  if (fresh) claim_or_queue(s, t);
   return 0;
 }
 
@@ -392,6 +525,7 @@ void scan_free_target(void *arg, const char *key, void *val) {
   mxs_verdict_free(&t->v);
   mxs_probe_result_free(t->last);
   free(t->sni);
+  free(t->key);
   free(t->provider);
   free(t);
 }

@@ -106,6 +106,7 @@ void mxs_probe_result_free(mxs_probe_result_t *r) {
   for (size_t i = 0; i < r->nehlo; i++) free(r->ehlo[i]);
   free(r->ehlo);
   mxs_cert_free(r->cert);
+  free(r->sni);
   free(r);
 }
 
@@ -351,7 +352,7 @@ static void start_handshake(probe_t *p, size_t leftover) {
     return;
   }
   arm(p, ST_HANDSHAKE, p->env->handshake_timeout_ms);
-  trace(p, 'T', "starting TLS handshake: SNI %s, %s", p->sni,
+  trace(p, 'T', "starting TLS handshake: SNI %s, %s", *p->sni ? p->sni : "(none)",
         p->legacy ? "TLS 1.0 and up, OpenSSL security level 0 (legacy diagnostic)"
                   : "TLS 1.2 and up, OpenSSL security level 2 (modern sender)");
   mxs_tls_handshake(p->tls); /* produces the ClientHello */
@@ -635,6 +636,10 @@ static probe_t *probe_new(const mxs_probe_env_t *env, const char *ip, int port, 
   p->res = calloc(1, sizeof *p->res);
   p->rd = mxs_smtp_reader_new();
   p->sni = strdup(sni ? sni : "");
+  if (p->res && sni && *sni && !(p->res->sni = strdup(sni))) {
+    free(p->res);
+    p->res = NULL;
+  }
   if (!p->res || !p->rd || !p->sni) {
     free(p->res);
     mxs_smtp_reader_free(p->rd);

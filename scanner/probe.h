@@ -68,6 +68,7 @@ typedef struct {
   int attempts;
   int local_error; /* our side lacked a resource (EMFILE, no free port): not the peer's doing */
   int unfinished;  /* cut short by mxs_probe_cancel (run deadline), not by the peer */
+  char *sni;       /* owned; the server name the probe sent, NULL: none */
 } mxs_probe_result_t;
 
 typedef struct probe_s mxs_probe_t;

@@ -46,13 +46,16 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
 
 typedef struct mxs_scan_hooks_s {
   void *arg;
-  /* A new address: may this machine probe it?  Answer with
-   * mxs_scan_claim_done: NULL to probe it here, or the verdict another
-   * machine published for it (moved into the scan). */
-  void (*claim)(void *arg, void *handle, const char *ip, const char *sni);
-  /* The verdict of an address this machine claimed and probed, for the
+  /* A new target: may this machine probe it?  KEY names it for every
+   * machine: the address ("192.0.2.1"), or the address and the name sent
+   * as SNI ("192.0.2.1|mx.example.com") for a name probe of a shared
+   * address and under --probe-per-name.  Answer with mxs_scan_claim_done:
+   * NULL to probe it here, or the verdict another machine published for it
+   * (moved into the scan). */
+  void (*claim)(void *arg, void *handle, const char *key, const char *sni);
+  /* The verdict of a target this machine claimed and probed, for the
    * others (V borrowed for the call). */
-  void (*publish)(void *arg, const char *ip, const mxs_verdict_t *v);
+  void (*publish)(void *arg, const char *key, const mxs_verdict_t *v);
   /* A connection to PROVIDER is about to start: answer with
    * mxs_scan_permit_done and the milliseconds to wait (0: go now). */
   void (*permit)(void *arg, void *handle, const char *provider);

@@ -65,7 +65,13 @@ typedef struct job_s {
 
 typedef enum { T_CLAIMING, T_QUEUED, T_PERMIT, T_RUNNING, T_DONE } tstate_t;
 
-/* One address (or address + name) to probe, and its result once known. */
+/* One address (or address + name) to probe, and its result once known.
+ *
+ * An address's own target is probed with the first MX name seen for it as
+ * SNI (or none, --sni none).  A later name whose certificate that probe did
+ * not retain gets a name target of its own (NAME set below): the same
+ * address probed with that name as SNI, through the same limits, because a
+ * shared-hosting server chooses its certificate by the name it is sent. */
 typedef struct target_s {
   mxs_sched_item_t item; /* first: the scheduler hands items back */
   mxs_scan_t *scan;
@@ -76,9 +82,22 @@ typedef struct target_s {
   int claimed;              /* a distributed run: this machine probes it */
   char *provider;           /* owned; registrable domain of the MX: the limiter's key */
   char ip[64];
-  char *sni;
+  char *sni;       /* owned; the name sent in the handshake, NULL: none */
+  char *key;       /* owned; its key in the targets table (claims and verdicts too) */
   mxs_verdict_t v; /* the probe's result, refined with the legacy retry */
   job_t *waiters, **wtail;
+  /* Name probes (never with --probe-per-name or --sni none). */
+  struct target_s *addr;      /* a name target: its address's target; NULL: an address's own */
+  struct target_s *names;     /* an address's own: its name targets, newest first (borrowed: the table owns them) */
+  struct target_s *next_name; /* in addr->names */
+  struct target_s *latest;    /* an address's own: the probe of it done last (what names past the cap reuse) */
+  int nnames;                 /* name targets made for this address */
+  int names_running;          /* ... not done yet */
+  int chose_by_name;          /* a name target got another certificate than the address's own probe */
+  /* Jobs whose name no done probe of the address covers, waiting for the
+   * name probes in flight: the next certificate may cover them (a server
+   * that ignores SNI), which saves a connection per name. */
+  job_t *parked, **ptail;
 } target_t;
 
 struct mxs_scan_s {

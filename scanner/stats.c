@@ -25,6 +25,11 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
   if (s->unfinished)
     fprintf(fp, "%llu record(s) unfinished: the run ended before their probe did (\"unfinished\": true)\n",
             (unsigned long long)s->unfinished);
+  if (s->sni_probes)
+    fprintf(fp,
+            "%llu extra probe(s) for MX names an address's first certificate did not cover; %llu address(es) chose "
+            "their certificate by name\n",
+            (unsigned long long)s->sni_probes, (unsigned long long)s->sni_addresses);
   if (s->dns_outages)
     fprintf(fp, "the resolver stopped answering %u time(s), %.1f s in all%s\n", s->dns_outages,
             (double)s->dns_down_ms / 1000.0, s->dns_gave_up ? "; the run gave up on it (--dns-down-limit)" : "");
@@ -65,6 +70,8 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
           "  \"interrupted\": %s,\n  \"verify_cache\": {\"lookups\": %llu, \"hits\": %llu},\n",
           (unsigned long long)s->lines_rejected, (unsigned long long)s->write_errors, (unsigned long long)s->unfinished,
           s->interrupted ? "true" : "false", (unsigned long long)s->verify_lookups, (unsigned long long)s->verify_hits);
+  fprintf(fp, "  \"sni\": {\"name_probes\": %llu, \"addresses_by_name\": %llu},\n", (unsigned long long)s->sni_probes,
+          (unsigned long long)s->sni_addresses);
   fprintf(fp, "  \"dns_outages\": {\"count\": %u, \"down_s\": %.1f, \"gave_up\": %s},\n", s->dns_outages,
           (double)s->dns_down_ms / 1000.0, s->dns_gave_up ? "true" : "false");
   fprintf(fp, "  \"local_shortages\": %llu,\n", (unsigned long long)s->local_shortages);

@@ -16,6 +16,8 @@ typedef struct {
   uint64_t unfinished;       /* records marked unfinished (the run ended first) */
   uint64_t verify_lookups;   /* chain verifications looked up in the cache */
   uint64_t verify_hits;      /* ... and answered from it (scanner/vcache.h) */
+  uint64_t sni_probes;       /* extra probes of an address for a name its first certificate did not cover */
+  uint64_t sni_addresses;    /* addresses that served another certificate for such a name */
   int64_t started, finished; /* unix time */
   uint64_t started_ms;       /* loop time at the start, for rates */
   int interrupted;           /* stopped by a signal before the end */

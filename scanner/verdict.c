@@ -142,6 +142,7 @@ void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_
   }
   if (p->cert) {
     r->cert = &p->cert->info;
+    r->sni = p->sni; /* the name this certificate was fetched under, not always MX_NAME */
     r->cert_errors = p->chain_errors;
     if (!mxs_cert_matches_host(p->cert, mx_name)) r->cert_errors |= MXS_CLASS_BIT(MXS_CLASS_CERT_HOSTNAME_MISMATCH);
   }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RES_FIELDS  20
+#define RES_FIELDS  21
 #define CERT_FIELDS 12
 #define TOP_FIELDS  8
 
@@ -90,6 +90,7 @@ static void pack_result(wr_t *w, const mxs_probe_result_t *r) {
   w_int(w, r->attempts);
   w_int(w, r->local_error);
   w_int(w, r->unfinished);
+  w_str(w, r->sni);
 }
 
 int mxs_verdict_pack(const mxs_verdict_t *v, msgpack_sbuffer *sb) {
@@ -304,6 +305,7 @@ static mxs_probe_result_t *unpack_result(rd_t *r) {
   p->attempts = (int)r_int(&a, 0, INT32_MAX);
   p->local_error = (int)r_int(&a, 0, 1);
   p->unfinished = (int)r_int(&a, 0, 1);
+  p->sni = r_dup(&a);
   return p;
 }
 

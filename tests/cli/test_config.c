@@ -108,6 +108,26 @@ static void counts_take_no_units(void **state) {
   mxs_config_free(&c);
 }
 
+/* --sni mx|none (and the sni key); the cap of name probes per address. */
+static void sni_choices(void **state) {
+  (void)state;
+  mxs_config_t c;
+  mxs_config_defaults(&c);
+  char why[512];
+  assert_int_equal(c.sni_none, 0); /* the MX name by default, as DANE and the large senders */
+  assert_int_equal(set(&c, "sni", "none", why, sizeof why), 0);
+  assert_int_equal(c.sni_none, 1);
+  assert_int_equal(set(&c, "sni", "mx", why, sizeof why), 0);
+  assert_int_equal(c.sni_none, 0);
+  assert_int_not_equal(set(&c, "sni", "off", why, sizeof why), 0);
+  assert_non_null(strstr(why, "'off' is not mx or none"));
+  assert_int_equal(c.sni_probes_per_address, 0); /* no cap */
+  assert_int_equal(set(&c, "sni-probes-per-address", "3", why, sizeof why), 0);
+  assert_int_equal(c.sni_probes_per_address, 3);
+  assert_int_not_equal(set(&c, "sni-probes-per-address", "-1", why, sizeof why), 0);
+  mxs_config_free(&c);
+}
+
 /* The config file goes through the same parser: units work there too, and
  * a bad value names the file and line. */
 static void config_file_units(void **state) {
@@ -155,6 +175,7 @@ int main(void) {
       cmocka_unit_test(rates),
       cmocka_unit_test(counts_take_no_units),
       cmocka_unit_test(config_file_units),
+      cmocka_unit_test(sni_choices),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,7 +86,7 @@ static void interval_and_rates(void **state) {
   assert_non_null(mxs_sched_pop(&s, 1000, &wake));
   mxs_sched_free(&s);
 
-  o = opts(100, 100, 0, 100, 2.0, 0); /* 2 new probes/s overall, burst 2 */
+  o = opts(100, 100, 0, 100, 2.0, 0); /* 2 new probes/s overall, paced */
   mxs_sched_init(&s, &o, 0);
   job_t k[10];
   for (int i = 0; i < 10; i++) {
@@ -96,7 +96,48 @@ static void interval_and_rates(void **state) {
   int started = 0;
   for (uint64_t t = 0; t <= 2000; t += 10) /* poll for 2 simulated seconds */
     while (mxs_sched_pop(&s, t, &wake)) started++;
-  assert_in_range(started, 5, 7); /* burst 2 + ~2/s over 2 s */
+  assert_int_equal(started, 4); /* one at once, then one per 1/(0.99 * 2) s: 0, 510, 1020, 1520 ms */
+  mxs_sched_free(&s);
+}
+
+/* No one-second window ever holds more than --provider-rate starts of one
+ * provider, even polled every millisecond with work always waiting, and a
+ * provider whose last probe ended does not come back with a fresh token. */
+static void provider_rate_is_a_ceiling(void **state) {
+  (void)state;
+  mxs_sched_t s;
+  mxs_sched_opts_t o = opts(1000, 1, 0, 1000, 0, 10.0);
+  mxs_sched_init(&s, &o, 0);
+  enum { N = 40 };
+  job_t k[N];
+  uint64_t at[N], wake;
+  for (int i = 0; i < N; i++) { /* a pool of 40 addresses behind one provider */
+    snprintf(k[i].ip, sizeof k[i].ip, "10.0.2.%d", i);
+    mxs_sched_push(&s, &k[i].it, k[i].ip, "pool", 0);
+  }
+  int n = 0;
+  for (uint64_t t = 0; n < N && t < 10000; t++) {
+    mxs_sched_item_t *it;
+    while ((it = mxs_sched_pop(&s, t, &wake))) {
+      at[n++] = t;
+      mxs_sched_done(&s, it, 1, t); /* done at once: only the rate limits */
+    }
+  }
+  assert_int_equal(n, N);
+  for (int i = 0; i + 10 < N; i++) assert_true(at[i + 10] - at[i] > 1000); /* 11 starts span more than 1 s */
+
+  /* the provider's only probe ends, another comes 20 ms later: it waits */
+  job_t a, b;
+  snprintf(a.ip, sizeof a.ip, "10.0.3.1");
+  snprintf(b.ip, sizeof b.ip, "10.0.3.2");
+  uint64_t t0 = 20000;
+  mxs_sched_push(&s, &a.it, a.ip, "solo", t0);
+  mxs_sched_item_t *it = mxs_sched_pop(&s, t0, &wake);
+  assert_non_null(it);
+  mxs_sched_done(&s, it, 1, t0 + 10);
+  mxs_sched_push(&s, &b.it, b.ip, "solo", t0 + 20);
+  assert_null(mxs_sched_pop(&s, t0 + 20, &wake));
+  assert_non_null(mxs_sched_pop(&s, t0 + 102, &wake));
   mxs_sched_free(&s);
 }
 
@@ -148,9 +189,9 @@ static void backoff_not_before_and_drain(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(per_ip_limit_holds),           cmocka_unit_test(providers_round_robin),
-      cmocka_unit_test(interval_and_rates),           cmocka_unit_test(penalty_halves_and_recovers),
-      cmocka_unit_test(backoff_not_before_and_drain),
+      cmocka_unit_test(per_ip_limit_holds),          cmocka_unit_test(providers_round_robin),
+      cmocka_unit_test(interval_and_rates),          cmocka_unit_test(provider_rate_is_a_ceiling),
+      cmocka_unit_test(penalty_halves_and_recovers), cmocka_unit_test(backoff_not_before_and_drain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

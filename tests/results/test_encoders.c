@@ -69,7 +69,12 @@ static void json_is_exact(void **state) {
                          "\"detail\":\"quote \\\" backslash \\\\ newline \\u000a tab \\u0009 ctl \\u0001 "
                          "utf8 \xc3\xbc bad \xef\xbf\xbd end\""));
   assert_non_null(strstr(j.buf, "\"ehlo\":[\"PIPELINING\",\"SIZE 1000\",\"STARTTLS\"],"));
-  assert_non_null(strstr(j.buf, "\"cert_errors\":[\"cert-expired\"]"));
+  /* a record with a certificate names the SNI it was fetched under: null when none was sent */
+  assert_non_null(strstr(j.buf, "\"cert_errors\":[\"cert-expired\"],\"sni\":null,"));
+  r.sni = "mx.example.com";
+  mxs_json_encoder_reset(&j);
+  mxs_record_encode(&r, &j.base);
+  assert_non_null(strstr(j.buf, "\"sni\":\"mx.example.com\""));
   assert_non_null(strstr(j.buf,
                          "\"timings_ms\":{\"dns\":1,\"connect\":2,\"banner\":3,\"ehlo\":4,\"starttls\":5,"
                          "\"handshake\":6,\"total\":21},\"attempts\":1,\"tlsrpt\":\"certificate-expired\"}"));
@@ -94,10 +99,10 @@ static void msgpack_has_same_keys(void **state) {
   assert_int_equal(off, m.sbuf.size); /* exactly one object, no trailing bytes */
   msgpack_object o = u.data;
   assert_int_equal(o.type, MSGPACK_OBJECT_MAP);
-  const char *keys[] = {"domain", "class",       "stage",    "detail", "scanned_at", "mx",
-                        "pref",   "implicit_mx", "ip",       "port",   "smtp_code",  "banner",
-                        "ehlo",   "tls_version", "cipher",   "group",  "cert",       "cert_errors",
-                        "diag",   "timings_ms",  "attempts", "tlsrpt"};
+  const char *keys[] = {"domain", "class",       "stage",      "detail",   "scanned_at", "mx",
+                        "pref",   "implicit_mx", "ip",         "port",     "smtp_code",  "banner",
+                        "ehlo",   "tls_version", "cipher",     "group",    "cert",       "cert_errors",
+                        "sni",    "diag",        "timings_ms", "attempts", "tlsrpt"};
   assert_int_equal(o.via.map.size, sizeof keys / sizeof keys[0]);
   for (size_t i = 0; i < o.via.map.size; i++) {
     msgpack_object k = o.via.map.ptr[i].key;
