@@ -71,6 +71,8 @@ static const opt_t opts[] = {
     {"dns-timeout", 0, "resolver", K_SECS, F(dns_timeout_ms), 0, 0, "S", "seconds per DNS try (2)"},
     {"dns-tries", 0, "resolver", K_INT, F(dns_tries), 1, 20, "N", "DNS tries per query (3)"},
     {"ipv6", 0, "resolver", K_FLAG, F(ipv6), 0, 0, NULL, "also probe the IPv6 addresses of MX hosts"},
+    {"dns-down-limit", 0, "resolver", K_SECS, F(dns_down_limit_ms), 0, 0, "S",
+     "the resolver answering nothing this long ends the run: unfinished records, exit 1 (5m)"},
     {"port", 0, "scan", K_INT, F(port), 1, 65535, "N", "SMTP port to probe (25)"},
     {"ehlo-name", 0, "scan", K_STR, F(ehlo_name), 0, 0, "NAME", "name sent in EHLO (this host's FQDN)"},
     {"concurrency", 0, "scan", K_INT, F(concurrency), 1, 1000000, "N", "probes in flight at once (1000)"},

@@ -24,7 +24,9 @@
 #include <string.h>
 
 #include "resolver/channel.h"
+#include "resolver/health.h"
 #include "resolver/hostcache.h"
+#include "resolver/hostname.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -33,17 +35,22 @@ enum {
   DEFAULT_TRIES = 3,
   DEFAULT_MAX_INFLIGHT = 512,
   MAX_ADDRS_PER_FAMILY = 32,
+  /* MX hosts kept per domain, the best preferences: a hostile answer of
+   * hundreds of MX records (each with 32 addresses) must not turn one
+   * domain into thousands of connections; Postfix tries 5 addresses. */
+  MAX_MX_HOSTS = 32,
   DETAIL_LEN = 64,
   /* Deliveries per idle tick, so a large batch cannot starve socket I/O. */
   DELIVER_BATCH = 1024,
   MAX_DOMAIN_LEN = 254, /* 253 plus an optional trailing dot */
   DNS_CLASS_IN = 1,
   DNS_TYPE_A = 1,
+  DNS_TYPE_NS = 2,
   DNS_TYPE_MX = 15,
   DNS_TYPE_AAAA = 28,
 };
 
-typedef enum { Q_MX, Q_A, Q_AAAA } qkind_t;
+typedef enum { Q_MX, Q_A, Q_AAAA, Q_CHECK } qkind_t;
 
 /* One DNS question.  It is embedded in its owner so queueing never
  * allocates; while in the FIFO it is ours, once passed to ares_query() it
@@ -53,6 +60,8 @@ typedef struct query_s {
   mxs_resolver_t *r;
   const char *name; /* borrowed from the owner */
   qkind_t kind;
+  int reasked;      /* held once and asked again (health.h) */
+  uint64_t sent_ns; /* when handed to c-ares */
 } query_t;
 
 typedef struct host_s host_t;
@@ -127,6 +136,15 @@ struct mxs_resolver_s {
   mxs_resolver_stats_t stats;
   void (*done_cb)(void *arg);
   void *done_arg;
+  /* is the server answering (health.c), and the ". NS" check it sends */
+  mxs_resolver_health_t health;
+  int hold; /* opts.hold_failures */
+  query_t check_q;
+  void (*check_cb)(void *arg, int answered, const char *why);
+  void *check_arg;
+  void (*on_health)(void *arg);
+  void *health_arg;
+  char servers[256];
 };
 
 static void pump(mxs_resolver_t *r);
@@ -156,6 +174,7 @@ static const char *status_text(int status) {
   case ARES_EFORMERR: return "FORMERR";
   case ARES_ENOTIMP: return "NOTIMP";
   case ARES_EBADRESP: return "bad response";
+  case ARES_EBADNAME: return "malformed name in the answer";
   default: return ares_strerror(status);
   }
 }
@@ -222,7 +241,8 @@ static void pump(mxs_resolver_t *r) {
   if (r->pumping) return;
   r->pumping = 1;
   query_t *q;
-  while (r->stats.inflight < r->max_inflight && !r->closing && (q = dequeue(r)) != NULL) {
+  while (r->stats.inflight < r->max_inflight && !r->closing && !(r->hold && mxs_resolver_health_blocked(&r->health)) &&
+         (q = dequeue(r)) != NULL) {
     r->stats.inflight++;
     if (r->stats.inflight > r->stats.peak_inflight) r->stats.peak_inflight = r->stats.inflight;
     r->stats.queries++;
@@ -231,6 +251,7 @@ static void pump(mxs_resolver_t *r) {
       r->stats.mx_queries++;
     else
       r->stats.addr_queries++;
+    q->sent_ns = now_ns();
     /* From here q belongs to c-ares: query_cb may run before this returns. */
     ares_query(mxs_resolver_chan_ares(r->chan), q->name, DNS_CLASS_IN, type, query_cb, q);
   }
@@ -399,7 +420,17 @@ static int host_acquire(mxs_resolver_t *r, const char *raw, host_t **out) {
     return UV_ENOMEM;
   }
   h->name = name;
-  host_query(r, h);
+  char why[46];
+  if (mxs_resolver_hostname_check(name, why, sizeof why) < 0) {
+    /* Nothing to ask: no sender would look it up, and c-ares could not
+     * even put some of these names in a query. */
+    h->status = MXS_CLASS_MX_NO_ADDRESS;
+    snprintf(h->detail, sizeof h->detail, "not a host name: %.45s", why);
+    h->done = 1;
+    h->settled_ns = now_ns();
+  } else {
+    host_query(r, h);
+  }
   *out = h;
   return 0;
 }
@@ -502,7 +533,7 @@ static void domain_use_mx(domain_t *d, const struct ares_mx_reply *mx) {
     for (; j > 0 && v[j - 1]->priority > p->priority; j--) v[j] = v[j - 1];
     v[j] = p;
   }
-  for (size_t i = 0; i < k; i++) {
+  for (size_t i = 0; i < k && d->nmx < MAX_MX_HOSTS; i++) {
     host_t *h;
     if (host_acquire(d->r, v[i]->host, &h) < 0) continue; /* out of memory: drop this MX */
     size_t j = 0;
@@ -538,18 +569,90 @@ static void domain_on_mx(domain_t *d, int status, const unsigned char *abuf, int
   if (mx) ares_free_data(mx);
 }
 
-static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
-  query_t *q = arg;
-  mxs_resolver_t *r = q->r;
-  (void)timeouts;
-  r->stats.inflight--;
-  /* Inside ares_destroy() from close: the owners are about to be freed. */
-  if (r->closing) return;
+static void dispatch(query_t *q, int status, const unsigned char *abuf, int alen) {
   if (q->kind == Q_MX)
     domain_on_mx(container_of(q, domain_t, q), status, abuf, alen);
   else
     host_on_answer(q, status, abuf, alen);
+}
+
+static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
+  query_t *q = arg;
+  mxs_resolver_t *r = q->r;
+  (void)timeouts;
+  /* Inside ares_destroy() from close: the owners are about to be freed. */
+  if (q->kind == Q_CHECK) {
+    if (!r->closing) mxs_resolver_health_check_result(&r->health, status, now_ns());
+    return;
+  }
+  r->stats.inflight--;
+  if (r->closing) return;
+  /* A failure our server may be to blame for waits for its verdict. */
+  if (r->hold && mxs_resolver_health_result(&r->health, q, status, q->sent_ns, q->reasked, now_ns())) {
+    pump(r);
+    return;
+  }
+  dispatch(q, status, abuf, alen);
   pump(r);
+}
+
+/* ---- the server's health (health.c decides, these act) ---- */
+
+static int health_send_check(void *arg) {
+  mxs_resolver_t *r = arg;
+  if (r->closing) return -1;
+  r->check_q = (query_t){.r = r, .name = ".", .kind = Q_CHECK};
+  /* ". NS": every resolver has it from priming; any rcode is an answer. */
+  ares_query(mxs_resolver_chan_ares(r->chan), ".", DNS_CLASS_IN, DNS_TYPE_NS, query_cb, &r->check_q);
+  mxs_resolver_chan_arm(r->chan);
+  return 0;
+}
+
+static void health_requeue(void *arg, void *q, int reasked) {
+  ((query_t *)q)->reasked = reasked;
+  enqueue(arg, q);
+}
+
+static void health_deliver(void *arg, void *q, int status) {
+  (void)arg;
+  dispatch(q, status, NULL, 0);
+}
+
+static void health_changed(void *arg) {
+  mxs_resolver_t *r = arg;
+  if (r->closing) return;
+  pump(r);
+  mxs_resolver_chan_arm(r->chan);
+  if (r->on_health) r->on_health(r->health_arg);
+}
+
+static void health_checked(void *arg, int status) {
+  mxs_resolver_t *r = arg;
+  void (*cb)(void *, int, const char *) = r->check_cb;
+  if (!cb || status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) return;
+  r->check_cb = NULL;
+  cb(r->check_arg, !mxs_resolver_health_unanswered(status), status_text(status));
+}
+
+static void health_closed(uv_handle_t *t) {
+  mxs_resolver_health_t *h = t->data;
+  part_closed(container_of(h, mxs_resolver_t, health));
+}
+
+/* "127.0.0.1:53,[::1]:5353": the servers c-ares asks, for messages. */
+static void servers_text(mxs_resolver_t *r) {
+  struct ares_addr_port_node *list = NULL;
+  size_t n = 0;
+  r->servers[0] = '\0';
+  if (ares_get_servers_ports(mxs_resolver_chan_ares(r->chan), &list) != ARES_SUCCESS) return;
+  for (struct ares_addr_port_node *p = list; p && n + 1 < sizeof r->servers; p = p->next) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(p->family, &p->addr, ip, sizeof ip);
+    int port = p->udp_port ? p->udp_port : 53;
+    n += (size_t)snprintf(r->servers + n, sizeof r->servers - n, p->family == AF_INET6 ? "%s[%s]:%d" : "%s%s:%d",
+                          n ? "," : "", ip, port);
+  }
+  ares_free_data(list);
 }
 
 static void domain_free(domain_t *d) {
@@ -630,8 +733,30 @@ int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resol
   mxs_resolver_cache_init(&r->hosts);
   uv_idle_init(loop, &r->idle);
   r->idle.data = r;
-  r->open_parts = 2;
+  r->hold = o.hold_failures != 0;
+  r->on_health = o.on_health;
+  r->health_arg = o.health_arg;
+  mxs_resolver_health_ops_t hops = {health_send_check, health_requeue, health_deliver,
+                                    health_changed,    health_checked, r};
+  mxs_resolver_health_init(&r->health, loop, &hops);
+  servers_text(r);
+  r->open_parts = 3;
   *out = r;
+  return 0;
+}
+
+void mxs_resolver_health(const mxs_resolver_t *r, mxs_resolver_health_info_t *out) {
+  mxs_resolver_health_info(&r->health, now_ns(), out);
+  snprintf(out->servers, sizeof out->servers, "%s", r->servers);
+}
+
+int mxs_resolver_check(mxs_resolver_t *r, void (*cb)(void *arg, int answered, const char *why), void *arg) {
+  if (r == NULL || cb == NULL) return UV_EINVAL;
+  if (r->closing) return UV_ECANCELED;
+  if (r->check_cb) return UV_EBUSY;
+  r->check_cb = cb;
+  r->check_arg = arg;
+  mxs_resolver_health_check_now(&r->health);
   return 0;
 }
 
@@ -689,5 +814,6 @@ void mxs_resolver_close(mxs_resolver_t *r, void (*done_cb)(void *arg), void *arg
   r->live = r->done_head = r->done_tail = NULL;
   r->pending = 0;
   mxs_resolver_cache_free(&r->hosts, host_free);
+  mxs_resolver_health_close(&r->health, health_closed);
   uv_close((uv_handle_t *)&r->idle, idle_close_cb);
 }

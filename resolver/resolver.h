@@ -26,6 +26,23 @@
 
 typedef struct mxs_resolver_s mxs_resolver_t;
 
+/* Is the DNS server answering (resolver/health.h has the rules)? */
+typedef enum {
+  MXS_RESOLVER_UP,       /* answering */
+  MXS_RESOLVER_CHECKING, /* a query went unanswered with nothing else answered meanwhile: asking ". NS" */
+  MXS_RESOLVER_DOWN,     /* the check went unanswered too: lookups are held, the check repeats */
+} mxs_resolver_state_t;
+
+typedef struct {
+  mxs_resolver_state_t state;
+  uint64_t since_ms; /* CHECKING/DOWN: since the first held failure of this episode */
+  size_t held;       /* lookups held, to be asked again */
+  const char *why;   /* the last failure: "timeout", "connection refused" */
+  unsigned outages;  /* times the server was found down in this run */
+  uint64_t down_ms;  /* time it spent down, the current outage included */
+  char servers[256]; /* who we ask: "127.0.0.1:53,[::1]:53" */
+} mxs_resolver_health_info_t;
+
 typedef struct {
   const char *servers; /* "HOST[:PORT][,HOST[:PORT]...]" ([v6]:port too), NULL = system;
                         * HOST is an IP address, port 1-65535, default 53 */
@@ -39,6 +56,12 @@ typedef struct {
                         * needs it once this long has passed: a resolver's
                         * blip must not fail its hosts for the whole run.
                         * Default 30000; negative: keep the failure. */
+  /* Hold the failures the server may be to blame for (health.h) instead of
+   * delivering them, and call on_health(health_arg) at every change of
+   * state.  0: every failure is delivered as it comes (mxscan probe). */
+  int hold_failures;
+  void (*on_health)(void *arg);
+  void *health_arg;
 } mxs_resolver_opts_t;
 
 /* One MX host of a domain, with its addresses.  status is MXS_CLASS_OK when
@@ -46,7 +69,10 @@ typedef struct {
  * MXS_CLASS_DNS_TIMEOUT or MXS_CLASS_DNS_SERVFAIL, with detail saying why
  * ("no A record", "host does not exist (NXDOMAIN)", "A lookup: timeout",
  * "AAAA lookup: REFUSED" ...).  Any address makes the host OK even if the
- * other family failed.  At most 32 addresses per family are kept. */
+ * other family failed.  At most 32 addresses per family are kept.  A target
+ * that is not a host name (resolver/hostname.h: over 253 characters, a
+ * label over 63, a character other than a letter, digit, '-' or '_') is
+ * not looked up: MX_NO_ADDRESS with detail "not a host name: why". */
 typedef struct {
   const char *host; /* lower-case, no trailing dot */
   int pref;
@@ -63,7 +89,9 @@ typedef struct {
  * implicit_mx, mx[0] is the domain itself with pref 0 (implicit_mx is 0
  * whenever nmx is 0).  MX hosts are sorted by preference, ties in answer
  * order, lower-cased, duplicates dropped (the best preference kept); null
- * targets are skipped and a domain with only those is NULL_MX.  A domain is
+ * targets are skipped and a domain with only those is NULL_MX; at most 32
+ * MX hosts are kept, the best preferences (a hostile answer of hundreds must
+ * not become thousands of probes).  A domain is
  * OK as soon as it has an MX host, even if every host failed: look at
  * mx[i].status.  domain is the caller's spelling. */
 typedef struct {
@@ -100,6 +128,15 @@ size_t mxs_resolver_pending(const mxs_resolver_t *r);
  * calls done_cb(arg) if non-NULL.  Safe from inside a resolve callback; done_cb
  * never runs inside this call; a second close is ignored. */
 void mxs_resolver_close(mxs_resolver_t *r, void (*done_cb)(void *arg), void *arg);
+
+/* Whether the server answers, and what is held (see hold_failures). */
+void mxs_resolver_health(const mxs_resolver_t *r, mxs_resolver_health_info_t *out);
+
+/* Asks the server ". NS" now, with the configured timeout and tries, and
+ * calls cb(arg, answered, why) from the loop: ANSWERED 1 for any answer,
+ * any rcode (NXDOMAIN and SERVFAIL included: someone is there); 0 with WHY
+ * ("connection refused", "timeout") when none came.  One at a time. */
+int mxs_resolver_check(mxs_resolver_t *r, void (*cb)(void *arg, int answered, const char *why), void *arg);
 
 /* Counters for tests and the run report. */
 typedef struct {

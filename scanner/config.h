@@ -64,6 +64,7 @@ typedef struct {
   const char *diag_profiles;  /* --diag-profiles a,b: retries after a TLS failure instead of legacy, NULL = none */
   const char *metrics;        /* --metrics FILE: Prometheus text file (scanner/metrics.h), NULL = none */
   int metrics_providers;      /* --metrics-providers N: providers with a series of their own */
+  int dns_down_limit_ms;      /* --dns-down-limit S: the resolver silent this long ends the run (exit 1) */
   char **owned;               /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;

@@ -116,6 +116,7 @@ void scan_domain_release(domain_t *d) {
   /* One write per domain: a crash (even SIGKILL) then loses only domains
    * still in flight, and the file is torn at most in its last domain. */
   for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
+  scan_check_outputs(s);
   source_ack(s, d->token);
   /* A domain is ok only when every record is; otherwise it counts under
    * its first failing class in contract order. */
@@ -312,7 +313,10 @@ static int launch(mxs_scan_t *s, target_t *t, int legacy, mxs_probe_cb cb) {
 
 static void on_legacy_done(void *arg, mxs_probe_result_t *res) {
   target_t *t = arg;
-  mxs_verdict_add_legacy(&t->v, res);
+  if (res->local_error) /* our shortage: no diagnosis, rather than a false one */
+    mxs_probe_result_free(res);
+  else
+    mxs_verdict_add_legacy(&t->v, res);
   target_complete(t, 1);
 }
 
@@ -370,6 +374,11 @@ static int schedule_retry(mxs_scan_t *s, target_t *t, mxs_probe_result_t *res) {
       local ? 100 : mxs_backoff_ms((unsigned)t->attempts, (uint64_t)s->cfg->retry_delay_ms, 300000, &s->seed);
   if (local) t->attempts--;
   if (queue_target(s, t, now + delay) < 0) return 0;
+  if (local) { /* fewer probes at once; this outcome says nothing of the peer */
+    scan_throttle_shortage(s, res);
+    mxs_probe_result_free(res);
+    return 1;
+  }
   /* keep the outcome: if the run ends before the retry, it is the answer */
   mxs_probe_result_free(t->last);
   t->last = res;
@@ -383,6 +392,18 @@ static void on_probe_done(void *arg, mxs_probe_result_t *res) {
   if (!s->stopping && schedule_retry(s, t, res)) {
     scan_pump_probes(s);
     return;
+  }
+  if (is_local_error(res)) { /* the run ends before the retry: never a record of our shortage */
+    mxs_probe_result_free(res);
+    if (!(res = t->last)) {
+      mxs_verdict_set_unfinished(&t->v, "not finished: the run ended before the probe could start");
+      target_complete(t, 1);
+      return;
+    }
+    t->last = NULL;
+    res->unfinished = 1;
+  } else {
+    scan_throttle_ok(s);
   }
   mxs_probe_result_free(t->last);
   t->last = NULL;

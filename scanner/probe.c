@@ -627,6 +627,17 @@ static int is_local_errno(int err) {
 static void on_connect(uv_connect_t *req, int status) {
   probe_t *p = req->data;
   if (p->finished || status == UV_ECANCELED) return;
+  if (status == UV_ECONNRESET) {
+    /* A SYN is refused with ECONNREFUSED; a reset is only possible once the
+     * handshake completed: the server accepted and dropped us before libuv
+     * saw the connect finish (a reset at once).  That is a close before the
+     * greeting, not a connect failure. */
+    stage_done(p, &p->res->timings.connect);
+    trace(p, '*', "connected to %s port %d%s", p->ip, p->port, p->legacy ? " (legacy diagnostic retry)" : "");
+    p->st = ST_BANNER;
+    on_eof(p, status);
+    return;
+  }
   if (status < 0) {
     p->res->local_error = is_local_errno(status);
     finish(p, mxs_class_from_connect_error(status), "connect", 0, "%s", uv_strerror(status));

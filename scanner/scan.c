@@ -3,12 +3,14 @@
 #include "scanner/scan.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,7 +86,8 @@ static int exporters_busy(const mxs_scan_t *s) {
 
 static void on_pump_idle(uv_idle_t *h) {
   mxs_scan_t *s = h->data;
-  while (!s->input_eof && !s->stopping && s->domains_active < s->high_water && !exporters_busy(s)) {
+  while (!s->input_eof && !s->stopping && s->domains_active < s->high_water && !exporters_busy(s) &&
+         !scan_dns_paused(s)) {
     char name[256];
     uint64_t token = 0;
     int rc = s->source->ops->next(s->source, name, sizeof name, &token);
@@ -155,6 +158,8 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   scan_maybe_finish(s);
 }
 
+void scan_stop(mxs_scan_t *s, int deadline, const char *why) { stop_run(s, deadline, why); }
+
 static void on_deadline(uv_timer_t *h) {
   mxs_scan_t *s = h->data;
   fprintf(s->err, "mxscan: --max-runtime reached: recording %zu unfinished domain(s)\n", s->domains_active);
@@ -171,6 +176,8 @@ void scan_maybe_finish(mxs_scan_t *s) {
   uv_close((uv_handle_t *)&s->pump_idle, NULL);
   uv_close((uv_handle_t *)&s->sched_timer, NULL);
   uv_close((uv_handle_t *)&s->deadline_timer, NULL);
+  uv_close((uv_handle_t *)&s->out_timer, NULL);
+  scan_dns_close(s);
   mxs_resolver_close(s->resolver, NULL, NULL);
   s->resolver = NULL;
   if (s->workers) mxs_workers_close(s->workers);
@@ -233,6 +240,9 @@ static void status_line(mxs_scan_t *s, char *out, size_t len, double per_s) {
     n += snprintf(out + n, len - (size_t)n, "%s%s %llu", k ? ", " : "; top: ", mxs_class_name((mxs_class_t)best),
                   (unsigned long long)s->stats->probes[best]);
   }
+  if (n > 0 && (size_t)n < len) scan_dns_status(s, out + n, len - (size_t)n);
+  n = (int)strlen(out);
+  if ((size_t)n < len) scan_throttle_status(s, out + n, len - (size_t)n);
 }
 
 /* The --metrics file: mid-run (RUNNING) or at the end. */
@@ -265,7 +275,7 @@ static void on_flush_timer(uv_timer_t *h) {
   double per_s = secs > 0 ? (double)(s->stats->ndomains - s->last_status_done) / secs : 0;
   s->last_status_ms = now;
   s->last_status_done = s->stats->ndomains;
-  char line[400];
+  char line[512];
   status_line(s, line, sizeof line, per_s);
   /* On a terminal the line is redrawn in place; in a log (cron) each
    * status is a plain line with no control characters. */
@@ -331,6 +341,8 @@ static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
   }
   if ((!c->redis_url || c->output_given) && add_exporter(s, c->format, c->output, file_flags, err, errlen) < 0)
     return -1;
+  struct stat st;
+  if (c->output_given && strcmp(c->output, "-") != 0 && stat(c->output, &st) == 0) s->out_base = (uint64_t)st.st_size;
   if (c->redis_url) {
     char url[2048];
     if (redis_target(c, url, sizeof url) < 0) {
@@ -388,7 +400,12 @@ static int setup_tls(mxs_scan_t *s, char *err, size_t errlen) {
 static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   const mxs_config_t *c = s->cfg;
   mxs_resolver_opts_t ro = mxs_scan_resolver_opts(c);
+  ro.hold_failures = 1; /* a dead resolver pauses the run (faults.c) */
+  ro.on_health = scan_dns_on_health;
+  ro.health_arg = s;
+  scan_dns_init(s);
   if (mxs_resolver_new(&s->loop, &ro, &s->resolver, err, errlen) < 0) return -1;
+  if (c->dns && scan_dns_startup_check(s, err, errlen) < 0) return -1;
   if (setup_tls(s, err, errlen) < 0) return -1;
   int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
                           : mxs_file_source_open(c->input, on_bad_line, s, &s->source, err, errlen);
@@ -414,6 +431,8 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   s->sched_timer.data = s;
   uv_timer_init(&s->loop, &s->deadline_timer);
   s->deadline_timer.data = s;
+  uv_timer_init(&s->loop, &s->out_timer);
+  s->out_timer.data = s;
   if (c->max_runtime_ms > 0) uv_timer_start(&s->deadline_timer, on_deadline, (uint64_t)c->max_runtime_ms, 0);
   s->psl = psl_builtin();
   mxs_sched_opts_t so = {s->concurrency,   c->per_ip, c->per_ip_interval_ms, c->per_provider, c->rate,
@@ -447,8 +466,15 @@ static void on_exporter_closed(void *arg, int error) {
 /* Closes every exporter and waits for each to drain (a Redis exporter may
  * still be sending). */
 static void close_exporters(mxs_scan_t *s) {
+  const char *mirror = NULL; /* the -o FILE once it is closed whole */
   for (size_t i = 0; i < s->nout; i++) {
     mxs_exporter_t *x = s->out[i];
+    /* Redis after the file: what Redis lost can be written from the file. */
+    if (mirror) {
+      x->mirror = mirror;
+      x->mirror_offset = s->out_base;
+    }
+    int is_file = i == 0 && s->cfg->output_given && strcmp(s->cfg->output, "-") != 0;
     char target[sizeof x->target];
     snprintf(target, sizeof target, "%s", x->target);
     struct close_wait w = {0, 0};
@@ -456,9 +482,12 @@ static void close_exporters(mxs_scan_t *s) {
     while (!w.done && uv_run(&s->loop, UV_RUN_ONCE)) {
     }
     if (w.error) {
-      /* The records are not all stored: say where, and fail the run. */
-      fprintf(s->err, "mxscan: writing %s: %s\n", target, strerror(-w.error));
+      /* The records are not all stored: say where (unless said when it
+       * happened), and fail the run. */
+      if (!(s->out_failed & (1u << i))) fprintf(s->err, "mxscan: writing %s: %s\n", target, strerror(-w.error));
       if (!s->stats->write_errors) s->stats->write_errors = 1;
+    } else if (is_file) {
+      mirror = s->cfg->output;
     }
   }
   s->nout = 0;
@@ -483,9 +512,21 @@ static void teardown(mxs_scan_t *s) {
   mxs_tls_ctx_free(s->tls);
 }
 
+/* Descriptors open now (inherited ones included), from /proc/self/fd. */
+static rlim_t open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  rlim_t n = 0;
+  if (!d) return 0;
+  while (readdir(d)) n++;
+  closedir(d);
+  return n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own */
+}
+
 /* Raises the descriptor limit to the hard limit and fits the concurrency
- * under it: one descriptor per probe, plus a reserve for the resolver,
- * outputs and Redis.  Throttling beats failing with EMFILE. */
+ * under it: one descriptor per probe, plus those already open (a parent may
+ * leave us some) and a reserve for the resolver, outputs and Redis.
+ * Throttling beats failing with EMFILE (and faults.c covers what changes
+ * during the run). */
 static int fit_concurrency(int wanted, FILE *err) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
@@ -494,11 +535,14 @@ static int fit_concurrency(int wanted, FILE *err) {
     setrlimit(RLIMIT_NOFILE, &rl);
     getrlimit(RLIMIT_NOFILE, &rl);
   }
-  const rlim_t reserve = 64;
-  rlim_t room = rl.rlim_cur > reserve * 2 ? rl.rlim_cur - reserve : rl.rlim_cur / 2;
-  if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)wanted > room) {
-    fprintf(err, "mxscan: --concurrency %d exceeds the descriptor limit (%llu): using %llu\n", wanted,
-            (unsigned long long)rl.rlim_cur, (unsigned long long)room);
+  if (rl.rlim_cur == RLIM_INFINITY) return wanted;
+  const rlim_t reserve = 64, open = open_fds();
+  rlim_t free_fds = rl.rlim_cur > open ? rl.rlim_cur - open : 0;
+  rlim_t room = free_fds > reserve * 2 ? free_fds - reserve : free_fds / 2;
+  if (room < 1) room = 1;
+  if ((rlim_t)wanted > room) {
+    fprintf(err, "mxscan: --concurrency %d exceeds the descriptor limit (%llu, %llu already open): using %llu\n",
+            wanted, (unsigned long long)rl.rlim_cur, (unsigned long long)open, (unsigned long long)room);
     return (int)room;
   }
   return wanted;

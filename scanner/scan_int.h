@@ -1,7 +1,8 @@
-/* scan_int.h - what scan.c (the run: input, DNS, lifecycle, outputs) and
- * fanout.c (targets, scheduling, records) share.  Internal to the scanner:
- * nothing outside these two files includes it.  Functions here are named
- * scan_* and are not part of any public interface. */
+/* scan_int.h - what scan.c (the run: input, DNS, lifecycle, outputs),
+ * fanout.c (targets, scheduling, records) and faults.c (the machine failing
+ * under the run) share.  Internal to the scanner: nothing outside these
+ * files includes it.  Functions here are named scan_* and are not part of
+ * any public interface. */
 #ifndef MXS_SCAN_INT_H
 #define MXS_SCAN_INT_H
 
@@ -151,6 +152,18 @@ struct mxs_scan_s {
   size_t ndiag;
   mxs_metrics_t *metrics;   /* --metrics: NULL = none */
   uint64_t last_metrics_ms; /* loop time of the last metrics write */
+  uv_timer_t out_timer;     /* an output failed: stop the run from the loop */
+  unsigned out_failed;      /* outputs whose failure was reported (bit per s->out[i]) */
+  uint64_t out_base;        /* bytes the -o FILE held before this run's first record (--resume) */
+  /* faults.c: fewer probes at once while we run short of descriptors or ports */
+  int throttle_cap; /* 0: not throttled */
+  uint64_t throttle_cut, throttle_last;
+  char throttle_why[64];
+  /* faults.c: the resolver's server down (intake paused), --dns-down-limit */
+  uv_timer_t dns_timer;
+  int dns_state;        /* mxs_resolver_state_t last seen */
+  uint64_t dns_down_at; /* loop time the outage began */
+  char dns_why[400];    /* the detail of the records the down limit cuts short */
 };
 
 /* fanout.c */
@@ -173,5 +186,36 @@ void scan_free_target(void *arg, const char *key, void *val);
 /* scan.c */
 void scan_pump_input(mxs_scan_t *s);
 void scan_maybe_finish(mxs_scan_t *s);
+/* Stops taking work, records what is left as unfinished (WHY); DEADLINE
+ * also cuts the probes that run.  As a signal does. */
+void scan_stop(mxs_scan_t *s, int deadline, const char *why);
+
+/* faults.c: the outputs */
+/* After a domain's records were flushed: an output that failed (a full
+ * disk, a closed pipe) is reported once and stops the run, soon. */
+void scan_check_outputs(mxs_scan_t *s);
+
+/* faults.c: our own descriptors and ports */
+/* RES (kept by the caller) failed for want of our own resources: lower the
+ * limit of probes at once. */
+void scan_throttle_shortage(mxs_scan_t *s, const mxs_probe_result_t *res);
+/* A probe ended on the peer's terms: the limit may creep back up. */
+void scan_throttle_ok(mxs_scan_t *s);
+/* "" or "; throttled to 831 probes (too many open files)". */
+void scan_throttle_status(const mxs_scan_t *s, char *out, size_t len);
+
+/* faults.c: the resolver */
+/* --dns: asks the resolver ". NS" before anything is opened; -1 with a
+ * message in ERR when nobody answers. */
+int scan_dns_startup_check(mxs_scan_t *s, char *err, size_t errlen);
+void scan_dns_init(mxs_scan_t *s);
+/* The resolver's on_health: messages, intake, the down limit. */
+void scan_dns_on_health(void *arg);
+/* 1 while the resolver is being checked or is down: read no domains. */
+int scan_dns_paused(const mxs_scan_t *s);
+/* "" or "; DNS DOWN for 12 s (...), 340 lookups held, intake paused". */
+void scan_dns_status(mxs_scan_t *s, char *out, size_t len);
+/* At the end: the outage counters into the stats, the timer closed. */
+void scan_dns_close(mxs_scan_t *s);
 
 #endif

@@ -32,7 +32,11 @@ typedef struct {
    * deferred at the sender's level (--sender-level), by their class. */
   uint64_t delivery[MXS_LEVELS_COMPUTED][MXS_OUTCOMES + 1];
   uint64_t deferred[MXS_CLASS_COUNT];
-  int sender_level; /* an mxs_level_t */
+  int sender_level;         /* an mxs_level_t */
+  unsigned dns_outages;     /* times the resolver was found not answering */
+  uint64_t dns_down_ms;     /* how long it did not answer, in all */
+  int dns_gave_up;          /* --dns-down-limit ended the run */
+  uint64_t local_shortages; /* probe starts that hit our own shortage (EMFILE, no port): retried */
 } mxs_stats_t;
 
 /* Counts one finished domain's delivery outcomes; CLS is its class. */

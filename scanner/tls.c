@@ -208,6 +208,12 @@ static SSL_CTX *new_client_ctx(const mxs_tls_settings_t *set, X509_STORE *store,
    * would otherwise hold ~34 KiB each. */
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  /* A certificate chain is buffered whole before it is parsed: a hostile
+   * server's 4 MiB one must fail (tls-protocol-error, "excessive message
+   * size") instead of costing megabytes a probe.  OpenSSL's default, said
+   * here because the per-probe memory bound rests on it; real chains are
+   * under 10 KiB. */
+  SSL_CTX_set_max_cert_list(ctx, 100 * 1024);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
   if (cache) SSL_CTX_set_cert_verify_callback(ctx, verify_chain_cb, cache);
