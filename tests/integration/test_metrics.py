@@ -94,7 +94,9 @@ def t_scan(a, tmp, env, domains):
     err = p.stderr.read().decode()
     check(p.returncode == 0, "fleet scan exit %s: %s" % (p.returncode, err))
     final = open(prom).read()
-    mid = [v for v in versions if "mxscan_run_in_progress 1" in v]
+    # the sample line, not the HELP text ("1 while the run goes on"): the
+    # final file can be read while the process is still exiting
+    mid = [v for v in versions if re.search(r"^mxscan_run_in_progress 1$", v, re.M)]
     check(len(mid) >= 2, "at least two files written mid-run (got %d)" % len(mid))
     end = parse(final)
     s = json.load(open(summary))
