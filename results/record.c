@@ -78,6 +78,42 @@ static void encode_timings(mxs_encoder_t *e, const mxs_timings_t *t) {
   e->end(e);
 }
 
+static void encode_sts(mxs_encoder_t *e, const mxs_sts_view_t *s) {
+  int has_mode = s->mode != MXS_STS_MODE_UNSET;
+  e->map(e, (s->txt_id != NULL) + (has_mode ? 3 : 0) + (has_mode && s->mx_match >= 0) + (s->fetch_error != NULL) +
+                (s->invalid != NULL));
+  if (s->txt_id) mxs_enc_kv_str(e, "txt_id", s->txt_id);
+  if (has_mode) {
+    mxs_enc_kv_str(e, "mode", mxs_sts_mode_name(s->mode));
+    mxs_enc_kv_int(e, "max_age", s->max_age);
+    e->key(e, "mx");
+    encode_str_array(e, s->mx, s->nmx);
+    if (s->mx_match >= 0) {
+      e->key(e, "mx_match");
+      e->boolean(e, s->mx_match);
+    }
+  }
+  if (s->fetch_error) mxs_enc_kv_str(e, "fetch_error", s->fetch_error);
+  if (s->invalid) mxs_enc_kv_str(e, "invalid", s->invalid);
+  e->end(e);
+}
+
+/* The `policy` map: sts, then the TLS-RPT fields (DANE's `dane` goes
+ * between them). */
+static void encode_policy(mxs_encoder_t *e, const mxs_policy_view_t *p) {
+  e->map(e, (p->sts != NULL) + (p->ntlsrpt_rua > 0) + (p->tlsrpt_error != NULL));
+  if (p->sts) {
+    e->key(e, "sts");
+    encode_sts(e, p->sts);
+  }
+  if (p->ntlsrpt_rua) {
+    e->key(e, "tlsrpt_rua");
+    encode_str_array(e, p->tlsrpt_rua, p->ntlsrpt_rua);
+  }
+  if (p->tlsrpt_error) mxs_enc_kv_str(e, "tlsrpt_error", p->tlsrpt_error);
+  e->end(e);
+}
+
 static size_t count_fields(const mxs_record_t *r) {
   size_t n = 6; /* domain class stage detail scanned_at tlsrpt */
   if (r->mx) n += 3;
@@ -90,6 +126,7 @@ static size_t count_fields(const mxs_record_t *r) {
   if (r->diag) n++;
   if (r->timings) n += 2;
   if (r->unfinished) n++;
+  if (!mxs_policy_view_empty(r->policy)) n++;
   return n;
 }
 
@@ -145,6 +182,10 @@ void mxs_record_encode(const mxs_record_t *r, mxs_encoder_t *e) {
   if (r->unfinished) {
     e->key(e, "unfinished");
     e->boolean(e, 1);
+  }
+  if (!mxs_policy_view_empty(r->policy)) {
+    e->key(e, "policy");
+    encode_policy(e, r->policy);
   }
   e->end(e);
 }
