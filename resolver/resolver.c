@@ -40,10 +40,11 @@ enum {
   DNS_CLASS_IN = 1,
   DNS_TYPE_A = 1,
   DNS_TYPE_MX = 15,
+  DNS_TYPE_TXT = 16,
   DNS_TYPE_AAAA = 28,
 };
 
-typedef enum { Q_MX, Q_A, Q_AAAA } qkind_t;
+typedef enum { Q_MX, Q_A, Q_AAAA, Q_RR } qkind_t;
 
 /* One DNS question.  It is embedded in its owner so queueing never
  * allocates; while in the FIFO it is ours, once passed to ares_query() it
@@ -107,6 +108,22 @@ struct domain_s {
   char name[]; /* as given by the caller */
 };
 
+/* A mxs_resolver_query() question: live, then answered (parsed into one
+ * block) and waiting in the delivery FIFO. */
+typedef struct rr_s {
+  struct rr_s *prev, *next; /* rr_live while asked, then the rr done FIFO (next only) */
+  mxs_resolver_t *r;
+  mxs_rr_cb cb;
+  void *arg;
+  query_t q;
+  mxs_rr_type_t type;
+  int status; /* ARES_* */
+  size_t n;
+  char **items; /* one block: pointers, lengths, then the strings */
+  size_t *lens;
+  char name[];
+} rr_t;
+
 struct mxs_resolver_s {
   mxs_resolver_chan_t *chan;
   uv_idle_t idle; /* deferred delivery */
@@ -122,6 +139,7 @@ struct mxs_resolver_s {
   int open_parts; /* the idle handle and the channel, until closed */
   domain_t *live; /* domains waiting on DNS, doubly linked */
   domain_t *done_head, *done_tail;
+  rr_t *rr_live, *rr_done_head, *rr_done_tail;
   size_t pending;
   mxs_resolver_cache_t hosts;
   mxs_resolver_stats_t stats;
@@ -130,6 +148,7 @@ struct mxs_resolver_s {
 };
 
 static void pump(mxs_resolver_t *r);
+static int rr_qtype(const query_t *q);
 
 /* ---- small helpers ---- */
 
@@ -194,7 +213,7 @@ static void idle_close_cb(uv_handle_t *h) { part_closed(h->data); }
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen);
 
 static void enqueue(mxs_resolver_t *r, query_t *q) {
-  int lane = q->kind == Q_MX;
+  int lane = q->kind == Q_MX || q->kind == Q_RR;
   q->next = NULL;
   if (r->fifo_tail[lane])
     r->fifo_tail[lane]->next = q;
@@ -227,8 +246,11 @@ static void pump(mxs_resolver_t *r) {
     if (r->stats.inflight > r->stats.peak_inflight) r->stats.peak_inflight = r->stats.inflight;
     r->stats.queries++;
     int type = q->kind == Q_MX ? DNS_TYPE_MX : q->kind == Q_A ? DNS_TYPE_A : DNS_TYPE_AAAA;
+    if (q->kind == Q_RR) type = rr_qtype(q);
     if (q->kind == Q_MX)
       r->stats.mx_queries++;
+    else if (q->kind == Q_RR)
+      r->stats.rr_queries++;
     else
       r->stats.addr_queries++;
     /* From here q belongs to c-ares: query_cb may run before this returns. */
@@ -538,6 +560,144 @@ static void domain_on_mx(domain_t *d, int status, const unsigned char *abuf, int
   if (mx) ares_free_data(mx);
 }
 
+/* ---- other questions (mxs_resolver_query) ---- */
+
+static int rr_qtype(const query_t *q) {
+  mxs_rr_type_t t = container_of(q, rr_t, q)->type;
+  return t == MXS_RR_TXT ? DNS_TYPE_TXT : t == MXS_RR_A ? DNS_TYPE_A : DNS_TYPE_AAAA;
+}
+
+/* Packs N strings (STR[i], LEN[i] bytes) into rr's one block. */
+static int rr_pack(rr_t *q, size_t n, const unsigned char *const *str, const size_t *len) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; i++) bytes += len[i] + 1;
+  char *block = malloc(n * (sizeof(char *) + sizeof(size_t)) + bytes + 1);
+  if (block == NULL) return ARES_ENOMEM;
+  q->items = (char **)block;
+  q->lens = (size_t *)(block + n * sizeof(char *));
+  char *p = (char *)(q->lens + n);
+  for (size_t i = 0; i < n; i++) {
+    if (len[i]) memcpy(p, str[i], len[i]);
+    p[len[i]] = '\0';
+    q->items[i] = p;
+    q->lens[i] = len[i];
+    p += len[i] + 1;
+  }
+  q->n = n;
+  return ARES_SUCCESS;
+}
+
+/* TXT records: the strings of one record (record_start marks the first)
+ * joined, in answer order. */
+static int rr_parse_txt(rr_t *q, const unsigned char *abuf, int alen) {
+  struct ares_txt_ext *txt = NULL;
+  int status = ares_parse_txt_reply_ext(abuf, alen, &txt);
+  size_t n = 0, total = 0;
+  for (struct ares_txt_ext *t = txt; status == ARES_SUCCESS && t; t = t->next) {
+    n += t->record_start || n == 0;
+    total += t->length;
+  }
+  if (status == ARES_SUCCESS && n == 0) status = ARES_ENODATA;
+  unsigned char *joined = status == ARES_SUCCESS ? malloc(total + 1) : NULL;
+  const unsigned char **str = status == ARES_SUCCESS ? calloc(n, sizeof(*str)) : NULL;
+  size_t *len = status == ARES_SUCCESS ? calloc(n, sizeof(*len)) : NULL;
+  if (status == ARES_SUCCESS && (!joined || !str || !len)) status = ARES_ENOMEM;
+  if (status == ARES_SUCCESS) {
+    size_t k = 0, off = 0;
+    for (struct ares_txt_ext *t = txt; t; t = t->next) {
+      if (t->record_start && t != txt) k++;
+      if (str[k] == NULL) str[k] = joined + off;
+      memcpy(joined + off, t->txt, t->length);
+      off += t->length;
+      len[k] += t->length;
+    }
+    status = rr_pack(q, n, str, len);
+  }
+  free(joined);
+  free(str);
+  free(len);
+  if (txt) ares_free_data(txt);
+  return status;
+}
+
+static void rr_on_answer(rr_t *q, int status, const unsigned char *abuf, int alen) {
+  mxs_resolver_t *r = q->r;
+  if (status == ARES_SUCCESS && q->type == MXS_RR_TXT) {
+    status = rr_parse_txt(q, abuf, alen);
+  } else if (status == ARES_SUCCESS || status == ARES_ENODATA) {
+    family_t f = {0, 0, 0, NULL};
+    family_parse(&f, q->type == MXS_RR_AAAA, status, abuf, alen);
+    status = f.status;
+    const unsigned char *str[MAX_ADDRS_PER_FAMILY];
+    size_t len[MAX_ADDRS_PER_FAMILY];
+    const char *a = f.buf;
+    for (size_t i = 0; status == ARES_SUCCESS && i < f.n; i++, a += strlen(a) + 1) {
+      str[i] = (const unsigned char *)a;
+      len[i] = strlen(a);
+    }
+    if (status == ARES_SUCCESS) status = rr_pack(q, f.n, str, len);
+    free(f.buf);
+  }
+  q->status = status;
+  if (q->prev)
+    q->prev->next = q->next;
+  else
+    r->rr_live = q->next;
+  if (q->next) q->next->prev = q->prev;
+  q->prev = q->next = NULL;
+  if (r->rr_done_tail)
+    r->rr_done_tail->next = q;
+  else
+    r->rr_done_head = q;
+  r->rr_done_tail = q;
+  uv_idle_start(&r->idle, idle_cb);
+}
+
+static void rr_deliver(rr_t *q) {
+  int st = q->status;
+  mxs_rr_answer_t a = {.name = q->name,
+                       .type = q->type,
+                       .status = st == ARES_SUCCESS                           ? MXS_RR_OK
+                                 : st == ARES_ENODATA || st == ARES_ENOTFOUND ? MXS_RR_NONE
+                                                                              : MXS_RR_FAILED,
+                       .detail = st == ARES_SUCCESS ? "" : status_text(st),
+                       .n = st == ARES_SUCCESS ? q->n : 0,
+                       .items = (const char *const *)q->items,
+                       .lens = q->lens};
+  q->cb(q->arg, &a);
+}
+
+static void rr_free_list(rr_t *q) {
+  while (q) {
+    rr_t *next = q->next;
+    free(q->items);
+    free(q);
+    q = next;
+  }
+}
+
+int mxs_resolver_query(mxs_resolver_t *r, const char *name, mxs_rr_type_t type, mxs_rr_cb cb, void *arg) {
+  if (r == NULL || name == NULL || cb == NULL || type > MXS_RR_AAAA) return UV_EINVAL;
+  if (r->closing) return UV_ECANCELED;
+  size_t n = strlen(name);
+  if (n == 0 || n > MAX_DOMAIN_LEN || strcmp(name, ".") == 0) return UV_EINVAL;
+  rr_t *q = calloc(1, sizeof(*q) + n + 1);
+  if (q == NULL) return UV_ENOMEM;
+  memcpy(q->name, name, n + 1);
+  q->r = r;
+  q->cb = cb;
+  q->arg = arg;
+  q->type = type;
+  q->q = (query_t){.r = r, .name = q->name, .kind = Q_RR};
+  q->next = r->rr_live;
+  if (r->rr_live) r->rr_live->prev = q;
+  r->rr_live = q;
+  enqueue(r, &q->q);
+  pump(r);
+  mxs_resolver_chan_arm(r->chan);
+  return 0;
+}
+
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
   query_t *q = arg;
   mxs_resolver_t *r = q->r;
@@ -547,6 +707,8 @@ static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, i
   if (r->closing) return;
   if (q->kind == Q_MX)
     domain_on_mx(container_of(q, domain_t, q), status, abuf, alen);
+  else if (q->kind == Q_RR)
+    rr_on_answer(container_of(q, rr_t, q), status, abuf, alen);
   else
     host_on_answer(q, status, abuf, alen);
   pump(r);
@@ -597,7 +759,15 @@ static void idle_cb(uv_idle_t *idle) {
     deliver(d);
     domain_free(d);
   }
-  if (!r->closing && r->done_head == NULL) uv_idle_stop(idle);
+  for (int i = 0; i < DELIVER_BATCH && r->rr_done_head && !r->closing; i++) {
+    rr_t *q = r->rr_done_head;
+    r->rr_done_head = q->next;
+    if (r->rr_done_head == NULL) r->rr_done_tail = NULL;
+    q->next = NULL;
+    rr_deliver(q);
+    rr_free_list(q);
+  }
+  if (!r->closing && r->done_head == NULL && r->rr_done_head == NULL) uv_idle_stop(idle);
 }
 
 /* ---- public API ---- */
@@ -687,6 +857,9 @@ void mxs_resolver_close(mxs_resolver_t *r, void (*done_cb)(void *arg), void *arg
   free_domain_list(r->live);
   free_domain_list(r->done_head);
   r->live = r->done_head = r->done_tail = NULL;
+  rr_free_list(r->rr_live);
+  rr_free_list(r->rr_done_head);
+  r->rr_live = r->rr_done_head = r->rr_done_tail = NULL;
   r->pending = 0;
   mxs_resolver_cache_free(&r->hosts, host_free);
   uv_close((uv_handle_t *)&r->idle, idle_close_cb);
