@@ -113,6 +113,14 @@ static const opt_t opts[] = {
     {"claim-idle", 0, "distributed", K_SECS, F(claim_idle_ms), 0, 0, "S",
      "worker: take over jobs another worker has held this long without a sign of life (60)"},
     {"follow", 0, "distributed", K_FLAG, F(follow), 0, 0, NULL, "worker: wait for more jobs when the run is drained"},
+    {"no-policy", 0, "policy", K_NOFLAG, F(policy), 0, 0, NULL,
+     "do not check the domains' MTA-STS and TLS-RPT records (no TXT lookups, no fetches)"},
+    {"sts-timeout", 0, "policy", K_SECS, F(sts_timeout_ms), 0, 0, "S", "deadline of one MTA-STS policy fetch (10)"},
+    {"sts-concurrency", 0, "policy", K_INT, F(sts_concurrency), 1, 10000, "N", "MTA-STS policy fetches at once (64)"},
+    {"sts-per-host", 0, "policy", K_INT, F(sts_per_host), 1, 1000, "N",
+     "policy fetches at once to one policy host address (2)"},
+    {"sts-port", 0, "policy", K_INT, F(sts_port), 1, 65535, "N",
+     "HTTPS port of the policy hosts: 443, another one only for tests (443)"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

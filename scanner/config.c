@@ -34,6 +34,11 @@ void mxs_config_defaults(mxs_config_t *c) {
       .threads = (int)uv_available_parallelism(),
       .status_interval_ms = 60000,
       .claim_idle_ms = 60000,
+      .policy = 1,
+      .sts_timeout_ms = 10000,
+      .sts_concurrency = 64,
+      .sts_per_host = 2,
+      .sts_port = 443,
   };
 }
 

@@ -55,7 +55,13 @@ typedef struct {
   mxs_class_set_t fail_on; /* --fail-on classes (0: none given) */
   double fail_on_ratio;    /* --fail-on-ratio (0: not given) */
   int resume;              /* --resume: continue the run that wrote -o FILE */
-  char **owned;            /* strings read from a config file */
+  /* the domains' own policies (policy/policy.h): MTA-STS, TLS-RPT */
+  int policy;          /* check them (--no-policy turns off: no lookups, records as before) */
+  int sts_timeout_ms;  /* --sts-timeout S: a whole policy fetch */
+  int sts_concurrency; /* --sts-concurrency N: policy fetches at once */
+  int sts_per_host;    /* --sts-per-host N: fetches at once to one address */
+  int sts_port;        /* --sts-port N: HTTPS port of policy hosts (443; tests) */
+  char **owned;        /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;
 

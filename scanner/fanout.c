@@ -24,6 +24,20 @@ static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
   d->seen |= MXS_CLASS_BIT(r->cls);
 }
 
+/* The domain's policies on a record: the `policy` map, the class a sender
+ * holding them meets (results/policy.h), and `unfinished` when the run
+ * ended before they were known (so --resume scans the domain again). */
+static void with_policy(const domain_t *d, mxs_record_t *r, mxs_sts_view_t *sts, mxs_policy_view_t *pv, char *buf,
+                        size_t len) {
+  /* A domain that stopped at DNS has no mail route for a policy to govern
+   * (and its TXT lookups failed the same way as its MX lookup). */
+  if (!d->policy || !r->mx) return;
+  mxs_policy_view(d->policy, r->mx, sts, pv);
+  r->policy = pv;
+  mxs_policy_apply(pv, &r->cls, r->cert_errors, &r->detail, buf, len);
+  r->unfinished |= mxs_policy_unfinished(d->policy);
+}
+
 static void free_job(job_t *j) {
   free(j->mx);
   free(j->dns_detail);
@@ -39,6 +53,10 @@ static void write_dns_record(mxs_scan_t *s, const job_t *j) {
     r.pref = j->pref;
     r.implicit_mx = j->implicit;
   }
+  mxs_sts_view_t sts;
+  mxs_policy_view_t pv;
+  char pbuf[640];
+  with_policy(j->d, &r, &sts, &pv, pbuf, sizeof pbuf);
   write_record(s, j->d, &r);
 }
 
@@ -55,6 +73,10 @@ static void write_probe_record(mxs_scan_t *s, const job_t *j) {
   r.ip = t->ip;
   r.port = s->cfg->port;
   tm.dns = j->d->dns_ms;
+  mxs_sts_view_t sts;
+  mxs_policy_view_t pv;
+  char pbuf[640];
+  with_policy(j->d, &r, &sts, &pv, pbuf, sizeof pbuf);
   write_record(s, j->d, &r);
 }
 
@@ -120,6 +142,8 @@ void scan_domain_release(domain_t *d) {
   s->stats->domains[fails ? mxs_class_first(fails) : MXS_CLASS_OK]++;
   s->stats->ndomains++;
   d->finished = 1;
+  mxs_policy_release(d->policy);
+  d->policy = NULL;
   if (!d->in_dns) free(d); /* else on_resolved frees it when c-ares is done */
   s->domains_active--;
   scan_pump_input(s);

@@ -37,13 +37,13 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
   domain_t *d = arg;
   mxs_scan_t *s = d->scan;
   dns_unlink(s, d);
-  if (d->finished) { /* abandoned at a deadline: already recorded */
-    free(d);
+  if (d->dns_abandoned) { /* abandoned at a deadline: already recorded */
+    if (d->finished) free(d);
     return;
   }
   d->dns_ms = a->dns_ms;
   s->domains_resolved++;
-  d->outstanding = 1; /* held until every job is queued */
+  /* the DNS hold (taken when the domain was read) keeps it until every job is queued */
   if (a->status != MXS_CLASS_OK) {
     scan_emit_dns_record(s, d, NULL, 0, a->status, a->detail);
   } else {
@@ -63,6 +63,13 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
     }
   }
   scan_pump_probes(s);
+  scan_domain_release(d);
+}
+
+/* What the domain publishes is known: its records may be written. */
+static void on_policy(void *arg, mxs_policy_result_t *res) {
+  domain_t *d = arg;
+  d->policy = res;
   scan_domain_release(d);
 }
 
@@ -107,13 +114,19 @@ static void on_pump_idle(uv_idle_t *h) {
     s->domains_active++;
     s->domains_read++;
     dns_link(s, d);
+    d->outstanding = 1; /* the DNS hold: released once on_resolved has queued every job */
     if (mxs_resolver_resolve(s->resolver, d->name, on_resolved, d) < 0) {
       s->domains_active--;
       dns_unlink(s, d);
       free(d);
       s->input_eof = 1;
       fprintf(s->err, "mxscan: cannot queue DNS lookups: out of memory\n");
+      break;
     }
+    /* Neither answers inside its call, so the order is free.  A domain
+     * whose policy lookup cannot be queued is recorded without it. */
+    if (s->policy && mxs_policy_lookup(s->policy, d->name, on_policy, d) == 0)
+      d->outstanding++; /* the policy hold: its records need what the domain publishes */
   }
   uv_idle_stop(h);
   scan_maybe_finish(s);
@@ -129,8 +142,8 @@ void scan_pump_input(mxs_scan_t *s) {
  * (dns-timeout, unfinished), so no domain that was read goes unrecorded. */
 static void abandon_dns(mxs_scan_t *s, const char *why) {
   for (domain_t *d = s->dns_head; d; d = d->dns_next) {
-    if (d->finished) continue;
-    d->outstanding = 1;
+    if (d->dns_abandoned) continue;
+    d->dns_abandoned = 1; /* its DNS hold is released here, not by on_resolved */
     scan_emit_dns_record(s, d, NULL, 0, MXS_CLASS_DNS_TIMEOUT, why);
     scan_domain_release(d);
   }
@@ -147,6 +160,7 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   uv_timer_stop(&s->sched_timer);
   abandon_dns(s, why);
   scan_abandon_queued(s, why);
+  mxs_policy_stop(s->policy); /* lookups in flight end now: their domains are recorded unfinished */
   const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
   if (h && h->stop) h->stop(h->arg); /* claims and permits still waiting */
   if (deadline && s->workers) mxs_workers_cancel_all(s->workers, why);
@@ -173,6 +187,8 @@ void scan_maybe_finish(mxs_scan_t *s) {
   uv_close((uv_handle_t *)&s->deadline_timer, NULL);
   mxs_resolver_close(s->resolver, NULL, NULL);
   s->resolver = NULL;
+  mxs_policy_close(s->policy); /* after the resolver: no DNS answer can reach it now */
+  s->policy = NULL;
   if (s->workers) mxs_workers_close(s->workers);
   s->workers = NULL;
   /* c-ares will not call back any more: free what it still pointed to */
@@ -343,6 +359,10 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   mxs_resolver_opts_t ro = mxs_scan_resolver_opts(c);
   if (mxs_resolver_new(&s->loop, &ro, &s->resolver, err, errlen) < 0) return -1;
   if (mxs_tls_ctx_new(c->ca_file, (size_t)c->verify_cache, &s->tls, err, errlen) < 0) return -1;
+  if (c->policy) {
+    mxs_policy_opts_t po = {{c->sts_concurrency, c->sts_per_host, c->sts_timeout_ms, c->sts_port, c->ca_file}, c->ipv6};
+    if (mxs_policy_new(&s->loop, s->resolver, &po, &s->policy, err, errlen) < 0) return -1;
+  }
   int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
                           : mxs_file_source_open(c->input, on_bad_line, s, &s->source, err, errlen);
   if (rc < 0) return -1;
@@ -483,6 +503,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
     fprintf(err, "mxscan: %s\n", msg[0] ? msg : "out of memory");
     rc = 2;
     if (s->resolver) mxs_resolver_close(s->resolver, NULL, NULL);
+    mxs_policy_close(s->policy);
     uv_walk(&s->loop, close_any, NULL);
   } else {
     scan_pump_input(s);

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "exporters/exporter.h"
+#include "policy/policy.h"
 #include "queue/sched.h"
 #include "queue/source.h"
 #include "queue/table.h"
@@ -37,6 +38,8 @@ typedef struct domain_s {
   struct job_s *done;   /* its records, ready, in output order */
   uint64_t token;       /* the source's handle, for done() */
   int next_seq;
+  int dns_abandoned;           /* recorded at the run's end before DNS answered */
+  mxs_policy_result_t *policy; /* what the domain publishes (a reference), once known */
   char name[254];
 } domain_t;
 
@@ -138,6 +141,7 @@ struct mxs_scan_s {
   size_t acks_pending; /* domains whose records an exporter has not stored yet */
   mxs_stats_t *stats;
   FILE *err;
+  mxs_policy_t *policy; /* the domains' MTA-STS/TLS-RPT, NULL with --no-policy */
 };
 
 /* fanout.c */
