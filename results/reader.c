@@ -63,18 +63,42 @@ static const char *const field_names[] = {
     [MXS_RD_IMPLICIT_MX] = "implicit_mx",
     [MXS_RD_UNFINISHED] = "unfinished",
     [MXS_RD_CERT] = "cert",
+    [MXS_RD_STS_TXT_ID] = "txt_id",
+    [MXS_RD_STS_MODE] = "mode",
+    [MXS_RD_STS_FETCH_ERROR] = "fetch_error",
+    [MXS_RD_STS_INVALID] = "invalid",
+    [MXS_RD_TLSRPT_ERROR] = "tlsrpt_error",
+    [MXS_RD_STS_MAX_AGE] = "max_age",
+    [MXS_RD_STS_MX_MATCH] = "mx_match",
+    [MXS_RD_STS_MX] = "mx",
+    [MXS_RD_TLSRPT_RUA] = "tlsrpt_rua",
+    [MXS_RD_POLICY] = "policy",
+    [MXS_RD_STS] = "sts",
 };
 
 static const unsigned char field_scope[] = {
-    [MXS_RD_SHA256] = MXS_RD_IN_CERT,    [MXS_RD_NOT_AFTER] = MXS_RD_IN_CERT, [MXS_RD_SUBJECT_CN] = MXS_RD_IN_CERT,
-    [MXS_RD_DAYS_LEFT] = MXS_RD_IN_CERT, [MXS_RD_CERT] = MXS_RD_IN_TOP, /* the rest are 0 == MXS_RD_IN_TOP too */
+    [MXS_RD_SHA256] = MXS_RD_IN_CERT,
+    [MXS_RD_NOT_AFTER] = MXS_RD_IN_CERT,
+    [MXS_RD_SUBJECT_CN] = MXS_RD_IN_CERT,
+    [MXS_RD_DAYS_LEFT] = MXS_RD_IN_CERT,
+    [MXS_RD_CERT] = MXS_RD_IN_TOP, /* the rest are 0 == MXS_RD_IN_TOP too */
+    [MXS_RD_STS_TXT_ID] = MXS_RD_IN_STS,
+    [MXS_RD_STS_MODE] = MXS_RD_IN_STS,
+    [MXS_RD_STS_FETCH_ERROR] = MXS_RD_IN_STS,
+    [MXS_RD_STS_INVALID] = MXS_RD_IN_STS,
+    [MXS_RD_STS_MAX_AGE] = MXS_RD_IN_STS,
+    [MXS_RD_STS_MX_MATCH] = MXS_RD_IN_STS,
+    [MXS_RD_STS_MX] = MXS_RD_IN_STS,
+    [MXS_RD_TLSRPT_ERROR] = MXS_RD_IN_POLICY,
+    [MXS_RD_TLSRPT_RUA] = MXS_RD_IN_POLICY,
+    [MXS_RD_STS] = MXS_RD_IN_POLICY,
 };
 
 /* Called for every key of every record, so the common path is a length
  * and first-byte compare before one memcmp. */
 int mxs_rd_lookup(int scope, const char *k, size_t n) {
   if (n == 0) return MXS_RD_NONE;
-  for (int id = MXS_RD_DOMAIN; id <= MXS_RD_CERT; id++) {
+  for (int id = MXS_RD_DOMAIN; id <= MXS_RD_LAST; id++) {
     const char *f = field_names[id];
     if (f[0] == k[0] && field_scope[id] == scope && strlen(f) == n && memcmp(f, k, n) == 0) return id;
   }
@@ -82,7 +106,13 @@ int mxs_rd_lookup(int scope, const char *k, size_t n) {
 }
 
 void mxs_rd_begin(mxs_rd_t *d, mxs_read_record_t *rec) {
-  *rec = (mxs_read_record_t){.stage = "", .detail = "", .scanned_at = "", .tlsrpt = "", .cert_days_left = INT64_MAX};
+  *rec = (mxs_read_record_t){.stage = "",
+                             .detail = "",
+                             .scanned_at = "",
+                             .tlsrpt = "",
+                             .cert_days_left = INT64_MAX,
+                             .sts_max_age = -1,
+                             .sts_mx_match = -1};
   d->rec = rec;
   d->have_domain = d->have_class = 0;
   d->why[0] = '\0';
@@ -122,6 +152,11 @@ int mxs_rd_set_str(mxs_rd_t *d, int id, const char *s) {
   case MXS_RD_SHA256: r->cert_sha256 = s; return 0;
   case MXS_RD_NOT_AFTER: r->cert_not_after = s; return 0;
   case MXS_RD_SUBJECT_CN: r->cert_subject_cn = s; return 0;
+  case MXS_RD_STS_TXT_ID: r->sts_txt_id = s; return 0;
+  case MXS_RD_STS_MODE: r->sts_mode = s; return 0;
+  case MXS_RD_STS_FETCH_ERROR: r->sts_fetch_error = s; return 0;
+  case MXS_RD_STS_INVALID: r->sts_invalid = s; return 0;
+  case MXS_RD_TLSRPT_ERROR: r->tlsrpt_error = s; return 0;
   default: return 0;
   }
 }
@@ -133,8 +168,17 @@ void mxs_rd_set_int(mxs_rd_t *d, int id, int64_t v) {
   case MXS_RD_PORT: r->port = v; break;
   case MXS_RD_SMTP_CODE: r->smtp_code = v; break;
   case MXS_RD_DAYS_LEFT: r->cert_days_left = v; break;
+  case MXS_RD_STS_MAX_AGE: r->sts_max_age = v; break;
   default: break;
   }
+}
+
+void mxs_rd_add_str(mxs_rd_t *d, int id, const char *s) {
+  mxs_read_record_t *r = d->rec;
+  if (id == MXS_RD_STS_MX && r->sts_nmx < MXS_POLICY_MAX_LIST)
+    r->sts_mx[r->sts_nmx++] = s;
+  else if (id == MXS_RD_TLSRPT_RUA && r->ntlsrpt_rua < MXS_POLICY_MAX_LIST)
+    r->tlsrpt_rua[r->ntlsrpt_rua++] = s;
 }
 
 void mxs_rd_set_bool(mxs_rd_t *d, int id, int v) {
@@ -144,14 +188,22 @@ void mxs_rd_set_bool(mxs_rd_t *d, int id, int v) {
     d->rec->unfinished = v;
   else if (id == MXS_RD_CERT)
     d->rec->has_cert = v;
+  else if (id == MXS_RD_STS_MX_MATCH)
+    d->rec->sts_mx_match = v;
+  else if (id == MXS_RD_POLICY)
+    d->rec->has_policy = v;
+  else if (id == MXS_RD_STS)
+    d->rec->has_sts = v;
 }
 
 int mxs_rd_bad_type(mxs_rd_t *d, int scope, int id) {
   const char *want = id <= MXS_RD_LAST_STR   ? "a string"
                      : id <= MXS_RD_LAST_INT ? "an integer"
-                     : id == MXS_RD_CERT     ? "a map"
-                                             : "a boolean";
-  snprintf(d->why, sizeof d->why, "'%s%s' is not %s", scope == MXS_RD_IN_CERT ? "cert." : "", field_names[id], want);
+                     : mxs_rd_is_bool(id)    ? "a boolean"
+                     : mxs_rd_is_list(id)    ? "an array of strings"
+                                             : "a map";
+  static const char *const prefix[] = {"", "cert.", "policy.", "policy.sts."};
+  snprintf(d->why, sizeof d->why, "'%s%s' is not %s", prefix[scope & 3], field_names[id], want);
   return -1;
 }
 

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "results/classify.h"
+#include "results/policy.h"
 
 typedef enum {
   MXS_RESULTS_UNKNOWN = 0, /* nothing read yet, or an empty file */
@@ -54,6 +55,21 @@ typedef struct {
   const char *cert_not_after;
   const char *cert_subject_cn;
   int64_t cert_days_left; /* INT64_MAX when absent */
+  /* the `policy` map (results/policy.h); the lists keep their first
+   * MXS_POLICY_MAX_LIST entries */
+  int has_policy;              /* a "policy" map was present */
+  int has_sts;                 /* ... with an "sts" map */
+  const char *sts_txt_id;      /* NULL when absent */
+  const char *sts_mode;        /* NULL: no policy was read */
+  int64_t sts_max_age;         /* -1 when absent */
+  int sts_mx_match;            /* -1 when absent */
+  const char *sts_fetch_error; /* NULL when absent */
+  const char *sts_invalid;     /* NULL when absent */
+  const char *sts_mx[MXS_POLICY_MAX_LIST];
+  size_t sts_nmx;
+  const char *tlsrpt_rua[MXS_POLICY_MAX_LIST];
+  size_t ntlsrpt_rua;
+  const char *tlsrpt_error; /* NULL when absent */
 } mxs_read_record_t;
 
 typedef struct mxs_reader_s mxs_reader_t;
