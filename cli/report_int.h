@@ -21,6 +21,13 @@ typedef struct {
   mxs_class_set_t seen;
   uint64_t tls_ok, tls_fail; /* TLS-RPT sessions (records whose tlsrpt is not "none") */
   mxs_rfail_t *fails;        /* only with opts.tlsrpt */
+  /* only with opts.tlsrpt: the domain's MTA-STS policy, from its first
+   * record with a policy.sts map */
+  int sts;              /* it publishes MTA-STS (valid or not) */
+  const char *sts_mode; /* arena; NULL: no policy was fetched */
+  int64_t sts_max_age;
+  const char **sts_mx; /* arena */
+  size_t sts_nmx;
 } mxs_rdomain_t;
 
 typedef struct {
