@@ -247,6 +247,19 @@ def main():
                 with open(path, "wb") as f:
                     f.write(run.stdout)
                 check_report(ck, a.mxscan, path)
+                # the run ends while a policy fetch stalls: the domain is recorded, unfinished
+                # (so --resume scans it again), and its neighbours are whole
+                cut_list = harness.write_domains(os.path.join(tmp, "cut.txt"), ["stall.test", "enforce.test"])
+                cut = subprocess.run(base + ["--sts-timeout", "60", "--max-runtime", "3", cut_list],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+                ck.eq("--max-runtime", "exit status", cut.returncode, 1)
+                got = {r["domain"]: r for r in harness.parse_jsonl(cut.stdout)[0]}
+                ck.eq("--max-runtime", "domains", sorted(got), ["enforce.test", "stall.test"])
+                st = got.get("stall.test", {})
+                ck.eq("--max-runtime stall.test", "unfinished", st.get("unfinished"), True)
+                ck.eq("--max-runtime stall.test", "policy", st.get("policy"), {"sts": {"txt_id": "s1"}})
+                ck.check("unfinished" not in got.get("enforce.test", {}), "--max-runtime enforce.test",
+                         "unfinished: %r" % got.get("enforce.test"))
                 # --no-policy: the records of a scan without policies
                 off = subprocess.run(base + ["--no-policy", domains], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, timeout=120)
