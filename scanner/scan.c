@@ -187,6 +187,10 @@ void scan_maybe_finish(mxs_scan_t *s) {
   uv_close((uv_handle_t *)&s->deadline_timer, NULL);
   mxs_resolver_close(s->resolver, NULL, NULL);
   s->resolver = NULL;
+  if (s->policy) {
+    s->stats->policy_checked = 1;
+    mxs_policy_stats(s->policy, &s->stats->policy);
+  }
   mxs_policy_close(s->policy); /* after the resolver: no DNS answer can reach it now */
   s->policy = NULL;
   if (s->workers) mxs_workers_close(s->workers);

@@ -66,6 +66,14 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
           s->interrupted ? "true" : "false", (unsigned long long)s->verify_lookups, (unsigned long long)s->verify_hits);
   fprintf(fp, "  \"sni\": {\"name_probes\": %llu, \"addresses_by_name\": %llu},\n", (unsigned long long)s->sni_probes,
           (unsigned long long)s->sni_addresses);
+  if (s->policy_checked)
+    fprintf(fp,
+            "  \"policy\": {\"lookups\": %llu, \"cache_hits\": %llu, \"sts\": %llu, \"sts_fetched\": %llu, "
+            "\"sts_fetch_errors\": %llu, \"sts_invalid\": %llu, \"tlsrpt\": %llu},\n",
+            (unsigned long long)s->policy.lookups, (unsigned long long)s->policy.cache_hits,
+            (unsigned long long)s->policy.sts, (unsigned long long)s->policy.fetched,
+            (unsigned long long)s->policy.fetch_errors, (unsigned long long)s->policy.invalid,
+            (unsigned long long)s->policy.tlsrpt);
   /* What the run cost this machine so far (every thread), for the operator
    * who sizes the nightly box from the summaries. */
   struct rusage ru;

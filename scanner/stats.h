@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "policy/policy.h"
 #include "results/classify.h"
 
 typedef struct {
@@ -22,6 +23,8 @@ typedef struct {
   uint64_t started_ms;       /* loop time at the start, for rates */
   int interrupted;           /* stopped by a signal before the end */
   int aborted;               /* a second signal: exit at once, nothing torn down */
+  int policy_checked;        /* the domains' policies were looked up (not --no-policy) */
+  mxs_policy_stats_t policy; /* ... and what was found */
 } mxs_stats_t;
 
 /* 1 when the run should alert: a record of a class in FAIL_ON, or more

@@ -209,8 +209,11 @@ def main():
             with ps, res:
                 base = [a.mxscan, "scan", "--dns", res.server, "--ca-file", ca, "--port", str(fl.port),
                         "--retries", "0", "--no-diag", "--sts-port", str(port), "--sts-timeout", "1", "-q"]
-                run = subprocess.run(base + [domains], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+                summary = os.path.join(tmp, "summary.json")
+                run = subprocess.run(base + ["--summary", summary, domains], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, timeout=120)
                 ck.eq("scan", "exit status", run.returncode, 0)
+                check_summary(ck, summary)
                 if run.stderr:
                     ck.fail("scan", "stderr: %s" % run.stderr.decode(errors="replace")[-2000:])
                 recs, bad = harness.parse_jsonl(run.stdout)
@@ -276,6 +279,23 @@ def main():
             print("kept %s" % tmp)
     print("%d passed, %d failed" % (0 if ck.failures else 1, 1 if ck.failures else 0))
     return 1 if ck.failures else 0
+
+
+def check_summary(ck, path):
+    """--summary counts what the policy lookups found, domain by domain."""
+    try:
+        got = json.load(open(path)).get("policy")
+    except (OSError, ValueError) as e:
+        ck.fail("summary", "unreadable: %s" % e)
+        return
+    first = {dom: want[0][2] or {} for dom, want in EXPECT.items()}
+    want = {"lookups": len(SCENARIOS), "cache_hits": 0,
+            "sts": sum(1 for _, extra, _ in SCENARIOS.values() if any("_mta-sts" in x for x in extra)),
+            "sts_fetched": sum(1 for w in first.values() if "mode" in w),
+            "sts_fetch_errors": sum(1 for w in first.values() if "fetch_error" in w),
+            "sts_invalid": sum(1 for w in first.values() if "invalid" in w),
+            "tlsrpt": len(RUA)}
+    ck.eq("summary", "policy", got, want)
 
 
 def check_report(ck, mxscan, path):
