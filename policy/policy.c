@@ -37,7 +37,6 @@ struct mxs_policy_result_s {
   char txt_id[MXS_STS_ID_MAX + 1]; /* "" : none */
   mxs_sts_policy_t pol;            /* mode UNSET: none */
   char *fetch_error, *invalid;     /* owned */
-  int tried_aaaa;
   /* TLS-RPT */
   char **rua; /* one allocation */
   size_t nrua;

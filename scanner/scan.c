@@ -462,7 +462,7 @@ static void teardown(mxs_scan_t *s) {
 /* Raises the descriptor limit to the hard limit and fits the concurrency
  * under it: one descriptor per probe, plus a reserve for the resolver,
  * outputs and Redis.  Throttling beats failing with EMFILE. */
-static int fit_concurrency(int wanted, FILE *err) {
+static int fit_concurrency(int wanted, int policy_fetches, FILE *err) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
   if (rl.rlim_cur < rl.rlim_max) {
@@ -470,7 +470,7 @@ static int fit_concurrency(int wanted, FILE *err) {
     setrlimit(RLIMIT_NOFILE, &rl);
     getrlimit(RLIMIT_NOFILE, &rl);
   }
-  const rlim_t reserve = 64;
+  const rlim_t reserve = 64 + (rlim_t)policy_fetches; /* and a descriptor per policy fetch */
   rlim_t room = rl.rlim_cur > reserve * 2 ? rl.rlim_cur - reserve : rl.rlim_cur / 2;
   if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)wanted > room) {
     fprintf(err, "mxscan: --concurrency %d exceeds the descriptor limit (%llu): using %llu\n", wanted,
@@ -493,7 +493,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   s->cfg = cfg;
   s->stats = stats;
   s->err = err;
-  s->concurrency = fit_concurrency(cfg->concurrency, err);
+  s->concurrency = fit_concurrency(cfg->concurrency, cfg->policy ? cfg->sts_concurrency : 0, err);
   s->high_water = (size_t)s->concurrency * 4 + 64;
   s->seed = uv_hrtime() | 1;
   mxs_table_init(&s->targets);
