@@ -16,7 +16,7 @@
 
 #include "scanner/verdict.h"
 
-#define MXS_VERDICT_CODEC_VERSION 3
+#define MXS_VERDICT_CODEC_VERSION 4
 
 /* Appends V to SB.  0, or -1 (out of memory, V without a result). */
 int mxs_verdict_pack(const mxs_verdict_t *v, msgpack_sbuffer *sb);
