@@ -105,7 +105,12 @@ typedef struct {
 /* The `policy` map of a record: what checking the domain's policies found.
  * A record carries it only when there is something in it. */
 typedef struct {
-  const mxs_sts_view_t *sts;     /* NULL: no MTA-STS record */
+  const mxs_sts_view_t *sts; /* NULL: no MTA-STS record */
+  /* DANE's view (policy.dane: tlsa_count, secure, usable, match) goes here,
+   * per MX host, encoded between sts and the TLS-RPT fields; its classes
+   * (dnssec-invalid, dane-required, tlsa-invalid) are already in the table,
+   * each before its MTA-STS counterpart: a sender that does DANE applies it
+   * where an MX has usable TLSA records (RFC 8461 section 2). */
   const char *const *tlsrpt_rua; /* the TLS-RPT rua URIs, NULL: none */
   size_t ntlsrpt_rua;            /* how many */
   const char *tlsrpt_error;      /* the TLS-RPT record is invalid, or its lookup failed: why */

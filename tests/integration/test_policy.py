@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
@@ -39,6 +40,8 @@ HOSTS = "127.0.88.1"      # every policy host, told apart by SNI
 UNTRUSTED = "127.0.88.2"  # a policy host with a certificate from another CA
 STALL = "127.0.88.9"      # answers the handshake, never the request
 NOBODY = "127.0.88.250"   # nothing listens
+HOLD = "127.0.88.10"      # counts the fetches it holds open at once
+HOLD_DOMAINS = ["h%d.test" % i for i in range(6)]
 
 ENFORCE = "version: STSv1\nmode: enforce\nmx: mx.shared.test\nmax_age: 86400\n"
 TESTING = "version: STSv1\r\nmode: testing\r\nmx: mx.shared.test\r\nmx: *.example.net\r\nmax_age: 604800\r\n"
@@ -131,6 +134,8 @@ PLAIN_CLASS = {"enfbad.test": "cert-hostname-mismatch", "testbad.test": "cert-ho
 
 def zones(https_port):
     z = {"shared.test.": ["mx A " + MX_OK], "wrong.test.": ["mx A " + MX_WRONG]}
+    for dom in HOLD_DOMAINS:
+        z[dom + "."] = ["@ MX 10 mx.shared.test.", '_mta-sts TXT "v=STSv1; id=1"', "mta-sts A " + HOLD]
     for dom, (mx, extra, host) in SCENARIOS.items():
         recs = list(mx) + list(extra)
         if host == "stall":
@@ -139,6 +144,54 @@ def zones(https_port):
             recs.append("mta-sts A " + (host.get("addrs") or [HOSTS])[0])
         z[dom + "."] = recs
     return z
+
+
+class HoldServer:
+    """TLS on ADDR:PORT for NAMES: reads a request and never answers, so
+    each fetch lasts its client's whole deadline; keeps each accept's time."""
+
+    def __init__(self, addr, port, ca, names):
+        import ssl
+        import threading
+        cert, key = ca.issue(names)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.sock = __import__("socket").create_server((addr, port))
+        self.sock.settimeout(0.1)
+        self.lock, self.times = threading.Lock(), []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self):
+        import threading
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            with self.lock:
+                self.times.append(time.monotonic())
+            t = threading.Thread(target=self._hold, args=(c,), daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def _hold(self, c):
+        try:
+            c.settimeout(30)
+            t = self.ctx.wrap_socket(c, server_side=True)
+            while t.recv(4096):  # until the client closes
+                pass
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=5)
+        self.sock.close()
 
 
 def check_policy(ck, where, rec, want):
@@ -263,6 +316,23 @@ def main():
                 ck.eq("--max-runtime stall.test", "policy", st.get("policy"), {"sts": {"txt_id": "s1"}})
                 ck.check("unfinished" not in got.get("enforce.test", {}), "--max-runtime enforce.test",
                          "unfinished: %r" % got.get("enforce.test"))
+                # per-host politeness: six policy hosts on one address, at most two fetches at once
+                hold = HoldServer(HOLD, port, ps.ca, ["mta-sts." + d for d in HOLD_DOMAINS])
+                try:
+                    hl = harness.write_domains(os.path.join(tmp, "hold.txt"), HOLD_DOMAINS)
+                    h = subprocess.run(base + ["--sts-per-host", "2", hl], stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, timeout=60)
+                finally:
+                    hold.close()
+                ck.eq("--sts-per-host 2", "exit status", h.returncode, 0)
+                ck.eq("--sts-per-host 2", "fetches", len(hold.times), len(HOLD_DOMAINS))
+                # each fetch holds its slot for --sts-timeout (1 s): within half of
+                # that after the first one, only the second may have started
+                early = [t for t in hold.times if t - min(hold.times, default=0) < 0.5]
+                ck.check(len(early) <= 2, "--sts-per-host 2",
+                         "%d fetches to one address started within 0.5 s" % len(early))
+                for r in harness.parse_jsonl(h.stdout)[0]:
+                    ck.eq("--sts-per-host " + r["domain"], "class", r["class"], "sts-policy-fetch-error")
                 # --no-policy: the records of a scan without policies
                 off = subprocess.run(base + ["--no-policy", domains], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, timeout=120)
