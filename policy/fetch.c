@@ -252,8 +252,10 @@ static int start(mxs_fetch_t *f, req_t *q) {
   else
     snprintf(url, sizeof url, "https://%s:%d/.well-known/mta-sts.txt", q->host, f->o.port);
   /* connect to the address the run's resolver found, keeping the name for
-   * SNI, the Host header and the certificate check */
-  snprintf(pin, sizeof pin, strchr(q->addr, ':') ? "%s:%d:[%s]" : "%s:%d:%s", q->host, f->o.port, q->addr);
+   * SNI, the Host header and the certificate check; "+": the entry ages out
+   * of the multi handle's DNS cache like a looked-up one, instead of staying
+   * for the run (one per publishing domain) */
+  snprintf(pin, sizeof pin, strchr(q->addr, ':') ? "+%s:%d:[%s]" : "+%s:%d:%s", q->host, f->o.port, q->addr);
   if (!(q->resolve = curl_slist_append(NULL, pin)) || !(q->easy = curl_easy_init())) return -1;
   CURL *e = q->easy;
   curl_easy_setopt(e, CURLOPT_URL, url);
@@ -310,7 +312,7 @@ int mxs_fetch_policy(mxs_fetch_t *f, const char *host, const char *addr, mxs_fet
   q->arg = arg;
   snprintf(q->host, sizeof q->host, "%s", host);
   snprintf(q->addr, sizeof q->addr, "%s", addr);
-  if (mxs_sched_push(&f->sched, &q->item, q->addr, q->host, uv_now(f->loop)) < 0) {
+  if (mxs_sched_push(&f->sched, &q->item, q->addr, q->addr, uv_now(f->loop)) < 0) {
     free(q);
     return UV_ENOMEM;
   }
@@ -368,9 +370,13 @@ int mxs_fetch_new(uv_loop_t *loop, const mxs_fetch_opts_t *opts, mxs_fetch_t **o
   uv_timer_init(loop, &f->sched_timer);
   f->curl_timer.data = f->sched_timer.data = f;
   f->handles = 2;
-  /* per_provider is the request's host name: one fetch per domain anyway,
-   * so only the global and per-address limits bind */
-  mxs_sched_opts_t so = {opts->concurrency, opts->per_host, 0, opts->concurrency, 0, 0, 60000};
+  /* The scheduler's provider is the address too: every policy host is
+   * another name (one fetch per domain), but thousands of them may share
+   * one hosting address, and the scheduler walks its providers on every
+   * pop, so a provider per name would cost a walk of the whole queue per
+   * socket event.  One per address keeps the walk to the addresses that
+   * have fetches waiting, served round-robin. */
+  mxs_sched_opts_t so = {opts->concurrency, opts->per_host, 0, opts->per_host, 0, 0, 60000};
   mxs_sched_init(&f->sched, &so, uv_now(loop));
   *out = f;
   return 0;
