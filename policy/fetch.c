@@ -264,7 +264,14 @@ static int start(mxs_fetch_t *f, req_t *q) {
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* RFC 8461 3.3: no redirects */
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (f->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, f->ca_file);
+  if (f->ca_file) { /* these roots instead of the system store, as for SMTP */
+    curl_easy_setopt(e, CURLOPT_CAINFO, f->ca_file);
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+  }
+  /* one request per host for the run: no session to resume, nothing for
+   * HTTP/2 to multiplex */
+  curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)f->o.timeout_ms);
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MXS_STS_MAX_POLICY);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
