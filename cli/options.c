@@ -57,6 +57,8 @@ static const opt_t opts[] = {
     {"dns-timeout", 0, "resolver", K_SECS, F(dns_timeout_ms), 0, 0, "S", "seconds per DNS try (2)"},
     {"dns-tries", 0, "resolver", K_INT, F(dns_tries), 1, 20, "N", "DNS tries per query (3)"},
     {"ipv6", 0, "resolver", K_FLAG, F(ipv6), 0, 0, NULL, "also probe the IPv6 addresses of MX hosts"},
+    {"dnssec", 0, "resolver", K_FLAG, F(dnssec), 0, 0, NULL,
+     "the --dns servers validate DNSSEC: trust their AD bit and check DANE (TLSA records, RFC 7672)"},
     {"port", 0, "scan", K_INT, F(port), 1, 65535, "N", "SMTP port to probe (25)"},
     {"ehlo-name", 0, "scan", K_STR, F(ehlo_name), 0, 0, "NAME", "name sent in EHLO (this host's FQDN)"},
     {"concurrency", 0, "scan", K_INT, F(concurrency), 1, 1000000, "N", "probes in flight at once (1000)"},

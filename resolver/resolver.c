@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "resolver/channel.h"
+#include "resolver/dnsmsg.h"
 #include "resolver/hostcache.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -54,6 +55,7 @@ typedef struct query_s {
   mxs_resolver_t *r;
   const char *name; /* borrowed from the owner */
   qkind_t kind;
+  int ad; /* --dnssec: the answer (data or a denial) carried the AD bit */
 } query_t;
 
 typedef struct host_s host_t;
@@ -72,6 +74,7 @@ typedef struct slot_s {
  * textual addresses packed as "a\0b\0". */
 typedef struct {
   int status; /* ARES_* of the query */
+  int ad;     /* the answer was authenticated (--dnssec) */
   size_t n, len;
   char *buf;
 } family_t;
@@ -88,6 +91,7 @@ struct host_s {
   slot_t *waiters;
   family_t fam[2]; /* [0] A, [1] AAAA, freed when done */
   query_t qa, qaaaa;
+  int secure; /* --dnssec: every address answer was authenticated (AD) */
   char detail[DETAIL_LEN];
 };
 
@@ -100,6 +104,7 @@ struct domain_s {
   query_t q; /* the MX query */
   mxs_class_t status;
   int implicit_mx;
+  int mx_secure; /* --dnssec: the MX answer (or its NODATA) carried AD */
   int remaining; /* host lookups this domain still waits for */
   int dns_ms;
   size_t nmx;
@@ -118,6 +123,7 @@ typedef struct rr_s {
   query_t q;
   mxs_rr_type_t type;
   int status; /* ARES_* */
+  int ad;     /* the answer carried AD (--dnssec) */
   size_t n;
   char **items; /* one block: pointers, lengths, then the strings */
   size_t *lens;
@@ -133,6 +139,7 @@ struct mxs_resolver_s {
   query_t *fifo_head[2], *fifo_tail[2];
   size_t max_inflight;
   int ipv6;
+  int dnssec;               /* own queries with AD and DO through ares_send(); answers' AD read */
   uint64_t retry_failed_ns; /* 0: failures stay for the run */
   int pumping;              /* pump() is on the stack: c-ares may call back inside it */
   int closing;
@@ -254,7 +261,18 @@ static void pump(mxs_resolver_t *r) {
     else
       r->stats.addr_queries++;
     /* From here q belongs to c-ares: query_cb may run before this returns. */
-    ares_query(mxs_resolver_chan_ares(r->chan), q->name, DNS_CLASS_IN, type, query_cb, q);
+    if (!r->dnssec) {
+      ares_query(mxs_resolver_chan_ares(r->chan), q->name, DNS_CLASS_IN, type, query_cb, q);
+      continue;
+    }
+    /* --dnssec: our own query (AD, and DO in an OPT record): c-ares 1.18
+     * cannot set either bit.  ares_send() copies it and sets the id. */
+    unsigned char qbuf[MXS_DNS_QUERY_MAX];
+    int qlen = mxs_dns_build_query(q->name, (unsigned)type, 1, qbuf, sizeof qbuf);
+    if (qlen < 0)
+      query_cb(q, ARES_EBADNAME, 0, NULL, 0);
+    else
+      ares_send(mxs_resolver_chan_ares(r->chan), qbuf, qlen, query_cb, q);
   }
   r->pumping = 0;
 }
@@ -346,8 +364,21 @@ static void host_decide(host_t *h, int nfam, int merge_rc) {
 
 /* All families answered: settle the entry for the rest of the run and wake
  * the domains waiting for it. */
+/* RFC 7672 2.2.2: DANE needs the host's address records DNSSEC-secure.
+ * Every family asked must have been answered with AD, data or a proven
+ * denial: an address from an unauthenticated answer could be an attacker's. */
+static int host_secure(const host_t *h, int nfam) {
+  if (h->naddrs == 0) return 0;
+  for (int f = 0; f < nfam; f++) {
+    int st = h->fam[f].status;
+    if (!h->fam[f].ad || (st != ARES_SUCCESS && st != ARES_ENODATA && st != ARES_ENOTFOUND)) return 0;
+  }
+  return 1;
+}
+
 static void host_finish(host_t *h, int nfam) {
   host_decide(h, nfam, host_merge(h));
+  h->secure = host_secure(h, nfam);
   for (int f = 0; f < 2; f++) {
     free(h->fam[f].buf);
     h->fam[f].buf = NULL;
@@ -369,6 +400,7 @@ static void host_on_answer(query_t *q, int status, const unsigned char *abuf, in
   int aaaa = q->kind == Q_AAAA;
   host_t *h = aaaa ? container_of(q, host_t, qaaaa) : container_of(q, host_t, qa);
   family_parse(&h->fam[aaaa], aaaa, status, abuf, alen);
+  h->fam[aaaa].ad = q->ad;
   if (--h->outstanding == 0) host_finish(h, q->r->ipv6 ? 2 : 1);
 }
 
@@ -544,6 +576,7 @@ static void domain_use_mx(domain_t *d, const struct ares_mx_reply *mx) {
 static void domain_on_mx(domain_t *d, int status, const unsigned char *abuf, int alen) {
   struct ares_mx_reply *mx = NULL;
   char detail[DETAIL_LEN];
+  d->mx_secure = d->q.ad && (status == ARES_SUCCESS || status == ARES_ENODATA);
   if (status == ARES_SUCCESS) {
     status = ares_parse_mx_reply(abuf, alen, &mx);
     /* An answer with only a CNAME and no MX is NODATA too. */
@@ -622,10 +655,11 @@ static int rr_parse_txt(rr_t *q, const unsigned char *abuf, int alen) {
 
 static void rr_on_answer(rr_t *q, int status, const unsigned char *abuf, int alen) {
   mxs_resolver_t *r = q->r;
+  q->ad = q->q.ad;
   if (status == ARES_SUCCESS && q->type == MXS_RR_TXT) {
     status = rr_parse_txt(q, abuf, alen);
   } else if (status == ARES_SUCCESS || status == ARES_ENODATA) {
-    family_t f = {0, 0, 0, NULL};
+    family_t f = {0, 0, 0, 0, NULL};
     family_parse(&f, q->type == MXS_RR_AAAA, status, abuf, alen);
     status = f.status;
     const unsigned char *str[MAX_ADDRS_PER_FAMILY];
@@ -663,7 +697,8 @@ static void rr_deliver(rr_t *q) {
                        .detail = st == ARES_SUCCESS ? "" : status_text(st),
                        .n = st == ARES_SUCCESS ? q->n : 0,
                        .items = (const char *const *)q->items,
-                       .lens = q->lens};
+                       .lens = q->lens,
+                       .secure = q->ad && (st == ARES_SUCCESS || st == ARES_ENODATA || st == ARES_ENOTFOUND)};
   q->cb(q->arg, &a);
 }
 
@@ -698,6 +733,26 @@ int mxs_resolver_query(mxs_resolver_t *r, const char *name, mxs_rr_type_t type, 
   return 0;
 }
 
+/* What ares_query() would have said of a raw answer from ares_send(): the
+ * rcode as an ARES_* status, NOERROR without answers as ENODATA.  *AD: the
+ * validating resolver authenticated the answer, data or denial. */
+static int raw_status(int status, const unsigned char *abuf, int alen, int *ad) {
+  mxs_dns_header_t h;
+  *ad = 0;
+  if (status != ARES_SUCCESS) return status;
+  if (mxs_dns_header(abuf, (size_t)(alen > 0 ? alen : 0), &h) < 0) return ARES_EBADRESP;
+  *ad = h.ad;
+  switch (h.rcode) {
+  case 0: return h.ancount > 0 ? ARES_SUCCESS : ARES_ENODATA;
+  case 1: return ARES_EFORMERR;
+  case 2: return ARES_ESERVFAIL;
+  case 3: return ARES_ENOTFOUND;
+  case 4: return ARES_ENOTIMP;
+  case 5: return ARES_EREFUSED;
+  default: return ARES_EBADRESP;
+  }
+}
+
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
   query_t *q = arg;
   mxs_resolver_t *r = q->r;
@@ -705,6 +760,8 @@ static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, i
   r->stats.inflight--;
   /* Inside ares_destroy() from close: the owners are about to be freed. */
   if (r->closing) return;
+  q->ad = 0;
+  if (r->dnssec) status = raw_status(status, abuf, alen, &q->ad);
   if (q->kind == Q_MX)
     domain_on_mx(container_of(q, domain_t, q), status, abuf, alen);
   else if (q->kind == Q_RR)
@@ -722,8 +779,12 @@ static void domain_free(domain_t *d) {
 /* Calls the user back with a view of D built on the stack and one array;
  * everything it points to lives until the callback returns. */
 static void deliver(domain_t *d) {
-  mxs_domain_answer_t a = {
-      .domain = d->name, .status = d->status, .detail = d->detail, .implicit_mx = d->implicit_mx, .dns_ms = d->dns_ms};
+  mxs_domain_answer_t a = {.domain = d->name,
+                           .status = d->status,
+                           .detail = d->detail,
+                           .implicit_mx = d->implicit_mx,
+                           .dns_ms = d->dns_ms,
+                           .mx_secure = d->mx_secure};
   mxs_mx_host_t *mx = NULL;
   if (d->status == MXS_CLASS_OK && d->nmx > 0) {
     if ((mx = calloc(d->nmx, sizeof(*mx))) == NULL) {
@@ -738,7 +799,8 @@ static void deliver(domain_t *d) {
                               .status = h->status,
                               .detail = h->detail,
                               .naddrs = h->naddrs,
-                              .addrs = (const char *const *)h->addrs};
+                              .addrs = (const char *const *)h->addrs,
+                              .secure = h->secure};
     }
     a.nmx = mx ? d->nmx : 0;
     a.mx = mx;
@@ -796,6 +858,7 @@ int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resol
   }
   r->max_inflight = o.max_inflight ? (size_t)o.max_inflight : DEFAULT_MAX_INFLIGHT;
   r->ipv6 = o.ipv6 != 0;
+  r->dnssec = o.dnssec != 0;
   r->retry_failed_ns = o.retry_failed_ms < 0 ? 0 : (uint64_t)(o.retry_failed_ms ? o.retry_failed_ms : 30000) * 1000000u;
   mxs_resolver_cache_init(&r->hosts);
   uv_idle_init(loop, &r->idle);

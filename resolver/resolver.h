@@ -39,6 +39,13 @@ typedef struct {
                         * needs it once this long has passed: a resolver's
                         * blip must not fail its hosts for the whole run.
                         * Default 30000; negative: keep the failure. */
+  int dnssec;          /* the servers validate DNSSEC (--dnssec): every query
+                        * carries AD and an EDNS0 OPT with DO, and the answers'
+                        * AD bits are reported (the `secure` fields).  mxscan
+                        * validates nothing itself: it trusts the AD bit of
+                        * servers the operator declares validating, as Postfix
+                        * does with smtp_dns_support_level = dnssec.  Off: no
+                        * answer is secure. */
 } mxs_resolver_opts_t;
 
 /* One MX host of a domain, with its addresses.  status is MXS_CLASS_OK when
@@ -54,6 +61,8 @@ typedef struct {
   const char *detail; /* "" when status is OK */
   size_t naddrs;
   const char *const *addrs; /* textual IPv4 first, then IPv6 */
+  int secure;               /* --dnssec: every address lookup (A, and AAAA with ipv6)
+                             * was answered with AD, data or a proven denial */
 } mxs_mx_host_t;
 
 /* The answer for one domain.  status is MXS_CLASS_OK when nmx > 0; else one of
@@ -73,7 +82,8 @@ typedef struct {
   int implicit_mx;
   size_t nmx;
   const mxs_mx_host_t *mx;
-  int dns_ms; /* wall time from submission to answer, queueing included */
+  int dns_ms;    /* wall time from submission to answer, queueing included */
+  int mx_secure; /* --dnssec: the MX answer (for an implicit MX: its NODATA) carried AD */
 } mxs_domain_answer_t;
 
 /* The answer and everything it points to is borrowed for the duration of
@@ -116,6 +126,8 @@ typedef struct {
   size_t n;
   const char *const *items;
   const size_t *lens;
+  int secure; /* --dnssec: OK or NONE, and the answer carried AD (for NONE: an
+               * authenticated denial); a FAILED answer is never secure */
 } mxs_rr_answer_t;
 
 typedef void (*mxs_rr_cb)(void *arg, const mxs_rr_answer_t *answer);

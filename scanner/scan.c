@@ -344,7 +344,7 @@ static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
 
 mxs_resolver_opts_t mxs_scan_resolver_opts(const mxs_config_t *c) {
   return (mxs_resolver_opts_t){
-      .servers = c->dns, .timeout_ms = c->dns_timeout_ms, .tries = c->dns_tries, .ipv6 = c->ipv6};
+      .servers = c->dns, .timeout_ms = c->dns_timeout_ms, .tries = c->dns_tries, .ipv6 = c->ipv6, .dnssec = c->dnssec};
 }
 
 mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *c, uv_loop_t *loop, mxs_tls_ctx_t *tls, char *read_buf) {

@@ -1,0 +1,181 @@
+/* test_dnssec.c - --dnssec against a validating unbound (policyfix.py):
+ * the AD bit of MX, address and TLSA answers, authenticated denials, and a
+ * bogus zone or RRset (SERVFAIL); and the same server without --dnssec,
+ * where nothing is secure.  Run as
+ *   policyfix.py run dnssec-zones.json -- test_dnssec
+ * which puts the resolver's address in POLICYFIX_DNS. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "resolver/resolver.h"
+
+typedef struct {
+  int calls;
+  mxs_class_t status;
+  int mx_secure, implicit;
+  size_t nmx;
+  char host[64];
+  mxs_class_t host_status;
+  int host_secure;
+  size_t naddrs;
+} dom_t;
+
+typedef struct {
+  int calls;
+  mxs_rr_status_t status;
+  int secure;
+  char detail[64];
+  size_t n;
+  unsigned char rdata[4][64];
+  size_t lens[4];
+} rr_t;
+
+typedef struct {
+  uv_loop_t loop;
+  mxs_resolver_t *r;
+  int expected, got;
+} ctx_t;
+
+static ctx_t *g_ctx;
+
+static void one_done(void) {
+  if (++g_ctx->got == g_ctx->expected) uv_stop(&g_ctx->loop);
+}
+
+static void on_domain(void *arg, const mxs_domain_answer_t *a) {
+  dom_t *d = arg;
+  d->calls++;
+  d->status = a->status;
+  d->mx_secure = a->mx_secure;
+  d->implicit = a->implicit_mx;
+  d->nmx = a->nmx;
+  if (a->nmx) {
+    snprintf(d->host, sizeof d->host, "%s", a->mx[0].host);
+    d->host_status = a->mx[0].status;
+    d->host_secure = a->mx[0].secure;
+    d->naddrs = a->mx[0].naddrs;
+  }
+  one_done();
+}
+
+static void on_rr(void *arg, const mxs_rr_answer_t *a) {
+  rr_t *q = arg;
+  q->calls++;
+  q->status = a->status;
+  q->secure = a->secure;
+  snprintf(q->detail, sizeof q->detail, "%s", a->detail);
+  q->n = a->n;
+  for (size_t i = 0; i < a->n && i < 4; i++) {
+    q->lens[i] = a->lens[i] < 64 ? a->lens[i] : 64;
+    memcpy(q->rdata[i], a->items[i], q->lens[i]);
+  }
+  one_done();
+}
+
+static void open_ctx(ctx_t *c, int dnssec, int ipv6) {
+  memset(c, 0, sizeof *c);
+  g_ctx = c;
+  assert_int_equal(uv_loop_init(&c->loop), 0);
+  char err[256];
+  mxs_resolver_opts_t o = {
+      .servers = getenv("POLICYFIX_DNS"), .timeout_ms = 1000, .tries = 2, .dnssec = dnssec, .ipv6 = ipv6};
+  assert_int_equal(mxs_resolver_new(&c->loop, &o, &c->r, err, sizeof err), 0);
+}
+
+static void resolve(ctx_t *c, const char *name, dom_t *d) {
+  memset(d, 0, sizeof *d);
+  c->expected++;
+  assert_int_equal(mxs_resolver_resolve(c->r, name, on_domain, d), 0);
+}
+
+static void query(ctx_t *c, const char *name, mxs_rr_type_t t, rr_t *q) {
+  memset(q, 0, sizeof *q);
+  c->expected++;
+  assert_int_equal(mxs_resolver_query(c->r, name, t, on_rr, q), 0);
+}
+
+static void run_and_close(ctx_t *c) {
+  uv_run(&c->loop, UV_RUN_DEFAULT);
+  assert_int_equal(c->got, c->expected);
+  mxs_resolver_close(c->r, NULL, NULL);
+  uv_run(&c->loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&c->loop), 0);
+}
+
+static void test_ad_bits(void **state) {
+  (void)state;
+  ctx_t c;
+  open_ctx(&c, 1, 1);
+  dom_t sec, plain, broken, implicit;
+  resolve(&c, "sec.test", &sec);
+  resolve(&c, "plain.test", &plain);
+  resolve(&c, "broken.test", &broken);
+  resolve(&c, "nomx.sec.test", &implicit);
+  rr_t a_sec, a_plain, a_none;
+  query(&c, "bad.sec.test", MXS_RR_A, &a_sec);
+  query(&c, "mx.plain.test", MXS_RR_A, &a_plain);
+  query(&c, "nosuch.sec.test", MXS_RR_A, &a_none);
+  run_and_close(&c);
+
+  /* a signed zone: MX, A and AAAA authenticated */
+  assert_int_equal(sec.status, MXS_CLASS_OK);
+  assert_int_equal(sec.mx_secure, 1);
+  assert_string_equal(sec.host, "mx.sec.test");
+  assert_int_equal(sec.naddrs, 2);
+  assert_int_equal(sec.host_secure, 1);
+  /* unsigned: the same answers without AD */
+  assert_int_equal(plain.status, MXS_CLASS_OK);
+  assert_int_equal(plain.mx_secure, 0);
+  assert_int_equal(plain.host_secure, 0);
+  /* a bogus zone: the validator answers SERVFAIL */
+  assert_int_equal(broken.status, MXS_CLASS_DNS_SERVFAIL);
+  assert_int_equal(broken.mx_secure, 0);
+  /* no MX: the authenticated NODATA makes the implicit MX secure, and its
+   * A record (NODATA for AAAA) too */
+  assert_int_equal(implicit.status, MXS_CLASS_OK);
+  assert_int_equal(implicit.implicit, 1);
+  assert_int_equal(implicit.mx_secure, 1);
+  assert_int_equal(implicit.host_secure, 1);
+  /* mxs_resolver_query answers say it too: data, an authenticated
+   * NXDOMAIN (NSEC), and data from an unsigned zone */
+  assert_int_equal(a_sec.status, MXS_RR_OK);
+  assert_int_equal(a_sec.secure, 1);
+  assert_int_equal(a_none.status, MXS_RR_NONE);
+  assert_int_equal(a_none.secure, 1);
+  assert_int_equal(a_plain.status, MXS_RR_OK);
+  assert_int_equal(a_plain.secure, 0);
+}
+
+/* Without --dnssec the queries ask for nothing: no answer is secure, and
+ * the records still parse. */
+static void test_without_dnssec(void **state) {
+  (void)state;
+  ctx_t c;
+  open_ctx(&c, 0, 0);
+  dom_t sec;
+  resolve(&c, "sec.test", &sec);
+  run_and_close(&c);
+  assert_int_equal(sec.status, MXS_CLASS_OK);
+  assert_int_equal(sec.mx_secure, 0);
+  assert_int_equal(sec.host_secure, 0);
+  assert_int_equal(sec.naddrs, 1);
+}
+
+int main(void) {
+  if (!getenv("POLICYFIX_DNS")) {
+    fprintf(stderr, "test_dnssec: POLICYFIX_DNS not set (run it through policyfix.py): skipped\n");
+    return 77;
+  }
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_ad_bits),
+      cmocka_unit_test(test_without_dnssec),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
