@@ -43,6 +43,8 @@ enum {
   DNS_TYPE_MX = 15,
   DNS_TYPE_TXT = 16,
   DNS_TYPE_AAAA = 28,
+  DNS_TYPE_TLSA = MXS_DNS_TYPE_TLSA,
+  MAX_TLSA = 64, /* records kept per TLSA answer (more are counted, not kept) */
 };
 
 typedef enum { Q_MX, Q_A, Q_AAAA, Q_RR } qkind_t;
@@ -597,7 +599,7 @@ static void domain_on_mx(domain_t *d, int status, const unsigned char *abuf, int
 
 static int rr_qtype(const query_t *q) {
   mxs_rr_type_t t = container_of(q, rr_t, q)->type;
-  return t == MXS_RR_TXT ? DNS_TYPE_TXT : t == MXS_RR_A ? DNS_TYPE_A : DNS_TYPE_AAAA;
+  return t == MXS_RR_TXT ? DNS_TYPE_TXT : t == MXS_RR_A ? DNS_TYPE_A : t == MXS_RR_TLSA ? DNS_TYPE_TLSA : DNS_TYPE_AAAA;
 }
 
 /* Packs N strings (STR[i], LEN[i] bytes) into rr's one block. */
@@ -653,11 +655,32 @@ static int rr_parse_txt(rr_t *q, const unsigned char *abuf, int alen) {
   return status;
 }
 
+/* TLSA records: each item is one record's RDATA as on the wire (usage,
+ * selector, matching type, then the association data). */
+static int rr_parse_tlsa(rr_t *q, const unsigned char *abuf, int alen) {
+  mxs_tlsa_rr_t rr[MAX_TLSA];
+  size_t n = 0;
+  if (mxs_dns_parse_tlsa(abuf, (size_t)alen, rr, MAX_TLSA, &n) < 0) return ARES_EBADRESP;
+  if (n > MAX_TLSA) n = MAX_TLSA;
+  if (n == 0) return ARES_ENODATA; /* only a CNAME, or RRSIGs */
+  const unsigned char *str[MAX_TLSA];
+  size_t len[MAX_TLSA];
+  for (size_t i = 0; i < n; i++) {
+    str[i] = rr[i].data - 3; /* the RDATA starts at the usage octet */
+    len[i] = rr[i].len + 3;
+  }
+  return rr_pack(q, n, str, len);
+}
+
 static void rr_on_answer(rr_t *q, int status, const unsigned char *abuf, int alen) {
   mxs_resolver_t *r = q->r;
   q->ad = q->q.ad;
   if (status == ARES_SUCCESS && q->type == MXS_RR_TXT) {
     status = rr_parse_txt(q, abuf, alen);
+  } else if (status == ARES_SUCCESS && q->type == MXS_RR_TLSA) {
+    status = rr_parse_tlsa(q, abuf, alen);
+  } else if (q->type == MXS_RR_TLSA) {
+    /* a failure or a denial: nothing to parse */
   } else if (status == ARES_SUCCESS || status == ARES_ENODATA) {
     family_t f = {0, 0, 0, 0, NULL};
     family_parse(&f, q->type == MXS_RR_AAAA, status, abuf, alen);
@@ -712,7 +735,7 @@ static void rr_free_list(rr_t *q) {
 }
 
 int mxs_resolver_query(mxs_resolver_t *r, const char *name, mxs_rr_type_t type, mxs_rr_cb cb, void *arg) {
-  if (r == NULL || name == NULL || cb == NULL || type > MXS_RR_AAAA) return UV_EINVAL;
+  if (r == NULL || name == NULL || cb == NULL || type > MXS_RR_TLSA) return UV_EINVAL;
   if (r->closing) return UV_ECANCELED;
   size_t n = strlen(name);
   if (n == 0 || n > MAX_DOMAIN_LEN || strcmp(name, ".") == 0) return UV_EINVAL;

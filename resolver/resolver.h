@@ -105,7 +105,7 @@ int mxs_resolver_resolve(mxs_resolver_t *r, const char *domain, mxs_resolve_cb c
  * records (policy/: the MTA-STS and TLS-RPT TXT records, the policy host's
  * addresses).  It shares the slot gate with the MX lookups but no cache:
  * each call is one query, and its answer is delivered once. */
-typedef enum { MXS_RR_TXT, MXS_RR_A, MXS_RR_AAAA } mxs_rr_type_t;
+typedef enum { MXS_RR_TXT, MXS_RR_A, MXS_RR_AAAA, MXS_RR_TLSA } mxs_rr_type_t;
 
 typedef enum {
   MXS_RR_OK,     /* n >= 1 items */
@@ -117,7 +117,9 @@ typedef enum {
  * character-strings joined in order (a record longer than 255 bytes is
  * published as several strings: RFC 7208 3.3, RFC 8461 3.1), NUL-ended,
  * with lens[i] its length (a NUL byte inside is possible).  A/AAAA: the
- * textual addresses (at most 32). */
+ * textual addresses (at most 32).  TLSA: each record's RDATA as on the wire
+ * (usage, selector, matching type octets, then the data; lens[i] >= 3), at
+ * most 64 records. */
 typedef struct {
   const char *name; /* as given */
   mxs_rr_type_t type;

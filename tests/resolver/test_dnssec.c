@@ -114,6 +114,7 @@ static void test_ad_bits(void **state) {
   ctx_t c;
   open_ctx(&c, 1, 1);
   dom_t sec, plain, broken, implicit;
+  rr_t tlsa, bad, none, insecure;
   resolve(&c, "sec.test", &sec);
   resolve(&c, "plain.test", &plain);
   resolve(&c, "broken.test", &broken);
@@ -122,6 +123,10 @@ static void test_ad_bits(void **state) {
   query(&c, "bad.sec.test", MXS_RR_A, &a_sec);
   query(&c, "mx.plain.test", MXS_RR_A, &a_plain);
   query(&c, "nosuch.sec.test", MXS_RR_A, &a_none);
+  query(&c, "_25._tcp.mx.sec.test", MXS_RR_TLSA, &tlsa);
+  query(&c, "_25._tcp.bad.sec.test", MXS_RR_TLSA, &bad);
+  query(&c, "_25._tcp.nomx.sec.test", MXS_RR_TLSA, &none);
+  query(&c, "_25._tcp.mx.plain.test", MXS_RR_TLSA, &insecure);
   run_and_close(&c);
 
   /* a signed zone: MX, A and AAAA authenticated */
@@ -151,6 +156,26 @@ static void test_ad_bits(void **state) {
   assert_int_equal(a_none.secure, 1);
   assert_int_equal(a_plain.status, MXS_RR_OK);
   assert_int_equal(a_plain.secure, 0);
+  /* TLSA: both records, as RDATA, authenticated */
+  assert_int_equal(tlsa.status, MXS_RR_OK);
+  assert_int_equal(tlsa.secure, 1);
+  assert_int_equal(tlsa.n, 2);
+  size_t i311 = tlsa.rdata[0][0] == 3 ? 0 : 1;
+  assert_int_equal(tlsa.lens[i311], 35);
+  assert_memory_equal(tlsa.rdata[i311], "\x03\x01\x01\xaa\xbb\xcc", 6);
+  assert_int_equal(tlsa.lens[1 - i311], 5);
+  assert_memory_equal(tlsa.rdata[1 - i311], "\x02\x00\x02\x01\x02", 5);
+  /* one bogus RRset in a signed zone: SERVFAIL, never secure */
+  assert_int_equal(bad.status, MXS_RR_FAILED);
+  assert_string_equal(bad.detail, "SERVFAIL");
+  assert_int_equal(bad.secure, 0);
+  /* no TLSA, and the denial is authenticated (NSEC) */
+  assert_int_equal(none.status, MXS_RR_NONE);
+  assert_int_equal(none.secure, 1);
+  /* TLSA in an unsigned zone: present, not secure */
+  assert_int_equal(insecure.status, MXS_RR_OK);
+  assert_int_equal(insecure.n, 1);
+  assert_int_equal(insecure.secure, 0);
 }
 
 /* Without --dnssec the queries ask for nothing: no answer is secure, and
@@ -160,12 +185,17 @@ static void test_without_dnssec(void **state) {
   ctx_t c;
   open_ctx(&c, 0, 0);
   dom_t sec;
+  rr_t tlsa;
   resolve(&c, "sec.test", &sec);
+  query(&c, "_25._tcp.mx.sec.test", MXS_RR_TLSA, &tlsa);
   run_and_close(&c);
   assert_int_equal(sec.status, MXS_CLASS_OK);
   assert_int_equal(sec.mx_secure, 0);
   assert_int_equal(sec.host_secure, 0);
   assert_int_equal(sec.naddrs, 1);
+  assert_int_equal(tlsa.status, MXS_RR_OK);
+  assert_int_equal(tlsa.n, 2);
+  assert_int_equal(tlsa.secure, 0);
 }
 
 int main(void) {
