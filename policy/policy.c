@@ -275,7 +275,7 @@ int mxs_policy_lookup(mxs_policy_t *p, const char *domain, mxs_policy_cb cb, voi
 }
 
 void mxs_policy_view(const mxs_policy_result_t *r, const char *mx, mxs_sts_view_t *sts, mxs_policy_view_t *out) {
-  *out = (mxs_policy_view_t){NULL, NULL, 0, NULL};
+  *out = (mxs_policy_view_t){NULL, NULL, 0, NULL, NULL};
   if (!r) return;
   if (r->has_sts) {
     *sts = (mxs_sts_view_t){.txt_id = r->txt_id[0] ? r->txt_id : NULL,

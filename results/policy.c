@@ -21,7 +21,9 @@ const char *mxs_sts_mode_name(mxs_sts_mode_t m) {
   }
 }
 
-int mxs_policy_view_empty(const mxs_policy_view_t *p) { return !p || (!p->sts && !p->ntlsrpt_rua && !p->tlsrpt_error); }
+int mxs_policy_view_empty(const mxs_policy_view_t *p) {
+  return !p || (!p->sts && !p->ntlsrpt_rua && !p->tlsrpt_error && !p->dane);
+}
 
 /* Certificate problems that make a chain invalid under WebPKI (RFC 8461
  * section 4.2: trusted, in date, naming the MX host), weak keys included:

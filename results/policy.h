@@ -102,18 +102,42 @@ typedef struct {
   const char *invalid;     /* the TXT record(s) or the policy text are invalid: why */
 } mxs_sts_view_t;
 
+/* policy.dane: DANE (RFC 7672) for this record's MX host, present with
+ * --dnssec for every record that names an MX host.  A sender applies DANE
+ * when `secure` (the MX answer, the host's address answers and its TLSA
+ * answer all validated) and the TLSA RRset has records. */
+typedef struct {
+  int looked_up;        /* the TLSA records were asked for: the MX and the
+                         * host's addresses are DNSSEC-secure (RFC 7672 2.2) */
+  int secure;           /* ... and the TLSA answer (records or denial) is too */
+  size_t tlsa_count;    /* TLSA records at _25._tcp.MX (with looked_up) */
+  int usable;           /* some record has usage DANE-TA(2) or DANE-EE(3) with a
+                         * known selector and matching type (RFC 7672 3.1.3:
+                         * PKIX-TA(0), PKIX-EE(1) are unusable for SMTP) */
+  int match;            /* the certificate matched a usable record (with the
+                         * name checks of 3.2 for DANE-TA): 1 or 0; -1 when not
+                         * evaluated (no handshake, or nothing usable) */
+  const char *matched;  /* "3 1 1": the record that matched; NULL */
+  const char *error;    /* the TLSA lookup failed (SERVFAIL: bogus, timeout ...): why; NULL */
+  const char *mismatch; /* match == 0: OpenSSL's reason ("no matching DANE TLSA
+                         * records"); not a field of its own: the record's
+                         * detail carries it (results/dane.h) */
+} mxs_dane_view_t;
+
 /* The `policy` map of a record: what checking the domain's policies found.
  * A record carries it only when there is something in it. */
 typedef struct {
   const mxs_sts_view_t *sts; /* NULL: no MTA-STS record */
-  /* DANE's view (policy.dane: tlsa_count, secure, usable, match) goes here,
-   * per MX host, encoded between sts and the TLS-RPT fields; its classes
-   * (dnssec-invalid, dane-required, tlsa-invalid) are already in the table,
-   * each before its MTA-STS counterpart: a sender that does DANE applies it
-   * where an MX has usable TLSA records (RFC 8461 section 2). */
+  /* DANE's view (`dane`, below: last, so positional initializers of the
+   * fields above stay valid) is per MX host, encoded between sts and the
+   * TLS-RPT fields; its classes (dnssec-invalid, dane-required,
+   * tlsa-invalid) come each before its MTA-STS counterpart: a sender that
+   * does DANE applies it where an MX has usable TLSA records (RFC 8461
+   * section 2). */
   const char *const *tlsrpt_rua; /* the TLS-RPT rua URIs, NULL: none */
   size_t ntlsrpt_rua;            /* how many */
   const char *tlsrpt_error;      /* the TLS-RPT record is invalid, or its lookup failed: why */
+  const mxs_dane_view_t *dane;   /* NULL: not checked (no --dnssec, or no MX host) */
 } mxs_policy_view_t;
 
 /* Whether P has anything to write. */

@@ -98,13 +98,34 @@ static void encode_sts(mxs_encoder_t *e, const mxs_sts_view_t *s) {
   e->end(e);
 }
 
-/* The `policy` map: sts, then the TLS-RPT fields (DANE's `dane` goes
- * between them). */
+static void encode_dane(mxs_encoder_t *e, const mxs_dane_view_t *d) {
+  e->map(e, 1 + (d->looked_up ? 2 : 0) + (d->match >= 0) + (d->matched != NULL) + (d->error != NULL));
+  e->key(e, "secure");
+  e->boolean(e, d->secure);
+  if (d->looked_up) {
+    mxs_enc_kv_int(e, "tlsa_count", (int64_t)d->tlsa_count);
+    e->key(e, "usable");
+    e->boolean(e, d->usable);
+  }
+  if (d->match >= 0) {
+    e->key(e, "match");
+    e->boolean(e, d->match);
+  }
+  if (d->matched) mxs_enc_kv_str(e, "matched", d->matched);
+  if (d->error) mxs_enc_kv_str(e, "error", d->error);
+  e->end(e);
+}
+
+/* The `policy` map: sts, dane, then the TLS-RPT fields. */
 static void encode_policy(mxs_encoder_t *e, const mxs_policy_view_t *p) {
-  e->map(e, (p->sts != NULL) + (p->ntlsrpt_rua > 0) + (p->tlsrpt_error != NULL));
+  e->map(e, (p->sts != NULL) + (p->dane != NULL) + (p->ntlsrpt_rua > 0) + (p->tlsrpt_error != NULL));
   if (p->sts) {
     e->key(e, "sts");
     encode_sts(e, p->sts);
+  }
+  if (p->dane) {
+    e->key(e, "dane");
+    encode_dane(e, p->dane);
   }
   if (p->ntlsrpt_rua) {
     e->key(e, "tlsrpt_rua");

@@ -187,7 +187,7 @@ static void apply(void **state) {
   (void)state;
   const char *const mx[] = {"mx.a.test"};
   mxs_sts_view_t s = {"1", MXS_STS_ENFORCE, 86400, mx, 1, 1, NULL, NULL};
-  mxs_policy_view_t p = {&s, NULL, 0, NULL};
+  mxs_policy_view_t p = {&s, NULL, 0, NULL, NULL};
   char buf[300];
   const char *detail = "probe detail";
   mxs_class_t c = MXS_CLASS_OK;
@@ -241,7 +241,7 @@ static void encoded(void **state) {
   const char *const mx[] = {"mx.a.test", "*.b.test"};
   const char *const rua[] = {"mailto:r@a.test"};
   mxs_sts_view_t s = {"20240101", MXS_STS_ENFORCE, 86400, mx, 2, 0, NULL, NULL};
-  mxs_policy_view_t p = {&s, rua, 1, NULL};
+  mxs_policy_view_t p = {&s, rua, 1, NULL, NULL};
   mxs_record_t r = {.domain = "a.test", .cls = MXS_CLASS_OK, .stage = "done", .detail = "", .policy = &p};
   mxs_json_encoder_t j;
   mxs_json_encoder_init(&j);
@@ -252,14 +252,14 @@ static void encoded(void **state) {
                          "\"mx\":[\"mx.a.test\",\"*.b.test\"],\"mx_match\":false},"
                          "\"tlsrpt_rua\":[\"mailto:r@a.test\"]}}"));
   /* nothing found: no policy key at all, as before */
-  mxs_policy_view_t none = {NULL, NULL, 0, NULL};
+  mxs_policy_view_t none = {NULL, NULL, 0, NULL, NULL};
   r.policy = &none;
   mxs_json_encoder_reset(&j);
   mxs_record_encode(&r, &j.base);
   assert_null(strstr(j.buf, "policy"));
   /* a fetch error: no mode, so no mx or mx_match */
   s = (mxs_sts_view_t){"7", MXS_STS_MODE_UNSET, 0, NULL, 0, -1, "HTTP 404", NULL};
-  mxs_policy_view_t f = {&s, NULL, 0, "_smtp._tls TXT record: no rua field"};
+  mxs_policy_view_t f = {&s, NULL, 0, "_smtp._tls TXT record: no rua field", NULL};
   r.policy = &f;
   mxs_json_encoder_reset(&j);
   mxs_record_encode(&r, &j.base);
