@@ -12,6 +12,8 @@
 
 #include "results/policy.h"
 
+#include "results/dane.h"
+
 const char *mxs_sts_mode_name(mxs_sts_mode_t m) {
   switch (m) {
   case MXS_STS_ENFORCE: return "enforce";
@@ -30,7 +32,7 @@ int mxs_policy_view_empty(const mxs_policy_view_t *p) {
  * no browser-grade verifier accepts those either. */
 static int webpki_failed(mxs_class_set_t cert_errors) { return cert_errors != 0; }
 
-void mxs_policy_apply(const mxs_policy_view_t *p, mxs_class_t *cls, mxs_class_set_t cert_errors, const char **detail,
+static void sts_apply(const mxs_policy_view_t *p, mxs_class_t *cls, mxs_class_set_t cert_errors, const char **detail,
                       char *buf, size_t buflen) {
   const mxs_sts_view_t *s = p ? p->sts : NULL;
   if (!s) return;
@@ -44,7 +46,9 @@ void mxs_policy_apply(const mxs_policy_view_t *p, mxs_class_t *cls, mxs_class_se
   } else if (s->mode == MXS_STS_ENFORCE && s->mx_match == 0) {
     want = MXS_CLASS_STS_POLICY_INVALID;
     snprintf(buf, buflen, "MTA-STS enforce: the policy lists no mx pattern matching this MX host");
-  } else if (s->mode == MXS_STS_ENFORCE && webpki_failed(cert_errors)) {
+  } else if (s->mode == MXS_STS_ENFORCE && webpki_failed(cert_errors) && !mxs_dane_applies(p->dane)) {
+    /* RFC 8461 section 2: where DANE applies, a sender that implements
+     * both authenticates with DANE, not WebPKI */
     want = MXS_CLASS_STS_WEBPKI_INVALID;
     snprintf(buf, buflen, "MTA-STS enforce: certificate not valid under WebPKI: %s", *detail ? *detail : "");
   }
@@ -52,4 +56,11 @@ void mxs_policy_apply(const mxs_policy_view_t *p, mxs_class_t *cls, mxs_class_se
   if (want == MXS_CLASS_OK || (int)*cls < (int)want) return;
   *cls = want;
   *detail = buf;
+}
+
+void mxs_policy_apply(const mxs_policy_view_t *p, mxs_class_t *cls, mxs_class_set_t cert_errors, const char **detail,
+                      char *buf, size_t buflen) {
+  sts_apply(p, cls, cert_errors, detail, buf, buflen);
+  /* after MTA-STS: the DANE checks write BUF only when they change the class */
+  if (p && p->dane) mxs_dane_apply(p->dane, cls, detail, buf, buflen);
 }

@@ -1,4 +1,6 @@
-/* test_dane.c - policy.dane in a record. */
+/* test_dane.c - policy.dane in a record, the DANE classes a sender meets
+ * (results/dane.h), DANE before MTA-STS enforce (RFC 8461 section 2), and
+ * the delivery outcome at the "dane" sender level. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +10,7 @@
 
 #include <cmocka.h>
 
-#include "results/policy.h"
-#include "results/record.h"
+#include "results/dane.h"
 #include "results/encoders.h"
 
 static const char *json(mxs_json_encoder_t *j, const mxs_record_t *r) {
@@ -51,9 +52,140 @@ static void encoded(void **state) {
   mxs_json_encoder_free(&j);
 }
 
+static void usable_records(void **state) {
+  (void)state;
+  assert_true(mxs_dane_rr_usable(3, 1, 1, 32));
+  assert_true(mxs_dane_rr_usable(3, 0, 0, 700));
+  assert_true(mxs_dane_rr_usable(2, 0, 2, 64));
+  assert_false(mxs_dane_rr_usable(0, 1, 1, 32)); /* PKIX-TA */
+  assert_false(mxs_dane_rr_usable(1, 1, 1, 32)); /* PKIX-EE */
+  assert_false(mxs_dane_rr_usable(4, 1, 1, 32));
+  assert_false(mxs_dane_rr_usable(3, 2, 1, 32));
+  assert_false(mxs_dane_rr_usable(3, 1, 3, 32));
+  /* malformed: a digest of the wrong length, no data */
+  assert_false(mxs_dane_rr_usable(3, 1, 1, 31));
+  assert_false(mxs_dane_rr_usable(3, 1, 2, 32));
+  assert_false(mxs_dane_rr_usable(3, 1, 0, 0));
+}
+
+static mxs_class_t apply(const mxs_dane_view_t *d, mxs_class_t cls, const char **detail, char *buf) {
+  *detail = "probe detail";
+  strcpy(buf, "untouched");
+  mxs_policy_view_t p = {.dane = d};
+  mxs_policy_apply(&p, &cls, 0, detail, buf, 300);
+  return cls;
+}
+
+static void classes(void **state) {
+  (void)state;
+  char buf[300];
+  const char *detail;
+  mxs_dane_view_t d = {.looked_up = 1,
+                       .secure = 1,
+                       .tlsa_count = 1,
+                       .usable = 1,
+                       .match = 0,
+                       .mismatch = "no matching DANE TLSA records"};
+  /* no match: tlsa-invalid, before cert-* and ok */
+  assert_int_equal(apply(&d, MXS_CLASS_OK, &detail, buf), MXS_CLASS_TLSA_INVALID);
+  assert_string_equal(detail,
+                      "DANE: the certificate matches none of the usable TLSA records: "
+                      "no matching DANE TLSA records");
+  assert_int_equal(apply(&d, MXS_CLASS_CERT_SELF_SIGNED, &detail, buf), MXS_CLASS_TLSA_INVALID);
+  /* ... but a failure met before the handshake stays */
+  assert_int_equal(apply(&d, MXS_CLASS_STARTTLS_NOT_OFFERED, &detail, buf), MXS_CLASS_STARTTLS_NOT_OFFERED);
+  assert_string_equal(detail, "probe detail");
+  assert_string_equal(buf, "untouched");
+  /* a match: the WebPKI class stays (the first failing check), and so does ok */
+  d.match = 1;
+  assert_int_equal(apply(&d, MXS_CLASS_CERT_SELF_SIGNED, &detail, buf), MXS_CLASS_CERT_SELF_SIGNED);
+  assert_string_equal(detail, "probe detail");
+  assert_int_equal(apply(&d, MXS_CLASS_OK, &detail, buf), MXS_CLASS_OK);
+  /* only unusable records */
+  d = (mxs_dane_view_t){.looked_up = 1, .secure = 1, .tlsa_count = 2, .usable = 0, .match = -1};
+  assert_int_equal(apply(&d, MXS_CLASS_OK, &detail, buf), MXS_CLASS_TLSA_INVALID);
+  assert_non_null(strstr(detail, "none of the 2 TLSA records is usable"));
+  /* insecure TLSA records are ignored, whatever they say */
+  d = (mxs_dane_view_t){.looked_up = 1, .secure = 0, .tlsa_count = 1, .usable = 1, .match = 0};
+  assert_int_equal(apply(&d, MXS_CLASS_CERT_UNTRUSTED, &detail, buf), MXS_CLASS_CERT_UNTRUSTED);
+  /* a failed lookup: dnssec-invalid, before the connection, after DNS */
+  d = (mxs_dane_view_t){.looked_up = 1, .match = -1, .error = "SERVFAIL"};
+  assert_int_equal(apply(&d, MXS_CLASS_TCP_TIMEOUT, &detail, buf), MXS_CLASS_DNSSEC_INVALID);
+  assert_string_equal(detail, "DANE: TLSA lookup failed: SERVFAIL");
+  assert_int_equal(apply(&d, MXS_CLASS_OK, &detail, buf), MXS_CLASS_DNSSEC_INVALID);
+  assert_int_equal(apply(&d, MXS_CLASS_MX_NO_ADDRESS, &detail, buf), MXS_CLASS_MX_NO_ADDRESS);
+  /* no TLSA records: nothing */
+  d = (mxs_dane_view_t){.looked_up = 1, .secure = 1, .match = -1};
+  assert_int_equal(apply(&d, MXS_CLASS_CERT_EXPIRED, &detail, buf), MXS_CLASS_CERT_EXPIRED);
+  assert_string_equal(buf, "untouched");
+}
+
+/* RFC 8461 section 2: where DANE applies, MTA-STS enforce does not turn a
+ * WebPKI failure into sts-webpki-invalid. */
+static void dane_before_sts(void **state) {
+  (void)state;
+  char buf[300];
+  const char *detail = "self signed certificate";
+  const char *const mx[] = {"mx.a.test"};
+  mxs_sts_view_t s = {"1", MXS_STS_ENFORCE, 86400, mx, 1, 1, NULL, NULL};
+  mxs_dane_view_t d = {.looked_up = 1, .secure = 1, .tlsa_count = 1, .usable = 1, .match = 1};
+  mxs_policy_view_t p = {.sts = &s, .dane = &d};
+  mxs_class_t c = MXS_CLASS_CERT_SELF_SIGNED;
+  mxs_policy_apply(&p, &c, MXS_CLASS_BIT(MXS_CLASS_CERT_SELF_SIGNED), &detail, buf, sizeof buf);
+  assert_int_equal(c, MXS_CLASS_CERT_SELF_SIGNED);
+  /* DANE does not apply: MTA-STS enforce does */
+  d.secure = 0;
+  mxs_policy_apply(&p, &c, MXS_CLASS_BIT(MXS_CLASS_CERT_SELF_SIGNED), &detail, buf, sizeof buf);
+  assert_int_equal(c, MXS_CLASS_STS_WEBPKI_INVALID);
+  /* both fail: tlsa-invalid comes first in contract order */
+  d = (mxs_dane_view_t){.looked_up = 1, .secure = 1, .tlsa_count = 1, .usable = 1, .match = 0};
+  c = MXS_CLASS_CERT_SELF_SIGNED;
+  detail = "self signed certificate";
+  mxs_policy_apply(&p, &c, MXS_CLASS_BIT(MXS_CLASS_CERT_SELF_SIGNED), &detail, buf, sizeof buf);
+  assert_int_equal(c, MXS_CLASS_TLSA_INVALID);
+  assert_non_null(strstr(detail, "DANE: the certificate matches none"));
+}
+
+static mxs_dane_delivery_t deliver(const mxs_dane_view_t *d, mxs_class_t cls, const char *tls_version) {
+  mxs_policy_view_t p = {.dane = d};
+  mxs_record_t r = {.domain = "a.test", .cls = cls, .tls_version = tls_version, .policy = d ? &p : NULL};
+  return mxs_dane_delivery(&r);
+}
+
+static void delivery(void **state) {
+  (void)state;
+  mxs_dane_view_t d = {.looked_up = 1, .secure = 1, .tlsa_count = 1, .usable = 1, .match = 1};
+  /* a self-signed certificate with a matching DANE-EE record: a success */
+  assert_int_equal(deliver(&d, MXS_CLASS_CERT_SELF_SIGNED, "TLSv1.3"), MXS_DANE_DELIVER);
+  assert_int_equal(deliver(&d, MXS_CLASS_OK, "TLSv1.3"), MXS_DANE_DELIVER);
+  assert_int_equal(deliver(&d, MXS_CLASS_POST_TLS_EHLO_FAILED, "TLSv1.3"), MXS_DANE_DEFER);
+  d.match = 0;
+  assert_int_equal(deliver(&d, MXS_CLASS_TLSA_INVALID, "TLSv1.3"), MXS_DANE_DEFER);
+  /* TLS is mandatory under DANE */
+  d.match = -1;
+  assert_int_equal(deliver(&d, MXS_CLASS_STARTTLS_NOT_OFFERED, NULL), MXS_DANE_DEFER);
+  /* only unusable records: mandatory TLS, unauthenticated */
+  d = (mxs_dane_view_t){.looked_up = 1, .secure = 1, .tlsa_count = 1, .usable = 0, .match = -1};
+  assert_int_equal(deliver(&d, MXS_CLASS_TLSA_INVALID, "TLSv1.2"), MXS_DANE_DELIVER);
+  assert_int_equal(deliver(&d, MXS_CLASS_TLS_ALERT, NULL), MXS_DANE_DEFER);
+  /* a failed TLSA lookup: defer */
+  d = (mxs_dane_view_t){.looked_up = 1, .match = -1, .error = "SERVFAIL"};
+  assert_int_equal(deliver(&d, MXS_CLASS_DNSSEC_INVALID, "TLSv1.3"), MXS_DANE_DEFER);
+  /* no DANE: not applied, whatever happened */
+  d = (mxs_dane_view_t){.looked_up = 1, .secure = 1, .match = -1};
+  assert_int_equal(deliver(&d, MXS_CLASS_STARTTLS_NOT_OFFERED, NULL), MXS_DANE_NOT_APPLIED);
+  d = (mxs_dane_view_t){.looked_up = 1, .secure = 0, .tlsa_count = 1, .usable = 1, .match = -1};
+  assert_int_equal(deliver(&d, MXS_CLASS_CERT_UNTRUSTED, "TLSv1.3"), MXS_DANE_NOT_APPLIED);
+  assert_int_equal(deliver(NULL, MXS_CLASS_OK, "TLSv1.3"), MXS_DANE_NOT_APPLIED);
+  assert_string_equal(mxs_dane_delivery_name(MXS_DANE_DEFER), "defer");
+  assert_string_equal(mxs_dane_delivery_name(MXS_DANE_DELIVER), "deliver");
+  assert_string_equal(mxs_dane_delivery_name(MXS_DANE_NOT_APPLIED), "not-applied");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(encoded),
+      cmocka_unit_test(encoded),         cmocka_unit_test(usable_records), cmocka_unit_test(classes),
+      cmocka_unit_test(dane_before_sts), cmocka_unit_test(delivery),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
