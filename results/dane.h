@@ -21,6 +21,22 @@
 #include "results/policy.h"
 #include "results/record.h"
 
+/* One TLSA record (RFC 6698 2.1) and the records of one TLSA base domain
+ * (the MX host name), as the resolver keeps them and the TLS engine
+ * matches them.  Borrowed everywhere: their owner keeps them unchanged for
+ * the run, so probes on any thread may read them. */
+typedef struct {
+  uint8_t usage, selector, mtype;
+  const unsigned char *data;
+  size_t len;
+} mxs_dane_rr_t;
+
+typedef struct {
+  const char *base; /* the TLSA base domain, also DANE-TA's reference identifier */
+  size_t n;
+  const mxs_dane_rr_t *rr;
+} mxs_dane_rrset_t;
+
 /* Whether a TLSA record is usable for SMTP (RFC 7672 3.1.3, RFC 6698 2.1):
  * DANE-TA(2) or DANE-EE(3), selector Cert(0) or SPKI(1), matching type
  * Full(0) with some data, SHA2-256(1) with 32 bytes or SHA2-512(2) with 64
