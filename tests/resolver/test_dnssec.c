@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "resolver/resolver.h"
+#include "resolver/tlsa_cache.h"
 
 typedef struct {
   int calls;
@@ -198,6 +199,63 @@ static void test_without_dnssec(void **state) {
   assert_int_equal(tlsa.secure, 0);
 }
 
+/* The run's TLSA cache: one question per host however many ask, the
+ * records kept (usable counted), a bogus RRset kept as failed, and flush
+ * for a run that stops. */
+typedef struct {
+  int calls;
+  const mxs_tlsa_entry_t *e;
+} tl_t;
+
+static void on_entry(void *arg, const mxs_tlsa_entry_t *e) {
+  tl_t *t = arg;
+  t->calls++;
+  t->e = e;
+  one_done();
+}
+
+static void test_tlsa_cache(void **state) {
+  (void)state;
+  ctx_t c;
+  open_ctx(&c, 1, 0);
+  mxs_tlsa_cache_t tc;
+  mxs_tlsa_cache_init(&tc, c.r, 25);
+  tl_t a = {0}, b = {0}, bad = {0}, stopped = {0};
+  c.expected = 3;
+  assert_int_equal(mxs_tlsa_lookup(&tc, "mx.sec.test", on_entry, &a), 0);
+  assert_int_equal(mxs_tlsa_lookup(&tc, "mx.sec.test", on_entry, &b), 0); /* waits for the first */
+  assert_int_equal(mxs_tlsa_lookup(&tc, "bad.sec.test", on_entry, &bad), 0);
+  assert_null(mxs_tlsa_find(&tc, "mx.sec.test"));
+  assert_int_equal(tc.lookups, 2);
+  uv_run(&c.loop, UV_RUN_DEFAULT);
+  assert_int_equal(a.calls, 1);
+  assert_int_equal(b.calls, 1);
+  assert_ptr_equal(a.e, b.e);
+  const mxs_tlsa_entry_t *e = mxs_tlsa_find(&tc, "mx.sec.test");
+  assert_ptr_equal(e, a.e);
+  assert_int_equal(e->status, MXS_RR_OK);
+  assert_int_equal(e->secure, 1);
+  assert_int_equal(e->rrset.n, 2);
+  assert_string_equal(e->rrset.base, "mx.sec.test");
+  assert_int_equal(e->usable, 1); /* 3 1 1 with 32 bytes; 2 0 2 with 2 bytes is malformed */
+  assert_int_equal(bad.calls, 1);
+  assert_int_equal(bad.e->status, MXS_RR_FAILED);
+  assert_string_equal(bad.e->error, "SERVFAIL");
+  assert_int_equal(bad.e->secure, 0);
+  /* a known host is found, not asked again */
+  assert_true(mxs_tlsa_lookup(&tc, "mx.sec.test", on_entry, &a) < 0);
+  /* the run stops while a lookup is in flight: its waiter is called with NULL */
+  assert_int_equal(mxs_tlsa_lookup(&tc, "nomx.sec.test", on_entry, &stopped), 0);
+  mxs_tlsa_flush(&tc);
+  assert_int_equal(stopped.calls, 1);
+  assert_null(stopped.e);
+  c.expected = c.got; /* nothing more to wait for */
+  mxs_resolver_close(c.r, NULL, NULL);
+  uv_run(&c.loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&c.loop), 0);
+  mxs_tlsa_cache_free(&tc);
+}
+
 int main(void) {
   if (!getenv("POLICYFIX_DNS")) {
     fprintf(stderr, "test_dnssec: POLICYFIX_DNS not set (run it through policyfix.py): skipped\n");
@@ -206,6 +264,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ad_bits),
       cmocka_unit_test(test_without_dnssec),
+      cmocka_unit_test(test_tlsa_cache),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
