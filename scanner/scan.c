@@ -44,6 +44,12 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
   d->dns_ms = a->dns_ms;
   s->domains_resolved++;
   /* the DNS hold (taken when the domain was read) keeps it until every job is queued */
+  if (!scan_dane_hold(s, d, a)) scan_queue_mx(s, d, a);
+  scan_pump_probes(s);
+  scan_domain_release(d);
+}
+
+void scan_queue_mx(mxs_scan_t *s, domain_t *d, const mxs_domain_answer_t *a) {
   if (a->status != MXS_CLASS_OK) {
     scan_emit_dns_record(s, d, NULL, 0, a->status, a->detail);
   } else {
@@ -62,8 +68,6 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
         }
     }
   }
-  scan_pump_probes(s);
-  scan_domain_release(d);
 }
 
 /* What the domain publishes is known: its records may be written. */
@@ -159,6 +163,7 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   s->stats->interrupted = 1;
   uv_timer_stop(&s->sched_timer);
   abandon_dns(s, why);
+  scan_dane_stop(s); /* domains waiting for TLSA answers: their jobs, to abandon next */
   scan_abandon_queued(s, why);
   mxs_policy_stop(s->policy); /* lookups in flight end now: their domains are recorded unfinished */
   const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
@@ -367,6 +372,10 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
     mxs_policy_opts_t po = {{c->sts_concurrency, c->sts_per_host, c->sts_timeout_ms, c->sts_port, c->ca_file}, c->ipv6};
     if (mxs_policy_new(&s->loop, s->resolver, &po, &s->policy, err, errlen) < 0) return -1;
   }
+  if (c->dnssec) { /* DANE: the TLSA records of the DNSSEC-secure MX hosts */
+    if (!(s->tlsa = malloc(sizeof *s->tlsa))) return -1;
+    mxs_tlsa_cache_init(s->tlsa, s->resolver, c->port);
+  }
   int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
                           : mxs_file_source_open(c->input, on_bad_line, s, &s->source, err, errlen);
   if (rc < 0) return -1;
@@ -457,6 +466,9 @@ static void teardown(mxs_scan_t *s) {
   }
   if (s->tls) mxs_tls_ctx_cache_stats(s->tls, &s->stats->verify_lookups, &s->stats->verify_hits);
   mxs_tls_ctx_free(s->tls);
+  if (s->tlsa) mxs_tlsa_cache_free(s->tlsa); /* after the resolver and the probes */
+  free(s->tlsa);
+  s->tlsa = NULL;
 }
 
 /* Raises the descriptor limit to the hard limit and fits the concurrency
