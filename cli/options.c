@@ -123,6 +123,9 @@ static const opt_t opts[] = {
      "policy fetches at once to one policy host address (2)"},
     {"sts-port", 0, "policy", K_INT, F(sts_port), 1, 65535, "N",
      "HTTPS port of the policy hosts: 443, another one only for tests (443)"},
+    {"require-dane", 0, "policy", K_FLAG, F(require_dane), 0, 0, NULL,
+     "audit as a sender that requires DANE: an MX host without DNSSEC-validated TLSA records is dane-required "
+     "(needs --dnssec)"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

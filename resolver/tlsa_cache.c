@@ -34,18 +34,20 @@ static void wake(mxs_tlsa_entry_t *e) {
   }
 }
 
-/* Keeps the records in one block: the array, then the data. */
+/* Keeps the records in one block: the array, the data, then the
+ * presentation form of each ("U S M hex", RFC 6698 2.2). */
 static void keep_records(mxs_tlsa_entry_t *e, const mxs_rr_answer_t *a) {
   size_t bytes = 0;
-  for (size_t i = 0; i < a->n; i++) bytes += a->lens[i] - 3;
-  mxs_dane_rr_t *rr = malloc(a->n * sizeof *rr + bytes + 1);
+  for (size_t i = 0; i < a->n; i++) bytes += (a->lens[i] - 3) * 3 + 16;
+  mxs_dane_rr_t *rr = malloc(a->n * (sizeof *rr + sizeof(char *)) + bytes + 1);
   if (!rr) {
     e->status = MXS_RR_FAILED;
     e->secure = 0;
     snprintf(e->error, sizeof e->error, "out of memory");
     return;
   }
-  unsigned char *data = (unsigned char *)(rr + a->n);
+  const char **text = (const char **)(rr + a->n);
+  unsigned char *data = (unsigned char *)(text + a->n);
   for (size_t i = 0; i < a->n; i++) {
     const unsigned char *p = (const unsigned char *)a->items[i];
     size_t len = a->lens[i] - 3; /* the resolver gives at least the 3 fixed octets */
@@ -54,8 +56,16 @@ static void keep_records(mxs_tlsa_entry_t *e, const mxs_rr_answer_t *a) {
     data += len;
     e->usable += mxs_dane_rr_usable(p[0], p[1], p[2], len);
   }
+  char *t = (char *)data;
+  for (size_t i = 0; i < a->n; i++) {
+    text[i] = t;
+    t += sprintf(t, "%u %u %u ", rr[i].usage, rr[i].selector, rr[i].mtype);
+    for (size_t k = 0; k < rr[i].len; k++) t += sprintf(t, "%02x", rr[i].data[k]);
+    t++; /* past the NUL */
+  }
   e->rrset.rr = rr;
   e->rrset.n = a->n;
+  e->text = text;
 }
 
 static void on_tlsa(void *arg, const mxs_rr_answer_t *a) {

@@ -23,13 +23,14 @@
 typedef struct mxs_tlsa_waiter_s mxs_tlsa_waiter_t;
 
 typedef struct mxs_tlsa_entry_s {
-  char *name;             /* the MX host, the TLSA base domain */
-  int done;               /* the answer is in */
-  mxs_rr_status_t status; /* OK: records; NONE: no TLSA (NXDOMAIN, NODATA); FAILED */
-  int secure;             /* the answer (records or denial) was authenticated */
-  char error[48];         /* FAILED: the resolver's reason ("SERVFAIL", "timeout") */
-  size_t usable;          /* records usable for SMTP (mxs_dane_rr_usable) */
-  mxs_dane_rrset_t rrset; /* base = name, every record (the TLS engine skips the unusable) */
+  char *name;              /* the MX host, the TLSA base domain */
+  int done;                /* the answer is in */
+  mxs_rr_status_t status;  /* OK: records; NONE: no TLSA (NXDOMAIN, NODATA); FAILED */
+  int secure;              /* the answer (records or denial) was authenticated */
+  char error[48];          /* FAILED: the resolver's reason ("SERVFAIL", "timeout") */
+  size_t usable;           /* records usable for SMTP (mxs_dane_rr_usable) */
+  mxs_dane_rrset_t rrset;  /* base = name, every record (the TLS engine skips the unusable) */
+  const char *const *text; /* the records in presentation form, "3 1 1 <hex>" (rrset.n) */
   mxs_tlsa_waiter_t *waiters;
   struct mxs_tlsa_entry_s *next; /* every entry, for flush and free */
 } mxs_tlsa_entry_t;

@@ -14,6 +14,8 @@ void mxs_dane_apply(const mxs_dane_view_t *d, mxs_class_t *cls, const char **det
   mxs_class_t want = MXS_CLASS_OK;
   if (d && d->error)
     want = MXS_CLASS_DNSSEC_INVALID;
+  else if (d && d->required && !mxs_dane_applies(d))
+    want = MXS_CLASS_DANE_REQUIRED;
   else if (mxs_dane_applies(d) && (!d->usable || d->match == 0))
     want = MXS_CLASS_TLSA_INVALID;
   /* the first in contract order: a DNS failure or a connection that never
@@ -21,6 +23,11 @@ void mxs_dane_apply(const mxs_dane_view_t *d, mxs_class_t *cls, const char **det
   if (want == MXS_CLASS_OK || (int)*cls <= (int)want) return;
   if (want == MXS_CLASS_DNSSEC_INVALID)
     snprintf(buf, buflen, "DANE: TLSA lookup failed: %s", d->error);
+  else if (want == MXS_CLASS_DANE_REQUIRED)
+    snprintf(buf, buflen, "DANE required: no DNSSEC-validated TLSA records for this MX host (%s)",
+             !d->looked_up ? "its MX or address records are not DNSSEC-secure"
+             : !d->secure  ? "its TLSA answer is not DNSSEC-secure"
+                           : "it publishes none");
   else if (!d->usable)
     snprintf(buf, buflen, "DANE: none of the %zu TLSA record%s is usable for SMTP (only DANE-TA(2) and DANE-EE(3) are)",
              d->tlsa_count, d->tlsa_count == 1 ? "" : "s");
@@ -43,7 +50,7 @@ mxs_dane_delivery_t mxs_dane_delivery(const mxs_record_t *r) {
   const mxs_dane_view_t *d = r && r->policy ? r->policy->dane : NULL;
   if (!d) return MXS_DANE_NOT_APPLIED;
   if (d->error) return MXS_DANE_DEFER; /* RFC 7672 2.1.1: a failed lookup is no licence to downgrade */
-  if (!mxs_dane_applies(d)) return MXS_DANE_NOT_APPLIED;
+  if (!mxs_dane_applies(d)) return d->required ? MXS_DANE_DEFER : MXS_DANE_NOT_APPLIED;
   if (!r->tls_version || r->cls == MXS_CLASS_POST_TLS_EHLO_FAILED) return MXS_DANE_DEFER; /* TLS is mandatory */
   if (!d->usable) return MXS_DANE_DELIVER; /* mandatory, unauthenticated TLS */
   return d->match == 1 ? MXS_DANE_DELIVER : MXS_DANE_DEFER;

@@ -50,8 +50,10 @@ int mxs_dane_applies(const mxs_dane_view_t *d);
 
 /* The class a DANE sender meets, when it comes before *CLS in contract
  * order: dnssec-invalid for a failed TLSA lookup of a secure host (RFC
- * 8460 4.3.2.3: no valid records from the resolver), tlsa-invalid for a
- * certificate that matched no usable record or an RRset with none usable.
+ * 8460 4.3.2.3: no valid records from the resolver), dane-required for a
+ * sender that requires DANE (d->required) where it does not apply,
+ * tlsa-invalid for a certificate that matched no usable record or an RRset
+ * with none usable.
  * Then *DETAIL points at BUF with the reason (with d->mismatch for a
  * mismatch).  Else nothing changes, BUF included. */
 void mxs_dane_apply(const mxs_dane_view_t *d, mxs_class_t *cls, const char **detail, char *buf, size_t buflen);
@@ -72,6 +74,8 @@ const char *mxs_dane_delivery_name(mxs_dane_delivery_t o);
 
 /* From R's policy.dane and its TLS facts (tls_version: the handshake
  * completed; class post-tls-ehlo-failed: the session did not survive it).
+ * A sender that requires DANE (--require-dane) defers where it does not
+ * apply.
  * With usable records, only a match delivers; with a secure RRset of only
  * unusable records, TLS must still come up, unauthenticated (RFC 7672 2.2).
  * A DANE match delivers whatever WebPKI says: a self-signed certificate

@@ -107,21 +107,24 @@ typedef struct {
  * when `secure` (the MX answer, the host's address answers and its TLSA
  * answer all validated) and the TLSA RRset has records. */
 typedef struct {
-  int looked_up;        /* the TLSA records were asked for: the MX and the
-                         * host's addresses are DNSSEC-secure (RFC 7672 2.2) */
-  int secure;           /* ... and the TLSA answer (records or denial) is too */
-  size_t tlsa_count;    /* TLSA records at _25._tcp.MX (with looked_up) */
-  int usable;           /* some record has usage DANE-TA(2) or DANE-EE(3) with a
-                         * known selector and matching type (RFC 7672 3.1.3:
-                         * PKIX-TA(0), PKIX-EE(1) are unusable for SMTP) */
-  int match;            /* the certificate matched a usable record (with the
-                         * name checks of 3.2 for DANE-TA): 1 or 0; -1 when not
-                         * evaluated (no handshake, or nothing usable) */
-  const char *matched;  /* "3 1 1": the record that matched; NULL */
-  const char *error;    /* the TLSA lookup failed (SERVFAIL: bogus, timeout ...): why; NULL */
-  const char *mismatch; /* match == 0: OpenSSL's reason ("no matching DANE TLSA
-                         * records"); not a field of its own: the record's
-                         * detail carries it (results/dane.h) */
+  int looked_up;           /* the TLSA records were asked for: the MX and the
+                            * host's addresses are DNSSEC-secure (RFC 7672 2.2) */
+  int secure;              /* ... and the TLSA answer (records or denial) is too */
+  size_t tlsa_count;       /* TLSA records at _25._tcp.MX (with looked_up) */
+  const char *const *tlsa; /* their presentation form, "3 1 1 <hex>" (tlsa_count of them) */
+  int usable;              /* some record has usage DANE-TA(2) or DANE-EE(3) with a
+                            * known selector and matching type (RFC 7672 3.1.3:
+                            * PKIX-TA(0), PKIX-EE(1) are unusable for SMTP) */
+  int match;               /* the certificate matched a usable record (with the
+                            * name checks of 3.2 for DANE-TA): 1 or 0; -1 when not
+                            * evaluated (no handshake, or nothing usable) */
+  const char *matched;     /* "3 1 1": the record that matched; NULL */
+  const char *error;       /* the TLSA lookup failed (SERVFAIL: bogus, timeout ...): why; NULL */
+  const char *mismatch;    /* match == 0: OpenSSL's reason ("no matching DANE TLSA
+                            * records"); not a field of its own: the record's
+                            * detail carries it (results/dane.h) */
+  int required;            /* the sender requires DANE (--require-dane): not a field
+                            * either, it changes the class (dane-required) */
 } mxs_dane_view_t;
 
 /* The `policy` map of a record: what checking the domain's policies found.

@@ -99,11 +99,16 @@ static void encode_sts(mxs_encoder_t *e, const mxs_sts_view_t *s) {
 }
 
 static void encode_dane(mxs_encoder_t *e, const mxs_dane_view_t *d) {
-  e->map(e, 1 + (d->looked_up ? 2 : 0) + (d->match >= 0) + (d->matched != NULL) + (d->error != NULL));
+  int tlsa = d->looked_up && d->tlsa && d->tlsa_count > 0;
+  e->map(e, 1 + (d->looked_up ? 2 : 0) + tlsa + (d->match >= 0) + (d->matched != NULL) + (d->error != NULL));
   e->key(e, "secure");
   e->boolean(e, d->secure);
   if (d->looked_up) {
     mxs_enc_kv_int(e, "tlsa_count", (int64_t)d->tlsa_count);
+    if (tlsa) {
+      e->key(e, "tlsa");
+      encode_str_array(e, d->tlsa, d->tlsa_count);
+    }
     e->key(e, "usable");
     e->boolean(e, d->usable);
   }

@@ -62,6 +62,7 @@ typedef struct {
   int sts_per_host;    /* --sts-per-host N: fetches at once to one address */
   int sts_port;        /* --sts-port N: HTTPS port of policy hosts (443; tests) */
   int dnssec;          /* --dnssec: the --dns servers validate; DANE is checked */
+  int require_dane;    /* --require-dane: audit as a sender that requires DANE (dane-required) */
   char **owned;        /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;

@@ -372,6 +372,10 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
     mxs_policy_opts_t po = {{c->sts_concurrency, c->sts_per_host, c->sts_timeout_ms, c->sts_port, c->ca_file}, c->ipv6};
     if (mxs_policy_new(&s->loop, s->resolver, &po, &s->policy, err, errlen) < 0) return -1;
   }
+  if (c->require_dane && !c->dnssec) {
+    snprintf(err, errlen, "--require-dane needs --dnssec (validating --dns servers): without it no answer is secure");
+    return -1;
+  }
   if (c->dnssec) { /* DANE: the TLSA records of the DNSSEC-secure MX hosts */
     if (!(s->tlsa = malloc(sizeof *s->tlsa))) return -1;
     mxs_tlsa_cache_init(s->tlsa, s->resolver, c->port);

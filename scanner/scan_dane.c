@@ -145,7 +145,7 @@ const mxs_tlsa_entry_t *scan_dane_entry(const mxs_scan_t *s, const domain_t *d, 
 
 int scan_dane_view(const mxs_scan_t *s, const job_t *j, mxs_dane_view_t *out, char matched[16]) {
   if (!s->tlsa || !j->mx) return 0;
-  *out = (mxs_dane_view_t){.match = -1};
+  *out = (mxs_dane_view_t){.match = -1, .required = s->cfg->require_dane};
   const mxs_tlsa_entry_t *e = j->tlsa;
   if (!j->dane_candidate || !e) return 1; /* insecure, or the run stopped before the answer: not secure */
   out->looked_up = 1;
@@ -155,6 +155,7 @@ int scan_dane_view(const mxs_scan_t *s, const job_t *j, mxs_dane_view_t *out, ch
   }
   out->secure = e->secure;
   out->tlsa_count = e->status == MXS_RR_OK ? e->rrset.n : 0;
+  out->tlsa = e->text;
   out->usable = e->usable > 0;
   const struct target_s *t = j->t;
   const mxs_probe_result_t *r = t && t->tlsa == e ? t->v.res : NULL;

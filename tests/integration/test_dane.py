@@ -105,22 +105,23 @@ def zones(d, port):
     inter = os.path.join(d, "inter.pem")
     t = "_%d._tcp." % port
     dane = []
+    rd = {
+        "ee": [pf.tlsa_rdata(site("ee"))],
+        "ta": [pf.tlsa_rdata(inter, 2, 1, 1)],
+        "tafull": [pf.tlsa_rdata(inter, 2, 0, 1)],
+        # fakemx's leaves share one RSA key: the intermediate's EC key is another
+        "wrong": [pf.tlsa_rdata(inter, 3, 1, 1)],
+        "unusable": [pf.tlsa_rdata(site("unusable"), 1, 1, 1), pf.tlsa_rdata(inter, 0, 0, 1)],
+        "bogus": [pf.tlsa_rdata(site("bogus"))],
+    }
     for k in ("ee", "ta", "tafull", "wrong", "unusable", "none", "bogus"):
         dane += ["%s MX 10 mx.%s" % (k, k), "mx.%s A %s" % (k, SITES[k][0])]
-    dane += [
-        t + "mx.ee TLSA " + pf.tlsa_rdata(site("ee")),
-        t + "mx.ta TLSA " + pf.tlsa_rdata(inter, 2, 1, 1),
-        t + "mx.tafull TLSA " + pf.tlsa_rdata(inter, 2, 0, 1),
-        # fakemx's leaves share one RSA key: the intermediate's EC key is another
-        t + "mx.wrong TLSA " + pf.tlsa_rdata(inter, 3, 1, 1),
-        t + "mx.unusable TLSA " + pf.tlsa_rdata(site("unusable"), 1, 1, 1),
-        t + "mx.unusable TLSA " + pf.tlsa_rdata(inter, 0, 0, 1),
-        t + "mx.bogus TLSA " + pf.tlsa_rdata(site("bogus")),
-    ]
+    for k, recs in rd.items():
+        dane += [t + "mx.%s TLSA %s" % (k, r) for r in recs]
     plain = ["@ MX 10 mx", "mx A " + SITES["insecure"][0], t + "mx TLSA " + pf.tlsa_rdata(site("insecure")),
              "shared MX 10 alias", "alias A " + SITES["ee"][0]]
     broken = ["@ MX 10 mx", "mx A " + SITES["broken"][0]]
-    return dane, plain, broken
+    return dane, plain, broken, rd
 
 
 def scan(mxscan, dns, port, ca, tmp, name, extra):
@@ -152,7 +153,7 @@ def site_connections(d, fakemx_proc):
     return conns
 
 
-def check(ck, recs):
+def check(ck, recs, tlsa):
     def rec(domain):
         r = recs.get(domain)
         if r is None:
@@ -166,11 +167,11 @@ def check(ck, recs):
     r = rec("ee.dane.test")
     ck.eq("ee class (WebPKI's, the first failing check)", r.get("class"), "cert-self-signed")
     ck.eq("ee dane", dane("ee.dane.test"),
-          {"secure": True, "tlsa_count": 1, "usable": True, "match": True, "matched": "3 1 1"})
+          {"secure": True, "tlsa_count": 1, "tlsa": tlsa["ee"], "usable": True, "match": True, "matched": "3 1 1"})
     r = rec("ta.dane.test")
     ck.eq("ta class", r.get("class"), "ok")
     ck.eq("ta dane", dane("ta.dane.test"),
-          {"secure": True, "tlsa_count": 1, "usable": True, "match": True, "matched": "2 1 1"})
+          {"secure": True, "tlsa_count": 1, "tlsa": tlsa["ta"], "usable": True, "match": True, "matched": "2 1 1"})
     r = rec("tafull.dane.test")
     ck.eq("tafull class", r.get("class"), "tlsa-invalid")
     ck.eq("tafull tlsrpt", r.get("tlsrpt"), "tlsa-invalid")
@@ -179,12 +180,15 @@ def check(ck, recs):
     ck.true("tafull cert_errors keep WebPKI's view", "cert-hostname-mismatch" in r.get("cert_errors", []))
     r = rec("wrong.dane.test")
     ck.eq("wrong class", r.get("class"), "tlsa-invalid")
-    ck.eq("wrong dane", dane("wrong.dane.test"), {"secure": True, "tlsa_count": 1, "usable": True, "match": False})
+    ck.eq("wrong dane", dane("wrong.dane.test"),
+          {"secure": True, "tlsa_count": 1, "tlsa": tlsa["wrong"], "usable": True, "match": False})
     ck.true("wrong detail", r.get("detail", "").startswith("DANE: the certificate matches none of the usable TLSA"))
     ck.eq("wrong cert_errors (WebPKI ok)", r.get("cert_errors"), [])
     r = rec("unusable.dane.test")
     ck.eq("unusable class", r.get("class"), "tlsa-invalid")
-    ck.eq("unusable dane", dane("unusable.dane.test"), {"secure": True, "tlsa_count": 2, "usable": False})
+    ck.eq("unusable dane", dict(dane("unusable.dane.test") or {}, tlsa=sorted((dane("unusable.dane.test") or {})
+                                                                                .get("tlsa", []))),
+          {"secure": True, "tlsa_count": 2, "tlsa": sorted(tlsa["unusable"]), "usable": False})
     ck.true("unusable detail", "none of the 2 TLSA records is usable" in r.get("detail", ""))
     r = rec("none.dane.test")
     ck.eq("none class", r.get("class"), "ok")
@@ -221,7 +225,7 @@ def main():
     fm = None
     try:
         fm, port = start_fakemx(a.fakemx, tmp)
-        dane, plain, broken = zones(tmp, port)
+        dane, plain, broken, tlsa = zones(tmp, port)
         r = pf.Resolver("127.0.0.1", None, os.path.join(tmp, "dns"))
         r.add_zone("dane.test.", dane, bogus=[("_%d._tcp.mx.bogus" % port, "TLSA")])
         r.add_zone("plain.test.", plain, mode="unsigned")
@@ -230,11 +234,23 @@ def main():
             ca = os.path.join(tmp, "root.pem")
             rc, recs = scan(a.mxscan, r.server, port, ca, tmp, "dnssec", ["--dnssec"])
             ck.eq("exit status", rc, 0)
-            check(ck, recs)
+            check(ck, recs, tlsa)
             conns = site_connections(tmp, fm)
             # the ee address: the DANE probe of mx.ee.dane.test, and one for
             # the insecure alias (DANE names get probes of their own)
             ck.eq("connections to the shared address", conns.get(SITES["ee"][0]), 2)
+            # a sender that requires DANE: every MX host without it is dane-required
+            rc, req = scan(a.mxscan, r.server, port, ca, tmp, "required", ["--dnssec", "--require-dane"])
+            ck.eq("exit status with --require-dane", rc, 0)
+            for d, want in (("none.dane.test", "dane-required"), ("plain.test", "dane-required"),
+                            ("shared.plain.test", "dane-required"), ("ee.dane.test", "cert-self-signed"),
+                            ("ta.dane.test", "ok"), ("wrong.dane.test", "tlsa-invalid"),
+                            ("bogus.dane.test", "dnssec-invalid"), ("broken.test", "dns-servfail")):
+                ck.eq("--require-dane: " + d, req.get(d, {}).get("class"), want)
+            ck.true("--require-dane detail", "it publishes none" in req.get("none.dane.test", {}).get("detail", ""))
+            p = subprocess.run([a.mxscan, "scan", "--require-dane", "-q", os.devnull], stderr=subprocess.PIPE)
+            ck.eq("--require-dane without --dnssec: exit", p.returncode, 2)
+            ck.true("... says why", b"--require-dane needs --dnssec" in p.stderr)
             rc, plain_recs = scan(a.mxscan, r.server, port, ca, tmp, "plain", [])
             ck.eq("exit status without --dnssec", rc, 0)
             ck.eq("without --dnssec: no policy map", [d for d, x in plain_recs.items() if "policy" in x], [])

@@ -21,13 +21,16 @@ static const char *json(mxs_json_encoder_t *j, const mxs_record_t *r) {
 
 static void encoded(void **state) {
   (void)state;
-  mxs_dane_view_t d = {.looked_up = 1, .secure = 1, .tlsa_count = 2, .usable = 1, .match = 1, .matched = "3 1 1"};
+  const char *const tlsa[] = {"3 1 1 aabb", "2 0 1 ccdd"};
+  mxs_dane_view_t d = {
+      .looked_up = 1, .secure = 1, .tlsa_count = 2, .tlsa = tlsa, .usable = 1, .match = 1, .matched = "3 1 1"};
   mxs_policy_view_t p = {.dane = &d};
   mxs_record_t r = {.domain = "a.test", .cls = MXS_CLASS_OK, .stage = "done", .detail = "", .policy = &p};
   mxs_json_encoder_t j;
   mxs_json_encoder_init(&j);
   assert_non_null(strstr(json(&j, &r),
-                         ",\"policy\":{\"dane\":{\"secure\":true,\"tlsa_count\":2,\"usable\":true,"
+                         ",\"policy\":{\"dane\":{\"secure\":true,\"tlsa_count\":2,"
+                         "\"tlsa\":[\"3 1 1 aabb\",\"2 0 1 ccdd\"],\"usable\":true,"
                          "\"match\":true,\"matched\":\"3 1 1\"}}}"));
   /* insecure: not looked up, so only `secure` */
   d = (mxs_dane_view_t){.match = -1};
@@ -114,6 +117,16 @@ static void classes(void **state) {
   assert_string_equal(detail, "DANE: TLSA lookup failed: SERVFAIL");
   assert_int_equal(apply(&d, MXS_CLASS_OK, &detail, buf), MXS_CLASS_DNSSEC_INVALID);
   assert_int_equal(apply(&d, MXS_CLASS_MX_NO_ADDRESS, &detail, buf), MXS_CLASS_MX_NO_ADDRESS);
+  /* a sender that requires DANE: dane-required where DANE does not apply */
+  d = (mxs_dane_view_t){.looked_up = 1, .secure = 1, .match = -1, .required = 1};
+  assert_int_equal(apply(&d, MXS_CLASS_OK, &detail, buf), MXS_CLASS_DANE_REQUIRED);
+  assert_string_equal(detail, "DANE required: no DNSSEC-validated TLSA records for this MX host (it publishes none)");
+  d = (mxs_dane_view_t){.match = -1, .required = 1};
+  assert_int_equal(apply(&d, MXS_CLASS_TCP_TIMEOUT, &detail, buf), MXS_CLASS_DANE_REQUIRED);
+  assert_non_null(strstr(detail, "its MX or address records are not DNSSEC-secure"));
+  assert_int_equal(apply(&d, MXS_CLASS_MX_NO_ADDRESS, &detail, buf), MXS_CLASS_MX_NO_ADDRESS);
+  d = (mxs_dane_view_t){.looked_up = 1, .secure = 1, .tlsa_count = 1, .usable = 1, .match = 1, .required = 1};
+  assert_int_equal(apply(&d, MXS_CLASS_OK, &detail, buf), MXS_CLASS_OK);
   /* no TLSA records: nothing */
   d = (mxs_dane_view_t){.looked_up = 1, .secure = 1, .match = -1};
   assert_int_equal(apply(&d, MXS_CLASS_CERT_EXPIRED, &detail, buf), MXS_CLASS_CERT_EXPIRED);
@@ -177,6 +190,9 @@ static void delivery(void **state) {
   d = (mxs_dane_view_t){.looked_up = 1, .secure = 0, .tlsa_count = 1, .usable = 1, .match = -1};
   assert_int_equal(deliver(&d, MXS_CLASS_CERT_UNTRUSTED, "TLSv1.3"), MXS_DANE_NOT_APPLIED);
   assert_int_equal(deliver(NULL, MXS_CLASS_OK, "TLSv1.3"), MXS_DANE_NOT_APPLIED);
+  /* ... unless the sender requires DANE */
+  d.required = 1;
+  assert_int_equal(deliver(&d, MXS_CLASS_DANE_REQUIRED, "TLSv1.3"), MXS_DANE_DEFER);
   assert_string_equal(mxs_dane_delivery_name(MXS_DANE_DEFER), "defer");
   assert_string_equal(mxs_dane_delivery_name(MXS_DANE_DELIVER), "deliver");
   assert_string_equal(mxs_dane_delivery_name(MXS_DANE_NOT_APPLIED), "not-applied");
