@@ -408,6 +408,7 @@ static void start_target(mxs_scan_t *s, target_t *t) {
   }
   t->st = T_RUNNING;
   if (t->attempts++ == 0 && t->addr) s->stats->sni_probes++;
+  if (t->attempts == 1 && t->tlsa) s->stats->dane_probes++;
   int rc = launch(s, t, 0, on_probe_done);
   if (rc < 0) {
     mxs_verdict_set_error(&t->v, rc);

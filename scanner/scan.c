@@ -470,6 +470,10 @@ static void teardown(mxs_scan_t *s) {
   }
   if (s->tls) mxs_tls_ctx_cache_stats(s->tls, &s->stats->verify_lookups, &s->stats->verify_hits);
   mxs_tls_ctx_free(s->tls);
+  if (s->tlsa) {
+    s->stats->dane_checked = 1;
+    s->stats->tlsa_lookups = s->tlsa->lookups;
+  }
   if (s->tlsa) mxs_tlsa_cache_free(s->tlsa); /* after the resolver and the probes */
   free(s->tlsa);
   s->tlsa = NULL;

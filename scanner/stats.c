@@ -74,6 +74,9 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
             (unsigned long long)s->policy.sts, (unsigned long long)s->policy.fetched,
             (unsigned long long)s->policy.fetch_errors, (unsigned long long)s->policy.invalid,
             (unsigned long long)s->policy.tlsrpt);
+  if (s->dane_checked)
+    fprintf(fp, "  \"dane\": {\"tlsa_lookups\": %llu, \"dane_probes\": %llu},\n", (unsigned long long)s->tlsa_lookups,
+            (unsigned long long)s->dane_probes);
   /* What the run cost this machine so far (every thread), for the operator
    * who sizes the nightly box from the summaries. */
   struct rusage ru;

@@ -25,6 +25,9 @@ typedef struct {
   int aborted;               /* a second signal: exit at once, nothing torn down */
   int policy_checked;        /* the domains' policies were looked up (not --no-policy) */
   mxs_policy_stats_t policy; /* ... and what was found */
+  int dane_checked;          /* --dnssec: DANE was looked for */
+  uint64_t tlsa_lookups;     /* MX hosts whose TLSA records were asked for (secure ones) */
+  uint64_t dane_probes;      /* probes of their own for hosts with secure, usable TLSA records */
 } mxs_stats_t;
 
 /* 1 when the run should alert: a record of a class in FAIL_ON, or more

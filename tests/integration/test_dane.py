@@ -232,8 +232,11 @@ def main():
         r.add_zone("broken.test.", broken, mode="bogus")
         with r:
             ca = os.path.join(tmp, "root.pem")
-            rc, recs = scan(a.mxscan, r.server, port, ca, tmp, "dnssec", ["--dnssec"])
+            summary = os.path.join(tmp, "summary.json")
+            rc, recs = scan(a.mxscan, r.server, port, ca, tmp, "dnssec", ["--dnssec", "--summary", summary])
             ck.eq("exit status", rc, 0)
+            # TLSA asked for the 7 secure hosts; own probes for the 4 with usable records
+            ck.eq("summary", json.load(open(summary)).get("dane"), {"tlsa_lookups": 7, "dane_probes": 4})
             check(ck, recs, tlsa)
             conns = site_connections(tmp, fm)
             # the ee address: the DANE probe of mx.ee.dane.test, and one for
