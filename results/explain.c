@@ -75,12 +75,13 @@
     "validation, so a DANE sender must not deliver to it.",                                                        \
     "Expired signatures, a DS record at the parent that matches no DNSKEY, a zone "                                \
     "re-signed with a new key before the DS was updated, or a name server serving "                                \
-    "unsigned answers in a signed zone.",                                                                          \
+    "unsigned answers in a signed zone; or the validating resolver got no answer at all "                          \
+    "(policy.dane.error says timeout), which a DANE sender cannot tell from an attack.",                           \
     "Check the zone with dnsviz.net or delv; re-sign it, or fix the DS record at the "                             \
     "registrar. Until it validates, DANE senders defer the mail.")                                                 \
   X(DANE_REQUIRED,                                                                                                 \
     "DANE: no DNSSEC-validated TLSA record was found for this MX host, where the sender "                          \
-    "requires one.",                                                                                               \
+    "requires one (mxscan --require-dane audits as such a sender).",                                               \
     "The zone of the MX host is not signed, or the _25._tcp TLSA record is missing for "                           \
     "this MX host.",                                                                                               \
     "Sign the zone and publish a TLSA record at _25._tcp.MX (usage 3 1 1 for the server's "                        \
