@@ -74,6 +74,14 @@ static const char *const field_names[] = {
     [MXS_RD_TLSRPT_RUA] = "tlsrpt_rua",
     [MXS_RD_POLICY] = "policy",
     [MXS_RD_STS] = "sts",
+    [MXS_RD_DANE_MATCHED] = "matched",
+    [MXS_RD_DANE_ERROR] = "error",
+    [MXS_RD_DANE_TLSA_COUNT] = "tlsa_count",
+    [MXS_RD_DANE_SECURE] = "secure",
+    [MXS_RD_DANE_USABLE] = "usable",
+    [MXS_RD_DANE_MATCH] = "match",
+    [MXS_RD_DANE_TLSA] = "tlsa",
+    [MXS_RD_DANE] = "dane",
 };
 
 static const unsigned char field_scope[] = {
@@ -92,6 +100,14 @@ static const unsigned char field_scope[] = {
     [MXS_RD_TLSRPT_ERROR] = MXS_RD_IN_POLICY,
     [MXS_RD_TLSRPT_RUA] = MXS_RD_IN_POLICY,
     [MXS_RD_STS] = MXS_RD_IN_POLICY,
+    [MXS_RD_DANE_MATCHED] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_ERROR] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_TLSA_COUNT] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_SECURE] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_USABLE] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_MATCH] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_TLSA] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE] = MXS_RD_IN_POLICY,
 };
 
 /* Called for every key of every record, so the common path is a length
@@ -112,6 +128,10 @@ void mxs_rd_begin(mxs_rd_t *d, mxs_read_record_t *rec) {
                              .tlsrpt = "",
                              .cert_days_left = INT64_MAX,
                              .sts_max_age = -1,
+                             .dane_secure = -1,
+                             .dane_tlsa_count = -1,
+                             .dane_usable = -1,
+                             .dane_match = -1,
                              .sts_mx_match = -1};
   d->rec = rec;
   d->have_domain = d->have_class = 0;
@@ -156,6 +176,8 @@ int mxs_rd_set_str(mxs_rd_t *d, int id, const char *s) {
   case MXS_RD_STS_MODE: r->sts_mode = s; return 0;
   case MXS_RD_STS_FETCH_ERROR: r->sts_fetch_error = s; return 0;
   case MXS_RD_STS_INVALID: r->sts_invalid = s; return 0;
+  case MXS_RD_DANE_MATCHED: r->dane_matched = s; return 0;
+  case MXS_RD_DANE_ERROR: r->dane_error = s; return 0;
   case MXS_RD_TLSRPT_ERROR: r->tlsrpt_error = s; return 0;
   default: return 0;
   }
@@ -169,6 +191,7 @@ void mxs_rd_set_int(mxs_rd_t *d, int id, int64_t v) {
   case MXS_RD_SMTP_CODE: r->smtp_code = v; break;
   case MXS_RD_DAYS_LEFT: r->cert_days_left = v; break;
   case MXS_RD_STS_MAX_AGE: r->sts_max_age = v; break;
+  case MXS_RD_DANE_TLSA_COUNT: r->dane_tlsa_count = v; break;
   default: break;
   }
 }
@@ -177,6 +200,8 @@ void mxs_rd_add_str(mxs_rd_t *d, int id, const char *s) {
   mxs_read_record_t *r = d->rec;
   if (id == MXS_RD_STS_MX && r->sts_nmx < MXS_POLICY_MAX_LIST)
     r->sts_mx[r->sts_nmx++] = s;
+  else if (id == MXS_RD_DANE_TLSA && r->ndane_tlsa < MXS_POLICY_MAX_LIST)
+    r->dane_tlsa[r->ndane_tlsa++] = s;
   else if (id == MXS_RD_TLSRPT_RUA && r->ntlsrpt_rua < MXS_POLICY_MAX_LIST)
     r->tlsrpt_rua[r->ntlsrpt_rua++] = s;
 }
@@ -194,6 +219,14 @@ void mxs_rd_set_bool(mxs_rd_t *d, int id, int v) {
     d->rec->has_policy = v;
   else if (id == MXS_RD_STS)
     d->rec->has_sts = v;
+  else if (id == MXS_RD_DANE)
+    d->rec->has_dane = v;
+  else if (id == MXS_RD_DANE_SECURE)
+    d->rec->dane_secure = v;
+  else if (id == MXS_RD_DANE_USABLE)
+    d->rec->dane_usable = v;
+  else if (id == MXS_RD_DANE_MATCH)
+    d->rec->dane_match = v;
 }
 
 int mxs_rd_bad_type(mxs_rd_t *d, int scope, int id) {
@@ -202,8 +235,9 @@ int mxs_rd_bad_type(mxs_rd_t *d, int scope, int id) {
                      : mxs_rd_is_bool(id)    ? "a boolean"
                      : mxs_rd_is_list(id)    ? "an array of strings"
                                              : "a map";
-  static const char *const prefix[] = {"", "cert.", "policy.", "policy.sts."};
-  snprintf(d->why, sizeof d->why, "'%s%s' is not %s", prefix[scope & 3], field_names[id], want);
+  static const char *const prefix[] = {"", "cert.", "policy.", "policy.sts.", "policy.dane."};
+  snprintf(d->why, sizeof d->why, "'%s%s' is not %s", scope >= 0 && scope <= MXS_RD_IN_DANE ? prefix[scope] : "",
+           field_names[id], want);
   return -1;
 }
 

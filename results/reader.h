@@ -70,6 +70,16 @@ typedef struct {
   const char *tlsrpt_rua[MXS_POLICY_MAX_LIST];
   size_t ntlsrpt_rua;
   const char *tlsrpt_error; /* NULL when absent */
+  /* policy.dane (DANE, RFC 7672; results/policy.h) */
+  int has_dane;            /* a "dane" map was present */
+  int dane_secure;         /* -1 when absent, else 0/1 */
+  int64_t dane_tlsa_count; /* -1 when absent */
+  const char *dane_tlsa[MXS_POLICY_MAX_LIST];
+  size_t ndane_tlsa;
+  int dane_usable;          /* -1 when absent */
+  int dane_match;           /* -1 when absent */
+  const char *dane_matched; /* NULL when absent */
+  const char *dane_error;   /* NULL when absent */
 } mxs_read_record_t;
 
 typedef struct mxs_reader_s mxs_reader_t;

@@ -14,8 +14,8 @@
 #include "results/reader.h"
 
 /* Where a key was found: the record map, its "cert" map, its "policy" map
- * or that one's "sts" map. */
-enum { MXS_RD_IN_TOP, MXS_RD_IN_CERT, MXS_RD_IN_POLICY, MXS_RD_IN_STS };
+ * or that one's "sts" or "dane" map. */
+enum { MXS_RD_IN_TOP, MXS_RD_IN_CERT, MXS_RD_IN_POLICY, MXS_RD_IN_STS, MXS_RD_IN_DANE };
 
 /* Kept keys.  0 = a key the reader skips (checked, not kept). */
 enum {
@@ -39,24 +39,32 @@ enum {
   MXS_RD_STS_FETCH_ERROR,
   MXS_RD_STS_INVALID,
   MXS_RD_TLSRPT_ERROR,
-  MXS_RD_LAST_STR = MXS_RD_TLSRPT_ERROR, /* ids up to here are strings */
+  MXS_RD_DANE_MATCHED, /* policy.dane.* */
+  MXS_RD_DANE_ERROR,
+  MXS_RD_LAST_STR = MXS_RD_DANE_ERROR, /* ids up to here are strings */
   MXS_RD_PREF,
   MXS_RD_PORT,
   MXS_RD_SMTP_CODE,
   MXS_RD_DAYS_LEFT,
   MXS_RD_STS_MAX_AGE,
-  MXS_RD_LAST_INT = MXS_RD_STS_MAX_AGE, /* then integers */
-  MXS_RD_IMPLICIT_MX,                   /* booleans */
+  MXS_RD_DANE_TLSA_COUNT,
+  MXS_RD_LAST_INT = MXS_RD_DANE_TLSA_COUNT, /* then integers */
+  MXS_RD_IMPLICIT_MX,                       /* booleans */
   MXS_RD_UNFINISHED,
   MXS_RD_STS_MX_MATCH,
-  MXS_RD_LAST_BOOL = MXS_RD_STS_MX_MATCH,
+  MXS_RD_DANE_SECURE,
+  MXS_RD_DANE_USABLE,
+  MXS_RD_DANE_MATCH,
+  MXS_RD_LAST_BOOL = MXS_RD_DANE_MATCH,
   MXS_RD_STS_MX, /* arrays of strings */
   MXS_RD_TLSRPT_RUA,
-  MXS_RD_LAST_LIST = MXS_RD_TLSRPT_RUA,
+  MXS_RD_DANE_TLSA,
+  MXS_RD_LAST_LIST = MXS_RD_DANE_TLSA,
   MXS_RD_CERT, /* maps */
   MXS_RD_POLICY,
   MXS_RD_STS,
-  MXS_RD_LAST = MXS_RD_STS,
+  MXS_RD_DANE,
+  MXS_RD_LAST = MXS_RD_DANE,
 };
 
 static inline int mxs_rd_is_bool(int id) { return id > MXS_RD_LAST_INT && id <= MXS_RD_LAST_BOOL; }
@@ -66,6 +74,7 @@ static inline int mxs_rd_map_scope(int id) {
   return id == MXS_RD_CERT     ? MXS_RD_IN_CERT
          : id == MXS_RD_POLICY ? MXS_RD_IN_POLICY
          : id == MXS_RD_STS    ? MXS_RD_IN_STS
+         : id == MXS_RD_DANE   ? MXS_RD_IN_DANE
                                : -1;
 }
 

@@ -484,13 +484,80 @@ static void policy_round_trip(void **state) {
   done(r, path);
 }
 
+/* policy.dane back, in both formats; a value of the wrong type names its key. */
+static void dane_round_trip(void **state) {
+  (void)state;
+  const char *const tlsa[] = {"3 1 1 aabb", "1 1 1 ccdd"};
+  mxs_dane_view_t dv = {.looked_up = 1, .secure = 1, .tlsa_count = 2, .tlsa = tlsa, .usable = 1, .match = 0};
+  mxs_policy_view_t pv = {.dane = &dv};
+  mxs_record_t rec = {.domain = "a.test", .cls = MXS_CLASS_TLSA_INVALID, .stage = "cert", .detail = "d", .policy = &pv};
+  for (int fmt = 0; fmt < 2; fmt++) {
+    mxs_json_encoder_t j;
+    mxs_msgpack_encoder_t m;
+    const void *data;
+    size_t n;
+    if (fmt == 0) {
+      mxs_json_encoder_init(&j);
+      mxs_json_encoder_reset(&j);
+      mxs_record_encode(&rec, &j.base);
+      mxs_json_put_raw(&j, "\n", 1);
+      data = j.buf, n = j.len;
+    } else {
+      mxs_msgpack_encoder_init(&m);
+      mxs_record_encode(&rec, &m.base);
+      data = m.sbuf.data, n = m.sbuf.size;
+    }
+    char path[64];
+    mxs_reader_t *r = open_bytes(data, n, path);
+    mxs_read_record_t got;
+    assert_int_equal(mxs_reader_next(r, &got), 1);
+    assert_int_equal(got.cls, MXS_CLASS_TLSA_INVALID);
+    assert_true(got.has_policy);
+    assert_false(got.has_sts);
+    assert_true(got.has_dane);
+    assert_int_equal(got.dane_secure, 1);
+    assert_int_equal(got.dane_tlsa_count, 2);
+    assert_int_equal(got.ndane_tlsa, 2);
+    assert_string_equal(got.dane_tlsa[1], "1 1 1 ccdd");
+    assert_int_equal(got.dane_usable, 1);
+    assert_int_equal(got.dane_match, 0);
+    assert_null(got.dane_matched);
+    assert_null(got.dane_error);
+    done(r, path);
+    if (fmt == 0)
+      mxs_json_encoder_free(&j);
+    else
+      mxs_msgpack_encoder_free(&m);
+  }
+  /* absent: -1s; "error" and "match" elsewhere are not DANE's */
+  static const char other[] =
+      "{\"domain\":\"b.test\",\"class\":\"ok\",\"policy\":{\"dane\":{\"secure\":false,"
+      "\"error\":\"SERVFAIL\"}},\"match\":\"x\"}\n";
+  char path[64];
+  mxs_reader_t *r = open_bytes(other, sizeof other - 1, path);
+  mxs_read_record_t got;
+  assert_int_equal(mxs_reader_next(r, &got), 1);
+  assert_true(got.has_dane);
+  assert_int_equal(got.dane_secure, 0);
+  assert_int_equal(got.dane_tlsa_count, -1);
+  assert_int_equal(got.dane_usable, -1);
+  assert_int_equal(got.dane_match, -1);
+  assert_string_equal(got.dane_error, "SERVFAIL");
+  done(r, path);
+  static const char bad[] = "{\"domain\":\"b.test\",\"class\":\"ok\",\"policy\":{\"dane\":{\"match\":1}}}\n";
+  r = open_bytes(bad, sizeof bad - 1, path);
+  assert_int_equal(mxs_reader_next(r, &got), -EBADMSG);
+  assert_non_null(strstr(mxs_reader_error(r), "'policy.dane.match' is not a boolean"));
+  done(r, path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(jsonl_reads_records),         cmocka_unit_test(jsonl_torn_tail),
       cmocka_unit_test(jsonl_rejects_bad_records),   cmocka_unit_test(msgpack_reads_records),
       cmocka_unit_test(msgpack_rejects_bad_records), cmocka_unit_test(crosses_buffer_boundaries),
       cmocka_unit_test(empty_garbage_and_missing),   cmocka_unit_test(reads_a_pipe_in_pieces),
-      cmocka_unit_test(policy_round_trip),
+      cmocka_unit_test(policy_round_trip),           cmocka_unit_test(dane_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
