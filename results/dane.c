@@ -46,12 +46,30 @@ const char *mxs_dane_delivery_name(mxs_dane_delivery_t o) {
   }
 }
 
-mxs_dane_delivery_t mxs_dane_delivery(const mxs_record_t *r) {
-  const mxs_dane_view_t *d = r && r->policy ? r->policy->dane : NULL;
+mxs_dane_delivery_t mxs_dane_delivery_of(const mxs_dane_view_t *d, mxs_class_t cls, int tls_done) {
   if (!d) return MXS_DANE_NOT_APPLIED;
   if (d->error) return MXS_DANE_DEFER; /* RFC 7672 2.1.1: a failed lookup is no licence to downgrade */
   if (!mxs_dane_applies(d)) return d->required ? MXS_DANE_DEFER : MXS_DANE_NOT_APPLIED;
-  if (!r->tls_version || r->cls == MXS_CLASS_POST_TLS_EHLO_FAILED) return MXS_DANE_DEFER; /* TLS is mandatory */
-  if (!d->usable) return MXS_DANE_DELIVER; /* mandatory, unauthenticated TLS */
+  if (!tls_done || cls == MXS_CLASS_POST_TLS_EHLO_FAILED) return MXS_DANE_DEFER; /* TLS is mandatory */
+  if (!d->usable) return MXS_DANE_DELIVER;                                       /* mandatory, unauthenticated TLS */
   return d->match == 1 ? MXS_DANE_DELIVER : MXS_DANE_DEFER;
+}
+
+mxs_dane_delivery_t mxs_dane_delivery(const mxs_record_t *r) {
+  if (!r) return MXS_DANE_NOT_APPLIED;
+  return mxs_dane_delivery_of(r->policy ? r->policy->dane : NULL, r->cls, r->tls_version != NULL);
+}
+
+int mxs_dane_read_view(const mxs_read_record_t *r, mxs_dane_view_t *out) {
+  if (!r->has_dane) return 0;
+  *out = (mxs_dane_view_t){.looked_up = r->dane_tlsa_count >= 0,
+                           .secure = r->dane_secure == 1,
+                           .tlsa_count = r->dane_tlsa_count > 0 ? (size_t)r->dane_tlsa_count : 0,
+                           .tlsa = r->ndane_tlsa ? r->dane_tlsa : NULL,
+                           .usable = r->dane_usable == 1,
+                           .match = r->dane_match,
+                           .matched = r->dane_matched,
+                           .error = r->dane_error};
+  if (out->tlsa && r->ndane_tlsa < out->tlsa_count) out->tlsa = NULL; /* past the reader's list: not all kept */
+  return 1;
 }

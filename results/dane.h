@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "results/policy.h"
+#include "results/reader.h"
 #include "results/record.h"
 
 /* One TLSA record (RFC 6698 2.1) and the records of one TLSA base domain
@@ -81,5 +82,17 @@ const char *mxs_dane_delivery_name(mxs_dane_delivery_t o);
  * A DANE match delivers whatever WebPKI says: a self-signed certificate
  * with a matching DANE-EE record is a success for a DANE sender. */
 mxs_dane_delivery_t mxs_dane_delivery(const mxs_record_t *r);
+
+/* The same from the facts: D (NULL: no policy.dane), the record's class
+ * and whether its handshake completed (it has a tls_version).  For a
+ * sender at Postfix's `dane` security level: NOT_APPLIED is what its `may`
+ * level does (no usable DNSSEC-validated TLSA records), DELIVER is
+ * delivery over TLS, DEFER is no delivery. */
+mxs_dane_delivery_t mxs_dane_delivery_of(const mxs_dane_view_t *d, mxs_class_t cls, int tls_done);
+
+/* policy.dane of a record read back (results/reader.h) as a view, for
+ * mxs_dane_delivery_of(); 0 when it has none.  `required` is not in a
+ * record (it made the class dane-required) and reads as 0. */
+int mxs_dane_read_view(const mxs_read_record_t *r, mxs_dane_view_t *out);
 
 #endif

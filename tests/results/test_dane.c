@@ -198,10 +198,40 @@ static void delivery(void **state) {
   assert_string_equal(mxs_dane_delivery_name(MXS_DANE_NOT_APPLIED), "not-applied");
 }
 
+/* A record read back gives the same view, and so the same outcome. */
+static void read_back(void **state) {
+  (void)state;
+  mxs_read_record_t rr = {.domain = "a.test", .cls = MXS_CLASS_CERT_SELF_SIGNED, .tls_version = "TLSv1.3"};
+  mxs_dane_view_t v;
+  assert_int_equal(mxs_dane_read_view(&rr, &v), 0); /* no dane map */
+  rr.has_dane = 1;
+  rr.dane_secure = 1;
+  rr.dane_tlsa_count = 1;
+  rr.dane_usable = 1;
+  rr.dane_match = 1;
+  rr.dane_matched = "3 1 1";
+  rr.ndane_tlsa = 1;
+  rr.dane_tlsa[0] = "3 1 1 aa";
+  assert_int_equal(mxs_dane_read_view(&rr, &v), 1);
+  assert_true(mxs_dane_applies(&v));
+  assert_string_equal(v.tlsa[0], "3 1 1 aa");
+  assert_int_equal(mxs_dane_delivery_of(&v, rr.cls, 1), MXS_DANE_DELIVER);
+  rr.dane_match = 0;
+  mxs_dane_read_view(&rr, &v);
+  assert_int_equal(mxs_dane_delivery_of(&v, MXS_CLASS_TLSA_INVALID, 1), MXS_DANE_DEFER);
+  /* insecure: secure false, nothing looked up */
+  rr = (mxs_read_record_t){
+      .domain = "a.test", .has_dane = 1, .dane_secure = 0, .dane_tlsa_count = -1, .dane_usable = -1, .dane_match = -1};
+  mxs_dane_read_view(&rr, &v);
+  assert_false(v.looked_up);
+  assert_int_equal(mxs_dane_delivery_of(&v, MXS_CLASS_OK, 1), MXS_DANE_NOT_APPLIED);
+  assert_int_equal(mxs_dane_delivery_of(NULL, MXS_CLASS_OK, 1), MXS_DANE_NOT_APPLIED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(encoded),         cmocka_unit_test(usable_records), cmocka_unit_test(classes),
-      cmocka_unit_test(dane_before_sts), cmocka_unit_test(delivery),
+      cmocka_unit_test(dane_before_sts), cmocka_unit_test(delivery),       cmocka_unit_test(read_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
