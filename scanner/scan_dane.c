@@ -145,28 +145,9 @@ const mxs_tlsa_entry_t *scan_dane_entry(const mxs_scan_t *s, const domain_t *d, 
 
 int scan_dane_view(const mxs_scan_t *s, const job_t *j, mxs_dane_view_t *out, char matched[16]) {
   if (!s->tlsa || !j->mx) return 0;
-  *out = (mxs_dane_view_t){.match = -1, .required = s->cfg->require_dane};
-  const mxs_tlsa_entry_t *e = j->tlsa;
-  if (!j->dane_candidate || !e) return 1; /* insecure, or the run stopped before the answer: not secure */
-  out->looked_up = 1;
-  if (e->status == MXS_RR_FAILED) {
-    out->error = e->error;
-    return 1;
-  }
-  out->secure = e->secure;
-  out->tlsa_count = e->status == MXS_RR_OK ? e->rrset.n : 0;
-  out->tlsa = e->text;
-  out->usable = e->usable > 0;
   const struct target_s *t = j->t;
-  const mxs_probe_result_t *r = t && t->tlsa == e ? t->v.res : NULL;
-  if (r && r->tls_done && r->dane.usable > 0 && r->dane.match >= 0) {
-    out->match = r->dane.match;
-    if (r->dane.match) {
-      snprintf(matched, 16, "%u %u %u", r->dane.usage, r->dane.selector, r->dane.mtype);
-      out->matched = matched;
-    } else {
-      out->mismatch = r->dane.why;
-    }
-  }
+  /* the run stopped before the answer: not looked up, not secure */
+  mxs_verdict_dane_view(t ? &t->v : NULL, t && t->tlsa && t->tlsa == j->tlsa, j->dane_candidate ? j->tlsa : NULL,
+                        s->cfg->require_dane, out, matched);
   return 1;
 }

@@ -254,6 +254,30 @@ def main():
             p = subprocess.run([a.mxscan, "scan", "--require-dane", "-q", os.devnull], stderr=subprocess.PIPE)
             ck.eq("--require-dane without --dnssec: exit", p.returncode, 2)
             ck.true("... says why", b"--require-dane needs --dnssec" in p.stderr)
+            # mxscan probe --dnssec: the same records, transcripts saying what DANE made of them
+            for d, want_rc, cls, match in (("ee.dane.test", 3, "cert-self-signed", True), ("ta.dane.test", 0, "ok", True),
+                                           ("wrong.dane.test", 3, "tlsa-invalid", False)):
+                p = subprocess.run([a.mxscan, "probe", "--dns", r.server, "--port", str(port), "--ca-file", ca,
+                                    "--dnssec", "--json", "--ehlo-name", "scanner.test", d],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+                ck.eq("probe %s: exit" % d, p.returncode, want_rc)
+                if p.returncode != want_rc:
+                    print(p.stderr.decode(errors="replace")[-3000:])
+                try:
+                    doc = json.loads(p.stdout)
+                except ValueError:
+                    doc = {"results": [{}]}
+                res = doc["results"][0]
+                rec = res.get("record", {})
+                ck.eq("probe %s: class" % d, rec.get("class"), cls)
+                ck.eq("probe %s: dane match" % d, rec.get("policy", {}).get("dane", {}).get("match"), match)
+                ck.eq("probe %s: the record is the scan's" % d, rec.get("policy"), recs.get(d, {}).get("policy"))
+                lines = [x["text"] for x in res.get("transcript", []) if x.get("dir") == "T"]
+                ck.true("probe %s: the transcript says DANE's verdict" % d,
+                        any(x.startswith("DANE: the certificate matches TLSA" if match else "DANE: no usable TLSA")
+                            for x in lines))
+            p = subprocess.run([a.mxscan, "probe", "--require-dane", "ee.dane.test"], stderr=subprocess.PIPE)
+            ck.eq("probe --require-dane without --dnssec: exit", p.returncode, 2)
             rc, plain_recs = scan(a.mxscan, r.server, port, ca, tmp, "plain", [])
             ck.eq("exit status without --dnssec", rc, 0)
             ck.eq("without --dnssec: no policy map", [d for d, x in plain_recs.items() if "policy" in x], [])
