@@ -83,6 +83,8 @@ static mxs_rprovider_t *provider(mxs_report_t *r, const char *mx) {
 
 static int same(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
 
+static int tlsrpt_fail(mxs_report_t *r, mxs_rdomain_t *d, const mxs_read_record_t *rec, const char *type);
+
 /* TLS-RPT counts sessions that reached TLS: a record whose tlsrpt is
  * "none" (DNS, TCP, SMTP failures before STARTTLS) is no session at all. */
 static int tlsrpt_add(mxs_report_t *r, mxs_rdomain_t *d, const mxs_read_record_t *rec) {
@@ -94,6 +96,26 @@ static int tlsrpt_add(mxs_report_t *r, mxs_rdomain_t *d, const mxs_read_record_t
   }
   d->tls_fail++;
   if (!r->o.tlsrpt) return 0;
+  return tlsrpt_fail(r, d, rec, type);
+}
+
+/* The policy that applies to the domain's sessions (RFC 8460 4.4): its
+ * MTA-STS policy as the first record with a policy.sts map gives it. */
+static int tlsrpt_policy(mxs_report_t *r, mxs_rdomain_t *d, const mxs_read_record_t *rec) {
+  if (!r->o.tlsrpt || d->sts || !rec->has_sts) return 0;
+  d->sts = 1;
+  if (!rec->sts_mode) return 0;
+  d->sts_mode = mxs_arena_strdup(&r->arena, rec->sts_mode);
+  d->sts_max_age = rec->sts_max_age;
+  d->sts_mx = rec->sts_nmx ? mxs_arena_alloc(&r->arena, rec->sts_nmx * sizeof *d->sts_mx) : NULL;
+  if (!d->sts_mode || (rec->sts_nmx && !d->sts_mx)) return -ENOMEM;
+  for (size_t i = 0; i < rec->sts_nmx; i++)
+    if (!(d->sts_mx[i] = mxs_arena_strdup(&r->arena, rec->sts_mx[i]))) return -ENOMEM;
+  d->sts_nmx = rec->sts_nmx;
+  return 0;
+}
+
+static int tlsrpt_fail(mxs_report_t *r, mxs_rdomain_t *d, const mxs_read_record_t *rec, const char *type) {
   mxs_rfail_t **tail = &d->fails; /* kept in order of first appearance */
   for (; *tail; tail = &(*tail)->next) {
     mxs_rfail_t *f = *tail;
@@ -191,5 +213,6 @@ int mxs_report_add(void *arg, const mxs_read_record_t *rec) {
   if (rec->tls_version && count(r, &r->versions, rec->tls_version) < 0) return -ENOMEM;
   if (rec->cipher && count(r, &r->ciphers, rec->cipher) < 0) return -ENOMEM;
   if (rec->has_cert && rec->cert_days_left <= r->o.expiring_days && expiring_add(r, rec) < 0) return -ENOMEM;
+  if (tlsrpt_policy(r, d, rec) < 0) return -ENOMEM;
   return tlsrpt_add(r, d, rec);
 }

@@ -42,6 +42,13 @@ typedef struct {
   mxs_rwhy_t *why;                /* only with opts.html; NULL while every record is ok */
   mxs_rpfail_t *pfails;           /* only with opts.html */
   mxs_delivery_domain_t delivery; /* what a sender does with its mail (zeroed: empty) */
+  /* only with opts.tlsrpt: the domain's MTA-STS policy, from its first
+   * record with a policy.sts map */
+  int sts;              /* it publishes MTA-STS (valid or not) */
+  const char *sts_mode; /* arena; NULL: no policy was fetched */
+  int64_t sts_max_age;
+  const char **sts_mx; /* arena */
+  size_t sts_nmx;
 } mxs_rdomain_t;
 
 struct mxs_rprovider_s {

@@ -369,13 +369,42 @@ int mxs_report_print_json(mxs_report_t *r, FILE *fp) {
 
 /* ---- TLS-RPT (RFC 8460) ------------------------------------------------------ */
 
-static void tlsrpt_policy(const mxs_rdomain_t *d, mxs_encoder_t *e) {
+/* RFC 8460 4.4: the policy type, the policy as lines (policy-string), the
+ * domain and, for MTA-STS, its mx patterns (mx-host).  A domain that
+ * announces MTA-STS but whose policy could not be fetched or read is "sts"
+ * without the strings. */
+static void tlsrpt_policy_map(const mxs_rdomain_t *d, mxs_encoder_t *e, mxs_arena_t *a) {
+  int strings = d->sts && d->sts_mode;
+  e->map(e, 2 + 2 * strings);
+  mxs_enc_kv_str(e, "policy-type", d->sts ? "sts" : "no-policy-found");
+  if (strings) {
+    e->key(e, "policy-string");
+    e->array(e, 3 + d->sts_nmx);
+    e->str(e, "version: STSv1");
+    const char *m = mxs_arena_printf(a, "mode: %s", d->sts_mode);
+    e->str(e, m ? m : "");
+    for (size_t i = 0; i < d->sts_nmx; i++) {
+      const char *x = mxs_arena_printf(a, "mx: %s", d->sts_mx[i]);
+      e->str(e, x ? x : "");
+    }
+    const char *age = mxs_arena_printf(a, "max_age: %lld", (long long)d->sts_max_age);
+    e->str(e, age ? age : "");
+    e->end(e);
+  }
+  mxs_enc_kv_str(e, "policy-domain", d->name);
+  if (strings) {
+    e->key(e, "mx-host");
+    e->array(e, d->sts_nmx);
+    for (size_t i = 0; i < d->sts_nmx; i++) e->str(e, d->sts_mx[i]);
+    e->end(e);
+  }
+  e->end(e);
+}
+
+static void tlsrpt_policy(const mxs_rdomain_t *d, mxs_encoder_t *e, mxs_arena_t *a) {
   e->map(e, 3);
   e->key(e, "policy");
-  e->map(e, 2);
-  mxs_enc_kv_str(e, "policy-type", "no-policy-found"); /* mxscan checks neither MTA-STS nor DANE */
-  mxs_enc_kv_str(e, "policy-domain", d->name);
-  e->end(e);
+  tlsrpt_policy_map(d, e, a);
   e->key(e, "summary");
   e->map(e, 2);
   mxs_enc_kv_int(e, "total-successful-session-count", (int64_t)d->tls_ok);
@@ -422,7 +451,7 @@ int mxs_report_print_tlsrpt(mxs_report_t *r, FILE *fp) {
   e->key(e, "policies");
   e->array(e, 0);
   for (size_t i = 0; i < v.ndomains; i++) /* a domain with no TLS session has nothing to report */
-    if (v.domains[i]->tls_ok + v.domains[i]->tls_fail) tlsrpt_policy(v.domains[i], e);
+    if (v.domains[i]->tls_ok + v.domains[i]->tls_fail) tlsrpt_policy(v.domains[i], e, &r->arena);
   e->end(e);
   e->end(e);
   rc = mxs_json_emit(&j, fp);

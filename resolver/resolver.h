@@ -62,6 +62,13 @@ typedef struct {
   int hold_failures;
   void (*on_health)(void *arg);
   void *health_arg;
+  int dnssec; /* the servers validate DNSSEC (--dnssec): every query
+               * carries AD and an EDNS0 OPT with DO, and the answers'
+               * AD bits are reported (the `secure` fields).  mxscan
+               * validates nothing itself: it trusts the AD bit of
+               * servers the operator declares validating, as Postfix
+               * does with smtp_dns_support_level = dnssec.  Off: no
+               * answer is secure. */
 } mxs_resolver_opts_t;
 
 /* One MX host of a domain, with its addresses.  status is MXS_CLASS_OK when
@@ -80,6 +87,8 @@ typedef struct {
   const char *detail; /* "" when status is OK */
   size_t naddrs;
   const char *const *addrs; /* textual IPv4 first, then IPv6 */
+  int secure;               /* --dnssec: every address lookup (A, and AAAA with ipv6)
+                             * was answered with AD, data or a proven denial */
 } mxs_mx_host_t;
 
 /* The answer for one domain.  status is MXS_CLASS_OK when nmx > 0; else one of
@@ -101,7 +110,8 @@ typedef struct {
   int implicit_mx;
   size_t nmx;
   const mxs_mx_host_t *mx;
-  int dns_ms; /* wall time from submission to answer, queueing included */
+  int dns_ms;    /* wall time from submission to answer, queueing included */
+  int mx_secure; /* --dnssec: the MX answer (for an implicit MX: its NODATA) carried AD */
 } mxs_domain_answer_t;
 
 /* The answer and everything it points to is borrowed for the duration of
@@ -118,6 +128,44 @@ int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resol
  * UV_EINVAL for a NULL/empty/"."/over-long name or NULL cb, UV_ECANCELED
  * after mxs_resolver_close(), UV_ENOMEM. */
 int mxs_resolver_resolve(mxs_resolver_t *r, const char *domain, mxs_resolve_cb cb, void *arg);
+
+/* One question of another type, for what a domain publishes besides its MX
+ * records (policy/: the MTA-STS and TLS-RPT TXT records, the policy host's
+ * addresses).  It shares the slot gate with the MX lookups but no cache:
+ * each call is one query, and its answer is delivered once. */
+typedef enum { MXS_RR_TXT, MXS_RR_A, MXS_RR_AAAA, MXS_RR_TLSA } mxs_rr_type_t;
+
+typedef enum {
+  MXS_RR_OK,     /* n >= 1 items */
+  MXS_RR_NONE,   /* the name does not exist (NXDOMAIN) or has no such record (NODATA) */
+  MXS_RR_FAILED, /* no answer: timeout, SERVFAIL, REFUSED ...: detail says which */
+} mxs_rr_status_t;
+
+/* Borrowed for the duration of the callback.  TXT: one item per record, its
+ * character-strings joined in order (a record longer than 255 bytes is
+ * published as several strings: RFC 7208 3.3, RFC 8461 3.1), NUL-ended,
+ * with lens[i] its length (a NUL byte inside is possible).  A/AAAA: the
+ * textual addresses (at most 32).  TLSA: each record's RDATA as on the wire
+ * (usage, selector, matching type octets, then the data; lens[i] >= 3), at
+ * most 64 records. */
+typedef struct {
+  const char *name; /* as given */
+  mxs_rr_type_t type;
+  mxs_rr_status_t status;
+  const char *detail; /* "" for OK; "NXDOMAIN", "no data", "SERVFAIL", "timeout" ... */
+  size_t n;
+  const char *const *items;
+  const size_t *lens;
+  int secure; /* --dnssec: OK or NONE, and the answer carried AD (for NONE: an
+               * authenticated denial); a FAILED answer is never secure */
+} mxs_rr_answer_t;
+
+typedef void (*mxs_rr_cb)(void *arg, const mxs_rr_answer_t *answer);
+
+/* Queues the TYPE query of NAME (copied).  CB runs once, never from inside
+ * this call, unless the resolver is closed first.  0, or UV_EINVAL (bad
+ * name, NULL cb), UV_ECANCELED (closed), UV_ENOMEM. */
+int mxs_resolver_query(mxs_resolver_t *r, const char *name, mxs_rr_type_t type, mxs_rr_cb cb, void *arg);
 
 /* Lookups submitted and not yet answered. */
 size_t mxs_resolver_pending(const mxs_resolver_t *r);
@@ -150,6 +198,7 @@ typedef struct {
   size_t inflight;       /* c-ares queries outstanding now */
   size_t peak_inflight;  /* most ever outstanding (never above max_inflight) */
   size_t queued;         /* queries waiting in the FIFO for a slot */
+  uint64_t rr_queries;   /* mxs_resolver_query() questions submitted (TXT, policy hosts) */
 } mxs_resolver_stats_t;
 
 /* Copies the counters of R into *out. */

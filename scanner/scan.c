@@ -39,13 +39,19 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
   domain_t *d = arg;
   mxs_scan_t *s = d->scan;
   dns_unlink(s, d);
-  if (d->finished) { /* abandoned at a deadline: already recorded */
-    free(d);
+  if (d->dns_abandoned) { /* abandoned at a deadline: already recorded */
+    if (d->finished) free(d);
     return;
   }
   d->dns_ms = a->dns_ms;
   s->domains_resolved++;
-  d->outstanding = 1; /* held until every job is queued */
+  /* the DNS hold (taken when the domain was read) keeps it until every job is queued */
+  if (!scan_dane_hold(s, d, a)) scan_queue_mx(s, d, a);
+  scan_pump_probes(s);
+  scan_domain_release(d);
+}
+
+void scan_queue_mx(mxs_scan_t *s, domain_t *d, const mxs_domain_answer_t *a) {
   if (a->status != MXS_CLASS_OK) {
     scan_emit_dns_record(s, d, NULL, 0, a->status, a->detail);
   } else {
@@ -64,7 +70,12 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
         }
     }
   }
-  scan_pump_probes(s);
+}
+
+/* What the domain publishes is known: its records may be written. */
+static void on_policy(void *arg, mxs_policy_result_t *res) {
+  domain_t *d = arg;
+  d->policy = res;
   scan_domain_release(d);
 }
 
@@ -110,13 +121,19 @@ static void on_pump_idle(uv_idle_t *h) {
     s->domains_active++;
     s->domains_read++;
     dns_link(s, d);
+    d->outstanding = 1; /* the DNS hold: released once on_resolved has queued every job */
     if (mxs_resolver_resolve(s->resolver, d->name, on_resolved, d) < 0) {
       s->domains_active--;
       dns_unlink(s, d);
       free(d);
       s->input_eof = 1;
       fprintf(s->err, "mxscan: cannot queue DNS lookups: out of memory\n");
+      break;
     }
+    /* Neither answers inside its call, so the order is free.  A domain
+     * whose policy lookup cannot be queued is recorded without it. */
+    if (s->policy && mxs_policy_lookup(s->policy, d->name, on_policy, d) == 0)
+      d->outstanding++; /* the policy hold: its records need what the domain publishes */
   }
   uv_idle_stop(h);
   scan_maybe_finish(s);
@@ -132,8 +149,8 @@ void scan_pump_input(mxs_scan_t *s) {
  * (dns-timeout, unfinished), so no domain that was read goes unrecorded. */
 static void abandon_dns(mxs_scan_t *s, const char *why) {
   for (domain_t *d = s->dns_head; d; d = d->dns_next) {
-    if (d->finished) continue;
-    d->outstanding = 1;
+    if (d->dns_abandoned) continue;
+    d->dns_abandoned = 1; /* its DNS hold is released here, not by on_resolved */
     scan_emit_dns_record(s, d, NULL, 0, MXS_CLASS_DNS_TIMEOUT, why);
     scan_domain_release(d);
   }
@@ -149,7 +166,9 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   s->stats->interrupted = 1;
   uv_timer_stop(&s->sched_timer);
   abandon_dns(s, why);
+  scan_dane_stop(s); /* domains waiting for TLSA answers: their jobs, to abandon next */
   scan_abandon_queued(s, why);
+  mxs_policy_stop(s->policy); /* lookups in flight end now: their domains are recorded unfinished */
   const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
   if (h && h->stop) h->stop(h->arg); /* claims and permits still waiting */
   if (deadline && s->workers) mxs_workers_cancel_all(s->workers, why);
@@ -180,6 +199,12 @@ void scan_maybe_finish(mxs_scan_t *s) {
   scan_dns_close(s);
   mxs_resolver_close(s->resolver, NULL, NULL);
   s->resolver = NULL;
+  if (s->policy) {
+    s->stats->policy_checked = 1;
+    mxs_policy_stats(s->policy, &s->stats->policy);
+  }
+  mxs_policy_close(s->policy); /* after the resolver: no DNS answer can reach it now */
+  s->policy = NULL;
   if (s->workers) mxs_workers_close(s->workers);
   s->workers = NULL;
   /* c-ares will not call back any more: free what it still pointed to */
@@ -356,7 +381,7 @@ static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
 
 mxs_resolver_opts_t mxs_scan_resolver_opts(const mxs_config_t *c) {
   return (mxs_resolver_opts_t){
-      .servers = c->dns, .timeout_ms = c->dns_timeout_ms, .tries = c->dns_tries, .ipv6 = c->ipv6};
+      .servers = c->dns, .timeout_ms = c->dns_timeout_ms, .tries = c->dns_tries, .ipv6 = c->ipv6, .dnssec = c->dnssec};
 }
 
 mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *c, uv_loop_t *loop, mxs_tls_ctx_t *tls, char *read_buf) {
@@ -407,6 +432,18 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   if (mxs_resolver_new(&s->loop, &ro, &s->resolver, err, errlen) < 0) return -1;
   if (c->dns && scan_dns_startup_check(s, err, errlen) < 0) return -1;
   if (setup_tls(s, err, errlen) < 0) return -1;
+  if (c->policy) {
+    mxs_policy_opts_t po = {{c->sts_concurrency, c->sts_per_host, c->sts_timeout_ms, c->sts_port, c->ca_file}, c->ipv6};
+    if (mxs_policy_new(&s->loop, s->resolver, &po, &s->policy, err, errlen) < 0) return -1;
+  }
+  if (c->require_dane && !c->dnssec) {
+    snprintf(err, errlen, "--require-dane needs --dnssec (validating --dns servers): without it no answer is secure");
+    return -1;
+  }
+  if (c->dnssec) { /* DANE: the TLSA records of the DNSSEC-secure MX hosts */
+    if (!(s->tlsa = malloc(sizeof *s->tlsa))) return -1;
+    mxs_tlsa_cache_init(s->tlsa, s->resolver, c->port);
+  }
   int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
                           : mxs_file_source_open(c->input, on_bad_line, s, &s->source, err, errlen);
   if (rc < 0) return -1;
@@ -510,6 +547,13 @@ static void teardown(mxs_scan_t *s) {
   }
   if (s->tls) mxs_tls_ctx_cache_stats(s->tls, &s->stats->verify_lookups, &s->stats->verify_hits);
   mxs_tls_ctx_free(s->tls);
+  if (s->tlsa) {
+    s->stats->dane_checked = 1;
+    s->stats->tlsa_lookups = s->tlsa->lookups;
+  }
+  if (s->tlsa) mxs_tlsa_cache_free(s->tlsa); /* after the resolver and the probes */
+  free(s->tlsa);
+  s->tlsa = NULL;
 }
 
 /* Descriptors open now (inherited ones included), from /proc/self/fd. */
@@ -524,10 +568,10 @@ static rlim_t open_fds(void) {
 
 /* Raises the descriptor limit to the hard limit and fits the concurrency
  * under it: one descriptor per probe, plus those already open (a parent may
- * leave us some) and a reserve for the resolver, outputs and Redis.
- * Throttling beats failing with EMFILE (and faults.c covers what changes
- * during the run). */
-static int fit_concurrency(int wanted, FILE *err) {
+ * leave us some) and a reserve for the resolver, outputs, Redis and the
+ * policy fetches.  Throttling beats failing with EMFILE (and faults.c
+ * covers what changes during the run). */
+static int fit_concurrency(int wanted, int policy_fetches, FILE *err) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
   if (rl.rlim_cur < rl.rlim_max) {
@@ -536,7 +580,7 @@ static int fit_concurrency(int wanted, FILE *err) {
     getrlimit(RLIMIT_NOFILE, &rl);
   }
   if (rl.rlim_cur == RLIM_INFINITY) return wanted;
-  const rlim_t reserve = 64, open = open_fds();
+  const rlim_t reserve = 64 + (rlim_t)policy_fetches, open = open_fds(); /* and one per policy fetch */
   rlim_t free_fds = rl.rlim_cur > open ? rl.rlim_cur - open : 0;
   rlim_t room = free_fds > reserve * 2 ? free_fds - reserve : free_fds / 2;
   if (room < 1) room = 1;
@@ -561,7 +605,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   s->cfg = cfg;
   s->stats = stats;
   s->err = err;
-  s->concurrency = fit_concurrency(cfg->concurrency, err);
+  s->concurrency = fit_concurrency(cfg->concurrency, cfg->policy ? cfg->sts_concurrency : 0, err);
   s->high_water = (size_t)s->concurrency * 4 + 64;
   s->seed = uv_hrtime() | 1;
   mxs_table_init(&s->targets);
@@ -576,6 +620,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
     fprintf(err, "mxscan: %s\n", msg[0] ? msg : "out of memory");
     rc = 2;
     if (s->resolver) mxs_resolver_close(s->resolver, NULL, NULL);
+    mxs_policy_close(s->policy);
     uv_walk(&s->loop, close_any, NULL);
   } else {
     scan_pump_input(s);

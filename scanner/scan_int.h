@@ -1,8 +1,9 @@
 /* scan_int.h - what scan.c (the run: input, DNS, lifecycle, outputs),
- * fanout.c (targets, scheduling, records) and faults.c (the machine failing
- * under the run) share.  Internal to the scanner: nothing outside these
- * files includes it.  Functions here are named scan_* and are not part of
- * any public interface. */
+ * fanout.c (targets, scheduling, records), faults.c (the machine failing
+ * under the run) and scan_dane.c (DANE's TLSA lookups and record fields)
+ * share.  Internal to the scanner: nothing outside these files includes
+ * it.  Functions here are named scan_* and are not part of any public
+ * interface. */
 #ifndef MXS_SCAN_INT_H
 #define MXS_SCAN_INT_H
 
@@ -12,6 +13,7 @@
 #include <uv.h>
 
 #include "exporters/exporter.h"
+#include "policy/policy.h"
 #include "queue/sched.h"
 #include "queue/source.h"
 #include "queue/table.h"
@@ -21,6 +23,7 @@
 #include "scanner/probe.h"
 #include "scanner/resume.h"
 #include "scanner/stats.h"
+#include "resolver/tlsa_cache.h"
 #include "scanner/verdict.h"
 #include "scanner/workers.h"
 
@@ -40,6 +43,9 @@ typedef struct domain_s {
   struct job_s *done;             /* its records, ready, in output order */
   uint64_t token;                 /* the source's handle, for done() */
   int next_seq;
+  int dns_abandoned;           /* recorded at the run's end before DNS answered */
+  mxs_policy_result_t *policy; /* what the domain publishes (a reference), once known */
+  int mx_secure;               /* --dnssec: its MX answer was authenticated (DANE) */
   char name[254];
 } domain_t;
 
@@ -62,7 +68,9 @@ typedef struct job_s {
   char *dns_detail;
   int unfinished;
   char at[24];
-  struct job_s *next; /* in the target's waiters, then in d->done */
+  struct job_s *next;           /* in the target's waiters, then in d->done */
+  int dane_candidate;           /* --dnssec: MX and addresses secure, so DANE is looked for */
+  const mxs_tlsa_entry_t *tlsa; /* its TLSA answer (the run's cache); NULL: none asked or known */
 } job_t;
 
 typedef enum { T_CLAIMING, T_QUEUED, T_PERMIT, T_RUNNING, T_DONE } tstate_t;
@@ -100,7 +108,8 @@ typedef struct target_s {
    * name probes in flight: the next certificate may cover them (a server
    * that ignores SNI), which saves a connection per name. */
   job_t *parked, **ptail;
-  unsigned char diag_next; /* --diag-profiles: the next retry to run */
+  unsigned char diag_next;      /* --diag-profiles: the next retry to run */
+  const mxs_tlsa_entry_t *tlsa; /* a DANE probe of that host name: its TLSA records; NULL: none */
 } target_t;
 
 struct mxs_scan_s {
@@ -161,9 +170,12 @@ struct mxs_scan_s {
   char throttle_why[64];
   /* faults.c: the resolver's server down (intake paused), --dns-down-limit */
   uv_timer_t dns_timer;
-  int dns_state;        /* mxs_resolver_state_t last seen */
-  uint64_t dns_down_at; /* loop time the outage began */
-  char dns_why[400];    /* the detail of the records the down limit cuts short */
+  int dns_state;                  /* mxs_resolver_state_t last seen */
+  uint64_t dns_down_at;           /* loop time the outage began */
+  char dns_why[400];              /* the detail of the records the down limit cuts short */
+  mxs_policy_t *policy;           /* the domains' MTA-STS/TLS-RPT, NULL with --no-policy */
+  mxs_tlsa_cache_t *tlsa;         /* --dnssec: the MX hosts' TLSA records; NULL: no DANE */
+  struct dane_wait_s *dane_waits; /* domains waiting for TLSA answers */
 };
 
 /* fanout.c */
@@ -217,5 +229,21 @@ int scan_dns_paused(const mxs_scan_t *s);
 void scan_dns_status(mxs_scan_t *s, char *out, size_t len);
 /* At the end: the outage counters into the stats, the timer closed. */
 void scan_dns_close(mxs_scan_t *s);
+/* Queues the records of D's answer A: jobs per MX address, DNS records. */
+void scan_queue_mx(mxs_scan_t *s, domain_t *d, const mxs_domain_answer_t *a);
+
+/* scan_dane.c */
+/* 1: D waits for the TLSA records of its DANE candidates and its jobs are
+ * queued (scan_queue_mx) once they are known, under a hold of its own;
+ * 0: queue them now. */
+int scan_dane_hold(mxs_scan_t *s, domain_t *d, const mxs_domain_answer_t *a);
+/* The run stops: domains waiting for TLSA answers are queued now. */
+void scan_dane_stop(mxs_scan_t *s);
+/* For a job of (D, MX): whether it is a DANE candidate, and its TLSA answer. */
+const mxs_tlsa_entry_t *scan_dane_entry(const mxs_scan_t *s, const domain_t *d, const mxs_mx_host_t *mx,
+                                        int *candidate);
+/* policy.dane of J's record in *OUT (borrowing from J, its target and
+ * MATCHED); 0 when the record has none (no --dnssec, no MX). */
+int scan_dane_view(const mxs_scan_t *s, const job_t *j, mxs_dane_view_t *out, char matched[16]);
 
 #endif

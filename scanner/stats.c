@@ -141,6 +141,17 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
   fprintf(fp, "  \"dns_outages\": {\"count\": %u, \"down_s\": %.1f, \"gave_up\": %s},\n", s->dns_outages,
           (double)s->dns_down_ms / 1000.0, s->dns_gave_up ? "true" : "false");
   fprintf(fp, "  \"local_shortages\": %llu,\n", (unsigned long long)s->local_shortages);
+  if (s->policy_checked)
+    fprintf(fp,
+            "  \"policy\": {\"lookups\": %llu, \"cache_hits\": %llu, \"sts\": %llu, \"sts_fetched\": %llu, "
+            "\"sts_fetch_errors\": %llu, \"sts_invalid\": %llu, \"tlsrpt\": %llu},\n",
+            (unsigned long long)s->policy.lookups, (unsigned long long)s->policy.cache_hits,
+            (unsigned long long)s->policy.sts, (unsigned long long)s->policy.fetched,
+            (unsigned long long)s->policy.fetch_errors, (unsigned long long)s->policy.invalid,
+            (unsigned long long)s->policy.tlsrpt);
+  if (s->dane_checked)
+    fprintf(fp, "  \"dane\": {\"tlsa_lookups\": %llu, \"dane_probes\": %llu},\n", (unsigned long long)s->tlsa_lookups,
+            (unsigned long long)s->dane_probes);
   /* What the run cost this machine so far (every thread), for the operator
    * who sizes the nightly box from the summaries. */
   struct rusage ru;
