@@ -16,10 +16,10 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
-#include "cli/report.h"
 #include "dist/source.h"
 #include "queue/table.h"
 #include "redis/redis_sync.h"
+#include "report/report.h"
 #include "results/encoders.h"
 
 #define PAGE "5000"

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "cli/cmd_probe.h"
-#include "results/profile_why.h"
 #include "results/encoders.h"
+#include "results/profile_why.h"
 #include "scanner/tls.h"
 
 /* ---- rows and cells ---------------------------------------------------- */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "cli/report.h"
+#include "report/report.h"
 #include "results/delivery.h"
 #include "results/delivery.h"
 

@@ -67,6 +67,9 @@ static const char probe_usage[] =
     "                            makes the difference where one fails and one does not\n"
     "  --profiles NAME,...       the profiles to compare (default: all; with TLS options\n"
     "                            given, the changed --sender-profile as NAME+custom too)\n"
+    "  --dnssec                  the --dns servers validate DNSSEC: check DANE (TLSA\n"
+    "                            records of DNSSEC-secure MX hosts) in the handshake\n"
+    "  --require-dane            as a sender that requires DANE (dane-required)\n"
     "  --source-address ADDR[,ADDR]  connect from this IPv4 and/or IPv6 address of this host\n"
     "\n"
     "With --compare-profiles the exit status counts every cell of the matrix.\n"
@@ -98,6 +101,8 @@ enum {
   OPT_SECLEVEL,
   OPT_CLIENT_CERT,
   OPT_CLIENT_KEY,
+  OPT_DNSSEC,
+  OPT_REQUIRE_DANE,
   OPT_SOURCE, /* the last of scan's */
   OPT_MX,
   OPT_IP,
@@ -132,6 +137,8 @@ static const struct option probe_opts[] = {
     {"seclevel", required_argument, 0, OPT_SECLEVEL},
     {"client-cert", required_argument, 0, OPT_CLIENT_CERT},
     {"client-key", required_argument, 0, OPT_CLIENT_KEY},
+    {"dnssec", no_argument, 0, OPT_DNSSEC},
+    {"require-dane", no_argument, 0, OPT_REQUIRE_DANE},
     {"source-address", required_argument, 0, OPT_SOURCE},
     {"mx", required_argument, 0, OPT_MX},
     {"ip", required_argument, 0, OPT_IP},
@@ -202,6 +209,8 @@ static int parse_probe_opt(int c, const char *opt, probe_opts_t *o) {
   case OPT_SECLEVEL:
   case OPT_CLIENT_CERT:
   case OPT_CLIENT_KEY:
+  case OPT_DNSSEC:
+  case OPT_REQUIRE_DANE:
   case OPT_SOURCE: /* scan's own options: one table checks them (cli/options.c) */
     return mxs_config_set(cfg, probe_opts[c - OPT_DNS].name, optarg, stderr);
   case OPT_MX: return parse_name(opt, optarg, o->only_mx, sizeof o->only_mx);
@@ -294,9 +303,32 @@ static void on_trace(void *arg, const char *ip, char dir, const char *text) {
 
 static void pump(mxs_pdomain_t *d);
 
+/* --dnssec: policy.dane of IT's record and the class DANE gives it,
+ * fixed once IT is done (or, for a DNS record, built). */
+static void item_dane(mxs_pitem_t *it) {
+  const mxs_pdomain_t *d = it->dom;
+  if (!d->cfg->dnssec || !it->mx) return;
+  mxs_verdict_dane_view(it->ip ? &it->v : NULL, it->dane, it->mx->tlsa, d->cfg->require_dane, &it->dane_view,
+                        it->dane_matched);
+  it->policy_view = (mxs_policy_view_t){.dane = &it->dane_view};
+  it->has_dane = 1;
+  mxs_record_t r;
+  mxs_timings_t tm;
+  char detail[512];
+  mxs_pitem_record(it, &r, &tm, detail, sizeof detail);
+  mxs_class_t cls = r.cls;
+  const char *text = r.detail;
+  mxs_policy_apply(&it->policy_view, &cls, r.cert_errors, &text, it->dane_detail, sizeof it->dane_detail);
+  if (cls != r.cls) {
+    it->dane_cls = cls;
+    it->dane_cls_set = 1; /* TEXT is dane_detail now */
+  }
+}
+
 static void item_done(mxs_pitem_t *it) {
   it->st = MXS_PI_DONE;
   it->cur = NULL;
+  item_dane(it);
   pump(it->dom);
 }
 
@@ -334,8 +366,11 @@ static int item_connect(mxs_pitem_t *it, int legacy) {
   t->used = 1;
   t->t0_ns = uv_hrtime();
   transcript_add(t, '*', "connecting to %s port %d", it->ip, cfg->port);
-  int rc = mxs_probe_start(&it->env, it->ip, cfg->port, cfg->sni_none ? NULL : it->mx->host, legacy,
-                           legacy ? on_legacy_done : on_probe_done, it);
+  /* with DANE the SNI is the MX name whatever --sni says (RFC 7672 8.1) */
+  const char *sni = cfg->sni_none && !it->dane ? NULL : it->mx->host;
+  int rc =
+      mxs_probe_start_dane(&it->env, it->ip, cfg->port, sni, legacy, it->dane && !legacy ? &it->mx->tlsa->rrset : NULL,
+                           legacy ? on_legacy_done : on_probe_done, it, NULL);
   if (rc < 0) {
     transcript_add(t, '*', "could not start the connection: %s", uv_strerror(rc));
     it->cur = NULL;
@@ -360,6 +395,7 @@ static void pump(mxs_pdomain_t *d) {
       mxs_verdict_set_error(&it->v, rc);
       set_profile(it);
       it->st = MXS_PI_DONE; /* no recursion: the loop goes on from here */
+      item_dane(it);
     }
   }
 }
@@ -371,6 +407,7 @@ static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 static int copy_mx(mxs_pmx_t *dst, const mxs_mx_host_t *src) {
   dst->pref = src->pref;
   dst->status = src->status;
+  dst->secure = src->secure;
   dst->host = dup_or_empty(src->host);
   dst->detail = dup_or_empty(src->detail);
   dst->addrs = src->naddrs ? calloc(src->naddrs, sizeof *dst->addrs) : NULL;
@@ -403,6 +440,7 @@ static int copy_answer(mxs_pdomain_t *d, const mxs_domain_answer_t *a) {
   d->answered = 1;
   d->status = a->status;
   d->implicit_mx = a->implicit_mx;
+  d->mx_secure = a->mx_secure;
   d->dns_ms = a->dns_ms;
   mxs_rfc3339((int64_t)time(NULL), d->scanned_at);
   if (!(d->detail = dup_or_empty(a->detail))) return -1;
@@ -445,6 +483,7 @@ static int build_items(mxs_pdomain_t *d, const probe_opts_t *o, const mxs_probe_
       mxs_pitem_t *it = add_item(d, mx, NULL);
       it->dns_cls = mx->status == MXS_CLASS_OK ? MXS_CLASS_MX_NO_ADDRESS : mx->status;
       it->dns_detail = mx->detail;
+      item_dane(it);
       continue;
     }
     for (size_t k = 0; k < mx->naddrs; k++) {
@@ -452,6 +491,8 @@ static int build_items(mxs_pdomain_t *d, const probe_opts_t *o, const mxs_probe_
       for (size_t c = 0; c < d->ncols; c++) {
         mxs_pitem_t *it = add_item(d, mx, mx->addrs[k]);
         it->col = (int)c;
+        /* as a scan: a host with secure, usable TLSA records is probed with them */
+        it->dane = mx->tlsa && mx->tlsa->secure && mx->tlsa->usable;
         it->env = *env;
         it->env.tls = d->cols[c].tls;
         it->env.trace = on_trace;
@@ -465,20 +506,53 @@ static int build_items(mxs_pdomain_t *d, const probe_opts_t *o, const mxs_probe_
 typedef struct {
   const probe_opts_t *o;
   mxs_resolver_t *resolver;
-  mxs_probe_env_t env; /* the template of every item's env */
+  mxs_tlsa_cache_t tlsa; /* --dnssec: the TLSA records of the secure MX hosts */
+  int tlsa_pending;      /* answers still to come before the probes start */
+  mxs_probe_env_t env;   /* the template of every item's env */
   mxs_pdomain_t dom;
   int oom;
   char read_buf[MXS_PROBE_READ_BUF]; /* env's */
 } run_t;
 
-static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
-  run_t *run = arg;
-  if (copy_answer(&run->dom, a) < 0 || build_items(&run->dom, run->o, &run->env) < 0)
+/* DNS is done (the TLSA answers too): the items, then the probes. */
+static void dns_done(run_t *run) {
+  for (size_t i = 0; i < run->dom.nmx; i++) {
+    mxs_pmx_t *mx = &run->dom.mx[i];
+    int candidate = run->dom.mx_secure && mx->secure && mx->status == MXS_CLASS_OK && mx->naddrs > 0;
+    mx->tlsa = candidate && run->o->cfg.dnssec ? mxs_tlsa_find(&run->tlsa, mx->host) : NULL;
+  }
+  if (build_items(&run->dom, run->o, &run->env) < 0)
     run->oom = 1;
   else
     pump(&run->dom);
   mxs_resolver_close(run->resolver, NULL, NULL); /* one domain: done with DNS */
   run->resolver = NULL;
+}
+
+static void on_tlsa(void *arg, const mxs_tlsa_entry_t *e) {
+  run_t *run = arg;
+  (void)e;
+  if (--run->tlsa_pending == 0) dns_done(run);
+}
+
+static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
+  run_t *run = arg;
+  if (copy_answer(&run->dom, a) < 0) {
+    run->oom = 1;
+    mxs_resolver_close(run->resolver, NULL, NULL);
+    run->resolver = NULL;
+    return;
+  }
+  /* --dnssec: the TLSA records of the DNSSEC-secure MX hosts first (RFC
+   * 7672 2.2), as a scan asks them (resolver/tlsa_cache.h) */
+  run->tlsa_pending = 1;
+  for (size_t i = 0; run->o->cfg.dnssec && i < run->dom.nmx; i++) {
+    const mxs_pmx_t *mx = &run->dom.mx[i];
+    if (run->dom.status == MXS_CLASS_OK && run->dom.mx_secure && mx->secure && mx->status == MXS_CLASS_OK &&
+        mx->naddrs > 0 && mxs_tlsa_lookup(&run->tlsa, mx->host, on_tlsa, run) == 0)
+      run->tlsa_pending++;
+  }
+  on_tlsa(run, NULL);
 }
 
 /* ---- the command ------------------------------------------------------- */
@@ -571,6 +645,7 @@ static int run_probe(run_t *run, uv_loop_t *loop) {
     }
   }
   run->env = mxs_scan_probe_env(c, loop, run->dom.cols[0].tls, run->read_buf);
+  mxs_tlsa_cache_init(&run->tlsa, run->resolver, c->port);
   rc = mxs_resolver_resolve(run->resolver, run->dom.name, on_resolved, run);
   if (rc < 0) {
     fprintf(stderr, "mxscan: cannot resolve %s: %s\n", run->dom.name, uv_strerror(rc));
@@ -601,6 +676,10 @@ int mxs_cmd_probe(int argc, char **argv) {
   mxs_config_defaults(&o.cfg);
   int done = 0, rc = parse_args(argc, argv, &o, &done);
   if (rc || done) return rc;
+  if (o.cfg.require_dane && !o.cfg.dnssec) {
+    fprintf(stderr, "mxscan: --require-dane needs --dnssec (validating --dns servers)\n");
+    return EXIT_USAGE;
+  }
   char host[HOST_NAME_MAX + 1];
   if (mxs_config_finish(&o.cfg, host, sizeof host, stderr) < 0) {
     mxs_config_free(&o.cfg);
@@ -621,6 +700,7 @@ int mxs_cmd_probe(int argc, char **argv) {
   if (uv_loop_init(&loop) < 0) return 1;
   rc = run_probe(&run, &loop);
   free_domain(&run.dom);
+  mxs_tlsa_cache_free(&run.tlsa); /* the records are printed: nothing points into it now */
   mxs_config_free(&o.cfg);
   mxs_loop_close(&loop, "probe", stderr);
   return rc;

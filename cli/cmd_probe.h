@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "resolver/tlsa_cache.h"
 #include "scanner/config.h"
 #include "scanner/probe.h"
 #include "scanner/verdict.h"
@@ -40,6 +41,8 @@ typedef struct {
   char *detail; /* owned */
   char **addrs; /* owned */
   size_t naddrs;
+  int secure;                   /* --dnssec: its address answers were authenticated */
+  const mxs_tlsa_entry_t *tlsa; /* --dnssec, a DANE candidate: its TLSA answer (run's cache) */
 } mxs_pmx_t;
 
 typedef enum { MXS_PI_DNS, MXS_PI_QUEUED, MXS_PI_RUNNING, MXS_PI_DONE } mxs_pitem_state_t;
@@ -60,6 +63,16 @@ typedef struct {
   mxs_verdict_t v;     /* the probe's outcome (owned) */
   mxs_transcript_t modern, legacy;
   mxs_transcript_t *cur; /* the transcript being written */
+  /* --dnssec: policy.dane, and the class DANE gives the record (set once
+   * the item is done: mxs_pitem_record only points at them) */
+  int dane;     /* the probe carries the MX host's TLSA records */
+  int has_dane; /* the record has policy.dane */
+  mxs_dane_view_t dane_view;
+  mxs_policy_view_t policy_view;
+  char dane_matched[16];
+  int dane_cls_set; /* DANE changed the class */
+  mxs_class_t dane_cls;
+  char dane_detail[400];
 } mxs_pitem_t;
 
 /* One sender profile the domain is probed with: the one of the options,
@@ -86,6 +99,7 @@ typedef struct mxs_pdomain_s {
   int implicit_mx;
   int dns_ms;
   char scanned_at[24]; /* when the answer came: for DNS records */
+  int mx_secure;       /* --dnssec: the MX answer was authenticated */
   mxs_pmx_t *mx;       /* owned */
   size_t nmx;
   /* the records, in DNS order */

@@ -26,6 +26,11 @@ void mxs_pitem_record(const mxs_pitem_t *it, mxs_record_t *r, mxs_timings_t *tm,
       r->pref = it->mx->pref;
       r->implicit_mx = d->implicit_mx;
     }
+    if (it->has_dane) r->policy = &it->policy_view;
+    if (it->dane_cls_set) {
+      r->cls = it->dane_cls;
+      r->detail = it->dane_detail;
+    }
     return;
   }
   mxs_verdict_record(&it->v, it->mx->host, r, tm, detail, len);
@@ -36,6 +41,13 @@ void mxs_pitem_record(const mxs_pitem_t *it, mxs_record_t *r, mxs_timings_t *tm,
   r->ip = it->ip;
   r->port = d->cfg->port;
   tm->dns = d->dns_ms;
+  if (it->has_dane) { /* as fanout.c's with_policy */
+    r->policy = &it->policy_view;
+    if (it->dane_cls_set) {
+      r->cls = it->dane_cls;
+      r->detail = it->dane_detail;
+    }
+  }
 }
 
 mxs_class_t mxs_pitem_class(const mxs_pitem_t *it) {

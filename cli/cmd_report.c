@@ -10,10 +10,11 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "cli/report.h"
-#include "cli/report_html.h"
-#include "cli/report_run.h"
-#include "cli/report_trend.h"
+#include "cli/options.h"
+#include "report/report.h"
+#include "report/report_html.h"
+#include "report/report_run.h"
+#include "report/report_trend.h"
 
 static const char report_usage[] =
     "usage: mxscan report [options] FILE...   summarise results files (msgpack or JSON Lines, '-': stdin)\n"
@@ -100,18 +101,18 @@ static int parse_args(int argc, char **argv, report_args_t *a) {
     case OPT_JSON: a->json = 1; break;
     case OPT_TLSRPT: a->o.tlsrpt = 1; break;
     case OPT_EXPIRING:
-      if (mxs_report_parse_int("--expiring", optarg, 0, 100000, &v) < 0) return MXS_REPORT_EXIT_USAGE;
+      if (mxs_parse_long("--expiring", optarg, 0, 100000, &v, stderr) < 0) return MXS_REPORT_EXIT_USAGE;
       a->o.expiring_days = (int)v;
       a->expiring_given = 1;
       break;
     case OPT_ROWS:
-      if (mxs_report_parse_int("--rows", optarg, 0, 1000000000, &v) < 0) return MXS_REPORT_EXIT_USAGE;
+      if (mxs_parse_long("--rows", optarg, 0, 1000000000, &v, stderr) < 0) return MXS_REPORT_EXIT_USAGE;
       a->o.rows = (size_t)v;
       break;
     case OPT_HTML: a->html = optarg; break;
     case OPT_SUMMARY: a->summary = optarg; break;
     case OPT_TOP:
-      if (mxs_report_parse_int("--top", optarg, 0, 1000000000, &v) < 0) return MXS_REPORT_EXIT_USAGE;
+      if (mxs_parse_long("--top", optarg, 0, 1000000000, &v, stderr) < 0) return MXS_REPORT_EXIT_USAGE;
       a->o.top = (size_t)v;
       break;
     case OPT_CONTACT: a->o.contact = optarg; break;

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,9 @@ static void usage(FILE *fp) {
 }
 
 int main(int argc, char **argv) {
+  /* A closed pipe or a peer gone mid-write is an error return (EPIPE) that
+   * the code reports, never a silent kill. */
+  signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
     usage(stderr);
     return EXIT_USAGE;

@@ -76,6 +76,10 @@ static const opt_t opts[] = {
     {"dns-timeout", 0, "resolver", K_SECS, F(dns_timeout_ms), 0, 0, "S", "seconds per DNS try (2)"},
     {"dns-tries", 0, "resolver", K_INT, F(dns_tries), 1, 20, "N", "DNS tries per query (3)"},
     {"ipv6", 0, "resolver", K_FLAG, F(ipv6), 0, 0, NULL, "also probe the IPv6 addresses of MX hosts"},
+    {"dns-down-limit", 0, "resolver", K_SECS, F(dns_down_limit_ms), 0, 0, "S",
+     "the resolver answering nothing this long ends the run: unfinished records, exit 1 (5m)"},
+    {"dnssec", 0, "resolver", K_FLAG, F(dnssec), 0, 0, NULL,
+     "the --dns servers validate DNSSEC: trust their AD bit and check DANE (TLSA records, RFC 7672)"},
     {"port", 0, "scan", K_INT, F(port), 1, 65535, "N", "SMTP port to probe (25)"},
     {"ehlo-name", 0, "scan", K_EHLO, F(ehlo_name), 0, 0, "NAME",
      "name sent in EHLO: a domain (this host's FQDN) or [192.0.2.1], [IPv6:2001:db8::1]"},
@@ -167,6 +171,17 @@ static const opt_t opts[] = {
     {"claim-idle", 0, "distributed", K_SECS, F(claim_idle_ms), 0, 0, "S",
      "worker: take over jobs another worker has held this long without a sign of life (60)"},
     {"follow", 0, "distributed", K_FLAG, F(follow), 0, 0, NULL, "worker: wait for more jobs when the run is drained"},
+    {"no-policy", 0, "policy", K_NOFLAG, F(policy), 0, 0, NULL,
+     "do not check the domains' MTA-STS and TLS-RPT records (no TXT lookups, no fetches)"},
+    {"sts-timeout", 0, "policy", K_SECS, F(sts_timeout_ms), 0, 0, "S", "deadline of one MTA-STS policy fetch (10)"},
+    {"sts-concurrency", 0, "policy", K_INT, F(sts_concurrency), 1, 10000, "N", "MTA-STS policy fetches at once (64)"},
+    {"sts-per-host", 0, "policy", K_INT, F(sts_per_host), 1, 1000, "N",
+     "policy fetches at once to one policy host address (2)"},
+    {"sts-port", 0, "policy", K_INT, F(sts_port), 1, 65535, "N",
+     "HTTPS port of the policy hosts: 443, another one only for tests (443)"},
+    {"require-dane", 0, "policy", K_FLAG, F(require_dane), 0, 0, NULL,
+     "audit as a sender that requires DANE: an MX host without DNSSEC-validated TLSA records is dane-required "
+     "(needs --dnssec)"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

@@ -49,6 +49,14 @@ struct mxs_exporter_s {
   int append;              /* continue an existing output (--resume) */
   void (*wake)(void *arg); /* set by the scan: call when no longer busy */
   void *wake_arg;
+  /* Optional, set by the scan before close: a results file that holds this
+   * run's records in the order they were written here, from byte
+   * MIRROR_OFFSET on (the -o FILE written beside a Redis output, complete).
+   * A sink that finds at close that records it had stored are gone (a
+   * Redis restarted without persistence) writes them from it to its spill
+   * file.  Borrowed. */
+  const char *mirror;
+  uint64_t mirror_offset;
 };
 
 /* 1 when X asks the scan to pause intake (see ops->busy). */

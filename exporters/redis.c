@@ -40,7 +40,7 @@
 #include "results/encoders.h"
 
 /* Reply tags: kind in the low byte, a batch's record count above it. */
-enum { TAG_INIT = 1, TAG_BATCH, TAG_FINAL };
+enum { TAG_INIT = 1, TAG_BATCH, TAG_FINAL, TAG_VERIFY };
 #define TAG(kind, n) ((uintptr_t)(kind) | ((uintptr_t)(n) << 8))
 
 #define BACKOFF_MIN_MS 100
@@ -254,6 +254,14 @@ static void on_init_done(rs_t *s) {
 static void cb_reply(void *arg, redisReply *reply, uintptr_t tag) {
   rs_t *s = arg;
   if (!reply || s->poisoned) return; /* the connection is going: cb_down resets */
+  if (reply->type == REDIS_REPLY_ERROR && (tag & 0xff) == TAG_VERIFY) {
+    /* An ACL user without GET: the check is skipped, not the close.  One
+     * reply per command, so the queue stays in step. */
+    mxs_rs_log(s, "cannot check what Redis still holds (GET %s: %.200s)", s->k_seqs, reply->str);
+    s->verify_done = 1;
+    kick(s);
+    return;
+  }
   if (reply->type == REDIS_REPLY_ERROR) {
     /* Later replies on this connection may not match the queue's head any
      * more: ignore them, start over on a new connection. */
@@ -280,6 +288,11 @@ static void cb_reply(void *arg, redisReply *reply, uintptr_t tag) {
     s->final_done = 1;
     kick(s); /* check_close runs from the prepare callback, outside hiredis */
     break;
+  case TAG_VERIFY: /* what Redis still holds (redis_check.c) */
+    mxs_rs_verify_reply(s, reply->type == REDIS_REPLY_STRING ? reply->str : NULL,
+                        reply->type == REDIS_REPLY_STRING ? reply->len : 0);
+    kick(s);
+    break;
   }
 }
 
@@ -288,7 +301,7 @@ static void close_handles(rs_t *s);
 static void cb_down(void *arg, const char *why) {
   rs_t *s = arg;
   s->conn = NULL;
-  s->ready = s->poisoned = s->final_sent = 0;
+  s->ready = s->poisoned = s->final_sent = s->verify_sent = 0;
   s->inflight = 0;
   s->unsent = s->head; /* all that was not acknowledged goes again */
   if (s->finishing) {
@@ -419,9 +432,14 @@ static void on_handle_closed(uv_handle_t *h) {
   if (--s->handles > 0) return;
   mxs_exporter_t *x = s->x;
   if (s->spill && fclose(s->spill) != 0 && !s->lost) s->lost = 1;
-  /* Spilled records are safe but not where the user asked: fail the run. */
-  if ((s->spilled || s->lost) && !x->error) x->error = s->lost ? -EIO : -EHOSTDOWN;
-  if (s->spilled || s->lost)
+  /* Spilled records are safe but not where the user asked, and records
+   * Redis lost are not there either: fail the run. */
+  if ((s->spilled || s->lost || s->missing) && !x->error) x->error = s->lost || s->missing ? -EIO : -EHOSTDOWN;
+  if (s->missing)
+    mxs_rs_log(s, "run %s: %llu record(s) stored in Redis, %llu acknowledged and lost by it (%llu in %s)", s->run_id,
+               (unsigned long long)(s->stored - s->missing), (unsigned long long)s->missing,
+               (unsigned long long)s->recovered, s->recovered ? s->recover_path : "no file");
+  else if (s->spilled || s->lost)
     mxs_rs_log(s, "run %s: %llu record(s) stored in Redis, %llu in %s%s", s->run_id, (unsigned long long)s->stored,
                (unsigned long long)s->spilled, s->spill_path[0] ? s->spill_path : "no spill file",
                s->lost ? ", some LOST (see above)" : "");
@@ -437,6 +455,7 @@ static void on_handle_closed(uv_handle_t *h) {
   }
   mxs_msgpack_encoder_free(&s->mp);
   free(s->args);
+  free(s->bits);
   mxs_exporter_closed_cb cb = s->close_cb;
   void *arg = s->close_arg;
   free(s);
@@ -471,6 +490,11 @@ static void check_close(rs_t *s) {
   if (!s->closing || s->finishing || s->held > 0) return;
   if (!s->final_done) {
     if (s->conn && s->ready && !s->poisoned) {
+      /* First: does Redis still hold every record it acknowledged? */
+      if (!s->verify_done) {
+        if (!s->verify_sent && mxs_rs_send_verify(s, TAG(TAG_VERIFY, 0)) == 0) s->verify_sent = 1;
+        return;
+      }
       if (!s->final_sent && mxs_rs_send_final(s, TAG(TAG_FINAL, 0)) == 0) s->final_sent = 1;
       return;
     }

@@ -74,6 +74,16 @@ typedef struct {
   char spill_reason[128];
   uint64_t spill_first_seq, spilled, lost;
 
+  /* does Redis keep what it acknowledged (redis_check.c) */
+  int no_aof;     /* CONFIG GET appendonly said no */
+  char save[128]; /* CONFIG GET save: the RDB snapshot points, "" for none */
+  int verify_sent, verify_done;
+  unsigned char *bits; /* the :seqs bitmap as read back at close (owned) */
+  size_t nbits;        /* its bytes */
+  uint64_t missing;    /* acknowledged records Redis no longer holds */
+  uint64_t recovered;  /* ... of them written from the mirror to a spill file */
+  char recover_path[800];
+
   /* close */
   int closing, finishing, final_sent, final_done, handles;
   mxs_exporter_closed_cb close_cb;
@@ -107,5 +117,21 @@ int mxs_rs_send_final(rs_t *s, uintptr_t tag);
 /* Appends one msgpack record to the spill file, opened (and announced on
  * stderr) with the first; 0 or -errno (the failure is printed once). */
 int mxs_rs_spill_write(rs_t *s, const void *data, size_t len);
+
+/* redis_check.c */
+
+/* At open, on the blocking context: reads appendonly and save (where the
+ * ACL allows CONFIG) and warns when a restart would lose acknowledged
+ * records. */
+void mxs_rs_check_persistence(rs_t *s, void *redis_context);
+
+/* At close, every record acknowledged: queues GET of the :seqs bitmap
+ * (reply tag TAG); 0 or -1. */
+int mxs_rs_send_verify(rs_t *s, uintptr_t tag);
+
+/* Its reply (NULL: the key is gone).  Counts the acknowledged records
+ * whose bit is clear into s->missing, writes those the mirror still names
+ * to a spill file (s->recovered) and says so on stderr. */
+void mxs_rs_verify_reply(rs_t *s, const char *bits, size_t len);
 
 #endif

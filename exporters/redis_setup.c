@@ -114,6 +114,7 @@ static int probe(rs_t *s, char *err, size_t errlen) {
   redisSetTimeout(rc, ms_tv(c->command_timeout_ms));
   ret = -EINVAL;
   if (sync_login(s, rc, msg, sizeof msg) < 0) goto out;
+  mxs_rs_check_persistence(s, rc);
   /* An ACL user may not be allowed COMMAND: then the first batch tells. */
   const char *info[] = {"COMMAND", "INFO", "XADD"};
   int no_xadd = 0;
@@ -233,16 +234,35 @@ int mxs_rs_send_init(rs_t *s, uintptr_t tag) {
 }
 
 int mxs_rs_send_final(rs_t *s, uintptr_t tag) {
-  char now[24], produced[24], spilled[24], first[24];
+  char now[24], produced[24], spilled[24], first[24], missing[24], recovered[24];
   mxs_rfc3339((int64_t)time(NULL), now);
   snprintf(produced, sizeof produced, "%llu", (unsigned long long)s->next_seq);
   snprintf(spilled, sizeof spilled, "%llu", (unsigned long long)s->spilled);
   snprintf(first, sizeof first, "%llu", (unsigned long long)s->spill_first_seq);
-  const char *status = s->lost ? "incomplete" : s->spilled ? "spilled" : "complete";
-  const char *av[] = {"HSET",       s->k_meta,     "finished_at",     now,       "status",
-                      status,       "produced",    produced,          "spilled", spilled,
-                      "spill_file", s->spill_path, "spill_first_seq", first};
-  int argc = s->spilled ? (int)(sizeof av / sizeof av[0]) : 8;
+  snprintf(missing, sizeof missing, "%llu", (unsigned long long)s->missing);
+  snprintf(recovered, sizeof recovered, "%llu", (unsigned long long)s->recovered);
+  /* Records Redis acknowledged and lost make the run incomplete even when
+   * the spill file has them: Redis does not. */
+  const char *status = s->lost || s->missing ? "incomplete" : s->spilled ? "spilled" : "complete";
+  const char *av[20];
+  int argc = 0;
+#define KV(k, v) (av[argc++] = (k), av[argc++] = (v))
+  av[argc++] = "HSET";
+  av[argc++] = s->k_meta;
+  KV("finished_at", now);
+  KV("status", status);
+  KV("produced", produced);
+  if (s->spilled) {
+    KV("spilled", spilled);
+    KV("spill_file", s->spill_path);
+    KV("spill_first_seq", first);
+  }
+  if (s->missing) {
+    KV("missing", missing);
+    KV("recovered", recovered);
+    if (s->recovered) KV("recovered_file", s->recover_path);
+  }
+#undef KV
   return mxs_ruv_command(s->conn, tag, argc, av, NULL) < 0 ? -1 : 0;
 }
 

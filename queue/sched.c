@@ -272,6 +272,10 @@ void mxs_sched_done(mxs_sched_t *s, mxs_sched_item_t *it, int ok, uint64_t now_m
   sweep_idle(s, now_ms);
 }
 
+void mxs_sched_set_concurrency(mxs_sched_t *s, int concurrency) {
+  s->o.concurrency = concurrency < 1 ? 1 : concurrency;
+}
+
 void mxs_sched_penalize(mxs_sched_t *s, mxs_sched_item_t *it, uint64_t now_ms) {
   mxs_sched_provider_t *p = it->provider;
   set_factor(s, p, p->factor / 2 < MIN_FACTOR ? MIN_FACTOR : p->factor / 2, now_ms);

@@ -85,6 +85,12 @@ void mxs_sched_done(mxs_sched_t *s, mxs_sched_item_t *it, int ok, uint64_t now_m
 /* The provider of IT said 421 (too many connections): slow it down. */
 void mxs_sched_penalize(mxs_sched_t *s, mxs_sched_item_t *it, uint64_t now_ms);
 
+/* Changes the global limit of probes at once (>= 1): the scan lowers it
+ * while it runs short of descriptors or ports, and raises it back.  Probes
+ * already running over a lower limit finish; no new one starts until the
+ * count is under it. */
+void mxs_sched_set_concurrency(mxs_sched_t *s, int concurrency);
+
 /* Removes and returns every queued item (for shutdown), as a list. */
 mxs_sched_item_t *mxs_sched_drain(mxs_sched_t *s);
 

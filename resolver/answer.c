@@ -6,31 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- names within RFC 1035's limits --------------------------------------
+/* ---- names c-ares may expand ----------------------------------------------
  *
- * c-ares 1.18 expands names without RFC 1035's limits (labels of 63
- * octets, names of 255): a compression pointer may land inside a label
- * read before, so a name can read the same bytes over and over: a
- * 463-byte answer gave a 369-octet MX name (tests/fuzz/corpus/dns/
- * crash-long-name), and a 64 KiB one could give megabytes per record.  Such a message is malformed, so it
- * is refused (bad response) before c-ares expands anything.  What is not
- * well formed in other ways (counts past the end, cut records) is left
- * to c-ares to refuse. */
+ * c-ares 1.18 expands names without any length check, and compression
+ * pointers may land inside labels read before, so a name can read the same
+ * bytes over and over: a 463-byte answer gave a 369-octet MX name
+ * (tests/fuzz/corpus/dns/crash-long-name), and a 64 KiB one could give
+ * megabytes per record.  The walk bounds each name (MXS_DNS_MAX_NAME
+ * octets, so at most 4 KiB escaped: a 64 KiB answer costs at most a few
+ * MiB for a moment), refuses label types that do not exist and pointer
+ * loops, and leaves everything else (counts past the end, cut records) to
+ * c-ares to refuse. */
 
-enum {
-  DNS_HEADER = 12,
-  NAME_MAX_WIRE = 255,
-  LABEL_MAX = 63,
-  MAX_POINTERS = 128,
-  T_NS = 2,
-  T_CNAME = 5,
-  T_SOA = 6,
-  T_PTR = 12,
-  T_MX = 15
-};
+enum { DNS_HEADER = 12, MAX_POINTERS = 128, T_NS = 2, T_CNAME = 5, T_SOA = 6, T_PTR = 12, T_MX = 15 };
 
-/* Walks the name at *OFF.  1: within the limits, *OFF past it; 0: too
- * long, a bad label type or a pointer loop; -1: it runs past the end. */
+/* Walks the name at *OFF.  1: fine, *OFF past it; 0: too long, a bad
+ * label type or a pointer loop; -1: it runs past the end (c-ares' to
+ * refuse). */
 static int name_ok(const unsigned char *m, size_t len, size_t *off) {
   size_t p = *off, wire = 0, end = 0;
   int jumped = 0, pointers = 0;
@@ -47,7 +39,7 @@ static int name_ok(const unsigned char *m, size_t len, size_t *off) {
     }
     if (c & 0xc0) return 0; /* 01 and 10: no such label types */
     wire += c + 1;
-    if (c > LABEL_MAX || wire > NAME_MAX_WIRE) return 0;
+    if (wire > MXS_DNS_MAX_NAME) return 0;
     if (c == 0) break;
     p += c + 1;
   }
@@ -55,31 +47,33 @@ static int name_ok(const unsigned char *m, size_t len, size_t *off) {
   return 1;
 }
 
-/* 1 when every name c-ares would expand (questions, owners, and the names
- * inside NS, CNAME, SOA, PTR and MX data) is within the limits. */
+/* ARES_SUCCESS when every name c-ares would expand (questions, owners, and
+ * the names inside NS, CNAME, SOA, PTR and MX data) passes, else
+ * ARES_EBADNAME. */
 static int names_within_limits(const unsigned char *m, int alen) {
   size_t len = alen > 0 ? (size_t)alen : 0, off = DNS_HEADER;
-  if (len < DNS_HEADER) return 1;
+  if (len < DNS_HEADER) return ARES_SUCCESS;
   unsigned qd = (unsigned)m[4] << 8 | m[5];
   unsigned rr = ((unsigned)m[6] << 8 | m[7]) + ((unsigned)m[8] << 8 | m[9]) + ((unsigned)m[10] << 8 | m[11]);
   for (unsigned i = 0; i < qd + rr; i++) {
     int rc = name_ok(m, len, &off);
-    if (rc <= 0) return rc == 0 ? 0 : 1;
+    if (rc < 0) return ARES_SUCCESS;
+    if (rc == 0) return ARES_EBADNAME;
     if (i < qd) {
       off += 4;
       continue;
     }
-    if (off + 10 > len) return 1;
+    if (off + 10 > len) return ARES_SUCCESS;
     unsigned type = (unsigned)m[off] << 8 | m[off + 1], rdlen = (unsigned)m[off + 8] << 8 | m[off + 9];
     size_t rdata = off + 10, next = rdata + rdlen, n = rdata + (type == T_MX ? 2 : 0);
-    if (next > len) return 1;
+    if (next > len) return ARES_SUCCESS;
     if (type == T_MX || type == T_NS || type == T_CNAME || type == T_PTR || type == T_SOA) {
-      if ((rc = name_ok(m, len, &n)) <= 0) return rc == 0 ? 0 : 1;
-      if (type == T_SOA && (rc = name_ok(m, len, &n)) == 0) return 0;
+      if ((rc = name_ok(m, len, &n)) < 0) return ARES_SUCCESS;
+      if (rc == 0 || (type == T_SOA && name_ok(m, len, &n) == 0)) return ARES_EBADNAME;
     }
     off = next;
   }
-  return 1;
+  return ARES_SUCCESS;
 }
 
 void mxs_dns_addrs_parse(mxs_dns_addrs_t *f, int aaaa, int status, const unsigned char *abuf, int alen) {
@@ -87,7 +81,7 @@ void mxs_dns_addrs_parse(mxs_dns_addrs_t *f, int aaaa, int status, const unsigne
   struct ares_addr6ttl a6[MXS_DNS_MAX_ADDRS];
   int n = MXS_DNS_MAX_ADDRS;
   *f = (mxs_dns_addrs_t){0};
-  if (status == ARES_SUCCESS && !names_within_limits(abuf, alen)) status = ARES_EBADRESP;
+  if (status == ARES_SUCCESS) status = names_within_limits(abuf, alen);
   if (status == ARES_SUCCESS) {
     status = aaaa ? ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n) : ares_parse_a_reply(abuf, alen, NULL, a4, &n);
     /* A CNAME chain that ends without an address parses as success. */
@@ -118,7 +112,7 @@ static int is_null_target(const char *host) {
 int mxs_dns_mx_parse(mxs_dns_mx_t *out, int status, const unsigned char *abuf, int alen) {
   *out = (mxs_dns_mx_t){0};
   if (status != ARES_SUCCESS) return status;
-  if (!names_within_limits(abuf, alen)) return ARES_EBADRESP;
+  if ((status = names_within_limits(abuf, alen)) != ARES_SUCCESS) return status;
   struct ares_mx_reply *list = NULL;
   status = ares_parse_mx_reply(abuf, alen, &list);
   /* An answer with only a CNAME and no MX is NODATA too. */

@@ -6,11 +6,16 @@
  * c-ares does the wire format (ares_parse_mx_reply, ares_parse_a_reply,
  * ares_parse_aaaa_reply, CNAME chains inside an answer included); these
  * add what mxscan decides on top: how many addresses are kept, their
- * text, and the MX order.  Before c-ares sees an answer, every name in it
- * must keep RFC 1035's limits (labels of 63 octets, names of 255): one
- * that does not is ARES_EBADRESP, because c-ares 1.18 would expand it,
- * pointers looping into labels, to many times the message's size.  So a
- * name we are given has at most 255 octets, 4 bytes each once escaped.
+ * text, and the MX order.  Before c-ares sees an answer, its names are
+ * walked: a label type that does not exist, a compression loop or a name
+ * of more than MXS_DNS_MAX_NAME octets is ARES_EBADNAME ("malformed name
+ * in the answer"), because
+ * c-ares 1.18 checks no length and would expand them, pointers landing in
+ * labels read before, to many times the message's size.  Names over RFC
+ * 1035's 255 octets but within MXS_DNS_MAX_NAME still pass: the resolver
+ * reports such an MX target as not a host name (resolver/hostname.h).  So
+ * a name we are given has at most MXS_DNS_MAX_NAME octets, 4 bytes each
+ * once escaped.
  */
 #ifndef MXS_RESOLVER_ANSWER_H
 #define MXS_RESOLVER_ANSWER_H
@@ -18,7 +23,8 @@
 #include <ares.h>
 #include <stddef.h>
 
-#define MXS_DNS_MAX_ADDRS 32 /* addresses kept per family of one host */
+#define MXS_DNS_MAX_ADDRS 32   /* addresses kept per family of one host */
+#define MXS_DNS_MAX_NAME  1024 /* octets of one name on the wire, at most (RFC 1035: 255) */
 
 /* The addresses of one A or AAAA answer: textual addresses packed as
  * "a\0b\0" in buf (owned, malloc'd; NULL when n is 0).  status is the
@@ -27,6 +33,7 @@
  * nothing), else the query's or the parser's error. */
 typedef struct {
   int status;
+  int ad;        /* not parsed: the caller's (the answer was authenticated, --dnssec) */
   size_t n, len; /* addresses, bytes used in buf */
   char *buf;
 } mxs_dns_addrs_t;

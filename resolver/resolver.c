@@ -25,7 +25,10 @@
 
 #include "resolver/answer.h"
 #include "resolver/channel.h"
+#include "resolver/health.h"
+#include "resolver/dnsmsg.h"
 #include "resolver/hostcache.h"
+#include "resolver/hostname.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -33,17 +36,25 @@ enum {
   DEFAULT_TIMEOUT_MS = 2000,
   DEFAULT_TRIES = 3,
   DEFAULT_MAX_INFLIGHT = 512,
+  /* MX hosts kept per domain, the best preferences: a hostile answer of
+   * hundreds of MX records (each with 32 addresses) must not turn one
+   * domain into thousands of connections; Postfix tries 5 addresses. */
+  MAX_MX_HOSTS = 32,
   DETAIL_LEN = 64,
   /* Deliveries per idle tick, so a large batch cannot starve socket I/O. */
   DELIVER_BATCH = 1024,
   MAX_DOMAIN_LEN = 254, /* 253 plus an optional trailing dot */
   DNS_CLASS_IN = 1,
   DNS_TYPE_A = 1,
+  DNS_TYPE_NS = 2,
   DNS_TYPE_MX = 15,
+  DNS_TYPE_TXT = 16,
   DNS_TYPE_AAAA = 28,
+  DNS_TYPE_TLSA = MXS_DNS_TYPE_TLSA,
+  MAX_TLSA = 64, /* records kept per TLSA answer (more are counted, not kept) */
 };
 
-typedef enum { Q_MX, Q_A, Q_AAAA } qkind_t;
+typedef enum { Q_MX, Q_A, Q_AAAA, Q_CHECK, Q_RR } qkind_t;
 
 /* One DNS question.  It is embedded in its owner so queueing never
  * allocates; while in the FIFO it is ours, once passed to ares_query() it
@@ -53,6 +64,9 @@ typedef struct query_s {
   mxs_resolver_t *r;
   const char *name; /* borrowed from the owner */
   qkind_t kind;
+  int reasked;      /* held once and asked again (health.h) */
+  uint64_t sent_ns; /* when handed to c-ares */
+  int ad;           /* --dnssec: the answer (data or a denial) carried the AD bit */
 } query_t;
 
 typedef struct host_s host_t;
@@ -79,6 +93,7 @@ struct host_s {
   slot_t *waiters;
   mxs_dns_addrs_t fam[2]; /* [0] A, [1] AAAA while the other may still run; freed when done */
   query_t qa, qaaaa;
+  int secure; /* --dnssec: every address answer was authenticated (AD) */
   char detail[DETAIL_LEN];
 };
 
@@ -91,6 +106,7 @@ struct domain_s {
   query_t q; /* the MX query */
   mxs_class_t status;
   int implicit_mx;
+  int mx_secure; /* --dnssec: the MX answer (or its NODATA) carried AD */
   int remaining; /* host lookups this domain still waits for */
   int dns_ms;
   size_t nmx;
@@ -98,6 +114,23 @@ struct domain_s {
   char detail[DETAIL_LEN];
   char name[]; /* as given by the caller */
 };
+
+/* A mxs_resolver_query() question: live, then answered (parsed into one
+ * block) and waiting in the delivery FIFO. */
+typedef struct rr_s {
+  struct rr_s *prev, *next; /* rr_live while asked, then the rr done FIFO (next only) */
+  mxs_resolver_t *r;
+  mxs_rr_cb cb;
+  void *arg;
+  query_t q;
+  mxs_rr_type_t type;
+  int status; /* ARES_* */
+  int ad;     /* the answer carried AD (--dnssec) */
+  size_t n;
+  char **items; /* one block: pointers, lengths, then the strings */
+  size_t *lens;
+  char name[];
+} rr_t;
 
 struct mxs_resolver_s {
   mxs_resolver_chan_t *chan;
@@ -108,20 +141,32 @@ struct mxs_resolver_s {
   query_t *fifo_head[2], *fifo_tail[2];
   size_t max_inflight;
   int ipv6;
+  int dnssec;               /* own queries with AD and DO through ares_send(); answers' AD read */
   uint64_t retry_failed_ns; /* 0: failures stay for the run */
   int pumping;              /* pump() is on the stack: c-ares may call back inside it */
   int closing;
   int open_parts; /* the idle handle and the channel, until closed */
   domain_t *live; /* domains waiting on DNS, doubly linked */
   domain_t *done_head, *done_tail;
+  rr_t *rr_live, *rr_done_head, *rr_done_tail;
   size_t pending;
   mxs_resolver_cache_t hosts;
   mxs_resolver_stats_t stats;
   void (*done_cb)(void *arg);
   void *done_arg;
+  /* is the server answering (health.c), and the ". NS" check it sends */
+  mxs_resolver_health_t health;
+  int hold; /* opts.hold_failures */
+  query_t check_q;
+  void (*check_cb)(void *arg, int answered, const char *why);
+  void *check_arg;
+  void (*on_health)(void *arg);
+  void *health_arg;
+  char servers[256];
 };
 
 static void pump(mxs_resolver_t *r);
+static int rr_qtype(const query_t *q);
 
 /* ---- small helpers ---- */
 
@@ -148,6 +193,7 @@ static const char *status_text(int status) {
   case ARES_EFORMERR: return "FORMERR";
   case ARES_ENOTIMP: return "NOTIMP";
   case ARES_EBADRESP: return "bad response";
+  case ARES_EBADNAME: return "malformed name in the answer";
   default: return ares_strerror(status);
   }
 }
@@ -186,7 +232,7 @@ static void idle_close_cb(uv_handle_t *h) { part_closed(h->data); }
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen);
 
 static void enqueue(mxs_resolver_t *r, query_t *q) {
-  int lane = q->kind == Q_MX;
+  int lane = q->kind == Q_MX || q->kind == Q_RR;
   q->next = NULL;
   if (r->fifo_tail[lane])
     r->fifo_tail[lane]->next = q;
@@ -214,17 +260,33 @@ static void pump(mxs_resolver_t *r) {
   if (r->pumping) return;
   r->pumping = 1;
   query_t *q;
-  while (r->stats.inflight < r->max_inflight && !r->closing && (q = dequeue(r)) != NULL) {
+  while (r->stats.inflight < r->max_inflight && !r->closing && !(r->hold && mxs_resolver_health_blocked(&r->health)) &&
+         (q = dequeue(r)) != NULL) {
     r->stats.inflight++;
     if (r->stats.inflight > r->stats.peak_inflight) r->stats.peak_inflight = r->stats.inflight;
     r->stats.queries++;
     int type = q->kind == Q_MX ? DNS_TYPE_MX : q->kind == Q_A ? DNS_TYPE_A : DNS_TYPE_AAAA;
+    if (q->kind == Q_RR) type = rr_qtype(q);
     if (q->kind == Q_MX)
       r->stats.mx_queries++;
+    else if (q->kind == Q_RR)
+      r->stats.rr_queries++;
     else
       r->stats.addr_queries++;
+    q->sent_ns = now_ns();
     /* From here q belongs to c-ares: query_cb may run before this returns. */
-    ares_query(mxs_resolver_chan_ares(r->chan), q->name, DNS_CLASS_IN, type, query_cb, q);
+    if (!r->dnssec) {
+      ares_query(mxs_resolver_chan_ares(r->chan), q->name, DNS_CLASS_IN, type, query_cb, q);
+      continue;
+    }
+    /* --dnssec: our own query (AD, and DO in an OPT record): c-ares 1.18
+     * cannot set either bit.  ares_send() copies it and sets the id. */
+    unsigned char qbuf[MXS_DNS_QUERY_MAX];
+    int qlen = mxs_dns_build_query(q->name, (unsigned)type, 1, qbuf, sizeof qbuf);
+    if (qlen < 0)
+      query_cb(q, ARES_EBADNAME, 0, NULL, 0);
+    else
+      ares_send(mxs_resolver_chan_ares(r->chan), qbuf, qlen, query_cb, q);
   }
   r->pumping = 0;
 }
@@ -296,8 +358,21 @@ static void host_decide(host_t *h, int nfam, int merge_rc) {
 
 /* All families answered: settle the entry for the rest of the run and wake
  * the domains waiting for it. */
+/* RFC 7672 2.2.2: DANE needs the host's address records DNSSEC-secure.
+ * Every family asked must have been answered with AD, data or a proven
+ * denial: an address from an unauthenticated answer could be an attacker's. */
+static int host_secure(const host_t *h, int nfam) {
+  if (h->naddrs == 0) return 0;
+  for (int f = 0; f < nfam; f++) {
+    int st = h->fam[f].status;
+    if (!h->fam[f].ad || (st != ARES_SUCCESS && st != ARES_ENODATA && st != ARES_ENOTFOUND)) return 0;
+  }
+  return 1;
+}
+
 static void host_finish(host_t *h, int nfam) {
   host_decide(h, nfam, host_merge(h));
+  h->secure = host_secure(h, nfam);
   for (int f = 0; f < 2; f++) mxs_dns_addrs_free(&h->fam[f]);
   h->done = 1;
   h->settled_ns = now_ns();
@@ -316,6 +391,7 @@ static void host_on_answer(query_t *q, int status, const unsigned char *abuf, in
   int aaaa = q->kind == Q_AAAA;
   host_t *h = aaaa ? container_of(q, host_t, qaaaa) : container_of(q, host_t, qa);
   mxs_dns_addrs_parse(&h->fam[aaaa], aaaa, status, abuf, alen);
+  h->fam[aaaa].ad = q->ad;
   if (--h->outstanding == 0) host_finish(h, q->r->ipv6 ? 2 : 1);
 }
 
@@ -368,7 +444,17 @@ static int host_acquire(mxs_resolver_t *r, const char *raw, host_t **out) {
     return UV_ENOMEM;
   }
   h->name = name;
-  host_query(r, h);
+  char why[46];
+  if (mxs_resolver_hostname_check(name, why, sizeof why) < 0) {
+    /* Nothing to ask: no sender would look it up, and c-ares could not
+     * even put some of these names in a query. */
+    h->status = MXS_CLASS_MX_NO_ADDRESS;
+    snprintf(h->detail, sizeof h->detail, "not a host name: %.45s", why);
+    h->done = 1;
+    h->settled_ns = now_ns();
+  } else {
+    host_query(r, h);
+  }
   *out = h;
   return 0;
 }
@@ -455,7 +541,7 @@ static void domain_use_mx(domain_t *d, const mxs_dns_mx_t *m) {
     domain_fail(d, MXS_CLASS_DNS_SERVFAIL, "out of memory");
     return;
   }
-  for (size_t i = 0; i < m->nmx; i++) {
+  for (size_t i = 0; i < m->nmx && d->nmx < MAX_MX_HOSTS; i++) {
     host_t *h;
     if (host_acquire(d->r, m->mx[i]->host, &h) < 0) continue; /* out of memory: drop this MX */
     size_t j = 0;
@@ -474,6 +560,7 @@ static void domain_use_mx(domain_t *d, const mxs_dns_mx_t *m) {
 static void domain_on_mx(domain_t *d, int status, const unsigned char *abuf, int alen) {
   mxs_dns_mx_t m;
   char detail[DETAIL_LEN];
+  d->mx_secure = d->q.ad && (status == ARES_SUCCESS || status == ARES_ENODATA);
   status = mxs_dns_mx_parse(&m, status, abuf, alen);
   if (status == ARES_SUCCESS) {
     domain_use_mx(d, &m);
@@ -486,18 +573,275 @@ static void domain_on_mx(domain_t *d, int status, const unsigned char *abuf, int
   mxs_dns_mx_free(&m);
 }
 
+/* ---- other questions (mxs_resolver_query) ---- */
+
+static int rr_qtype(const query_t *q) {
+  mxs_rr_type_t t = container_of(q, rr_t, q)->type;
+  return t == MXS_RR_TXT ? DNS_TYPE_TXT : t == MXS_RR_A ? DNS_TYPE_A : t == MXS_RR_TLSA ? DNS_TYPE_TLSA : DNS_TYPE_AAAA;
+}
+
+/* Packs N strings (STR[i], LEN[i] bytes) into rr's one block. */
+static int rr_pack(rr_t *q, size_t n, const unsigned char *const *str, const size_t *len) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; i++) bytes += len[i] + 1;
+  char *block = malloc(n * (sizeof(char *) + sizeof(size_t)) + bytes + 1);
+  if (block == NULL) return ARES_ENOMEM;
+  q->items = (char **)block;
+  q->lens = (size_t *)(block + n * sizeof(char *));
+  char *p = (char *)(q->lens + n);
+  for (size_t i = 0; i < n; i++) {
+    if (len[i]) memcpy(p, str[i], len[i]);
+    p[len[i]] = '\0';
+    q->items[i] = p;
+    q->lens[i] = len[i];
+    p += len[i] + 1;
+  }
+  q->n = n;
+  return ARES_SUCCESS;
+}
+
+/* TXT records: the strings of one record (record_start marks the first)
+ * joined, in answer order. */
+static int rr_parse_txt(rr_t *q, const unsigned char *abuf, int alen) {
+  struct ares_txt_ext *txt = NULL;
+  int status = ares_parse_txt_reply_ext(abuf, alen, &txt);
+  size_t n = 0, total = 0;
+  for (struct ares_txt_ext *t = txt; status == ARES_SUCCESS && t; t = t->next) {
+    n += t->record_start || n == 0;
+    total += t->length;
+  }
+  if (status == ARES_SUCCESS && n == 0) status = ARES_ENODATA;
+  unsigned char *joined = status == ARES_SUCCESS ? malloc(total + 1) : NULL;
+  const unsigned char **str = status == ARES_SUCCESS ? calloc(n, sizeof(*str)) : NULL;
+  size_t *len = status == ARES_SUCCESS ? calloc(n, sizeof(*len)) : NULL;
+  if (status == ARES_SUCCESS && (!joined || !str || !len)) status = ARES_ENOMEM;
+  if (status == ARES_SUCCESS) {
+    size_t k = 0, off = 0;
+    for (struct ares_txt_ext *t = txt; t; t = t->next) {
+      if (t->record_start && t != txt) k++;
+      if (str[k] == NULL) str[k] = joined + off;
+      memcpy(joined + off, t->txt, t->length);
+      off += t->length;
+      len[k] += t->length;
+    }
+    status = rr_pack(q, n, str, len);
+  }
+  free(joined);
+  free(str);
+  free(len);
+  if (txt) ares_free_data(txt);
+  return status;
+}
+
+/* TLSA records: each item is one record's RDATA as on the wire (usage,
+ * selector, matching type, then the association data). */
+static int rr_parse_tlsa(rr_t *q, const unsigned char *abuf, int alen) {
+  mxs_tlsa_rr_t rr[MAX_TLSA];
+  size_t n = 0;
+  if (mxs_dns_parse_tlsa(abuf, (size_t)alen, rr, MAX_TLSA, &n) < 0) return ARES_EBADRESP;
+  if (n > MAX_TLSA) n = MAX_TLSA;
+  if (n == 0) return ARES_ENODATA; /* only a CNAME, or RRSIGs */
+  const unsigned char *str[MAX_TLSA];
+  size_t len[MAX_TLSA];
+  for (size_t i = 0; i < n; i++) {
+    str[i] = rr[i].data - 3; /* the RDATA starts at the usage octet */
+    len[i] = rr[i].len + 3;
+  }
+  return rr_pack(q, n, str, len);
+}
+
+static void rr_on_answer(rr_t *q, int status, const unsigned char *abuf, int alen) {
+  mxs_resolver_t *r = q->r;
+  q->ad = q->q.ad;
+  if (status == ARES_SUCCESS && q->type == MXS_RR_TXT) {
+    status = rr_parse_txt(q, abuf, alen);
+  } else if (status == ARES_SUCCESS && q->type == MXS_RR_TLSA) {
+    status = rr_parse_tlsa(q, abuf, alen);
+  } else if (q->type == MXS_RR_TLSA) {
+    /* a failure or a denial: nothing to parse */
+  } else if (status == ARES_SUCCESS || status == ARES_ENODATA) {
+    mxs_dns_addrs_t f;
+    mxs_dns_addrs_parse(&f, q->type == MXS_RR_AAAA, status, abuf, alen);
+    status = f.status;
+    const unsigned char *str[MXS_DNS_MAX_ADDRS];
+    size_t len[MXS_DNS_MAX_ADDRS];
+    const char *a = f.buf;
+    for (size_t i = 0; status == ARES_SUCCESS && i < f.n; i++, a += strlen(a) + 1) {
+      str[i] = (const unsigned char *)a;
+      len[i] = strlen(a);
+    }
+    if (status == ARES_SUCCESS) status = rr_pack(q, f.n, str, len);
+    mxs_dns_addrs_free(&f);
+  }
+  q->status = status;
+  if (q->prev)
+    q->prev->next = q->next;
+  else
+    r->rr_live = q->next;
+  if (q->next) q->next->prev = q->prev;
+  q->prev = q->next = NULL;
+  if (r->rr_done_tail)
+    r->rr_done_tail->next = q;
+  else
+    r->rr_done_head = q;
+  r->rr_done_tail = q;
+  uv_idle_start(&r->idle, idle_cb);
+}
+
+static void rr_deliver(rr_t *q) {
+  int st = q->status;
+  mxs_rr_answer_t a = {.name = q->name,
+                       .type = q->type,
+                       .status = st == ARES_SUCCESS                           ? MXS_RR_OK
+                                 : st == ARES_ENODATA || st == ARES_ENOTFOUND ? MXS_RR_NONE
+                                                                              : MXS_RR_FAILED,
+                       .detail = st == ARES_SUCCESS ? "" : status_text(st),
+                       .n = st == ARES_SUCCESS ? q->n : 0,
+                       .items = (const char *const *)q->items,
+                       .lens = q->lens,
+                       .secure = q->ad && (st == ARES_SUCCESS || st == ARES_ENODATA || st == ARES_ENOTFOUND)};
+  q->cb(q->arg, &a);
+}
+
+static void rr_free_list(rr_t *q) {
+  while (q) {
+    rr_t *next = q->next;
+    free(q->items);
+    free(q);
+    q = next;
+  }
+}
+
+int mxs_resolver_query(mxs_resolver_t *r, const char *name, mxs_rr_type_t type, mxs_rr_cb cb, void *arg) {
+  if (r == NULL || name == NULL || cb == NULL || type > MXS_RR_TLSA) return UV_EINVAL;
+  if (r->closing) return UV_ECANCELED;
+  size_t n = strlen(name);
+  if (n == 0 || n > MAX_DOMAIN_LEN || strcmp(name, ".") == 0) return UV_EINVAL;
+  rr_t *q = calloc(1, sizeof(*q) + n + 1);
+  if (q == NULL) return UV_ENOMEM;
+  memcpy(q->name, name, n + 1);
+  q->r = r;
+  q->cb = cb;
+  q->arg = arg;
+  q->type = type;
+  q->q = (query_t){.r = r, .name = q->name, .kind = Q_RR};
+  q->next = r->rr_live;
+  if (r->rr_live) r->rr_live->prev = q;
+  r->rr_live = q;
+  enqueue(r, &q->q);
+  pump(r);
+  mxs_resolver_chan_arm(r->chan);
+  return 0;
+}
+
+/* What ares_query() would have said of a raw answer from ares_send(): the
+ * rcode as an ARES_* status, NOERROR without answers as ENODATA.  *AD: the
+ * validating resolver authenticated the answer, data or denial. */
+static int raw_status(int status, const unsigned char *abuf, int alen, int *ad) {
+  mxs_dns_header_t h;
+  *ad = 0;
+  if (status != ARES_SUCCESS) return status;
+  if (mxs_dns_header(abuf, (size_t)(alen > 0 ? alen : 0), &h) < 0) return ARES_EBADRESP;
+  *ad = h.ad;
+  switch (h.rcode) {
+  case 0: return h.ancount > 0 ? ARES_SUCCESS : ARES_ENODATA;
+  case 1: return ARES_EFORMERR;
+  case 2: return ARES_ESERVFAIL;
+  case 3: return ARES_ENOTFOUND;
+  case 4: return ARES_ENOTIMP;
+  case 5: return ARES_EREFUSED;
+  default: return ARES_EBADRESP;
+  }
+}
+
+static void dispatch(query_t *q, int status, const unsigned char *abuf, int alen) {
+  if (q->kind == Q_MX)
+    domain_on_mx(container_of(q, domain_t, q), status, abuf, alen);
+  else if (q->kind == Q_RR)
+    rr_on_answer(container_of(q, rr_t, q), status, abuf, alen);
+  else
+    host_on_answer(q, status, abuf, alen);
+}
+
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
   query_t *q = arg;
   mxs_resolver_t *r = q->r;
   (void)timeouts;
-  r->stats.inflight--;
   /* Inside ares_destroy() from close: the owners are about to be freed. */
+  if (q->kind == Q_CHECK) {
+    if (!r->closing) mxs_resolver_health_check_result(&r->health, status, now_ns());
+    return;
+  }
+  r->stats.inflight--;
   if (r->closing) return;
-  if (q->kind == Q_MX)
-    domain_on_mx(container_of(q, domain_t, q), status, abuf, alen);
-  else
-    host_on_answer(q, status, abuf, alen);
+  q->ad = 0;
+  if (r->dnssec) status = raw_status(status, abuf, alen, &q->ad); /* sent with ares_send: the raw answer */
+  /* A failure our server may be to blame for waits for its verdict. */
+  if (r->hold && mxs_resolver_health_result(&r->health, q, status, q->sent_ns, q->reasked, now_ns())) {
+    pump(r);
+    return;
+  }
+  dispatch(q, status, abuf, alen);
   pump(r);
+}
+
+/* ---- the server's health (health.c decides, these act) ---- */
+
+static int health_send_check(void *arg) {
+  mxs_resolver_t *r = arg;
+  if (r->closing) return -1;
+  r->check_q = (query_t){.r = r, .name = ".", .kind = Q_CHECK};
+  /* ". NS": every resolver has it from priming; any rcode is an answer. */
+  ares_query(mxs_resolver_chan_ares(r->chan), ".", DNS_CLASS_IN, DNS_TYPE_NS, query_cb, &r->check_q);
+  mxs_resolver_chan_arm(r->chan);
+  return 0;
+}
+
+static void health_requeue(void *arg, void *q, int reasked) {
+  ((query_t *)q)->reasked = reasked;
+  enqueue(arg, q);
+}
+
+static void health_deliver(void *arg, void *q, int status) {
+  (void)arg;
+  dispatch(q, status, NULL, 0);
+}
+
+static void health_changed(void *arg) {
+  mxs_resolver_t *r = arg;
+  if (r->closing) return;
+  pump(r);
+  mxs_resolver_chan_arm(r->chan);
+  if (r->on_health) r->on_health(r->health_arg);
+}
+
+static void health_checked(void *arg, int status) {
+  mxs_resolver_t *r = arg;
+  void (*cb)(void *, int, const char *) = r->check_cb;
+  if (!cb || status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) return;
+  r->check_cb = NULL;
+  cb(r->check_arg, !mxs_resolver_health_unanswered(status), status_text(status));
+}
+
+static void health_closed(uv_handle_t *t) {
+  mxs_resolver_health_t *h = t->data;
+  part_closed(container_of(h, mxs_resolver_t, health));
+}
+
+/* "127.0.0.1:53,[::1]:5353": the servers c-ares asks, for messages. */
+static void servers_text(mxs_resolver_t *r) {
+  struct ares_addr_port_node *list = NULL;
+  size_t n = 0;
+  r->servers[0] = '\0';
+  if (ares_get_servers_ports(mxs_resolver_chan_ares(r->chan), &list) != ARES_SUCCESS) return;
+  for (struct ares_addr_port_node *p = list; p && n + 1 < sizeof r->servers; p = p->next) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(p->family, &p->addr, ip, sizeof ip);
+    int port = p->udp_port ? p->udp_port : 53;
+    n += (size_t)snprintf(r->servers + n, sizeof r->servers - n, p->family == AF_INET6 ? "%s[%s]:%d" : "%s%s:%d",
+                          n ? "," : "", ip, port);
+  }
+  ares_free_data(list);
 }
 
 static void domain_free(domain_t *d) {
@@ -508,8 +852,12 @@ static void domain_free(domain_t *d) {
 /* Calls the user back with a view of D built on the stack and one array;
  * everything it points to lives until the callback returns. */
 static void deliver(domain_t *d) {
-  mxs_domain_answer_t a = {
-      .domain = d->name, .status = d->status, .detail = d->detail, .implicit_mx = d->implicit_mx, .dns_ms = d->dns_ms};
+  mxs_domain_answer_t a = {.domain = d->name,
+                           .status = d->status,
+                           .detail = d->detail,
+                           .implicit_mx = d->implicit_mx,
+                           .dns_ms = d->dns_ms,
+                           .mx_secure = d->mx_secure};
   mxs_mx_host_t *mx = NULL;
   if (d->status == MXS_CLASS_OK && d->nmx > 0) {
     if ((mx = calloc(d->nmx, sizeof(*mx))) == NULL) {
@@ -524,7 +872,8 @@ static void deliver(domain_t *d) {
                               .status = h->status,
                               .detail = h->detail,
                               .naddrs = h->naddrs,
-                              .addrs = (const char *const *)h->addrs};
+                              .addrs = (const char *const *)h->addrs,
+                              .secure = h->secure};
     }
     a.nmx = mx ? d->nmx : 0;
     a.mx = mx;
@@ -545,7 +894,15 @@ static void idle_cb(uv_idle_t *idle) {
     deliver(d);
     domain_free(d);
   }
-  if (!r->closing && r->done_head == NULL) uv_idle_stop(idle);
+  for (int i = 0; i < DELIVER_BATCH && r->rr_done_head && !r->closing; i++) {
+    rr_t *q = r->rr_done_head;
+    r->rr_done_head = q->next;
+    if (r->rr_done_head == NULL) r->rr_done_tail = NULL;
+    q->next = NULL;
+    rr_deliver(q);
+    rr_free_list(q);
+  }
+  if (!r->closing && r->done_head == NULL && r->rr_done_head == NULL) uv_idle_stop(idle);
 }
 
 /* ---- public API ---- */
@@ -574,12 +931,35 @@ int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resol
   }
   r->max_inflight = o.max_inflight ? (size_t)o.max_inflight : DEFAULT_MAX_INFLIGHT;
   r->ipv6 = o.ipv6 != 0;
+  r->dnssec = o.dnssec != 0;
   r->retry_failed_ns = o.retry_failed_ms < 0 ? 0 : (uint64_t)(o.retry_failed_ms ? o.retry_failed_ms : 30000) * 1000000u;
   mxs_resolver_cache_init(&r->hosts);
   uv_idle_init(loop, &r->idle);
   r->idle.data = r;
-  r->open_parts = 2;
+  r->hold = o.hold_failures != 0;
+  r->on_health = o.on_health;
+  r->health_arg = o.health_arg;
+  mxs_resolver_health_ops_t hops = {health_send_check, health_requeue, health_deliver,
+                                    health_changed,    health_checked, r};
+  mxs_resolver_health_init(&r->health, loop, &hops);
+  servers_text(r);
+  r->open_parts = 3;
   *out = r;
+  return 0;
+}
+
+void mxs_resolver_health(const mxs_resolver_t *r, mxs_resolver_health_info_t *out) {
+  mxs_resolver_health_info(&r->health, now_ns(), out);
+  snprintf(out->servers, sizeof out->servers, "%s", r->servers);
+}
+
+int mxs_resolver_check(mxs_resolver_t *r, void (*cb)(void *arg, int answered, const char *why), void *arg) {
+  if (r == NULL || cb == NULL) return UV_EINVAL;
+  if (r->closing) return UV_ECANCELED;
+  if (r->check_cb) return UV_EBUSY;
+  r->check_cb = cb;
+  r->check_arg = arg;
+  mxs_resolver_health_check_now(&r->health);
   return 0;
 }
 
@@ -635,7 +1015,11 @@ void mxs_resolver_close(mxs_resolver_t *r, void (*done_cb)(void *arg), void *arg
   free_domain_list(r->live);
   free_domain_list(r->done_head);
   r->live = r->done_head = r->done_tail = NULL;
+  rr_free_list(r->rr_live);
+  rr_free_list(r->rr_done_head);
+  r->rr_live = r->rr_done_head = r->rr_done_tail = NULL;
   r->pending = 0;
   mxs_resolver_cache_free(&r->hosts, host_free);
+  mxs_resolver_health_close(&r->health, health_closed);
   uv_close((uv_handle_t *)&r->idle, idle_close_cb);
 }

@@ -26,6 +26,23 @@
 
 typedef struct mxs_resolver_s mxs_resolver_t;
 
+/* Is the DNS server answering (resolver/health.h has the rules)? */
+typedef enum {
+  MXS_RESOLVER_UP,       /* answering */
+  MXS_RESOLVER_CHECKING, /* a query went unanswered with nothing else answered meanwhile: asking ". NS" */
+  MXS_RESOLVER_DOWN,     /* the check went unanswered too: lookups are held, the check repeats */
+} mxs_resolver_state_t;
+
+typedef struct {
+  mxs_resolver_state_t state;
+  uint64_t since_ms; /* CHECKING/DOWN: since the first held failure of this episode */
+  size_t held;       /* lookups held, to be asked again */
+  const char *why;   /* the last failure: "timeout", "connection refused" */
+  unsigned outages;  /* times the server was found down in this run */
+  uint64_t down_ms;  /* time it spent down, the current outage included */
+  char servers[256]; /* who we ask: "127.0.0.1:53,[::1]:53" */
+} mxs_resolver_health_info_t;
+
 typedef struct {
   const char *servers; /* "HOST[:PORT][,HOST[:PORT]...]" ([v6]:port too), NULL = system;
                         * HOST is an IP address, port 1-65535, default 53 */
@@ -39,6 +56,19 @@ typedef struct {
                         * needs it once this long has passed: a resolver's
                         * blip must not fail its hosts for the whole run.
                         * Default 30000; negative: keep the failure. */
+  /* Hold the failures the server may be to blame for (health.h) instead of
+   * delivering them, and call on_health(health_arg) at every change of
+   * state.  0: every failure is delivered as it comes (mxscan probe). */
+  int hold_failures;
+  void (*on_health)(void *arg);
+  void *health_arg;
+  int dnssec; /* the servers validate DNSSEC (--dnssec): every query
+               * carries AD and an EDNS0 OPT with DO, and the answers'
+               * AD bits are reported (the `secure` fields).  mxscan
+               * validates nothing itself: it trusts the AD bit of
+               * servers the operator declares validating, as Postfix
+               * does with smtp_dns_support_level = dnssec.  Off: no
+               * answer is secure. */
 } mxs_resolver_opts_t;
 
 /* One MX host of a domain, with its addresses.  status is MXS_CLASS_OK when
@@ -46,7 +76,10 @@ typedef struct {
  * MXS_CLASS_DNS_TIMEOUT or MXS_CLASS_DNS_SERVFAIL, with detail saying why
  * ("no A record", "host does not exist (NXDOMAIN)", "A lookup: timeout",
  * "AAAA lookup: REFUSED" ...).  Any address makes the host OK even if the
- * other family failed.  At most 32 addresses per family are kept. */
+ * other family failed.  At most 32 addresses per family are kept.  A target
+ * that is not a host name (resolver/hostname.h: over 253 characters, a
+ * label over 63, a character other than a letter, digit, '-' or '_') is
+ * not looked up: MX_NO_ADDRESS with detail "not a host name: why". */
 typedef struct {
   const char *host; /* lower-case, no trailing dot */
   int pref;
@@ -54,6 +87,8 @@ typedef struct {
   const char *detail; /* "" when status is OK */
   size_t naddrs;
   const char *const *addrs; /* textual IPv4 first, then IPv6 */
+  int secure;               /* --dnssec: every address lookup (A, and AAAA with ipv6)
+                             * was answered with AD, data or a proven denial */
 } mxs_mx_host_t;
 
 /* The answer for one domain.  status is MXS_CLASS_OK when nmx > 0; else one of
@@ -63,7 +98,9 @@ typedef struct {
  * implicit_mx, mx[0] is the domain itself with pref 0 (implicit_mx is 0
  * whenever nmx is 0).  MX hosts are sorted by preference, ties in answer
  * order, lower-cased, duplicates dropped (the best preference kept); null
- * targets are skipped and a domain with only those is NULL_MX.  A domain is
+ * targets are skipped and a domain with only those is NULL_MX; at most 32
+ * MX hosts are kept, the best preferences (a hostile answer of hundreds must
+ * not become thousands of probes).  A domain is
  * OK as soon as it has an MX host, even if every host failed: look at
  * mx[i].status.  domain is the caller's spelling. */
 typedef struct {
@@ -73,7 +110,8 @@ typedef struct {
   int implicit_mx;
   size_t nmx;
   const mxs_mx_host_t *mx;
-  int dns_ms; /* wall time from submission to answer, queueing included */
+  int dns_ms;    /* wall time from submission to answer, queueing included */
+  int mx_secure; /* --dnssec: the MX answer (for an implicit MX: its NODATA) carried AD */
 } mxs_domain_answer_t;
 
 /* The answer and everything it points to is borrowed for the duration of
@@ -91,6 +129,44 @@ int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resol
  * after mxs_resolver_close(), UV_ENOMEM. */
 int mxs_resolver_resolve(mxs_resolver_t *r, const char *domain, mxs_resolve_cb cb, void *arg);
 
+/* One question of another type, for what a domain publishes besides its MX
+ * records (policy/: the MTA-STS and TLS-RPT TXT records, the policy host's
+ * addresses).  It shares the slot gate with the MX lookups but no cache:
+ * each call is one query, and its answer is delivered once. */
+typedef enum { MXS_RR_TXT, MXS_RR_A, MXS_RR_AAAA, MXS_RR_TLSA } mxs_rr_type_t;
+
+typedef enum {
+  MXS_RR_OK,     /* n >= 1 items */
+  MXS_RR_NONE,   /* the name does not exist (NXDOMAIN) or has no such record (NODATA) */
+  MXS_RR_FAILED, /* no answer: timeout, SERVFAIL, REFUSED ...: detail says which */
+} mxs_rr_status_t;
+
+/* Borrowed for the duration of the callback.  TXT: one item per record, its
+ * character-strings joined in order (a record longer than 255 bytes is
+ * published as several strings: RFC 7208 3.3, RFC 8461 3.1), NUL-ended,
+ * with lens[i] its length (a NUL byte inside is possible).  A/AAAA: the
+ * textual addresses (at most 32).  TLSA: each record's RDATA as on the wire
+ * (usage, selector, matching type octets, then the data; lens[i] >= 3), at
+ * most 64 records. */
+typedef struct {
+  const char *name; /* as given */
+  mxs_rr_type_t type;
+  mxs_rr_status_t status;
+  const char *detail; /* "" for OK; "NXDOMAIN", "no data", "SERVFAIL", "timeout" ... */
+  size_t n;
+  const char *const *items;
+  const size_t *lens;
+  int secure; /* --dnssec: OK or NONE, and the answer carried AD (for NONE: an
+               * authenticated denial); a FAILED answer is never secure */
+} mxs_rr_answer_t;
+
+typedef void (*mxs_rr_cb)(void *arg, const mxs_rr_answer_t *answer);
+
+/* Queues the TYPE query of NAME (copied).  CB runs once, never from inside
+ * this call, unless the resolver is closed first.  0, or UV_EINVAL (bad
+ * name, NULL cb), UV_ECANCELED (closed), UV_ENOMEM. */
+int mxs_resolver_query(mxs_resolver_t *r, const char *name, mxs_rr_type_t type, mxs_rr_cb cb, void *arg);
+
 /* Lookups submitted and not yet answered. */
 size_t mxs_resolver_pending(const mxs_resolver_t *r);
 
@@ -100,6 +176,15 @@ size_t mxs_resolver_pending(const mxs_resolver_t *r);
  * calls done_cb(arg) if non-NULL.  Safe from inside a resolve callback; done_cb
  * never runs inside this call; a second close is ignored. */
 void mxs_resolver_close(mxs_resolver_t *r, void (*done_cb)(void *arg), void *arg);
+
+/* Whether the server answers, and what is held (see hold_failures). */
+void mxs_resolver_health(const mxs_resolver_t *r, mxs_resolver_health_info_t *out);
+
+/* Asks the server ". NS" now, with the configured timeout and tries, and
+ * calls cb(arg, answered, why) from the loop: ANSWERED 1 for any answer,
+ * any rcode (NXDOMAIN and SERVFAIL included: someone is there); 0 with WHY
+ * ("connection refused", "timeout") when none came.  One at a time. */
+int mxs_resolver_check(mxs_resolver_t *r, void (*cb)(void *arg, int answered, const char *why), void *arg);
 
 /* Counters for tests and the run report. */
 typedef struct {
@@ -113,6 +198,7 @@ typedef struct {
   size_t inflight;       /* c-ares queries outstanding now */
   size_t peak_inflight;  /* most ever outstanding (never above max_inflight) */
   size_t queued;         /* queries waiting in the FIFO for a slot */
+  uint64_t rr_queries;   /* mxs_resolver_query() questions submitted (TXT, policy hosts) */
 } mxs_resolver_stats_t;
 
 /* Copies the counters of R into *out. */

@@ -23,6 +23,14 @@
   X(NULL_MX, "null-mx", "dns", "none", "the domain publishes a null MX: it accepts no mail")                       \
   X(NO_MX_NO_ADDRESS, "no-mx-no-address", "dns", "none", "no MX and no A/AAAA: no mail route")                     \
   X(MX_NO_ADDRESS, "mx-no-address", "dns", "none", "this MX host has no A/AAAA record")                            \
+  /* Policy discovery (RFC 8461 MTA-STS, RFC 7672 DANE): a sender meets these                                      \
+   * after DNS and before it connects.  RFC 8460 names the result types. */                                        \
+  X(STS_POLICY_FETCH_ERROR, "sts-policy-fetch-error", "policy", "sts-policy-fetch-error",                          \
+    "the MTA-STS policy announced in DNS cannot be fetched")                                                       \
+  X(STS_POLICY_INVALID, "sts-policy-invalid", "policy", "sts-policy-invalid",                                      \
+    "the MTA-STS record or policy is invalid, or enforce does not list this MX")                                   \
+  X(DNSSEC_INVALID, "dnssec-invalid", "dns", "dnssec-invalid", "DANE: the TLSA lookup failed DNSSEC validation")   \
+  X(DANE_REQUIRED, "dane-required", "dns", "dane-required", "DANE: no DNSSEC-validated TLSA record for this MX")   \
   X(TCP_TIMEOUT, "tcp-timeout", "connect", "none", "connect timed out: port 25 filtered")                          \
   X(TCP_REFUSED, "tcp-refused", "connect", "none", "connection refused")                                           \
   X(TCP_UNREACHABLE, "tcp-unreachable", "connect", "none", "host or network unreachable")                          \
@@ -43,6 +51,12 @@
   X(TLS_TIMEOUT, "tls-timeout", "tls", "validation-failure", "the TLS handshake stalled")                          \
   X(TLS_ALERT, "tls-alert", "tls", "validation-failure", "the server sent a fatal TLS alert")                      \
   X(TLS_PROTOCOL_ERROR, "tls-protocol-error", "tls", "validation-failure", "the bytes after 220 were not TLS")     \
+  /* Policy checks of the certificate: a DANE sender matches TLSA records,                                         \
+   * an MTA-STS enforce sender insists on WebPKI, both after the handshake.                                        \
+   * Before cert-*: under such a policy that is the failure a sender meets. */                                     \
+  X(TLSA_INVALID, "tlsa-invalid", "cert", "tlsa-invalid", "DANE: the certificate matches no usable TLSA record")   \
+  X(STS_WEBPKI_INVALID, "sts-webpki-invalid", "cert", "sts-webpki-invalid",                                        \
+    "MTA-STS enforce: the certificate is not valid for the MX under WebPKI")                                       \
   X(CERT_EXPIRED, "cert-expired", "cert", "certificate-expired", "a certificate has expired")                      \
   X(CERT_NOT_YET_VALID, "cert-not-yet-valid", "cert", "certificate-not-trusted", "a certificate is not yet valid") \
   X(CERT_SELF_SIGNED, "cert-self-signed", "cert", "certificate-not-trusted", "the certificate is self-signed")     \

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum { T, C, F, D, N, P };
+enum { T, C, F, D, N, P, R };
 
 /* X(class enum suffix, may, encrypt, verify, secure, dane, mta-sts), in
  * MXS_CLASS_TABLE order. */
@@ -34,6 +34,10 @@ enum { T, C, F, D, N, P };
   X(NULL_MX, D, D, D, D, P, P)                  \
   X(NO_MX_NO_ADDRESS, D, D, D, D, P, P)         \
   X(MX_NO_ADDRESS, D, D, D, D, P, P)            \
+  X(STS_POLICY_FETCH_ERROR, R, R, R, R, P, P)   \
+  X(STS_POLICY_INVALID, R, R, R, R, P, P)       \
+  X(DNSSEC_INVALID, R, R, R, R, P, P)           \
+  X(DANE_REQUIRED, R, R, R, R, P, P)            \
   X(TCP_TIMEOUT, D, D, D, D, P, P)              \
   X(TCP_REFUSED, D, D, D, D, P, P)              \
   X(TCP_UNREACHABLE, D, D, D, D, P, P)          \
@@ -52,6 +56,8 @@ enum { T, C, F, D, N, P };
   X(TLS_TIMEOUT, F, D, D, D, P, P)              \
   X(TLS_ALERT, F, D, D, D, P, P)                \
   X(TLS_PROTOCOL_ERROR, F, D, D, D, P, P)       \
+  X(TLSA_INVALID, R, R, R, R, P, P)             \
+  X(STS_WEBPKI_INVALID, R, R, R, R, P, P)       \
   X(CERT_EXPIRED, T, T, D, D, P, P)             \
   X(CERT_NOT_YET_VALID, T, T, D, D, P, P)       \
   X(CERT_SELF_SIGNED, T, T, D, D, P, P)         \
@@ -133,8 +139,9 @@ mxs_outcome_t mxs_delivery_of(mxs_level_t l, mxs_class_t cls, mxs_class_set_t ce
 }
 
 const char *mxs_delivery_cell_name(mxs_level_t l, mxs_class_t cls) {
-  static const char *const names[] = {[T] = "tls",      [C] = "cleartext",    [F] = "cleartext-after-retry",
-                                      [D] = "deferred", [N] = "tls-if-named", [P] = "not-computed"};
+  static const char *const names[] = {
+      [T] = "tls",          [C] = "cleartext", [F] = "cleartext-after-retry", [D] = "deferred", [N] = "tls-if-named",
+      [P] = "not-computed", [R] = "as-its-tls"};
   if ((unsigned)l >= MXS_LEVEL_COUNT || (unsigned)cls >= MXS_CLASS_COUNT) return "not-computed";
   return names[cells[cls][l]];
 }
@@ -162,11 +169,26 @@ int mxs_delivery_names_nexthop(const mxs_cert_info_t *cert, const char *domain) 
   return cert->nsan == 0 && cert->subject_cn && name_under(cert->subject_cn, domain);
 }
 
+/* The class a record's TLS facts give, for a class a policy decided (an
+ * MTA-STS or DANE failure) that a sender without that policy ignores: the
+ * first certificate problem, or ok, when the handshake completed; -1 when
+ * the record does not say how far TLS got. */
+static int tls_class(const mxs_record_t *r) {
+  if (!r->tls_version) return -1;
+  mxs_class_set_t errs = r->cert ? r->cert_errors : 0;
+  return errs ? (int)mxs_class_first(errs) : (int)MXS_CLASS_OK;
+}
+
 void mxs_delivery_record(const mxs_record_t *r, mxs_outcome_t out[MXS_LEVELS_COMPUTED]) {
   int names = -1; /* looked at once, and only when `secure` asks */
   for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) {
-    if (cells[r->cls][l] == N && names < 0) names = mxs_delivery_names_nexthop(r->cert, r->domain);
-    out[l] = mxs_delivery_of((mxs_level_t)l, r->cls, r->cert ? r->cert_errors : 0, names < 0 ? 0 : names);
+    int cls = (int)r->cls;
+    if (cells[cls][l] == R && (cls = tls_class(r)) < 0) {
+      out[l] = MXS_OUTCOME_UNKNOWN;
+      continue;
+    }
+    if (cells[cls][l] == N && names < 0) names = mxs_delivery_names_nexthop(r->cert, r->domain);
+    out[l] = mxs_delivery_of((mxs_level_t)l, (mxs_class_t)cls, r->cert ? r->cert_errors : 0, names < 0 ? 0 : names);
   }
 }
 

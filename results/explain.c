@@ -47,6 +47,45 @@
     "not found.",                                                                                                  \
     "Point the MX record at a host name that has an A (or AAAA) record, or publish the "                           \
     "missing record for this host.")                                                                               \
+  X(STS_POLICY_FETCH_ERROR,                                                                                        \
+    "The domain announces an MTA-STS policy in DNS (_mta-sts TXT), but the policy could "                          \
+    "not be fetched from https://mta-sts.DOMAIN/.well-known/mta-sts.txt; "                                         \
+    "policy.sts.fetch_error in the record says why.",                                                              \
+    "The policy host has no address or does not answer on port 443, its certificate is "                           \
+    "not valid for mta-sts.DOMAIN under WebPKI, the server answers with a redirect "                               \
+    "(senders do not follow them), an error status, a content type other than text/plain, "                        \
+    "or more than 64 KiB, or it is too slow; or the _mta-sts TXT lookup itself failed.",                           \
+    "Serve the policy at exactly that URL, over HTTPS with a publicly trusted certificate "                        \
+    "for mta-sts.DOMAIN, status 200, Content-Type text/plain and no redirect. Senders "                            \
+    "that cached the policy keep enforcing it while new senders see none: fix it, or "                             \
+    "remove the _mta-sts record.")                                                                                 \
+  X(STS_POLICY_INVALID,                                                                                            \
+    "The domain's MTA-STS policy does not hold up: the _mta-sts TXT record is malformed "                          \
+    "or there are several, the policy text does not parse (RFC 8461 section 3.2), or an "                          \
+    "enforce policy does not list this MX host, so compliant senders refuse to deliver to "                        \
+    "it.",                                                                                                         \
+    "A typo in the TXT record or the policy file, a second v=STSv1 record left behind, a "                         \
+    "missing version, mode, mx or max_age line, or an MX host added or renamed without "                           \
+    "updating the policy's mx lines.",                                                                             \
+    "Publish exactly one TXT record 'v=STSv1; id=...;' and a policy with the lines "                               \
+    "version: STSv1, mode, one mx line per MX host (a leading *. matches one label) and "                          \
+    "max_age; change the id whenever the policy changes.")                                                         \
+  X(DNSSEC_INVALID,                                                                                                \
+    "DANE: the TLSA records of this MX host (or the records they depend on) failed DNSSEC "                        \
+    "validation, so a DANE sender must not deliver to it.",                                                        \
+    "Expired signatures, a DS record at the parent that matches no DNSKEY, a zone "                                \
+    "re-signed with a new key before the DS was updated, or a name server serving "                                \
+    "unsigned answers in a signed zone; or the validating resolver got no answer at all "                          \
+    "(policy.dane.error says timeout), which a DANE sender cannot tell from an attack.",                           \
+    "Check the zone with dnsviz.net or delv; re-sign it, or fix the DS record at the "                             \
+    "registrar. Until it validates, DANE senders defer the mail.")                                                 \
+  X(DANE_REQUIRED,                                                                                                 \
+    "DANE: no DNSSEC-validated TLSA record was found for this MX host, where the sender "                          \
+    "requires one (mxscan --require-dane audits as such a sender).",                                               \
+    "The zone of the MX host is not signed, or the _25._tcp TLSA record is missing for "                           \
+    "this MX host.",                                                                                               \
+    "Sign the zone and publish a TLSA record at _25._tcp.MX (usage 3 1 1 for the server's "                        \
+    "key, or 2 1 1 for the issuing CA), or do not require DANE for this domain.")                                  \
   X(TCP_TIMEOUT, "Nothing answers on the SMTP port from here: the connection attempt timed out.",                  \
     "A firewall drops the SYN (the port is filtered), the server is down, or the network "                         \
     "this probe runs from blocks outgoing port 25, as many ISPs and cloud providers do.",                          \
@@ -180,6 +219,24 @@
     "class (CVE-2011-0411).",                                                                                      \
     "See in the transcript what came after the 220; fix or remove the proxy in front of the "                      \
     "mail server; update a mail server that sends or buffers plaintext across STARTTLS.")                          \
+  X(TLSA_INVALID,                                                                                                  \
+    "DANE: the server's certificate matches none of the usable TLSA records of this MX "                           \
+    "host, so a DANE sender refuses it, whatever WebPKI says.",                                                    \
+    "The certificate or key was renewed without first publishing the new TLSA record, a "                          \
+    "TLSA record with the wrong selector or hash, or only usages 0 and 1, which SMTP does "                        \
+    "not use (RFC 7672).",                                                                                         \
+    "Publish a TLSA record for the key now in use (3 1 1 survives renewals that keep the "                         \
+    "key); on a rollover publish the new record, wait for the TTL, then switch the "                               \
+    "certificate.")                                                                                                \
+  X(STS_WEBPKI_INVALID,                                                                                            \
+    "The domain's MTA-STS policy is in enforce mode and this MX host's certificate is not "                        \
+    "valid for it under WebPKI, so compliant senders refuse to deliver to it; cert_errors "                        \
+    "in the record says what is wrong.",                                                                           \
+    "An expired, self-signed or privately issued certificate, a missing intermediate, or "                         \
+    "a certificate that does not name the MX host: each only a warning to an "                                     \
+    "opportunistic sender, and fatal under enforce.",                                                              \
+    "Fix the certificate as the classes in cert_errors say (mxscan explain CLASS), or "                            \
+    "switch the policy to mode: testing until it is fixed.")                                                       \
   X(CERT_EXPIRED, "The certificate, or one in its chain, is past its expiry date.",                                \
     "Renewal failed, or the renewed certificate was not installed or the mail server not "                         \
     "reloaded, so it still serves the old file.",                                                                  \

@@ -41,7 +41,7 @@ struct mxs_reader_s {
 
 /* ---- the kept keys ------------------------------------------------------ */
 
-static const char *const field_names[MXS_RD_DELIVERY + 1] = {
+static const char *const field_names[] = {
     [MXS_RD_DOMAIN] = "domain",
     [MXS_RD_CLASS] = "class",
     [MXS_RD_STAGE] = "stage",
@@ -69,10 +69,28 @@ static const char *const field_names[MXS_RD_DELIVERY + 1] = {
     [MXS_RD_DLV_MAY + 2] = "verify",
     [MXS_RD_DLV_SECURE] = "secure",
     [MXS_RD_DELIVERY] = "delivery",
+    [MXS_RD_STS_TXT_ID] = "txt_id",
+    [MXS_RD_STS_MODE] = "mode",
+    [MXS_RD_STS_FETCH_ERROR] = "fetch_error",
+    [MXS_RD_STS_INVALID] = "invalid",
+    [MXS_RD_TLSRPT_ERROR] = "tlsrpt_error",
+    [MXS_RD_STS_MAX_AGE] = "max_age",
+    [MXS_RD_STS_MX_MATCH] = "mx_match",
+    [MXS_RD_STS_MX] = "mx",
+    [MXS_RD_TLSRPT_RUA] = "tlsrpt_rua",
+    [MXS_RD_POLICY] = "policy",
+    [MXS_RD_STS] = "sts",
+    [MXS_RD_DANE_MATCHED] = "matched",
+    [MXS_RD_DANE_ERROR] = "error",
+    [MXS_RD_DANE_TLSA_COUNT] = "tlsa_count",
+    [MXS_RD_DANE_SECURE] = "secure",
+    [MXS_RD_DANE_USABLE] = "usable",
+    [MXS_RD_DANE_MATCH] = "match",
+    [MXS_RD_DANE_TLSA] = "tlsa",
+    [MXS_RD_DANE] = "dane",
 };
 
-static const unsigned char field_scope[MXS_RD_DELIVERY + 1] = {
-    /* one per id: the lookup walks them all */
+static const unsigned char field_scope[] = {
     [MXS_RD_SHA256] = MXS_RD_IN_CERT,
     [MXS_RD_NOT_AFTER] = MXS_RD_IN_CERT,
     [MXS_RD_SUBJECT_CN] = MXS_RD_IN_CERT,
@@ -82,6 +100,24 @@ static const unsigned char field_scope[MXS_RD_DELIVERY + 1] = {
     [MXS_RD_DLV_MAY + 1] = MXS_RD_IN_DELIVERY,
     [MXS_RD_DLV_MAY + 2] = MXS_RD_IN_DELIVERY,
     [MXS_RD_DLV_SECURE] = MXS_RD_IN_DELIVERY,
+    [MXS_RD_STS_TXT_ID] = MXS_RD_IN_STS,
+    [MXS_RD_STS_MODE] = MXS_RD_IN_STS,
+    [MXS_RD_STS_FETCH_ERROR] = MXS_RD_IN_STS,
+    [MXS_RD_STS_INVALID] = MXS_RD_IN_STS,
+    [MXS_RD_STS_MAX_AGE] = MXS_RD_IN_STS,
+    [MXS_RD_STS_MX_MATCH] = MXS_RD_IN_STS,
+    [MXS_RD_STS_MX] = MXS_RD_IN_STS,
+    [MXS_RD_TLSRPT_ERROR] = MXS_RD_IN_POLICY,
+    [MXS_RD_TLSRPT_RUA] = MXS_RD_IN_POLICY,
+    [MXS_RD_STS] = MXS_RD_IN_POLICY,
+    [MXS_RD_DANE_MATCHED] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_ERROR] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_TLSA_COUNT] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_SECURE] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_USABLE] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_MATCH] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE_TLSA] = MXS_RD_IN_DANE,
+    [MXS_RD_DANE] = MXS_RD_IN_POLICY,
 };
 _Static_assert(MXS_RD_DLV_SECURE - MXS_RD_DLV_MAY == MXS_LEVEL_SECURE - MXS_LEVEL_MAY, "one key per computed level");
 
@@ -89,7 +125,7 @@ _Static_assert(MXS_RD_DLV_SECURE - MXS_RD_DLV_MAY == MXS_LEVEL_SECURE - MXS_LEVE
  * and first-byte compare before one memcmp. */
 int mxs_rd_lookup(int scope, const char *k, size_t n) {
   if (n == 0) return MXS_RD_NONE;
-  for (int id = MXS_RD_DOMAIN; id <= MXS_RD_DELIVERY; id++) {
+  for (int id = MXS_RD_DOMAIN; id <= MXS_RD_LAST; id++) {
     const char *f = field_names[id];
     if (f[0] == k[0] && field_scope[id] == scope && strlen(f) == n && memcmp(f, k, n) == 0) return id;
   }
@@ -97,10 +133,20 @@ int mxs_rd_lookup(int scope, const char *k, size_t n) {
 }
 
 void mxs_rd_begin(mxs_rd_t *d, mxs_read_record_t *rec) {
-  *rec = (mxs_read_record_t){.stage = "", .detail = "", .scanned_at = "", .tlsrpt = "", .cert_days_left = INT64_MAX};
+  *rec = (mxs_read_record_t){.stage = "",
+                             .detail = "",
+                             .scanned_at = "",
+                             .tlsrpt = "",
+                             .cert_days_left = INT64_MAX,
+                             .sts_max_age = -1,
+                             .dane_secure = -1,
+                             .dane_tlsa_count = -1,
+                             .dane_usable = -1,
+                             .dane_match = -1,
+                             .sts_mx_match = -1};
+  d->dlv_given = 0;
   d->rec = rec;
   d->have_domain = d->have_class = 0;
-  d->dlv_given = 0;
   d->why[0] = '\0';
 }
 
@@ -138,6 +184,13 @@ int mxs_rd_set_str(mxs_rd_t *d, int id, const char *s) {
   case MXS_RD_SHA256: r->cert_sha256 = s; return 0;
   case MXS_RD_NOT_AFTER: r->cert_not_after = s; return 0;
   case MXS_RD_SUBJECT_CN: r->cert_subject_cn = s; return 0;
+  case MXS_RD_STS_TXT_ID: r->sts_txt_id = s; return 0;
+  case MXS_RD_STS_MODE: r->sts_mode = s; return 0;
+  case MXS_RD_STS_FETCH_ERROR: r->sts_fetch_error = s; return 0;
+  case MXS_RD_STS_INVALID: r->sts_invalid = s; return 0;
+  case MXS_RD_DANE_MATCHED: r->dane_matched = s; return 0;
+  case MXS_RD_DANE_ERROR: r->dane_error = s; return 0;
+  case MXS_RD_TLSRPT_ERROR: r->tlsrpt_error = s; return 0;
   case MXS_RD_BANNER: r->banner = s; return 0;
   default:
     if (id >= MXS_RD_DLV_MAY && id <= MXS_RD_DLV_SECURE) {
@@ -156,8 +209,20 @@ void mxs_rd_set_int(mxs_rd_t *d, int id, int64_t v) {
   case MXS_RD_PORT: r->port = v; break;
   case MXS_RD_SMTP_CODE: r->smtp_code = v; break;
   case MXS_RD_DAYS_LEFT: r->cert_days_left = v; break;
+  case MXS_RD_STS_MAX_AGE: r->sts_max_age = v; break;
+  case MXS_RD_DANE_TLSA_COUNT: r->dane_tlsa_count = v; break;
   default: break;
   }
+}
+
+void mxs_rd_add_str(mxs_rd_t *d, int id, const char *s) {
+  mxs_read_record_t *r = d->rec;
+  if (id == MXS_RD_STS_MX && r->sts_nmx < MXS_POLICY_MAX_LIST)
+    r->sts_mx[r->sts_nmx++] = s;
+  else if (id == MXS_RD_DANE_TLSA && r->ndane_tlsa < MXS_POLICY_MAX_LIST)
+    r->dane_tlsa[r->ndane_tlsa++] = s;
+  else if (id == MXS_RD_TLSRPT_RUA && r->ntlsrpt_rua < MXS_POLICY_MAX_LIST)
+    r->tlsrpt_rua[r->ntlsrpt_rua++] = s;
 }
 
 void mxs_rd_set_bool(mxs_rd_t *d, int id, int v) {
@@ -167,21 +232,33 @@ void mxs_rd_set_bool(mxs_rd_t *d, int id, int v) {
     d->rec->unfinished = v;
   else if (id == MXS_RD_CERT)
     d->rec->has_cert = v;
+  else if (id == MXS_RD_STS_MX_MATCH)
+    d->rec->sts_mx_match = v;
   else if (id == MXS_RD_DELIVERY)
     d->rec->has_delivery = v;
-}
-
-int mxs_rd_map_scope(int id) {
-  return id == MXS_RD_CERT ? MXS_RD_IN_CERT : id == MXS_RD_DELIVERY ? MXS_RD_IN_DELIVERY : -1;
+  else if (id == MXS_RD_POLICY)
+    d->rec->has_policy = v;
+  else if (id == MXS_RD_STS)
+    d->rec->has_sts = v;
+  else if (id == MXS_RD_DANE)
+    d->rec->has_dane = v;
+  else if (id == MXS_RD_DANE_SECURE)
+    d->rec->dane_secure = v;
+  else if (id == MXS_RD_DANE_USABLE)
+    d->rec->dane_usable = v;
+  else if (id == MXS_RD_DANE_MATCH)
+    d->rec->dane_match = v;
 }
 
 int mxs_rd_bad_type(mxs_rd_t *d, int scope, int id) {
-  const char *want = id <= MXS_RD_LAST_STR       ? "a string"
-                     : id <= MXS_RD_LAST_INT     ? "an integer"
-                     : mxs_rd_map_scope(id) >= 0 ? "a map"
-                                                 : "a boolean";
-  const char *in = scope == MXS_RD_IN_CERT ? "cert." : scope == MXS_RD_IN_DELIVERY ? "delivery." : "";
-  snprintf(d->why, sizeof d->why, "'%s%s' is not %s", in, field_names[id], want);
+  const char *want = id <= MXS_RD_LAST_STR   ? "a string"
+                     : id <= MXS_RD_LAST_INT ? "an integer"
+                     : mxs_rd_is_bool(id)    ? "a boolean"
+                     : mxs_rd_is_list(id)    ? "an array of strings"
+                                             : "a map";
+  static const char *const prefix[] = {"", "cert.", "delivery.", "policy.", "policy.sts.", "policy.dane."};
+  snprintf(d->why, sizeof d->why, "'%s%s' is not %s", scope >= 0 && scope <= MXS_RD_IN_DANE ? prefix[scope] : "",
+           field_names[id], want);
   return -1;
 }
 

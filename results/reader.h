@@ -22,6 +22,7 @@
 
 #include "results/classify.h"
 #include "results/delivery.h"
+#include "results/policy.h"
 
 typedef enum {
   MXS_RESULTS_UNKNOWN = 0, /* nothing read yet, or an empty file */
@@ -61,6 +62,31 @@ typedef struct {
    * `delivery` values, or, for a record written before mxscan wrote them,
    * what its class alone decides (MXS_OUTCOME_UNKNOWN where it does not). */
   mxs_outcome_t delivery[MXS_LEVELS_COMPUTED];
+  /* the `policy` map (results/policy.h); the lists keep their first
+   * MXS_POLICY_MAX_LIST entries */
+  int has_policy;              /* a "policy" map was present */
+  int has_sts;                 /* ... with an "sts" map */
+  const char *sts_txt_id;      /* NULL when absent */
+  const char *sts_mode;        /* NULL: no policy was read */
+  int64_t sts_max_age;         /* -1 when absent */
+  int sts_mx_match;            /* -1 when absent */
+  const char *sts_fetch_error; /* NULL when absent */
+  const char *sts_invalid;     /* NULL when absent */
+  const char *sts_mx[MXS_POLICY_MAX_LIST];
+  size_t sts_nmx;
+  const char *tlsrpt_rua[MXS_POLICY_MAX_LIST];
+  size_t ntlsrpt_rua;
+  const char *tlsrpt_error; /* NULL when absent */
+  /* policy.dane (DANE, RFC 7672; results/policy.h) */
+  int has_dane;            /* a "dane" map was present */
+  int dane_secure;         /* -1 when absent, else 0/1 */
+  int64_t dane_tlsa_count; /* -1 when absent */
+  const char *dane_tlsa[MXS_POLICY_MAX_LIST];
+  size_t ndane_tlsa;
+  int dane_usable;          /* -1 when absent */
+  int dane_match;           /* -1 when absent */
+  const char *dane_matched; /* NULL when absent */
+  const char *dane_error;   /* NULL when absent */
 } mxs_read_record_t;
 
 typedef struct mxs_reader_s mxs_reader_t;

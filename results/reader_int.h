@@ -13,8 +13,9 @@
 
 #include "results/reader.h"
 
-/* Where a key was found: the record map or its "cert" map. */
-enum { MXS_RD_IN_TOP, MXS_RD_IN_CERT, MXS_RD_IN_DELIVERY };
+/* Where a key was found: the record map, its "cert" map, its "delivery"
+ * map, its "policy" map or that one's "sts" or "dane" map. */
+enum { MXS_RD_IN_TOP, MXS_RD_IN_CERT, MXS_RD_IN_DELIVERY, MXS_RD_IN_POLICY, MXS_RD_IN_STS, MXS_RD_IN_DANE };
 
 /* Kept keys.  0 = a key the reader skips (checked, not kept). */
 enum {
@@ -36,17 +37,51 @@ enum {
   MXS_RD_BANNER,
   MXS_RD_DLV_MAY, /* delivery.may .. delivery.secure, in level order */
   MXS_RD_DLV_SECURE = MXS_RD_DLV_MAY + MXS_LEVELS_COMPUTED - 1,
-  MXS_RD_LAST_STR = MXS_RD_DLV_SECURE, /* ids up to here are strings */
+  MXS_RD_STS_TXT_ID, /* policy.sts.* and policy.* */
+  MXS_RD_STS_MODE,
+  MXS_RD_STS_FETCH_ERROR,
+  MXS_RD_STS_INVALID,
+  MXS_RD_TLSRPT_ERROR,
+  MXS_RD_DANE_MATCHED, /* policy.dane.* */
+  MXS_RD_DANE_ERROR,
+  MXS_RD_LAST_STR = MXS_RD_DANE_ERROR, /* ids up to here are strings */
   MXS_RD_PREF,
   MXS_RD_PORT,
   MXS_RD_SMTP_CODE,
   MXS_RD_DAYS_LEFT,
-  MXS_RD_LAST_INT = MXS_RD_DAYS_LEFT, /* then integers */
-  MXS_RD_IMPLICIT_MX,                 /* a boolean */
-  MXS_RD_UNFINISHED,                  /* a boolean */
-  MXS_RD_CERT,                        /* the cert map */
-  MXS_RD_DELIVERY,                    /* the delivery map */
+  MXS_RD_STS_MAX_AGE,
+  MXS_RD_DANE_TLSA_COUNT,
+  MXS_RD_LAST_INT = MXS_RD_DANE_TLSA_COUNT, /* then integers */
+  MXS_RD_IMPLICIT_MX,                       /* booleans */
+  MXS_RD_UNFINISHED,
+  MXS_RD_STS_MX_MATCH,
+  MXS_RD_DANE_SECURE,
+  MXS_RD_DANE_USABLE,
+  MXS_RD_DANE_MATCH,
+  MXS_RD_LAST_BOOL = MXS_RD_DANE_MATCH,
+  MXS_RD_STS_MX, /* arrays of strings */
+  MXS_RD_TLSRPT_RUA,
+  MXS_RD_DANE_TLSA,
+  MXS_RD_LAST_LIST = MXS_RD_DANE_TLSA,
+  MXS_RD_CERT, /* maps */
+  MXS_RD_DELIVERY,
+  MXS_RD_POLICY,
+  MXS_RD_STS,
+  MXS_RD_DANE,
+  MXS_RD_LAST = MXS_RD_DANE,
 };
+
+static inline int mxs_rd_is_bool(int id) { return id > MXS_RD_LAST_INT && id <= MXS_RD_LAST_BOOL; }
+static inline int mxs_rd_is_list(int id) { return id > MXS_RD_LAST_BOOL && id <= MXS_RD_LAST_LIST; }
+/* The scope of the keys of map ID, or -1 when ID is not a map. */
+static inline int mxs_rd_map_scope(int id) {
+  return id == MXS_RD_CERT       ? MXS_RD_IN_CERT
+         : id == MXS_RD_DELIVERY ? MXS_RD_IN_DELIVERY
+         : id == MXS_RD_POLICY   ? MXS_RD_IN_POLICY
+         : id == MXS_RD_STS      ? MXS_RD_IN_STS
+         : id == MXS_RD_DANE     ? MXS_RD_IN_DANE
+                                 : -1;
+}
 
 /* One record being parsed. */
 typedef struct {
@@ -63,10 +98,10 @@ int mxs_rd_lookup(int scope, const char *k, size_t n);
 /* Stores a value of kept key ID.  0, or -1 with d->why set. */
 int mxs_rd_set_str(mxs_rd_t *d, int id, const char *s);
 void mxs_rd_set_int(mxs_rd_t *d, int id, int64_t v);
+/* A map or a boolean of kept key ID: a map is set to 1 when present. */
 void mxs_rd_set_bool(mxs_rd_t *d, int id, int v);
-/* The scope of the keys inside map ID (MXS_RD_IN_CERT for "cert"...), or
- * -1 when ID is not a map. */
-int mxs_rd_map_scope(int id);
+/* Appends S to list ID (past MXS_POLICY_MAX_LIST entries: dropped). */
+void mxs_rd_add_str(mxs_rd_t *d, int id, const char *s);
 /* Says why ID's value has the wrong type; returns -1. */
 int mxs_rd_bad_type(mxs_rd_t *d, int scope, int id);
 /* Checks the record is complete.  0, or -1 with d->why. */

@@ -230,7 +230,8 @@ static int parse_object(jp_t *j, int scope) {
   return 0;
 }
 
-static int parse_array(jp_t *j) {
+/* An array; a kept list ID (of SCOPE) must hold strings only, kept. */
+static int parse_array(jp_t *j, int scope, int id) {
   if (++j->depth > MAX_DEPTH) return jfail(j, "nested too deep");
   j->p++;
   ws(j);
@@ -241,7 +242,15 @@ static int parse_array(jp_t *j) {
   }
   for (;;) {
     ws(j);
-    if (parse_value(j, -1, MXS_RD_NONE) < 0) return -1;
+    if (id) {
+      char *s;
+      size_t n;
+      if (j->p >= j->end || *j->p != '"') return mxs_rd_bad_type(j->d, scope, id);
+      if (parse_string(j, &s, &n) < 0) return -1;
+      mxs_rd_add_str(j->d, id, s);
+    } else if (parse_value(j, -1, MXS_RD_NONE) < 0) {
+      return -1;
+    }
     ws(j);
     if (j->p < j->end && *j->p == ',') {
       j->p++;
@@ -273,11 +282,11 @@ static int parse_value(jp_t *j, int scope, int id) {
     if (id) mxs_rd_set_bool(j->d, id, 1);
     return parse_object(j, id ? mxs_rd_map_scope(id) : -1);
   case '[':
-    if (id) return mxs_rd_bad_type(j->d, scope, id);
-    return parse_array(j);
+    if (id && !mxs_rd_is_list(id)) return mxs_rd_bad_type(j->d, scope, id);
+    return parse_array(j, scope, id);
   case 't':
   case 'f':
-    if (id && id != MXS_RD_IMPLICIT_MX && id != MXS_RD_UNFINISHED) return mxs_rd_bad_type(j->d, scope, id);
+    if (id && !mxs_rd_is_bool(id)) return mxs_rd_bad_type(j->d, scope, id);
     if (literal(j, c == 't' ? "true" : "false") < 0) return -1;
     if (id) mxs_rd_set_bool(j->d, id, c == 't');
     return 0;

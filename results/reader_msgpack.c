@@ -182,12 +182,30 @@ static int keep(mp_t *m, int scope, int id, const val_t *v) {
       return mxs_rd_bad_type(m->d, scope, id);
     return 0;
   }
-  if (id == MXS_RD_IMPLICIT_MX || id == MXS_RD_UNFINISHED) {
+  if (mxs_rd_is_bool(id)) {
     if (v->kind != V_BOOL) return mxs_rd_bad_type(m->d, scope, id);
     mxs_rd_set_bool(m->d, id, (int)v->u);
     return 0;
   }
-  if (v->kind != V_MAP) return mxs_rd_bad_type(m->d, scope, id); /* a map: cert, delivery */
+  if (mxs_rd_is_list(id)) {
+    if (v->kind != V_ARRAY) return mxs_rd_bad_type(m->d, scope, id);
+    if (++m->depth > MAX_DEPTH) return mfail(m, "nested too deep");
+    for (uint32_t k = 0; k < v->n; k++) {
+      val_t e;
+      if ((rc = head(m, &e)) < 0) return rc;
+      if (e.kind != V_STR) return mxs_rd_bad_type(m->d, scope, id);
+      if ((rc = payload(m, &e, &data)) < 0) return rc;
+      if (memchr(data, 0, e.n)) return mfail(m, "NUL byte in a string");
+      char *s = m->scratch; /* as for a string: never more than the record's bytes */
+      memcpy(s, data, e.n);
+      s[e.n] = '\0';
+      m->scratch += e.n + 1;
+      mxs_rd_add_str(m->d, id, s);
+    }
+    m->depth--;
+    return 0;
+  }
+  if (v->kind != V_MAP) return mxs_rd_bad_type(m->d, scope, id); /* the maps */
   mxs_rd_set_bool(m->d, id, 1);
   return walk_map(m, v->n, mxs_rd_map_scope(id));
 }

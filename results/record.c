@@ -104,6 +104,68 @@ static void encode_timings(mxs_encoder_t *e, const mxs_timings_t *t) {
   e->end(e);
 }
 
+static void encode_sts(mxs_encoder_t *e, const mxs_sts_view_t *s) {
+  int has_mode = s->mode != MXS_STS_MODE_UNSET;
+  e->map(e, (s->txt_id != NULL) + (has_mode ? 3 : 0) + (has_mode && s->mx_match >= 0) + (s->fetch_error != NULL) +
+                (s->invalid != NULL));
+  if (s->txt_id) mxs_enc_kv_str(e, "txt_id", s->txt_id);
+  if (has_mode) {
+    mxs_enc_kv_str(e, "mode", mxs_sts_mode_name(s->mode));
+    mxs_enc_kv_int(e, "max_age", s->max_age);
+    e->key(e, "mx");
+    encode_str_array(e, s->mx, s->nmx);
+    if (s->mx_match >= 0) {
+      e->key(e, "mx_match");
+      e->boolean(e, s->mx_match);
+    }
+  }
+  if (s->fetch_error) mxs_enc_kv_str(e, "fetch_error", s->fetch_error);
+  if (s->invalid) mxs_enc_kv_str(e, "invalid", s->invalid);
+  e->end(e);
+}
+
+static void encode_dane(mxs_encoder_t *e, const mxs_dane_view_t *d) {
+  int tlsa = d->looked_up && d->tlsa && d->tlsa_count > 0;
+  e->map(e, 1 + (d->looked_up ? 2 : 0) + tlsa + (d->match >= 0) + (d->matched != NULL) + (d->error != NULL));
+  e->key(e, "secure");
+  e->boolean(e, d->secure);
+  if (d->looked_up) {
+    mxs_enc_kv_int(e, "tlsa_count", (int64_t)d->tlsa_count);
+    if (tlsa) {
+      e->key(e, "tlsa");
+      encode_str_array(e, d->tlsa, d->tlsa_count);
+    }
+    e->key(e, "usable");
+    e->boolean(e, d->usable);
+  }
+  if (d->match >= 0) {
+    e->key(e, "match");
+    e->boolean(e, d->match);
+  }
+  if (d->matched) mxs_enc_kv_str(e, "matched", d->matched);
+  if (d->error) mxs_enc_kv_str(e, "error", d->error);
+  e->end(e);
+}
+
+/* The `policy` map: sts, dane, then the TLS-RPT fields. */
+static void encode_policy(mxs_encoder_t *e, const mxs_policy_view_t *p) {
+  e->map(e, (p->sts != NULL) + (p->dane != NULL) + (p->ntlsrpt_rua > 0) + (p->tlsrpt_error != NULL));
+  if (p->sts) {
+    e->key(e, "sts");
+    encode_sts(e, p->sts);
+  }
+  if (p->dane) {
+    e->key(e, "dane");
+    encode_dane(e, p->dane);
+  }
+  if (p->ntlsrpt_rua) {
+    e->key(e, "tlsrpt_rua");
+    encode_str_array(e, p->tlsrpt_rua, p->ntlsrpt_rua);
+  }
+  if (p->tlsrpt_error) mxs_enc_kv_str(e, "tlsrpt_error", p->tlsrpt_error);
+  e->end(e);
+}
+
 static size_t count_fields(const mxs_record_t *r) {
   size_t n = 6; /* domain class stage detail scanned_at tlsrpt */
   if (r->mx) n += 3;
@@ -118,6 +180,7 @@ static size_t count_fields(const mxs_record_t *r) {
   if (r->unfinished) n++;
   if (r->profile) n++;
   if (r->cls != MXS_CLASS_EXCLUDED) n++; /* delivery; an excluded record has none: nothing is known */
+  if (!mxs_policy_view_empty(r->policy)) n++;
   return n;
 }
 
@@ -182,6 +245,10 @@ void mxs_record_encode(const mxs_record_t *r, mxs_encoder_t *e) {
   if (r->cls != MXS_CLASS_EXCLUDED) {
     e->key(e, "delivery"); /* what a sender does with the mail, per TLS level */
     mxs_delivery_encode(r, e);
+  }
+  if (!mxs_policy_view_empty(r->policy)) {
+    e->key(e, "policy");
+    encode_policy(e, r->policy);
   }
   e->end(e);
 }

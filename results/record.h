@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "results/classify.h"
+#include "results/policy.h"
 
 typedef struct {
   const char *subject_cn; /* NULL when absent */
@@ -94,8 +95,9 @@ typedef struct {
   /* The server name sent in the probe whose certificate the record reports
    * (written with `cert`; NULL: none was sent, written as null). */
   const char *sni;
-  const char *profile; /* sender profile the probe used (results/profiles.h); NULL: no probe was made */
-  int profile_custom;  /* options changed the profile's settings: written as "NAME+custom" */
+  const char *profile;             /* sender profile the probe used (results/profiles.h); NULL: no probe was made */
+  int profile_custom;              /* options changed the profile's settings: written as "NAME+custom" */
+  const mxs_policy_view_t *policy; /* NULL or empty: no policy found or checked (the `policy` map) */
 } mxs_record_t;
 
 /* An encoder: a structured-output sink (JSON text, msgpack, ...).  Maps and

@@ -36,6 +36,14 @@ void mxs_config_defaults(mxs_config_t *c) {
       .claim_idle_ms = 60000,
       .tls = {.seclevel = -1}, /* not given: the profile's */
       .metrics_providers = 10,
+      /* Long enough for a resolver restart or a failover, short enough that
+       * a cron run with a dead resolver ends the same hour. */
+      .dns_down_limit_ms = 300000,
+      .policy = 1,
+      .sts_timeout_ms = 10000,
+      .sts_concurrency = 64,
+      .sts_per_host = 2,
+      .sts_port = 443,
   };
 }
 

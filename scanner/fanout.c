@@ -27,6 +27,27 @@ static void write_record(mxs_scan_t *s, domain_t *d, const mxs_record_t *r) {
   mxs_delivery_domain_add(&d->delivery, r);
 }
 
+/* The record's `policy` map: what the domain publishes (MTA-STS, TLS-RPT:
+ * policy/policy.h) and, with --dnssec, DANE for its MX host (scan_dane.c);
+ * the class a sender holding them meets (results/policy.h), and
+ * `unfinished` when the run ended before the domain's were known (so
+ * --resume scans the domain again). */
+static void with_policy(const mxs_scan_t *s, const job_t *j, mxs_record_t *r, mxs_sts_view_t *sts, mxs_dane_view_t *dv,
+                        mxs_policy_view_t *pv, char matched[16], char *buf, size_t len) {
+  const domain_t *d = j->d;
+  int dane = scan_dane_view(s, j, dv, matched);
+  /* A domain that stopped at DNS has no mail route for a policy to govern
+   * (and its TXT lookups failed the same way as its MX lookup). */
+  int published = d->policy && r->mx;
+  if (!published && !dane) return;
+  *pv = (mxs_policy_view_t){0};
+  if (published) mxs_policy_view(d->policy, r->mx, sts, pv);
+  if (dane) pv->dane = dv;
+  r->policy = pv;
+  mxs_policy_apply(pv, &r->cls, r->cert_errors, &r->detail, buf, len);
+  if (published) r->unfinished |= mxs_policy_unfinished(d->policy);
+}
+
 static void free_job(job_t *j) {
   free(j->mx);
   free(j->dns_detail);
@@ -47,6 +68,12 @@ static void write_dns_record(mxs_scan_t *s, const job_t *j) {
     r.ip = j->ip;
     r.port = s->cfg->port;
   }
+  mxs_sts_view_t sts;
+  mxs_dane_view_t dv;
+  mxs_policy_view_t pv;
+  char matched[16], pbuf[640];
+  /* an excluded record says only that: no policy is judged on what was not probed */
+  if (j->dns_cls != MXS_CLASS_EXCLUDED) with_policy(s, j, &r, &sts, &dv, &pv, matched, pbuf, sizeof pbuf);
   write_record(s, j->d, &r);
 }
 
@@ -63,6 +90,11 @@ static void write_probe_record(mxs_scan_t *s, const job_t *j) {
   r.ip = t->ip;
   r.port = s->cfg->port;
   tm.dns = j->d->dns_ms;
+  mxs_sts_view_t sts;
+  mxs_dane_view_t dv;
+  mxs_policy_view_t pv;
+  char matched[16], pbuf[640];
+  with_policy(s, j, &r, &sts, &dv, &pv, matched, pbuf, sizeof pbuf);
   write_record(s, j->d, &r);
 }
 
@@ -121,6 +153,7 @@ void scan_domain_release(domain_t *d) {
   /* One write per domain: a crash (even SIGKILL) then loses only domains
    * still in flight, and the file is torn at most in its last domain. */
   for (size_t i = 0; i < s->nout; i++) mxs_exporter_flush(s->out[i]);
+  scan_check_outputs(s);
   source_ack(s, d->token);
   /* A domain is ok only when every record is; otherwise it counts under
    * its first failing class in contract order. */
@@ -129,6 +162,8 @@ void scan_domain_release(domain_t *d) {
   s->stats->ndomains++;
   mxs_stats_add_delivery(s->stats, &d->delivery, fails ? mxs_class_first(fails) : MXS_CLASS_OK);
   d->finished = 1;
+  mxs_policy_release(d->policy);
+  d->policy = NULL;
   if (!d->in_dns) free(d); /* else on_resolved frees it when c-ares is done */
   s->domains_active--;
   scan_pump_input(s);
@@ -191,7 +226,8 @@ static target_t *covering(target_t *a, const char *name) {
  * NULL: park the job on A until a name probe in flight is done (at most
  * --per-ip of them run at once per address anyway). */
 static target_t *route(mxs_scan_t *s, target_t *a, const char *name) {
-  if (a->addr || a->st != T_DONE || s->cfg->probe_per_name || s->cfg->sni_none) return a;
+  /* a DANE probe is its name's own (scan_dane.c) */
+  if (a->addr || a->tlsa || a->st != T_DONE || s->cfg->probe_per_name || s->cfg->sni_none) return a;
   const mxs_probe_result_t *r = a->v.res; /* its SNI: another machine's first name, in a distributed run */
   if (!sni_reached(r) || (r->sni && strcmp(r->sni, name) == 0)) return a;
   target_t *c = covering(a, name);
@@ -311,14 +347,18 @@ static void target_complete(target_t *t, int active) {
 /* Starts a probe of T on this loop (shard 0 of --threads) or on the worker
  * thread that owns its address. */
 static int launch(mxs_scan_t *s, target_t *t, int legacy, mxs_probe_cb cb) {
+  const mxs_tls_dane_t *dane = t->tlsa && !legacy ? &t->tlsa->rrset : NULL;
   if (s->workers && mxs_workers_shard(t->ip, (unsigned)s->cfg->threads) != 0)
-    return mxs_workers_start(s->workers, t->ip, s->cfg->port, t->sni, legacy, cb, t);
-  return mxs_probe_start_h(&s->penv, t->ip, s->cfg->port, t->sni, legacy, cb, t, &t->probe);
+    return mxs_workers_start_dane(s->workers, t->ip, s->cfg->port, t->sni, legacy, dane, cb, t);
+  return mxs_probe_start_dane(&s->penv, t->ip, s->cfg->port, t->sni, legacy, dane, cb, t, &t->probe);
 }
 
 static void on_legacy_done(void *arg, mxs_probe_result_t *res) {
   target_t *t = arg;
-  mxs_verdict_add_legacy(&t->v, res);
+  if (res->local_error) /* our shortage: no diagnosis, rather than a false one */
+    mxs_probe_result_free(res);
+  else
+    mxs_verdict_add_legacy(&t->v, res);
   target_complete(t, 1);
 }
 
@@ -376,6 +416,11 @@ static int schedule_retry(mxs_scan_t *s, target_t *t, mxs_probe_result_t *res) {
       local ? 100 : mxs_backoff_ms((unsigned)t->attempts, (uint64_t)s->cfg->retry_delay_ms, 300000, &s->seed);
   if (local) t->attempts--;
   if (queue_target(s, t, now + delay) < 0) return 0;
+  if (local) { /* fewer probes at once; this outcome says nothing of the peer */
+    scan_throttle_shortage(s, res);
+    mxs_probe_result_free(res);
+    return 1;
+  }
   /* keep the outcome: if the run ends before the retry, it is the answer */
   mxs_probe_result_free(t->last);
   t->last = res;
@@ -389,6 +434,18 @@ static void on_probe_done(void *arg, mxs_probe_result_t *res) {
   if (!s->stopping && schedule_retry(s, t, res)) {
     scan_pump_probes(s);
     return;
+  }
+  if (is_local_error(res)) { /* the run ends before the retry: never a record of our shortage */
+    mxs_probe_result_free(res);
+    if (!(res = t->last)) {
+      mxs_verdict_set_unfinished(&t->v, "not finished: the run ended before the probe could start");
+      target_complete(t, 1);
+      return;
+    }
+    t->last = NULL;
+    res->unfinished = 1;
+  } else {
+    scan_throttle_ok(s);
   }
   mxs_probe_result_free(t->last);
   t->last = NULL;
@@ -413,6 +470,7 @@ static void start_target(mxs_scan_t *s, target_t *t) {
   }
   t->st = T_RUNNING;
   if (t->attempts++ == 0 && t->addr) s->stats->sni_probes++;
+  if (t->attempts == 1 && t->tlsa) s->stats->dane_probes++;
   int rc = launch(s, t, 0, on_probe_done);
   if (rc < 0) {
     mxs_verdict_set_error(&t->v, rc);
@@ -502,7 +560,9 @@ static target_t *new_target(mxs_scan_t *s, const char *key, const char *ip, cons
 /* Probe-once across machines: ask who probes T; else queue it here. */
 static void claim_or_queue(mxs_scan_t *s, target_t *t) {
   const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
-  if (h && h->claim) {
+  /* DANE probes stay here: the codec that ships verdicts does not carry
+   * the DANE match */
+  if (h && h->claim && !t->tlsa) {
     t->st = T_CLAIMING;
     h->claim(h->arg, t, t->key, t->sni);
   } else if (queue_target(s, t, uv_now(&s->loop)) < 0) {
@@ -514,7 +574,14 @@ static void claim_or_queue(mxs_scan_t *s, target_t *t) {
 int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip) {
   if (scan_exclude_job(s, d, mx, implicit, ip)) return 0;
   char key[512];
-  if (s->cfg->probe_per_name)
+  int candidate;
+  const mxs_tlsa_entry_t *tlsa = scan_dane_entry(s, d, mx, &candidate);
+  /* DANE is per host name: a host with secure, usable TLSA records gets
+   * probes of its own, with them (scan_dane.c says why) */
+  const mxs_tlsa_entry_t *dane = tlsa && tlsa->secure && tlsa->usable ? tlsa : NULL;
+  if (dane)
+    snprintf(key, sizeof key, "%s|%s|dane", ip, mx->host);
+  else if (s->cfg->probe_per_name)
     snprintf(key, sizeof key, "%s|%s", ip, mx->host);
   else
     snprintf(key, sizeof key, "%s", ip);
@@ -522,9 +589,11 @@ int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implic
   int fresh = !t;
   if (fresh) {
     char *provider = sched_provider(s, mx->host);
-    t = provider ? new_target(s, key, ip, s->cfg->sni_none ? NULL : mx->host, provider) : NULL;
+    /* a DANE probe sends its name whatever --sni says: RFC 7672 8.1 */
+    t = provider ? new_target(s, key, ip, s->cfg->sni_none && !dane ? NULL : mx->host, provider) : NULL;
     free(provider);
     if (!t) return -ENOMEM;
+    t->tlsa = dane;
   }
   job_t *j = calloc(1, sizeof *j);
   if (!j || !(j->mx = strdup(mx->host))) {
@@ -535,6 +604,8 @@ int scan_add_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implic
   j->seq = d->next_seq++;
   j->pref = mx->pref;
   j->implicit = implicit;
+  j->dane_candidate = candidate;
+  j->tlsa = tlsa;
   /* probed earlier in the run: the answer is known, or a name probe of
    * its own is due */
   attach(t, route(s, t, j->mx), j, 0);

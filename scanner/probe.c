@@ -38,6 +38,7 @@ typedef struct probe_s {
   int port;
   char *sni;
   int legacy;
+  const mxs_tls_dane_t *dane; /* borrowed; NULL: no DANE */
   state_t st;
   int finished; /* the outcome is set and the callback has run */
   int quitting; /* QUIT is being written: hold it for our FIN (finish) */
@@ -348,7 +349,7 @@ static void start_handshake(probe_t *p, size_t leftover) {
            "%zu bytes of plaintext after the 220 reply to STARTTLS (command injection)", leftover);
     return;
   }
-  p->tls = mxs_tls_new(p->env->tls, p->sni, p->legacy);
+  p->tls = mxs_tls_new_dane(p->env->tls, p->sni, p->legacy, p->dane);
   if (!p->tls) {
     finish(p, MXS_CLASS_TLS_PROTOCOL_ERROR, "tls", 0, "out of memory creating the TLS session");
     return;
@@ -492,6 +493,7 @@ static void handshake_done(probe_t *p) {
     r->chain_errors = mxs_tls_cert_errors(p->tls) | (r->cert ? mxs_cert_leaf_problems(r->cert) : 0);
     snprintf(r->verify_text, sizeof r->verify_text, "%s", mxs_tls_verify_text(p->tls));
   }
+  mxs_tls_dane_result(p->tls, &r->dane);
   if (p->legacy && !mxs_tls_cert_requested(p->tls)) {
     flush_tls(p); /* our Finished: the server sees a completed handshake */
     finish(p, MXS_CLASS_OK, "done", 1, "legacy handshake succeeded");
@@ -629,6 +631,17 @@ static int is_local_errno(int err) {
 static void on_connect(uv_connect_t *req, int status) {
   probe_t *p = req->data;
   if (p->finished || status == UV_ECANCELED) return;
+  if (status == UV_ECONNRESET) {
+    /* A SYN is refused with ECONNREFUSED; a reset is only possible once the
+     * handshake completed: the server accepted and dropped us before libuv
+     * saw the connect finish (a reset at once).  That is a close before the
+     * greeting, not a connect failure. */
+    stage_done(p, &p->res->timings.connect);
+    trace(p, '*', "connected to %s port %d%s", p->ip, p->port, p->legacy ? " (legacy diagnostic retry)" : "");
+    p->st = ST_BANNER;
+    on_eof(p, status);
+    return;
+  }
   if (status < 0) {
     p->res->local_error = is_local_errno(status);
     finish(p, mxs_class_from_connect_error(status), "connect", 0, "%s", uv_strerror(status));
@@ -737,6 +750,7 @@ static probe_t *probe_new(const mxs_probe_env_t *env, const char *ip, int port, 
   p->port = port;
   p->res->timings = (mxs_timings_t){-1, -1, -1, -1, -1, -1, -1};
   p->res->attempts = 1;
+  p->res->dane.match = -1;
   return p;
 }
 
@@ -766,12 +780,18 @@ void mxs_probe_cancel(mxs_probe_t *p, const char *why) {
 
 int mxs_probe_start_h(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
                       mxs_probe_cb cb, void *arg, mxs_probe_t **handle) {
+  return mxs_probe_start_dane(env, ip, port, sni, legacy, NULL, cb, arg, handle);
+}
+
+int mxs_probe_start_dane(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
+                         const mxs_tls_dane_t *dane, mxs_probe_cb cb, void *arg, mxs_probe_t **handle) {
   struct sockaddr_storage ss;
   int rc = parse_addr(ip, port, &ss);
   if (rc < 0) return rc;
   probe_t *p = probe_new(env, ip, port, sni);
   if (!p) return UV_ENOMEM;
   p->legacy = legacy;
+  p->dane = dane;
   p->cb = cb;
   p->cb_arg = arg;
   uv_tcp_init(env->loop, &p->tcp);

@@ -71,9 +71,10 @@ typedef struct {
   int tls_peer_closed; /* the peer closed or reset during the handshake */
   mxs_timings_t timings;
   int attempts;
-  int local_error; /* our side lacked a resource (EMFILE, no free port): not the peer's doing */
-  int unfinished;  /* cut short by mxs_probe_cancel (run deadline), not by the peer */
-  char *sni;       /* owned; the server name the probe sent, NULL: none */
+  int local_error;            /* our side lacked a resource (EMFILE, no free port): not the peer's doing */
+  int unfinished;             /* cut short by mxs_probe_cancel (run deadline), not by the peer */
+  char *sni;                  /* owned; the server name the probe sent, NULL: none */
+  mxs_tls_dane_result_t dane; /* the DANE match of a probe started with TLSA records */
 } mxs_probe_result_t;
 
 typedef struct probe_s mxs_probe_t;
@@ -97,6 +98,12 @@ int mxs_probe_start(const mxs_probe_env_t *env, const char *ip, int port, const 
  * callback runs, for mxs_probe_cancel. */
 int mxs_probe_start_h(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
                       mxs_probe_cb cb, void *arg, mxs_probe_t **handle);
+
+/* The same, matching DANE (borrowed TLSA records of the name SNI, kept
+ * unchanged until the callback has run; NULL: none) in the same handshake:
+ * the result's `dane`. */
+int mxs_probe_start_dane(const mxs_probe_env_t *env, const char *ip, int port, const char *sni, int legacy,
+                         const mxs_tls_dane_t *dane, mxs_probe_cb cb, void *arg, mxs_probe_t **handle);
 
 /* Checks at start that ADDR (textual) can be a probe's source address:
  * a socket binds to it.  0, or a negative UV error with a message in ERR

@@ -3,12 +3,14 @@
 #include "scanner/scan.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,13 +40,19 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
   domain_t *d = arg;
   mxs_scan_t *s = d->scan;
   dns_unlink(s, d);
-  if (d->finished) { /* abandoned at a deadline: already recorded */
-    free(d);
+  if (d->dns_abandoned) { /* abandoned at a deadline: already recorded */
+    if (d->finished) free(d);
     return;
   }
   d->dns_ms = a->dns_ms;
   s->domains_resolved++;
-  d->outstanding = 1; /* held until every job is queued */
+  /* the DNS hold (taken when the domain was read) keeps it until every job is queued */
+  if (!scan_dane_hold(s, d, a)) scan_queue_mx(s, d, a);
+  scan_pump_probes(s);
+  scan_domain_release(d);
+}
+
+void scan_queue_mx(mxs_scan_t *s, domain_t *d, const mxs_domain_answer_t *a) {
   if (a->status != MXS_CLASS_OK) {
     scan_emit_dns_record(s, d, NULL, 0, a->status, a->detail);
   } else {
@@ -63,7 +71,12 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
         }
     }
   }
-  scan_pump_probes(s);
+}
+
+/* What the domain publishes is known: its records may be written. */
+static void on_policy(void *arg, mxs_policy_result_t *res) {
+  domain_t *d = arg;
+  d->policy = res;
   scan_domain_release(d);
 }
 
@@ -85,7 +98,8 @@ static int exporters_busy(const mxs_scan_t *s) {
 
 static void on_pump_idle(uv_idle_t *h) {
   mxs_scan_t *s = h->data;
-  while (!s->input_eof && !s->stopping && s->domains_active < s->high_water && !exporters_busy(s)) {
+  while (!s->input_eof && !s->stopping && s->domains_active < s->high_water && !exporters_busy(s) &&
+         !scan_dns_paused(s)) {
     char name[256];
     uint64_t token = 0;
     int rc = s->source->ops->next(s->source, name, sizeof name, &token);
@@ -109,13 +123,19 @@ static void on_pump_idle(uv_idle_t *h) {
     s->domains_read++;
     if (scan_exclude_domain(s, d)) continue; /* recorded, never resolved */
     dns_link(s, d);
+    d->outstanding = 1; /* the DNS hold: released once on_resolved has queued every job */
     if (mxs_resolver_resolve(s->resolver, d->name, on_resolved, d) < 0) {
       s->domains_active--;
       dns_unlink(s, d);
       free(d);
       s->input_eof = 1;
       fprintf(s->err, "mxscan: cannot queue DNS lookups: out of memory\n");
+      break;
     }
+    /* Neither answers inside its call, so the order is free.  A domain
+     * whose policy lookup cannot be queued is recorded without it. */
+    if (s->policy && mxs_policy_lookup(s->policy, d->name, on_policy, d) == 0)
+      d->outstanding++; /* the policy hold: its records need what the domain publishes */
   }
   uv_idle_stop(h);
   scan_maybe_finish(s);
@@ -131,8 +151,8 @@ void scan_pump_input(mxs_scan_t *s) {
  * (dns-timeout, unfinished), so no domain that was read goes unrecorded. */
 static void abandon_dns(mxs_scan_t *s, const char *why) {
   for (domain_t *d = s->dns_head; d; d = d->dns_next) {
-    if (d->finished) continue;
-    d->outstanding = 1;
+    if (d->dns_abandoned) continue;
+    d->dns_abandoned = 1; /* its DNS hold is released here, not by on_resolved */
     scan_emit_dns_record(s, d, NULL, 0, MXS_CLASS_DNS_TIMEOUT, why);
     scan_domain_release(d);
   }
@@ -148,7 +168,9 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   s->stats->interrupted = 1;
   uv_timer_stop(&s->sched_timer);
   abandon_dns(s, why);
+  scan_dane_stop(s); /* domains waiting for TLSA answers: their jobs, to abandon next */
   scan_abandon_queued(s, why);
+  mxs_policy_stop(s->policy); /* lookups in flight end now: their domains are recorded unfinished */
   const mxs_scan_hooks_t *h = s->source ? s->source->hooks : NULL;
   if (h && h->stop) h->stop(h->arg); /* claims and permits still waiting */
   if (deadline && s->workers) mxs_workers_cancel_all(s->workers, why);
@@ -156,6 +178,8 @@ static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   s->in_stop = 0;
   scan_maybe_finish(s);
 }
+
+void scan_stop(mxs_scan_t *s, int deadline, const char *why) { stop_run(s, deadline, why); }
 
 static void on_deadline(uv_timer_t *h) {
   mxs_scan_t *s = h->data;
@@ -173,8 +197,16 @@ void scan_maybe_finish(mxs_scan_t *s) {
   uv_close((uv_handle_t *)&s->pump_idle, NULL);
   uv_close((uv_handle_t *)&s->sched_timer, NULL);
   uv_close((uv_handle_t *)&s->deadline_timer, NULL);
+  uv_close((uv_handle_t *)&s->out_timer, NULL);
+  scan_dns_close(s);
   mxs_resolver_close(s->resolver, NULL, NULL);
   s->resolver = NULL;
+  if (s->policy) {
+    s->stats->policy_checked = 1;
+    mxs_policy_stats(s->policy, &s->stats->policy);
+  }
+  mxs_policy_close(s->policy); /* after the resolver: no DNS answer can reach it now */
+  s->policy = NULL;
   if (s->workers) mxs_workers_close(s->workers);
   s->workers = NULL;
   /* c-ares will not call back any more: free what it still pointed to */
@@ -235,6 +267,9 @@ static void status_line(mxs_scan_t *s, char *out, size_t len, double per_s) {
     n += snprintf(out + n, len - (size_t)n, "%s%s %llu", k ? ", " : "; top: ", mxs_class_name((mxs_class_t)best),
                   (unsigned long long)s->stats->probes[best]);
   }
+  if (n > 0 && (size_t)n < len) scan_dns_status(s, out + n, len - (size_t)n);
+  n = (int)strlen(out);
+  if ((size_t)n < len) scan_throttle_status(s, out + n, len - (size_t)n);
 }
 
 /* The --metrics file: mid-run (RUNNING) or at the end. */
@@ -267,7 +302,7 @@ static void on_flush_timer(uv_timer_t *h) {
   double per_s = secs > 0 ? (double)(s->stats->ndomains - s->last_status_done) / secs : 0;
   s->last_status_ms = now;
   s->last_status_done = s->stats->ndomains;
-  char line[400];
+  char line[512];
   status_line(s, line, sizeof line, per_s);
   /* On a terminal the line is redrawn in place; in a log (cron) each
    * status is a plain line with no control characters. */
@@ -333,6 +368,8 @@ static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
   }
   if ((!c->redis_url || c->output_given) && add_exporter(s, c->format, c->output, file_flags, err, errlen) < 0)
     return -1;
+  struct stat st;
+  if (c->output_given && strcmp(c->output, "-") != 0 && stat(c->output, &st) == 0) s->out_base = (uint64_t)st.st_size;
   if (c->redis_url) {
     char url[2048];
     if (redis_target(c, url, sizeof url) < 0) {
@@ -346,7 +383,7 @@ static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
 
 mxs_resolver_opts_t mxs_scan_resolver_opts(const mxs_config_t *c) {
   return (mxs_resolver_opts_t){
-      .servers = c->dns, .timeout_ms = c->dns_timeout_ms, .tries = c->dns_tries, .ipv6 = c->ipv6};
+      .servers = c->dns, .timeout_ms = c->dns_timeout_ms, .tries = c->dns_tries, .ipv6 = c->ipv6, .dnssec = c->dnssec};
 }
 
 mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *c, uv_loop_t *loop, mxs_tls_ctx_t *tls, char *read_buf) {
@@ -392,8 +429,25 @@ static int setup_tls(mxs_scan_t *s, char *err, size_t errlen) {
 static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   const mxs_config_t *c = s->cfg;
   mxs_resolver_opts_t ro = mxs_scan_resolver_opts(c);
+  ro.hold_failures = 1; /* a dead resolver pauses the run (faults.c) */
+  ro.on_health = scan_dns_on_health;
+  ro.health_arg = s;
+  scan_dns_init(s);
   if (mxs_resolver_new(&s->loop, &ro, &s->resolver, err, errlen) < 0) return -1;
+  if (c->dns && scan_dns_startup_check(s, err, errlen) < 0) return -1;
   if (setup_tls(s, err, errlen) < 0) return -1;
+  if (c->policy) {
+    mxs_policy_opts_t po = {{c->sts_concurrency, c->sts_per_host, c->sts_timeout_ms, c->sts_port, c->ca_file}, c->ipv6};
+    if (mxs_policy_new(&s->loop, s->resolver, &po, &s->policy, err, errlen) < 0) return -1;
+  }
+  if (c->require_dane && !c->dnssec) {
+    snprintf(err, errlen, "--require-dane needs --dnssec (validating --dns servers): without it no answer is secure");
+    return -1;
+  }
+  if (c->dnssec) { /* DANE: the TLSA records of the DNSSEC-secure MX hosts */
+    if (!(s->tlsa = malloc(sizeof *s->tlsa))) return -1;
+    mxs_tlsa_cache_init(s->tlsa, s->resolver, c->port);
+  }
   int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
                           : mxs_file_source_open(c->input, on_bad_line, s, &s->source, err, errlen);
   if (rc < 0) return -1;
@@ -418,6 +472,8 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   s->sched_timer.data = s;
   uv_timer_init(&s->loop, &s->deadline_timer);
   s->deadline_timer.data = s;
+  uv_timer_init(&s->loop, &s->out_timer);
+  s->out_timer.data = s;
   if (c->max_runtime_ms > 0) uv_timer_start(&s->deadline_timer, on_deadline, (uint64_t)c->max_runtime_ms, 0);
   s->psl = psl_builtin();
   mxs_sched_opts_t so = {s->concurrency,   c->per_ip, c->per_ip_interval_ms, c->per_provider, c->rate,
@@ -451,8 +507,15 @@ static void on_exporter_closed(void *arg, int error) {
 /* Closes every exporter and waits for each to drain (a Redis exporter may
  * still be sending). */
 static void close_exporters(mxs_scan_t *s) {
+  const char *mirror = NULL; /* the -o FILE once it is closed whole */
   for (size_t i = 0; i < s->nout; i++) {
     mxs_exporter_t *x = s->out[i];
+    /* Redis after the file: what Redis lost can be written from the file. */
+    if (mirror) {
+      x->mirror = mirror;
+      x->mirror_offset = s->out_base;
+    }
+    int is_file = i == 0 && s->cfg->output_given && strcmp(s->cfg->output, "-") != 0;
     char target[sizeof x->target];
     snprintf(target, sizeof target, "%s", x->target);
     struct close_wait w = {0, 0};
@@ -460,9 +523,12 @@ static void close_exporters(mxs_scan_t *s) {
     while (!w.done && uv_run(&s->loop, UV_RUN_ONCE)) {
     }
     if (w.error) {
-      /* The records are not all stored: say where, and fail the run. */
-      fprintf(s->err, "mxscan: writing %s: %s\n", target, strerror(-w.error));
+      /* The records are not all stored: say where (unless said when it
+       * happened), and fail the run. */
+      if (!(s->out_failed & (1u << i))) fprintf(s->err, "mxscan: writing %s: %s\n", target, strerror(-w.error));
       if (!s->stats->write_errors) s->stats->write_errors = 1;
+    } else if (is_file) {
+      mirror = s->cfg->output;
     }
   }
   s->nout = 0;
@@ -485,12 +551,31 @@ static void teardown(mxs_scan_t *s) {
   }
   if (s->tls) mxs_tls_ctx_cache_stats(s->tls, &s->stats->verify_lookups, &s->stats->verify_hits);
   mxs_tls_ctx_free(s->tls);
+  if (s->tlsa) {
+    s->stats->dane_checked = 1;
+    s->stats->tlsa_lookups = s->tlsa->lookups;
+  }
+  if (s->tlsa) mxs_tlsa_cache_free(s->tlsa); /* after the resolver and the probes */
+  free(s->tlsa);
+  s->tlsa = NULL;
+}
+
+/* Descriptors open now (inherited ones included), from /proc/self/fd. */
+static rlim_t open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  rlim_t n = 0;
+  if (!d) return 0;
+  while (readdir(d)) n++;
+  closedir(d);
+  return n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own */
 }
 
 /* Raises the descriptor limit to the hard limit and fits the concurrency
- * under it: one descriptor per probe, plus a reserve for the resolver,
- * outputs and Redis.  Throttling beats failing with EMFILE. */
-static int fit_concurrency(int wanted, FILE *err) {
+ * under it: one descriptor per probe, plus those already open (a parent may
+ * leave us some) and a reserve for the resolver, outputs, Redis and the
+ * policy fetches.  Throttling beats failing with EMFILE (and faults.c
+ * covers what changes during the run). */
+static int fit_concurrency(int wanted, int policy_fetches, FILE *err) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
   if (rl.rlim_cur < rl.rlim_max) {
@@ -498,11 +583,14 @@ static int fit_concurrency(int wanted, FILE *err) {
     setrlimit(RLIMIT_NOFILE, &rl);
     getrlimit(RLIMIT_NOFILE, &rl);
   }
-  const rlim_t reserve = 64;
-  rlim_t room = rl.rlim_cur > reserve * 2 ? rl.rlim_cur - reserve : rl.rlim_cur / 2;
-  if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)wanted > room) {
-    fprintf(err, "mxscan: --concurrency %d exceeds the descriptor limit (%llu): using %llu\n", wanted,
-            (unsigned long long)rl.rlim_cur, (unsigned long long)room);
+  if (rl.rlim_cur == RLIM_INFINITY) return wanted;
+  const rlim_t reserve = 64 + (rlim_t)policy_fetches, open = open_fds(); /* and one per policy fetch */
+  rlim_t free_fds = rl.rlim_cur > open ? rl.rlim_cur - open : 0;
+  rlim_t room = free_fds > reserve * 2 ? free_fds - reserve : free_fds / 2;
+  if (room < 1) room = 1;
+  if ((rlim_t)wanted > room) {
+    fprintf(err, "mxscan: --concurrency %d exceeds the descriptor limit (%llu, %llu already open): using %llu\n",
+            wanted, (unsigned long long)rl.rlim_cur, (unsigned long long)open, (unsigned long long)room);
     return (int)room;
   }
   return wanted;
@@ -521,7 +609,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   s->cfg = cfg;
   s->stats = stats;
   s->err = err;
-  s->concurrency = fit_concurrency(cfg->concurrency, err);
+  s->concurrency = fit_concurrency(cfg->concurrency, cfg->policy ? cfg->sts_concurrency : 0, err);
   s->high_water = (size_t)s->concurrency * 4 + 64;
   s->seed = uv_hrtime() | 1;
   mxs_table_init(&s->targets);
@@ -536,6 +624,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
     fprintf(err, "mxscan: %s\n", msg[0] ? msg : "out of memory");
     rc = 2;
     if (s->resolver) mxs_resolver_close(s->resolver, NULL, NULL);
+    mxs_policy_close(s->policy);
     uv_walk(&s->loop, close_any, NULL);
   } else {
     scan_pump_input(s);

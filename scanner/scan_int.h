@@ -1,7 +1,9 @@
-/* scan_int.h - what scan.c (the run: input, DNS, lifecycle, outputs) and
- * fanout.c (targets, scheduling, records) share.  Internal to the scanner:
- * nothing outside these two files includes it.  Functions here are named
- * scan_* and are not part of any public interface. */
+/* scan_int.h - what scan.c (the run: input, DNS, lifecycle, outputs),
+ * fanout.c (targets, scheduling, records), faults.c (the machine failing
+ * under the run) and scan_dane.c (DANE's TLSA lookups and record fields)
+ * share.  Internal to the scanner: nothing outside these files includes
+ * it.  Functions here are named scan_* and are not part of any public
+ * interface. */
 #ifndef MXS_SCAN_INT_H
 #define MXS_SCAN_INT_H
 
@@ -11,6 +13,7 @@
 #include <uv.h>
 
 #include "exporters/exporter.h"
+#include "policy/policy.h"
 #include "queue/sched.h"
 #include "queue/source.h"
 #include "queue/table.h"
@@ -20,6 +23,7 @@
 #include "scanner/probe.h"
 #include "scanner/resume.h"
 #include "scanner/stats.h"
+#include "resolver/tlsa_cache.h"
 #include "scanner/verdict.h"
 #include "scanner/workers.h"
 
@@ -39,6 +43,9 @@ typedef struct domain_s {
   struct job_s *done;             /* its records, ready, in output order */
   uint64_t token;                 /* the source's handle, for done() */
   int next_seq;
+  int dns_abandoned;           /* recorded at the run's end before DNS answered */
+  mxs_policy_result_t *policy; /* what the domain publishes (a reference), once known */
+  int mx_secure;               /* --dnssec: its MX answer was authenticated (DANE) */
   char name[254];
 } domain_t;
 
@@ -61,8 +68,10 @@ typedef struct job_s {
   char *dns_detail;
   int unfinished;
   char at[24];
-  struct job_s *next; /* in the target's waiters, then in d->done */
-  char *ip;           /* DNS-stage records only: the address of an excluded one (excluded.c) */
+  struct job_s *next;           /* in the target's waiters, then in d->done */
+  int dane_candidate;           /* --dnssec: MX and addresses secure, so DANE is looked for */
+  const mxs_tlsa_entry_t *tlsa; /* its TLSA answer (the run's cache); NULL: none asked or known */
+  char *ip;                     /* DNS-stage records only: the address of an excluded one (excluded.c) */
 } job_t;
 
 typedef enum { T_CLAIMING, T_QUEUED, T_PERMIT, T_RUNNING, T_DONE } tstate_t;
@@ -100,7 +109,8 @@ typedef struct target_s {
    * name probes in flight: the next certificate may cover them (a server
    * that ignores SNI), which saves a connection per name. */
   job_t *parked, **ptail;
-  unsigned char diag_next; /* --diag-profiles: the next retry to run */
+  unsigned char diag_next;      /* --diag-profiles: the next retry to run */
+  const mxs_tlsa_entry_t *tlsa; /* a DANE probe of that host name: its TLSA records; NULL: none */
 } target_t;
 
 struct mxs_scan_s {
@@ -152,6 +162,21 @@ struct mxs_scan_s {
   size_t ndiag;
   mxs_metrics_t *metrics;   /* --metrics: NULL = none */
   uint64_t last_metrics_ms; /* loop time of the last metrics write */
+  uv_timer_t out_timer;     /* an output failed: stop the run from the loop */
+  unsigned out_failed;      /* outputs whose failure was reported (bit per s->out[i]) */
+  uint64_t out_base;        /* bytes the -o FILE held before this run's first record (--resume) */
+  /* faults.c: fewer probes at once while we run short of descriptors or ports */
+  int throttle_cap; /* 0: not throttled */
+  uint64_t throttle_cut, throttle_last;
+  char throttle_why[64];
+  /* faults.c: the resolver's server down (intake paused), --dns-down-limit */
+  uv_timer_t dns_timer;
+  int dns_state;                  /* mxs_resolver_state_t last seen */
+  uint64_t dns_down_at;           /* loop time the outage began */
+  char dns_why[400];              /* the detail of the records the down limit cuts short */
+  mxs_policy_t *policy;           /* the domains' MTA-STS/TLS-RPT, NULL with --no-policy */
+  mxs_tlsa_cache_t *tlsa;         /* --dnssec: the MX hosts' TLSA records; NULL: no DANE */
+  struct dane_wait_s *dane_waits; /* domains waiting for TLSA answers */
 };
 
 /* fanout.c */
@@ -184,5 +209,52 @@ int scan_exclude_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int im
 /* scan.c */
 void scan_pump_input(mxs_scan_t *s);
 void scan_maybe_finish(mxs_scan_t *s);
+/* Stops taking work, records what is left as unfinished (WHY); DEADLINE
+ * also cuts the probes that run.  As a signal does. */
+void scan_stop(mxs_scan_t *s, int deadline, const char *why);
+
+/* faults.c: the outputs */
+/* After a domain's records were flushed: an output that failed (a full
+ * disk, a closed pipe) is reported once and stops the run, soon. */
+void scan_check_outputs(mxs_scan_t *s);
+
+/* faults.c: our own descriptors and ports */
+/* RES (kept by the caller) failed for want of our own resources: lower the
+ * limit of probes at once. */
+void scan_throttle_shortage(mxs_scan_t *s, const mxs_probe_result_t *res);
+/* A probe ended on the peer's terms: the limit may creep back up. */
+void scan_throttle_ok(mxs_scan_t *s);
+/* "" or "; throttled to 831 probes (too many open files)". */
+void scan_throttle_status(const mxs_scan_t *s, char *out, size_t len);
+
+/* faults.c: the resolver */
+/* --dns: asks the resolver ". NS" before anything is opened; -1 with a
+ * message in ERR when nobody answers. */
+int scan_dns_startup_check(mxs_scan_t *s, char *err, size_t errlen);
+void scan_dns_init(mxs_scan_t *s);
+/* The resolver's on_health: messages, intake, the down limit. */
+void scan_dns_on_health(void *arg);
+/* 1 while the resolver is being checked or is down: read no domains. */
+int scan_dns_paused(const mxs_scan_t *s);
+/* "" or "; DNS DOWN for 12 s (...), 340 lookups held, intake paused". */
+void scan_dns_status(mxs_scan_t *s, char *out, size_t len);
+/* At the end: the outage counters into the stats, the timer closed. */
+void scan_dns_close(mxs_scan_t *s);
+/* Queues the records of D's answer A: jobs per MX address, DNS records. */
+void scan_queue_mx(mxs_scan_t *s, domain_t *d, const mxs_domain_answer_t *a);
+
+/* scan_dane.c */
+/* 1: D waits for the TLSA records of its DANE candidates and its jobs are
+ * queued (scan_queue_mx) once they are known, under a hold of its own;
+ * 0: queue them now. */
+int scan_dane_hold(mxs_scan_t *s, domain_t *d, const mxs_domain_answer_t *a);
+/* The run stops: domains waiting for TLSA answers are queued now. */
+void scan_dane_stop(mxs_scan_t *s);
+/* For a job of (D, MX): whether it is a DANE candidate, and its TLSA answer. */
+const mxs_tlsa_entry_t *scan_dane_entry(const mxs_scan_t *s, const domain_t *d, const mxs_mx_host_t *mx,
+                                        int *candidate);
+/* policy.dane of J's record in *OUT (borrowing from J, its target and
+ * MATCHED); 0 when the record has none (no --dnssec, no MX). */
+int scan_dane_view(const mxs_scan_t *s, const job_t *j, mxs_dane_view_t *out, char matched[16]);
 
 #endif

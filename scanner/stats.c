@@ -46,6 +46,12 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
             "%llu extra probe(s) for MX names an address's first certificate did not cover; %llu address(es) chose "
             "their certificate by name\n",
             (unsigned long long)s->sni_probes, (unsigned long long)s->sni_addresses);
+  if (s->dns_outages)
+    fprintf(fp, "the resolver stopped answering %u time(s), %.1f s in all%s\n", s->dns_outages,
+            (double)s->dns_down_ms / 1000.0, s->dns_gave_up ? "; the run gave up on it (--dns-down-limit)" : "");
+  if (s->local_shortages)
+    fprintf(fp, "%llu probe start(s) hit our own shortage of descriptors or ports: throttled and retried\n",
+            (unsigned long long)s->local_shortages);
   if (s->interrupted) fprintf(fp, "WARNING: the run was interrupted before the end of the input\n");
 }
 
@@ -132,6 +138,20 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
           (unsigned long long)s->sni_addresses);
   if (s->profile) write_profile(fp, s);
   write_delivery(fp, s);
+  fprintf(fp, "  \"dns_outages\": {\"count\": %u, \"down_s\": %.1f, \"gave_up\": %s},\n", s->dns_outages,
+          (double)s->dns_down_ms / 1000.0, s->dns_gave_up ? "true" : "false");
+  fprintf(fp, "  \"local_shortages\": %llu,\n", (unsigned long long)s->local_shortages);
+  if (s->policy_checked)
+    fprintf(fp,
+            "  \"policy\": {\"lookups\": %llu, \"cache_hits\": %llu, \"sts\": %llu, \"sts_fetched\": %llu, "
+            "\"sts_fetch_errors\": %llu, \"sts_invalid\": %llu, \"tlsrpt\": %llu},\n",
+            (unsigned long long)s->policy.lookups, (unsigned long long)s->policy.cache_hits,
+            (unsigned long long)s->policy.sts, (unsigned long long)s->policy.fetched,
+            (unsigned long long)s->policy.fetch_errors, (unsigned long long)s->policy.invalid,
+            (unsigned long long)s->policy.tlsrpt);
+  if (s->dane_checked)
+    fprintf(fp, "  \"dane\": {\"tlsa_lookups\": %llu, \"dane_probes\": %llu},\n", (unsigned long long)s->tlsa_lookups,
+            (unsigned long long)s->dane_probes);
   /* What the run cost this machine so far (every thread), for the operator
    * who sizes the nightly box from the summaries. */
   struct rusage ru;

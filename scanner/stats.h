@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "policy/policy.h"
 #include "results/classify.h"
 #include "results/profiles.h"
 #include "results/delivery.h"
@@ -32,7 +33,16 @@ typedef struct {
    * deferred at the sender's level (--sender-level), by their class. */
   uint64_t delivery[MXS_LEVELS_COMPUTED][MXS_OUTCOMES + 1];
   uint64_t deferred[MXS_CLASS_COUNT];
-  int sender_level; /* an mxs_level_t */
+  int sender_level;          /* an mxs_level_t */
+  unsigned dns_outages;      /* times the resolver was found not answering */
+  uint64_t dns_down_ms;      /* how long it did not answer, in all */
+  int dns_gave_up;           /* --dns-down-limit ended the run */
+  uint64_t local_shortages;  /* probe starts that hit our own shortage (EMFILE, no port): retried */
+  int policy_checked;        /* the domains' policies were looked up (not --no-policy) */
+  mxs_policy_stats_t policy; /* ... and what was found */
+  int dane_checked;          /* --dnssec: DANE was looked for */
+  uint64_t tlsa_lookups;     /* MX hosts whose TLSA records were asked for (secure ones) */
+  uint64_t dane_probes;      /* probes of their own for hosts with secure, usable TLSA records */
 } mxs_stats_t;
 
 /* Counts one finished domain's delivery outcomes; CLS is its class. */

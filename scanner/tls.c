@@ -3,6 +3,14 @@
  * Verification runs with SSL_VERIFY_PEER and a callback that records each
  * error and returns 1, so one handshake yields every problem of the chain
  * (expired AND untrusted AND weak) instead of stopping at the first.
+ *
+ * DANE (RFC 7672) rides on the same handshake: with TLSA records the SSL
+ * gets OpenSSL's DANE (SSL_dane_enable, SSL_dane_tlsa_add), and the chain
+ * is verified twice inside the one certificate-verify callback: once with
+ * DANE on a second X509_STORE_CTX (its own errors, the TLSA base domain as
+ * the reference identifier), once as WebPKI exactly as without DANE (the
+ * verify cache, every problem into cert_errors, names checked per MX name
+ * by the caller).  A record therefore carries both verdicts.
  */
 #include "scanner/tls.h"
 
@@ -18,6 +26,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "results/dane.h"
 #include "results/record.h"
 #include "scanner/cert.h"
 #include "scanner/tls_keys.h"
@@ -46,6 +55,11 @@ struct mxs_tls_s {
   mxs_class_set_t cert_errors;
   int first_verify_err; /* X509_V_OK when none */
   mxs_tls_failure_t fail;
+  /* DANE: usable records given to the SSL; the DANE pass is running (its
+   * errors are not WebPKI's); it ran; its first error */
+  int dane_usable, in_dane, dane_done, dane_err;
+  int dane_depth; /* the matching record's depth, -1: none */
+  uint8_t dane_usage, dane_selector, dane_mtype;
 };
 
 static void set_ctx_err(char *err, size_t errlen, const char *what, const char *file) {
@@ -78,7 +92,9 @@ static int verify_cb(int ok, X509_STORE_CTX *sctx) {
   if (ok) return 1;
   SSL *ssl = X509_STORE_CTX_get_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
   mxs_tls_t *t = ssl ? SSL_get_app_data(ssl) : NULL;
-  if (t) {
+  if (t && t->in_dane) {
+    if (t->dane_err == X509_V_OK) t->dane_err = X509_STORE_CTX_get_error(sctx);
+  } else if (t) {
     int err = X509_STORE_CTX_get_error(sctx);
     t->cert_errors |= MXS_CLASS_BIT(class_of_verify_error(err, X509_STORE_CTX_get_error_depth(sctx)));
     if (t->first_verify_err == X509_V_OK) t->first_verify_err = err;
@@ -89,10 +105,49 @@ static int verify_cb(int ok, X509_STORE_CTX *sctx) {
 /* Replaces X509_verify_cert (SSL_CTX_set_cert_verify_callback): a chain
  * already verified in this run gets the same outcome without the work.
  * Whatever verify_cb collected is replayed into the probe's mxs_tls_t. */
+/* The DANE pass: the chain the server sent, verified with the SSL's DANE
+ * state (its TLSA records, base domain, flags) on a context of its own, so
+ * that SCTX stays for the WebPKI pass.  Its errors go to t->dane_err; the
+ * SSL_DANE it shares with the SSL records the matching record. */
+static void dane_verify(mxs_tls_t *t, SSL *ssl, X509_STORE_CTX *sctx) {
+  X509_STORE_CTX *d = X509_STORE_CTX_new();
+  t->dane_done = 1;
+  t->dane_err = X509_V_ERR_UNSPECIFIED;
+  t->dane_depth = -1;
+  if (!d || !X509_STORE_CTX_init(d, X509_STORE_CTX_get0_store(sctx), X509_STORE_CTX_get0_cert(sctx),
+                                 X509_STORE_CTX_get0_untrusted(sctx))) {
+    X509_STORE_CTX_free(d);
+    return;
+  }
+  X509_STORE_CTX_set_ex_data(d, SSL_get_ex_data_X509_STORE_CTX_idx(), ssl);
+  X509_STORE_CTX_set_default(d, "ssl_server");
+  /* the SSL's parameters: security level, and the TLSA base domain as the
+   * host name that DANE-TA(2) chains must name (RFC 7672 3.2.2) */
+  X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(d), X509_STORE_CTX_get0_param(sctx));
+  X509_STORE_CTX_set_verify_cb(d, verify_cb);
+  X509_STORE_CTX_set0_dane(d, SSL_get0_dane(ssl));
+  t->dane_err = X509_V_OK;
+  t->in_dane = 1;
+  if (X509_verify_cert(d) <= 0 && t->dane_err == X509_V_OK) t->dane_err = X509_V_ERR_UNSPECIFIED;
+  t->in_dane = 0;
+  /* Now, not after the handshake: SSL_get0_dane_tlsa() answers only while
+   * the SSL's verify result is X509_V_OK, and the WebPKI pass sets it. */
+  t->dane_depth = SSL_get0_dane_tlsa(ssl, &t->dane_usage, &t->dane_selector, &t->dane_mtype, NULL, NULL);
+  X509_STORE_CTX_free(d);
+}
+
 static int verify_chain_cb(X509_STORE_CTX *sctx, void *arg) {
   mxs_vcache_t *cache = arg;
   SSL *ssl = X509_STORE_CTX_get_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
   mxs_tls_t *t = ssl ? SSL_get_app_data(ssl) : NULL;
+  if (t && t->dane_usable) {
+    dane_verify(t, ssl, sctx);
+    /* WebPKI as without DANE: no DANE state, no host name (checked per MX
+     * name by the caller) */
+    X509_STORE_CTX_set0_dane(sctx, NULL);
+    X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(sctx), NULL, 0);
+  }
+  if (!cache) return X509_verify_cert(sctx);
   STACK_OF(X509) *sent = X509_STORE_CTX_get0_untrusted(sctx);
   unsigned char key[MXS_VCACHE_KEYLEN];
   int64_t now = (int64_t)time(NULL);
@@ -208,12 +263,25 @@ static SSL_CTX *new_client_ctx(const mxs_tls_settings_t *set, X509_STORE *store,
    * would otherwise hold ~34 KiB each. */
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  /* A certificate chain is buffered whole before it is parsed: a hostile
+   * server's 4 MiB one must fail (tls-protocol-error, "excessive message
+   * size") instead of costing megabytes a probe.  OpenSSL's default, said
+   * here because the per-probe memory bound rests on it; real chains are
+   * under 10 KiB. */
+  SSL_CTX_set_max_cert_list(ctx, 100 * 1024);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
-  if (cache) SSL_CTX_set_cert_verify_callback(ctx, verify_chain_cb, cache);
+  /* always ours, cache or not: it runs the DANE pass besides WebPKI */
+  SSL_CTX_set_cert_verify_callback(ctx, verify_chain_cb, cache);
   SSL_CTX_set_info_callback(ctx, info_cb);
   SSL_CTX_set1_cert_store(ctx, store);
   if (apply_settings(ctx, set, err, errlen) < 0) {
+    SSL_CTX_free(ctx);
+    return NULL;
+  }
+  /* DANE's digests; an SSL uses them only after SSL_dane_enable */
+  if (SSL_CTX_dane_enable(ctx) <= 0) {
+    set_ctx_err(err, errlen, "cannot configure TLS context", NULL);
     SSL_CTX_free(ctx);
     return NULL;
   }
@@ -412,7 +480,33 @@ int mxs_tls_check_client_cert(const char *cert, const char *key, int seclevel, c
   return rc;
 }
 
+/* The usable records of D on T's SSL (RFC 7672: base domain D->base, its
+ * name checks for DANE-TA, none for DANE-EE).  0, or -1 when OpenSSL
+ * fails (out of memory). */
+static int dane_setup(mxs_tls_t *t, const mxs_tls_dane_t *d) {
+  size_t usable = 0;
+  for (size_t i = 0; i < d->n; i++)
+    usable += mxs_dane_rr_usable(d->rr[i].usage, d->rr[i].selector, d->rr[i].mtype, d->rr[i].len);
+  if (usable == 0) return 0; /* nothing to match: WebPKI only */
+  if (SSL_dane_enable(t->ssl, d->base) <= 0) return -1;
+  SSL_dane_set_flags(t->ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+  /* RFC 7672 3.2.3: a wildcard is a whole left-most label */
+  SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  for (size_t i = 0; i < d->n; i++) {
+    const mxs_dane_rr_t *r = &d->rr[i];
+    if (!mxs_dane_rr_usable(r->usage, r->selector, r->mtype, r->len)) continue;
+    /* 0: OpenSSL finds it unusable (a digest of the wrong length, say) */
+    if (SSL_dane_tlsa_add(t->ssl, r->usage, r->selector, r->mtype, r->data, r->len) > 0) t->dane_usable++;
+  }
+  ERR_clear_error();
+  return 0;
+}
+
 mxs_tls_t *mxs_tls_new(mxs_tls_ctx_t *c, const char *sni, int variant) {
+  return mxs_tls_new_dane(c, sni, variant, NULL);
+}
+
+mxs_tls_t *mxs_tls_new_dane(mxs_tls_ctx_t *c, const char *sni, int variant, const mxs_tls_dane_t *dane) {
   if (variant < 0 || variant >= c->nv) return NULL;
   mxs_tls_t *t = calloc(1, sizeof *t);
   if (!t) return NULL;
@@ -433,6 +527,10 @@ mxs_tls_t *mxs_tls_new(mxs_tls_ctx_t *c, const char *sni, int variant) {
   SSL_set_app_data(t->ssl, t);
   SSL_set_connect_state(t->ssl);
   if (sni && *sni) SSL_set_tlsext_host_name(t->ssl, sni);
+  if (dane && variant == 0 && dane_setup(t, dane) < 0) {
+    mxs_tls_free(t);
+    return NULL;
+  }
   return t;
 }
 
@@ -538,6 +636,21 @@ mxs_class_set_t mxs_tls_cert_errors(const mxs_tls_t *t) { return t->cert_errors;
 
 const char *mxs_tls_verify_text(const mxs_tls_t *t) {
   return t->first_verify_err == X509_V_OK ? "" : X509_verify_cert_error_string(t->first_verify_err);
+}
+
+void mxs_tls_dane_result(const mxs_tls_t *t, mxs_tls_dane_result_t *out) {
+  *out = (mxs_tls_dane_result_t){.usable = t->dane_usable, .match = -1};
+  if (!t->dane_usable || !t->dane_done) return;
+  out->match = t->dane_err == X509_V_OK && t->dane_depth >= 0;
+  if (out->match) {
+    out->depth = t->dane_depth;
+    out->usage = t->dane_usage;
+    out->selector = t->dane_selector;
+    out->mtype = t->dane_mtype;
+  } else {
+    snprintf(out->why, sizeof out->why, "%s",
+             X509_verify_cert_error_string(t->dane_err == X509_V_OK ? X509_V_ERR_DANE_NO_MATCH : t->dane_err));
+  }
 }
 
 /* ---- describing the handshake for a transcript ------------------------- */
@@ -648,6 +761,14 @@ void mxs_tls_describe(const mxs_tls_t *t, int64_t now, void (*line)(void *arg, c
     snprintf(buf, sizeof buf, "chain verification: %s", X509_verify_cert_error_string(t->first_verify_err));
     line(arg, buf);
   }
+  mxs_tls_dane_result_t dr;
+  mxs_tls_dane_result(t, &dr);
+  if (dr.match == 1)
+    snprintf(buf, sizeof buf, "DANE: the certificate matches TLSA %u %u %u at depth %d", dr.usage, dr.selector,
+             dr.mtype, dr.depth);
+  else if (dr.match == 0)
+    snprintf(buf, sizeof buf, "DANE: no usable TLSA record matches: %s", dr.why);
+  if (dr.match >= 0) line(arg, buf);
   /* The name we sent as SNI is the MX name here (mxscan probe shares no
    * connection); the record's own check runs per MX name in verdict.c. */
   const char *sni = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);

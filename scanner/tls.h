@@ -16,6 +16,7 @@
 
 #include "results/classify.h"
 #include "results/profiles.h"
+#include "results/dane.h"
 
 typedef struct mxs_tls_ctx_s mxs_tls_ctx_t;
 typedef struct mxs_tls_s mxs_tls_t;
@@ -83,6 +84,26 @@ void mxs_tls_ctx_cache_stats(mxs_tls_ctx_t *c, uint64_t *lookups, uint64_t *hits
  * variant.  Caller frees. */
 mxs_tls_t *mxs_tls_new(mxs_tls_ctx_t *c, const char *sni, int variant);
 void mxs_tls_free(mxs_tls_t *t);
+
+/* DANE (RFC 7672): the TLSA records of one TLSA base domain (the MX host
+ * name), results/dane.h.  Borrowed: the caller keeps them, unchanged,
+ * until the handshake is over. */
+typedef mxs_dane_rrset_t mxs_tls_dane_t;
+
+/* mxs_tls_new, and (the probe's own profile, variant 0, only; DANE NULL:
+ * none) the usable records of DANE matched in the same handshake, besides
+ * WebPKI, whose results are unchanged.  NULL on allocation failure. */
+mxs_tls_t *mxs_tls_new_dane(mxs_tls_ctx_t *c, const char *sni, int variant, const mxs_tls_dane_t *dane);
+
+/* After the handshake: DANE's verdict. */
+typedef struct {
+  int usable;                     /* usable records given to OpenSSL (0: DANE not evaluated) */
+  int match;                      /* 1, 0, or -1 when not evaluated (no usable record, no chain seen) */
+  int depth;                      /* with a match: 0 the leaf (DANE-EE), more: a trust anchor */
+  uint8_t usage, selector, mtype; /* with a match: the record that matched */
+  char why[96];                   /* without: OpenSSL's reason ("no matching DANE TLSA records") */
+} mxs_tls_dane_result_t;
+void mxs_tls_dane_result(const mxs_tls_t *t, mxs_tls_dane_result_t *out);
 
 /* Hands ciphertext read from the peer to the engine.  0 or -1 (ENOMEM). */
 int mxs_tls_feed(mxs_tls_t *t, const void *data, size_t len);

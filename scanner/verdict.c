@@ -285,3 +285,28 @@ void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_
     r->profile_custom = v->profile_custom;
   }
 }
+
+void mxs_verdict_dane_view(const mxs_verdict_t *v, int probed_with, const mxs_tlsa_entry_t *e, int required,
+                           mxs_dane_view_t *out, char matched[16]) {
+  *out = (mxs_dane_view_t){.match = -1, .required = required};
+  if (!e) return;
+  out->looked_up = 1;
+  if (e->status == MXS_RR_FAILED) {
+    out->error = e->error;
+    return;
+  }
+  out->secure = e->secure;
+  out->tlsa_count = e->status == MXS_RR_OK ? e->rrset.n : 0;
+  out->tlsa = e->text;
+  out->usable = e->usable > 0;
+  const mxs_probe_result_t *r = v && probed_with ? v->res : NULL;
+  if (r && r->tls_done && r->dane.usable > 0 && r->dane.match >= 0) {
+    out->match = r->dane.match;
+    if (r->dane.match) {
+      snprintf(matched, 16, "%u %u %u", r->dane.usage, r->dane.selector, r->dane.mtype);
+      out->matched = matched;
+    } else {
+      out->mismatch = r->dane.why;
+    }
+  }
+}

@@ -8,6 +8,7 @@
 #ifndef MXS_VERDICT_H
 #define MXS_VERDICT_H
 
+#include "resolver/tlsa_cache.h"
 #include "results/record.h"
 #include "scanner/probe.h"
 
@@ -69,5 +70,15 @@ void mxs_verdict_free(mxs_verdict_t *v);
  * R borrows from V, TM and DETAIL, which the caller provides. */
 void mxs_verdict_record(const mxs_verdict_t *v, const char *mx_name, mxs_record_t *r, mxs_timings_t *tm, char *detail,
                         size_t detail_len);
+
+/* policy.dane of a record (--dnssec) in *OUT: E is the MX host's TLSA
+ * answer when the host is a DANE candidate (its MX and address answers
+ * DNSSEC-secure) and the answer is known, else NULL (not looked up); V the
+ * verdict the record reports (NULL: a record that stopped at DNS) and
+ * PROBED_WITH whether that probe carried E's records (only then does it
+ * say whether they match); REQUIRED: --require-dane.  OUT borrows from E,
+ * V and MATCHED. */
+void mxs_verdict_dane_view(const mxs_verdict_t *v, int probed_with, const mxs_tlsa_entry_t *e, int required,
+                           mxs_dane_view_t *out, char matched[16]);
 
 #endif

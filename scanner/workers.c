@@ -17,6 +17,7 @@ typedef struct msg_s {
   int port;
   char *sni;
   int legacy;
+  const mxs_tls_dane_t *dane; /* borrowed: immutable for the run, read by the worker */
   mxs_probe_cb cb;
   void *arg;
   mxs_probe_result_t *res; /* filled on the worker, handed to cb on main */
@@ -109,7 +110,8 @@ static void start_on_worker(worker_t *w, msg_t *m) {
   m->live_next = w->live;
   if (w->live) w->live->live_prev = m;
   w->live = m;
-  int rc = mxs_probe_start_h(&w->env, m->ip, m->port, m->sni, m->legacy, on_worker_probe_done, m, &m->probe);
+  int rc =
+      mxs_probe_start_dane(&w->env, m->ip, m->port, m->sni, m->legacy, m->dane, on_worker_probe_done, m, &m->probe);
   if (rc < 0) { /* only ENOMEM or a bad address: report it like a failed connect */
     live_remove(w, m);
     mxs_probe_result_t *r = calloc(1, sizeof *r);
@@ -243,6 +245,11 @@ static worker_t *owner_of(mxs_workers_t *pool, const char *ip) {
 
 int mxs_workers_start(mxs_workers_t *pool, const char *ip, int port, const char *sni, int legacy, mxs_probe_cb cb,
                       void *arg) {
+  return mxs_workers_start_dane(pool, ip, port, sni, legacy, NULL, cb, arg);
+}
+
+int mxs_workers_start_dane(mxs_workers_t *pool, const char *ip, int port, const char *sni, int legacy,
+                           const mxs_tls_dane_t *dane, mxs_probe_cb cb, void *arg) {
   msg_t *m = calloc(1, sizeof *m);
   if (!m || !(m->sni = strdup(sni ? sni : ""))) {
     free(m);
@@ -252,6 +259,7 @@ int mxs_workers_start(mxs_workers_t *pool, const char *ip, int port, const char 
   snprintf(m->ip, sizeof m->ip, "%s", ip);
   m->port = port;
   m->legacy = legacy;
+  m->dane = dane;
   m->cb = cb;
   m->arg = arg;
   mailbox_push(&owner_of(pool, ip)->inbox, m);

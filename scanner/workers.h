@@ -33,6 +33,9 @@ unsigned mxs_workers_shard(const char *ip, unsigned shards);
  * loop, never inside this call. */
 int mxs_workers_start(mxs_workers_t *w, const char *ip, int port, const char *sni, int legacy, mxs_probe_cb cb,
                       void *arg);
+/* The same with DANE's TLSA records (mxs_probe_start_dane; NULL: none). */
+int mxs_workers_start_dane(mxs_workers_t *w, const char *ip, int port, const char *sni, int legacy,
+                           const mxs_tls_dane_t *dane, mxs_probe_cb cb, void *arg);
 
 /* Cancels every running probe (mxs_probe_cancel with WHY); their callbacks
  * still run. */

@@ -27,6 +27,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
+import fleet  # noqa: E402
 import maillog_fixture as mf  # noqa: E402
 
 # run -> the domains whose mail failed on TLS in that run.  At `may` a failed
@@ -159,16 +161,12 @@ def check_inputs(ck, mxscan, tmp, paths):
 
 
 def check_scan_takes_it(ck, mxscan, tmp, listing):
-    """The list is scan input: every domain a record (here a DNS timeout:
-    the resolver asked is a closed port on loopback)."""
-    s = __import__("socket").socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    """The list is scan input: every domain a record (here dns-servfail: the
+    resolver asked refuses every question)."""
+    dns = fleet.RefusingDns()
     out = os.path.join(tmp, "scan.jsonl")
-    p = subprocess.run([mxscan, "scan", "--dns", "127.0.0.1:%d" % port, "--dns-timeout", "0.2", "--dns-tries", "1",
-                        "--ehlo-name", "scanner.test", "-q", "-o", out, "-"], input=listing.encode(),
-                       stderr=subprocess.PIPE, timeout=60)
+    p = subprocess.run([mxscan, "scan", "--dns", dns.addr, "--dns-timeout", "0.2", "--dns-tries", "1",
+                        "--ehlo-name", "scanner.test", "-q", "-o", out, "-"], input=listing.encode(), stderr=subprocess.PIPE, timeout=60)
     recs = [l for l in open(out)] if os.path.exists(out) else []
     ck.true("mxscan maillog | mxscan scan -: one record per domain",
             p.returncode == 0 and len(recs) == len(listing.split()) and not p.stderr, p.stderr.decode()[-300:])

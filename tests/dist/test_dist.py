@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """test_dist.py - distributed runs against a real redis-server.
 
-    test_dist.py workers|rate --mxscan PATH --fakemx PATH --redis-server PATH [--keep]
+    test_dist.py workers|rate|sni --mxscan PATH --fakemx PATH --redis-server PATH [--keep]
 
 workers: the fixture fleet with every reply delayed (fakemx --delay-ms) is
 scanned once on one machine (the reference), then enqueued and scanned by
@@ -19,11 +19,20 @@ three workers with --provider-rate 2: fakemx's accept times show that the
 three together never start more than the shared bucket allows (burst 2,
 then 2/s), where three local limiters alone would allow 6/s.
 
+sni: shared hosting (fakemx's SNI mode: addresses choosing a leaf per
+customer name, one serving a single certificate to every name, a wildcard
+pool), scanned once on one machine, then by three workers: the collected
+records equal the single scan's, and fakemx's counters show each (address,
+server name) asked once across the workers, the same connections per
+address as the single scan.  Then three workers with --probe-per-name:
+every (address, MX name) exactly once in total.
+
 Exit 0 passed, 1 failed, 77 skipped.
 """
 import argparse
 import collections
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -260,7 +269,153 @@ def t_rate(a, tmp):
           "would allow ~1.7 s); workers took %.1fs" % (span, took))
 
 
-TESTS = {"workers": t_workers, "rate": t_rate}
+def sni_scenario():
+    """Rows and fakemx --site specs: addresses whose minimum does not depend
+    on which worker meets which name first (the default certificate covers
+    one name of the address, or every name, as at the pool), so a single
+    scan's connections are the workers' exactly.  Not here: two names the
+    default covers but the address's first certificate does not, met by
+    two workers: a worker knows the certificates of the address's probe and
+    of its own name probes, not another worker's, so both names get a
+    connection where one scan makes one (each (address, name) still
+    once)."""
+    rows, specs, names, own = [], [], collections.defaultdict(set), set()
+
+    def add(ip, domain, mx, covered=False):
+        # two domains per MX name (a customer's domains share its MX), so
+        # that different workers meet the same name
+        for d in (domain.replace(".test", "a.test"), domain.replace(".test", "b.test")):
+            rows.append(harness.row(d, mx=mx, ip=ip, mode="ok", cert="chain", san="n"))
+        names[ip].add(mx)
+        if not covered:  # the default certificate does not cover it: asked under its own name
+            own.add((ip, mx))
+
+    for k in (1, 2):  # customers with a leaf of their own, and on the server's own name
+        ip = "127.0.82.%d" % k
+        specs.append("%s:ok:chain:host%d.shared.test:mx.d%dc*.test" % (ip, k, k))
+        for n in range(12):
+            add(ip, "d%dc%d.test" % (k, n), "mx.d%dc%d.test" % (k, n))
+        for n in range(6):
+            add(ip, "d%dh%d.test" % (k, n), "host%d.shared.test" % k, covered=True)
+    ip = "127.0.82.3"  # leaves of their own, and names that get the default
+    specs.append("%s:ok:chain:host3.shared.test:mx.d3c*.test" % ip)
+    for n in range(8):
+        add(ip, "d3c%d.test" % n, "mx.d3c%d.test" % n)
+        add(ip, "d3n%d.test" % n, "mail.d3n%d.test" % n)
+    ip = "127.0.82.4"  # ignores SNI: one certificate that names none of them
+    specs.append("%s:ok:chain:plain.hosting.test" % ip)
+    for n in range(10):
+        add(ip, "d4x%d.test" % n, "mail.d4x%d.test" % n)
+    for ip in ("127.0.82.5", "127.0.82.6"):  # a wildcard pool
+        specs.append("%s:ok:chain:*.pool.test" % ip)
+        for n in range(15):
+            add(ip, "dp%d.test" % n, "mx%d.pool.test" % n, covered=True)
+    return rows, specs, names, own
+
+
+def sni_counts(fl, before=None):
+    """fakemx's connections per site and ClientHellos per (site, name), less BEFORE's."""
+    st = fl.stats()
+    out = {("site", ip): v["connections"] for ip, v in st["site"].items()}
+    out.update({("sni",) + k: v["hellos"] for k, v in st["sni"].items()})
+    if before:
+        out = {k: v - before.get(k, 0) for k, v in out.items()}
+    return {k: v for k, v in out.items() if v}
+
+
+def dist_run(a, srv, fl, tmp, tag, inp, extra):
+    """enqueue INP, three workers to the end, collect: (records, run)."""
+    url = srv.url("/0?prefix=dist")
+    p = subprocess.run([a.mxscan, "enqueue", "--redis", url, inp], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=30)
+    check(p.returncode == 0, "enqueue exit %d:\n%s" % (p.returncode, p.stderr))
+    run = p.stdout.strip()
+    common = harness.mxscan_cmd(a.mxscan, fl, "-")[2:-1]
+    # few probes in flight per worker: each takes few jobs at a time
+    cmd = [a.mxscan, "worker", "--redis", url, "--run", run, "-q", "--concurrency", "4"] + common + SNI_OPTS + extra
+    logs = [open(os.path.join(tmp, "%s%d.log" % (tag, i)), "w") for i in range(3)]
+    ws = [subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=logs[i]) for i in range(3)]
+    for w in ws:
+        check(w.wait(120) in (0, 3), "%s: worker exit %d (see %s)" % (tag, w.returncode, tmp))
+    out = os.path.join(tmp, tag + ".msgpack")
+    p = subprocess.run([a.mxscan, "collect", "--redis", url, "--run", run, "-o", out, "--format", "msgpack"],
+                       stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    check(p.returncode == 0, "collect exit %d:\n%s" % (p.returncode, p.stderr))
+    for lg in logs:
+        lg.close()
+    # the workers shared the list: two of them at least stored records
+    per_worker = collections.Counter(f.get(b"worker") for _id, f in srv.client().xrange("dist:results")
+                                     if f.get(b"run", b"").decode() == run)
+    check(len(per_worker) >= 2, "%s: records from %d worker(s): %s" % (tag, len(per_worker), dict(per_worker)))
+    return records(out), run, per_worker
+
+
+SNI_OPTS = OPTS + ["--rate", "0", "--provider-rate", "0"]
+
+
+def t_sni(a, tmp):
+    rows, specs, names, own = sni_scenario()
+    srv = rt.RedisServer(a.redis_server, tmp)
+    srv.start()
+    with harness.Fleet(a.fakemx, os.path.join(tmp, "fleet"), rows, sites=specs, quiet=True,
+                       fakemx_args=["--delay-ms", "20"]) as fl:
+        # shuffled: the two domains of a name far apart, in other workers' reads
+        domains = sorted({x.domain for x in rows})
+        random.Random(7).shuffle(domains)
+        inp = harness.write_domains(os.path.join(tmp, "domains.txt"), domains)
+        ref = os.path.join(tmp, "ref.msgpack")
+        p = subprocess.run(harness.mxscan_cmd(a.mxscan, fl, inp, SNI_OPTS + ["-q", "--format", "msgpack", "-o", ref]),
+                           stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        check(p.returncode in (0, 3), "reference scan exit %d:\n%s" % (p.returncode, p.stderr))
+        single = sni_counts(fl)
+        ref = records(ref)
+        check(len(ref) == len(rows), "reference: %d records, want %d" % (len(ref), len(rows)))
+        # the single scan asked each (address, name) once at most
+        again = sorted(k for k, v in single.items() if k[0] == "sni" and v != 1)
+        check(not again, "the single scan asked these (address, name) more than once: %s" % again)
+
+        got, run, per_worker = dist_run(a, srv, fl, tmp, "sni", inp, [])
+        workers = sni_counts(fl, single)
+        keyset = collections.Counter((x["domain"], x.get("mx"), x.get("ip"), x["class"], x.get("sni")) for x in got)
+        want = collections.Counter((x["domain"], x.get("mx"), x.get("ip"), x["class"], x.get("sni")) for x in ref)
+        # sni may differ for a name its address's first certificate covers
+        # (whichever worker probed first chose the name): compare without it
+        # there, with it where the name was asked under its own name
+        strip = lambda c: collections.Counter(k[:4] for k in c.elements())  # noqa: E731
+        check(strip(keyset) == strip(want), "workers' records != the single scan's:\n missing %s\n extra %s" % (
+            sorted(set(strip(want)) - set(strip(keyset)))[:8], sorted(set(strip(keyset)) - set(strip(want)))[:8]))
+        own = [k for k in keyset if k[2] in ("127.0.82.1", "127.0.82.2", "127.0.82.3", "127.0.82.4") and
+               not k[1].startswith("host") and k[4] != k[1]]
+        check(not own, "records of names asked under another name's SNI by the workers: %s" % own[:5])
+        # the same connections per address; the same ClientHellos per
+        # (address, name) for every name asked under its own; a covered
+        # name is asked at most once (which one comes first varies)
+        diff = sorted((k, workers.get(k), single.get(k)) for k in set(workers) | set(single)
+                      if (k[0] == "site" or k[1:] in own) and workers.get(k) != single.get(k))
+        check(not diff, "fakemx counts of the three workers != the single scan's (key, workers, single): %s" % diff)
+        again = sorted(k for k, v in workers.items() if k[0] == "sni" and v != 1)
+        check(not again, "the workers asked these (address, name) more than once: %s" % again)
+        total = sum(v for k, v in workers.items() if k[0] == "site")
+        print("sni: %d records (per worker %s), 3 workers made %d connections = the single scan's, each "
+              "(address, name) once" % (len(got), sorted(per_worker.values()), total))
+
+        # --probe-per-name across workers: every (address, MX name) once in total
+        before = sni_counts(fl)
+        got, run, _ = dist_run(a, srv, fl, tmp, "ppn", inp, ["--probe-per-name"])
+        ppn = sni_counts(fl, before)
+        want = {("site", ip): len(ns) for ip, ns in names.items()}
+        want.update({("sni", ip, n): 1 for ip, ns in names.items() for n in ns})
+        check(ppn == want, "--probe-per-name, 3 workers: fakemx counts != one per (address, name):\n extra %s\n "
+              "missing %s" % (sorted((k, v) for k, v in ppn.items() if want.get(k) != v),
+                              sorted((k, v) for k, v in want.items() if ppn.get(k) != v)))
+        bad = [(x["domain"], x.get("mx"), x.get("sni")) for x in got if x.get("sni") != x.get("mx")]
+        check(not bad, "--probe-per-name: records under another name's SNI: %s" % bad[:5])
+        check(len(got) == len(rows), "--probe-per-name: %d records, want %d" % (len(got), len(rows)))
+        print("probe-per-name: 3 workers, %d connections for %d (address, name)" % (
+            sum(v for k, v in ppn.items() if k[0] == "site"), len(want) - len(names)))
+
+
+TESTS = {"workers": t_workers, "rate": t_rate, "sni": t_sni}
 
 
 def main():

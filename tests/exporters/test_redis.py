@@ -15,6 +15,10 @@ TEST is one of:
   spill      Redis SIGKILLed for good mid-run (redis_bench, then a fleet
              scan): exit status 1, a spill file, and Redis (restarted from
              its AOF afterwards) plus the spill file hold every record.
+  nopersist  Redis without persistence SIGKILLed and restarted empty mid-run
+             (a fleet scan with -o FILE msgpack, jsonl, and none): a warning
+             at start, the missing records counted at the end, the run
+             incomplete, exit 1, and the lost records in the spill file.
   badurl     malformed URLs, wrong port, wrong password: exit 2 with a clear
              message that never shows the password; the password from the
              environment works and is not recorded.
@@ -35,6 +39,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 try:
@@ -385,13 +390,18 @@ def t_spill(a, tmp):
         print("  " + line)
 
 
+QUICK_DNS = []
+
+
 def mxscan_quick(a, tmp, url, env=None):
-    """A scan that ends at DNS at once (a closed DNS port): the exit status
-    and stderr of setting up the Redis exporter."""
+    """A scan that ends at DNS at once (a resolver that refuses every
+    question): the exit status and stderr of setting up the Redis exporter."""
+    if not QUICK_DNS:
+        QUICK_DNS.append(fleet.RefusingDns())
     doms = os.path.join(tmp, "quick.txt")
     with open(doms, "w") as fp:
         fp.write("one.invalid\ntwo.invalid\n")
-    cmd = [a.mxscan, "scan", "-q", "--dns", "127.0.0.1:%d" % free_port(), "--dns-timeout", "0.2", "--dns-tries", "1",
+    cmd = [a.mxscan, "scan", "-q", "--dns", QUICK_DNS[0].addr, "--dns-timeout", "0.2", "--dns-tries", "1",
            "--redis", url, doms]
     e = dict(os.environ)
     for k in ("MXSCAN_REDIS_PASSWORD", "REDISCLI_AUTH", "MXSCAN_REDIS_PREFIX"):
@@ -443,7 +453,80 @@ def t_badurl(a, tmp):
     print("badurl: unix:///path?db=3 works")
 
 
-TESTS = {"roundtrip": t_roundtrip, "restart": t_restart, "spill": t_spill, "badurl": t_badurl}
+def jsonl_lines(path):
+    """The raw lines (newline included) of a JSON Lines file, in order."""
+    with open(path, "rb") as fp:
+        return fp.read().splitlines(keepends=True)
+
+
+def t_nopersist(a, tmp):
+    """A Redis without persistence SIGKILLed and restarted mid-run (as a new
+    user runs it): it comes back empty, so the records it had acknowledged
+    are gone.  mxscan warns at start, finds them missing at the end (the
+    :seqs bitmap), says how many, marks the run incomplete, exits 1 and
+    writes them from -o FILE to the spill file: Redis + spill = the run."""
+    fl = Fleet(a.fakemx, tmp)
+    for fmt in ("msgpack", "jsonl", None):
+        d = os.path.join(tmp, "np-%s" % fmt)
+        os.mkdir(d)
+        srv = RedisServer(a.redis_server, d)  # appendonly no, save ""
+        srv.start()
+        prefix = "np%s" % (fmt or "only")
+        url = srv.url("/0?prefix=%s&spill_dir=%s" % (prefix, d))
+        out = os.path.join(d, "out." + (fmt or "none"))
+        e = fl.env
+        cmd = [a.mxscan, "scan", "-q", "--dns", e["DNS"], "--port", e["SMTP_PORT"], "--ca-file", e["CA"],
+               "--redis", url] + SCAN_TIMEOUTS + [fl.domains]
+        if fmt:
+            cmd[-1:-1] = ["--format", fmt, "-o", out]
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
+        wait_stream(srv, prefix + ":results", 8, p)
+        srv.kill(signal.SIGKILL)
+        srv.start()  # empty: what it acknowledged is gone
+        _, se = p.communicate(timeout=180)
+        check(not re.search(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:", se),
+              "%s: sanitizer report:\n%s" % (fmt, se))
+        check(p.returncode == 1, "%s: exit %d, want 1:\n%s" % (fmt, p.returncode, se))
+        check("warning: this Redis has no persistence (appendonly no, no save points)" in se,
+              "%s: no warning at start:\n%s" % (fmt, se))
+        run = run_id(se)
+        meta = {k.decode(): v.decode() for k, v in srv.client().hgetall("%s:run:%s" % (prefix, run)).items()}
+        check(meta.get("status") == "incomplete", "%s: status %r, want incomplete" % (fmt, meta.get("status")))
+        produced, missing = int(meta["produced"]), int(meta.get("missing", 0))
+        stored = stream_entries(srv.client(), prefix, run)
+        check(missing >= 8 and missing + len(stored) == produced,
+              "%s: missing %d + %d in Redis != produced %d" % (fmt, missing, len(stored), produced))
+        m = re.search(r"Redis no longer holds (\d+) of the (\d+) record\(s\) it acknowledged \(it has no "
+                      r"persistence and restarted\): (.*); the run is marked incomplete", se)
+        check(m and int(m.group(1)) == missing and int(m.group(2)) == produced, "%s: no clear message:\n%s" %
+              (fmt, se))
+        have = {s_ for s_, _ in stored}
+        lost = [i for i in range(produced) if i not in have]
+        if fmt is None:
+            check("they are LOST (give -o FILE too" in m.group(3), "Redis only: %r" % m.group(3))
+            check(meta.get("recovered") == "0", "Redis only: recovered %r" % meta.get("recovered"))
+            print("nopersist (Redis only): %d of %d records lost by Redis, said so, incomplete, exit 1" %
+                  (missing, produced))
+            srv.stop()
+            continue
+        spill = meta.get("recovered_file", "")
+        check(int(meta.get("recovered", 0)) == missing and spill.endswith("." + fmt) and os.path.exists(spill),
+              "%s: recovered %r to %r" % (fmt, meta.get("recovered"), spill))
+        check("%d written to %s from %s" % (missing, spill, out) in m.group(3), "%s: %r" % (fmt, m.group(3)))
+        recs = file_records(out) if fmt == "msgpack" else jsonl_lines(out)
+        check(len(recs) == produced, "%s: %d records in the file, produced %d" % (fmt, len(recs), produced))
+        got = file_records(spill) if fmt == "msgpack" else jsonl_lines(spill)
+        check(got == [recs[i] for i in lost], "%s: the spill file is not the lost records, byte for byte" % fmt)
+        if fmt == "msgpack":
+            for seq, data in stored:
+                check(data == recs[seq], "stream record %d differs from the file's" % seq)
+        print("nopersist (%s): Redis restarted empty; %d of %d records missing, all %d in %s; exit 1, incomplete" %
+              (fmt, missing, produced, len(got), os.path.basename(spill)))
+        srv.stop()
+
+
+TESTS = {"roundtrip": t_roundtrip, "restart": t_restart, "spill": t_spill, "badurl": t_badurl,
+         "nopersist": t_nopersist}
 
 
 def main():

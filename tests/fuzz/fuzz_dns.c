@@ -30,9 +30,9 @@ static void check_mx(const uint8_t *data, size_t len) {
     const char *h = m.mx[i]->host;
     if (!h || !h[0] || !strcmp(h, ".")) abort();
     if (i > 0 && m.mx[i - 1]->priority > m.mx[i]->priority) abort();
-    /* names keep RFC 1035's 255 octets (answer.c refuses the others),
+    /* names keep MXS_DNS_MAX_NAME octets (answer.c refuses the others),
      * each byte escaped (\DDD) in at most 4 */
-    if (strlen(h) > 4 * 255) abort();
+    if (strlen(h) > 4 * MXS_DNS_MAX_NAME) abort();
   }
   mxs_dns_mx_free(&m);
   if (m.list || m.mx) abort();

@@ -4,7 +4,7 @@
  *
  * The input is a results file, read by results/reader.c from a memfd as
  * `mxscan report`, `diff` and `scan --resume` read one; every record read
- * goes into the report's aggregation, which is then printed in its three
+ * goes into the report's aggregation (report/), which is then printed in its
  * forms (text, JSON, TLS-RPT) to /dev/null.  Checks the reader's
  * contract: each record has a domain and a class of the contract, the
  * good offset never goes back or past the input, a torn tail lies inside
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/report.h"
+#include "report/report.h"
 #include "fuzz_util.h"
 #include "results/reader.h"
 #include "results/reader_int.h"

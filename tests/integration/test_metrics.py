@@ -94,7 +94,9 @@ def t_scan(a, tmp, env, domains):
     err = p.stderr.read().decode()
     check(p.returncode == 0, "fleet scan exit %s: %s" % (p.returncode, err))
     final = open(prom).read()
-    mid = [v for v in versions if "mxscan_run_in_progress 1" in v]
+    # the sample line, not the HELP text ("1 while the run goes on"): the
+    # final file can be read while the process is still exiting
+    mid = [v for v in versions if re.search(r"^mxscan_run_in_progress 1$", v, re.M)]
     check(len(mid) >= 2, "at least two files written mid-run (got %d)" % len(mid))
     end = parse(final)
     s = json.load(open(summary))
@@ -112,9 +114,8 @@ def t_scan(a, tmp, env, domains):
     check(end.get(("mxscan_run_in_progress", frozenset())) == 0, "the end: not in progress")
     check(by_class(end, "mxscan_records_total") == s["probes"]["classes"], "records by class = the summary's")
     check(by_class(end, "mxscan_domains") == s["domains"]["classes"], "domains by class = the summary's")
-    nclasses = len(json.loads(subprocess.run([a.mxscan, "classes", "--json"], stdout=subprocess.PIPE,
-                                             check=True).stdout))
-    check(len([k for k in end if k[0] == "mxscan_records_total"]) == nclasses, "every class has a series")
+    classes = json.loads(subprocess.run([a.mxscan, "classes", "--json"], stdout=subprocess.PIPE, check=True).stdout)
+    check(len([k for k in end if k[0] == "mxscan_records_total"]) == len(classes), "every class has a series")
     start = end.get(("mxscan_run_start_timestamp_seconds", frozenset()), 0)
     dur = end.get(("mxscan_run_duration_seconds", frozenset()), -1)
     last = end.get(("mxscan_last_success_timestamp_seconds", frozenset()), 0)

@@ -128,7 +128,7 @@ def served_chain(certdir, ip):
 # --- what a sender does with the mail ---------------------------------------------
 
 # class -> {level: cell}, from `mxscan classes --json` (set by main); README's
-# table is compared with it by tests/cli/test_report.py.
+# table is compared with it by tests/report/test_report.py.
 CELLS = {}
 
 
@@ -352,6 +352,8 @@ def stats_once(env):
         f = line.split()
         if f[0] == "site":
             out["site"][f[1]] = {"connections": int(f[4]), "peak": int(f[6]), "quits": int(f[8])}
+        elif f[0] == "sni":  # ClientHellos per (address, server name): not used here
+            continue
         else:
             out[f[0]] = int(f[1])
     return out

@@ -89,6 +89,11 @@ zones() {
   local-zone: "timeout.test." deny
   local-zone: "servfail.test." transparent
   local-zone: "many.test." static
+  local-zone: "txt.test." static
+  local-data: '_mta-sts.txt.test. IN TXT "v=STSv1 " "id=split1"'
+  local-data: 'two.txt.test. IN TXT "first"'
+  local-data: 'two.txt.test. IN TXT "" "second"'
+  local-data: "host.txt.test. IN A 192.0.2.77"
 ZONES
   # many.test: m0..m299 share two MX hosts; other names under it are NXDOMAIN.
   i=0

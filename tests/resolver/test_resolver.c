@@ -678,6 +678,84 @@ static void on_chain(void *arg, const mxs_domain_answer_t *a) {
   mxs_resolver_close(ch->ctx->r, on_closed, ch->ctx);
 }
 
+/* ---- mxs_resolver_query: TXT records and plain addresses ---- */
+
+typedef struct {
+  ctx_t *ctx;
+  int calls;
+  mxs_rr_status_t status;
+  char detail[64];
+  size_t n;
+  char items[4][128];
+  size_t lens[4];
+} rr_job_t;
+
+static void on_rr(void *arg, const mxs_rr_answer_t *a) {
+  rr_job_t *j = arg;
+  ctx_t *c = j->ctx;
+  if (c->in_resolve) c->sync_calls++;
+  if (c->closing) c->late_calls++;
+  j->calls++;
+  j->status = a->status;
+  snprintf(j->detail, sizeof j->detail, "%s", a->detail);
+  j->n = a->n;
+  for (size_t i = 0; i < a->n && i < 4; i++) {
+    snprintf(j->items[i], sizeof j->items[i], "%s", a->items[i]);
+    j->lens[i] = a->lens[i];
+  }
+  if (++c->got == c->expected) uv_stop(&c->loop);
+}
+
+static void rr_submit(ctx_t *c, rr_job_t *j, const char *name, mxs_rr_type_t type) {
+  memset(j, 0, sizeof *j);
+  j->ctx = c;
+  c->expected++;
+  c->in_resolve = 1;
+  assert_int_equal(mxs_resolver_query(c->r, name, type, on_rr, j), 0);
+  c->in_resolve = 0;
+}
+
+static void test_rr_queries(void **state) {
+  (void)state;
+  SKIP_WITHOUT_DNS();
+  ctx_t c;
+  ctx_open(&c, (mxs_resolver_opts_t){.timeout_ms = 300, .tries = 1});
+  c.close_when_done = 0;
+  rr_job_t split, two, none, nxdomain, addr, refused, timeout, noaaaa;
+  rr_submit(&c, &split, "_mta-sts.txt.test", MXS_RR_TXT);
+  rr_submit(&c, &two, "two.txt.test", MXS_RR_TXT);
+  rr_submit(&c, &none, "host.txt.test", MXS_RR_TXT);
+  rr_submit(&c, &nxdomain, "nosuch.txt.test", MXS_RR_TXT);
+  rr_submit(&c, &addr, "host.txt.test", MXS_RR_A);
+  rr_submit(&c, &noaaaa, "host.txt.test", MXS_RR_AAAA);
+  rr_submit(&c, &refused, "_mta-sts.x.refused.test", MXS_RR_TXT);
+  rr_submit(&c, &timeout, "_mta-sts.x.timeout.test", MXS_RR_TXT);
+  ctx_finish(&c);
+  /* a record published as two strings is one record, the strings joined */
+  assert_int_equal(split.calls, 1);
+  assert_int_equal(split.status, MXS_RR_OK);
+  assert_int_equal(split.n, 1);
+  assert_string_equal(split.items[0], "v=STSv1 id=split1");
+  assert_int_equal(split.lens[0], strlen("v=STSv1 id=split1"));
+  /* two records stay two, in answer order; an empty first string is kept */
+  assert_int_equal(two.status, MXS_RR_OK);
+  assert_int_equal(two.n, 2);
+  assert_string_equal(two.items[0], "first");
+  assert_string_equal(two.items[1], "second");
+  assert_int_equal(none.status, MXS_RR_NONE);
+  assert_int_equal(none.n, 0);
+  assert_int_equal(nxdomain.status, MXS_RR_NONE);
+  assert_string_equal(nxdomain.detail, "NXDOMAIN");
+  assert_int_equal(addr.status, MXS_RR_OK);
+  assert_int_equal(addr.n, 1);
+  assert_string_equal(addr.items[0], "192.0.2.77");
+  assert_int_equal(noaaaa.status, MXS_RR_NONE);
+  assert_int_equal(refused.status, MXS_RR_FAILED);
+  assert_string_equal(refused.detail, "REFUSED");
+  assert_int_equal(timeout.status, MXS_RR_FAILED);
+  assert_string_equal(timeout.detail, "timeout");
+}
+
 static void test_resolve_from_callback(void **state) {
   (void)state;
   SKIP_WITHOUT_DNS();
@@ -693,6 +771,7 @@ static void test_resolve_from_callback(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mx_sorted_by_pref),
+      cmocka_unit_test(test_rr_queries),
       cmocka_unit_test(test_ties_keep_answer_order),
       cmocka_unit_test(test_dedupe_and_lowercase),
       cmocka_unit_test(test_null_mx),

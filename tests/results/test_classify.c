@@ -19,6 +19,10 @@ static const char *const contract_order[] = {"dns-nxdomain",
                                              "null-mx",
                                              "no-mx-no-address",
                                              "mx-no-address",
+                                             "sts-policy-fetch-error",
+                                             "sts-policy-invalid",
+                                             "dnssec-invalid",
+                                             "dane-required",
                                              "tcp-timeout",
                                              "tcp-refused",
                                              "tcp-unreachable",
@@ -37,6 +41,8 @@ static const char *const contract_order[] = {"dns-nxdomain",
                                              "tls-timeout",
                                              "tls-alert",
                                              "tls-protocol-error",
+                                             "tlsa-invalid",
+                                             "sts-webpki-invalid",
                                              "cert-expired",
                                              "cert-not-yet-valid",
                                              "cert-self-signed",
@@ -69,6 +75,11 @@ static void tlsrpt_and_stage(void **state) {
   assert_string_equal(mxs_class_tlsrpt(MXS_CLASS_TCP_TIMEOUT), "none");
   assert_string_equal(mxs_class_stage(MXS_CLASS_POST_TLS_EHLO_FAILED), "post-tls");
   assert_string_equal(mxs_class_stage(MXS_CLASS_OK), "done");
+  /* the policy classes are RFC 8460's result types by name */
+  for (int c = MXS_CLASS_STS_POLICY_FETCH_ERROR; c <= MXS_CLASS_DANE_REQUIRED; c++)
+    assert_string_equal(mxs_class_tlsrpt((mxs_class_t)c), mxs_class_name((mxs_class_t)c));
+  assert_string_equal(mxs_class_tlsrpt(MXS_CLASS_TLSA_INVALID), "tlsa-invalid");
+  assert_string_equal(mxs_class_tlsrpt(MXS_CLASS_STS_WEBPKI_INVALID), "sts-webpki-invalid");
 }
 
 static void first_in_order(void **state) {

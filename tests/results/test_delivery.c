@@ -3,7 +3,7 @@
  *
  * delivery.c refuses to build when a class has no row; this checks what
  * the rows say for the classes whose reasons README.md gives in full (the
- * whole table is compared with README's by tests/cli/test_report.py), the
+ * whole table is compared with README's by tests/report/test_report.py), the
  * name check of Postfix's `secure` level, and the walk over MX hosts.
  */
 #include <setjmp.h>
@@ -36,9 +36,14 @@ static void every_class_has_an_outcome(void **state) {
     for (int l = 0; l < MXS_LEVEL_COUNT; l++) {
       mxs_outcome_t o = mxs_delivery_of((mxs_level_t)l, (mxs_class_t)i, 0, 1);
       /* excluded: nothing was probed, nothing is known at any level */
-      if (i == MXS_CLASS_EXCLUDED && o != MXS_OUTCOME_UNKNOWN)
-        fail_msg("excluded at %s: %s", mxs_level_name((mxs_level_t)l), mxs_outcome_name(o));
-      if (i != MXS_CLASS_EXCLUDED && mxs_level_computed((mxs_level_t)l) != (o != MXS_OUTCOME_UNKNOWN))
+      if (i == MXS_CLASS_EXCLUDED) {
+        if (o != MXS_OUTCOME_UNKNOWN)
+          fail_msg("excluded at %s: %s", mxs_level_name((mxs_level_t)l), mxs_outcome_name(o));
+        continue;
+      }
+      /* a policy class: the record's TLS facts decide (policy_classes_take_their_tls) */
+      if (!strcmp(mxs_delivery_cell_name((mxs_level_t)l, (mxs_class_t)i), "as-its-tls")) continue;
+      if (mxs_level_computed((mxs_level_t)l) != (o != MXS_OUTCOME_UNKNOWN))
         fail_msg("%s at %s: %s", mxs_class_name((mxs_class_t)i), mxs_level_name((mxs_level_t)l), mxs_outcome_name(o));
     }
   /* a stricter level never delivers what a laxer one defers, nor in the
@@ -53,6 +58,35 @@ static void every_class_has_an_outcome(void **state) {
       if (mxs_delivery_of(laxer, (mxs_class_t)i, 0, 1) == MXS_OUTCOME_DEFERRED)
         assert_int_equal(o, MXS_OUTCOME_DEFERRED);
     }
+}
+
+/* An MTA-STS or DANE class is what the record's TLS facts make of it for a
+ * sender at the levels that ignore those policies; unknown when the
+ * handshake did not complete. */
+static void policy_classes_take_their_tls(void **state) {
+  (void)state;
+  static const char *const san[] = {"mx.example.com"};
+  mxs_cert_info_t cert = {.subject_cn = "mx.example.com", .san = san, .nsan = 1};
+  mxs_record_t r = {.domain = "example.com",
+                    .cls = MXS_CLASS_STS_WEBPKI_INVALID,
+                    .tls_version = "TLSv1.3",
+                    .cert = &cert,
+                    .cert_errors = MXS_CLASS_BIT(MXS_CLASS_CERT_EXPIRED)};
+  mxs_outcome_t out[MXS_LEVELS_COMPUTED];
+  mxs_delivery_record(&r, out);
+  assert_int_equal(out[MXS_LEVEL_MAY], MXS_OUTCOME_TLS);
+  assert_int_equal(out[MXS_LEVEL_ENCRYPT], MXS_OUTCOME_TLS);
+  assert_int_equal(out[MXS_LEVEL_VERIFY], MXS_OUTCOME_DEFERRED); /* as cert-expired */
+  assert_int_equal(out[MXS_LEVEL_SECURE], MXS_OUTCOME_DEFERRED);
+  r.cls = MXS_CLASS_DANE_REQUIRED; /* a good chain for the MX: as ok */
+  r.cert_errors = 0;
+  mxs_delivery_record(&r, out);
+  assert_int_equal(out[MXS_LEVEL_VERIFY], MXS_OUTCOME_TLS);
+  r.cls = MXS_CLASS_STS_POLICY_FETCH_ERROR; /* no handshake: the record does not say */
+  r.tls_version = NULL;
+  r.cert = NULL;
+  mxs_delivery_record(&r, out);
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) assert_int_equal(out[l], MXS_OUTCOME_UNKNOWN);
 }
 
 static void rows(void **state) {
@@ -260,6 +294,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_class_has_an_outcome),
       cmocka_unit_test(rows),
+      cmocka_unit_test(policy_classes_take_their_tls),
       cmocka_unit_test(names),
       cmocka_unit_test(secure_name_check),
       cmocka_unit_test(domain_fold),

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "results/encoders.h"
 #include "results/msgpack_walk.h"
 #include "results/reader.h"
 
@@ -144,6 +145,13 @@ static void jsonl_rejects_bad_records(void **state) {
       {"{\"domain\":\"x\",\"class\":\"ok\",\"cert\":[]}", "'cert' is not a map"},
       {"{\"domain\":\"x\",\"class\":\"ok\",\"cert\":{\"days_left\":\"3\"}}", "'cert.days_left' is not an integer"},
       {"{\"domain\":\"x\",\"class\":\"nope\"}", "unknown class 'nope'"},
+      {"{\"domain\":\"x\",\"class\":\"ok\",\"policy\":{\"sts\":{\"mx\":[1]}}}",
+       "'policy.sts.mx' is not an array of strings"},
+      {"{\"domain\":\"x\",\"class\":\"ok\",\"policy\":{\"sts\":{\"mx_match\":\"y\"}}}",
+       "'policy.sts.mx_match' is not a boolean"},
+      {"{\"domain\":\"x\",\"class\":\"ok\",\"policy\":{\"sts\":[]}}", "'policy.sts' is not a map"},
+      {"{\"domain\":\"x\",\"class\":\"ok\",\"policy\":{\"tlsrpt_rua\":\"mailto:a\"}}",
+       "'policy.tlsrpt_rua' is not an array"},
       {"{\"domain\":\"x\"}", "no 'class'"},
       {"{\"class\":\"ok\"}", "no 'domain'"},
       {"[1]", "a record is a JSON object"},
@@ -441,13 +449,145 @@ static void msgpack_walk_lengths(void **state) {
   assert_int_equal(mxs_msgpack_object_len(deep, sizeof deep), -1);
 }
 
+/* The `policy` map as the encoders write it reads back, in both formats;
+ * the same keys elsewhere (a top-level "mode", a "mx" in cert) are not it. */
+static void policy_round_trip(void **state) {
+  (void)state;
+  const char *const mx[] = {"mx.a.test", "*.b.test"};
+  const char *const rua[] = {"mailto:r@a.test", "https://r.a.test/x"};
+  mxs_sts_view_t sts = {"20240101", MXS_STS_ENFORCE, 86400, mx, 2, 0, NULL, NULL};
+  mxs_policy_view_t pv = {&sts, rua, 2, "x", NULL};
+  mxs_record_t rec = {
+      .domain = "a.test", .cls = MXS_CLASS_STS_POLICY_INVALID, .stage = "done", .detail = "d", .policy = &pv};
+  for (int fmt = 0; fmt < 2; fmt++) {
+    mxs_json_encoder_t j;
+    mxs_msgpack_encoder_t m;
+    const void *data;
+    size_t n;
+    if (fmt == 0) {
+      mxs_json_encoder_init(&j);
+      mxs_json_encoder_reset(&j);
+      mxs_record_encode(&rec, &j.base);
+      mxs_json_put_raw(&j, "\n", 1);
+      data = j.buf, n = j.len;
+    } else {
+      mxs_msgpack_encoder_init(&m);
+      mxs_record_encode(&rec, &m.base);
+      data = m.sbuf.data, n = m.sbuf.size;
+    }
+    char path[64];
+    mxs_reader_t *r = open_bytes(data, n, path);
+    mxs_read_record_t got;
+    assert_int_equal(mxs_reader_next(r, &got), 1);
+    assert_int_equal(got.cls, MXS_CLASS_STS_POLICY_INVALID);
+    assert_true(got.has_policy);
+    assert_true(got.has_sts);
+    assert_string_equal(got.sts_txt_id, "20240101");
+    assert_string_equal(got.sts_mode, "enforce");
+    assert_int_equal(got.sts_max_age, 86400);
+    assert_int_equal(got.sts_mx_match, 0);
+    assert_int_equal(got.sts_nmx, 2);
+    assert_string_equal(got.sts_mx[1], "*.b.test");
+    assert_null(got.sts_fetch_error);
+    assert_int_equal(got.ntlsrpt_rua, 2);
+    assert_string_equal(got.tlsrpt_rua[1], "https://r.a.test/x");
+    assert_string_equal(got.tlsrpt_error, "x");
+    assert_int_equal(mxs_reader_next(r, &got), 0);
+    done(r, path);
+    if (fmt == 0)
+      mxs_json_encoder_free(&j);
+    else
+      mxs_msgpack_encoder_free(&m);
+  }
+  /* a record without the map, and keys of the map's names in other places */
+  static const char other[] = "{\"domain\":\"b.test\",\"class\":\"ok\",\"mode\":\"enforce\",\"cert\":{\"mx\":[1]}}\n";
+  char path[64];
+  mxs_reader_t *r = open_bytes(other, sizeof other - 1, path);
+  mxs_read_record_t got;
+  assert_int_equal(mxs_reader_next(r, &got), 1);
+  assert_false(got.has_policy);
+  assert_null(got.sts_mode);
+  assert_int_equal(got.sts_max_age, -1);
+  assert_int_equal(got.sts_mx_match, -1);
+  assert_int_equal(got.sts_nmx, 0);
+  done(r, path);
+}
+
+/* policy.dane back, in both formats; a value of the wrong type names its key. */
+static void dane_round_trip(void **state) {
+  (void)state;
+  const char *const tlsa[] = {"3 1 1 aabb", "1 1 1 ccdd"};
+  mxs_dane_view_t dv = {.looked_up = 1, .secure = 1, .tlsa_count = 2, .tlsa = tlsa, .usable = 1, .match = 0};
+  mxs_policy_view_t pv = {.dane = &dv};
+  mxs_record_t rec = {.domain = "a.test", .cls = MXS_CLASS_TLSA_INVALID, .stage = "cert", .detail = "d", .policy = &pv};
+  for (int fmt = 0; fmt < 2; fmt++) {
+    mxs_json_encoder_t j;
+    mxs_msgpack_encoder_t m;
+    const void *data;
+    size_t n;
+    if (fmt == 0) {
+      mxs_json_encoder_init(&j);
+      mxs_json_encoder_reset(&j);
+      mxs_record_encode(&rec, &j.base);
+      mxs_json_put_raw(&j, "\n", 1);
+      data = j.buf, n = j.len;
+    } else {
+      mxs_msgpack_encoder_init(&m);
+      mxs_record_encode(&rec, &m.base);
+      data = m.sbuf.data, n = m.sbuf.size;
+    }
+    char path[64];
+    mxs_reader_t *r = open_bytes(data, n, path);
+    mxs_read_record_t got;
+    assert_int_equal(mxs_reader_next(r, &got), 1);
+    assert_int_equal(got.cls, MXS_CLASS_TLSA_INVALID);
+    assert_true(got.has_policy);
+    assert_false(got.has_sts);
+    assert_true(got.has_dane);
+    assert_int_equal(got.dane_secure, 1);
+    assert_int_equal(got.dane_tlsa_count, 2);
+    assert_int_equal(got.ndane_tlsa, 2);
+    assert_string_equal(got.dane_tlsa[1], "1 1 1 ccdd");
+    assert_int_equal(got.dane_usable, 1);
+    assert_int_equal(got.dane_match, 0);
+    assert_null(got.dane_matched);
+    assert_null(got.dane_error);
+    done(r, path);
+    if (fmt == 0)
+      mxs_json_encoder_free(&j);
+    else
+      mxs_msgpack_encoder_free(&m);
+  }
+  /* absent: -1s; "error" and "match" elsewhere are not DANE's */
+  static const char other[] =
+      "{\"domain\":\"b.test\",\"class\":\"ok\",\"policy\":{\"dane\":{\"secure\":false,"
+      "\"error\":\"SERVFAIL\"}},\"match\":\"x\"}\n";
+  char path[64];
+  mxs_reader_t *r = open_bytes(other, sizeof other - 1, path);
+  mxs_read_record_t got;
+  assert_int_equal(mxs_reader_next(r, &got), 1);
+  assert_true(got.has_dane);
+  assert_int_equal(got.dane_secure, 0);
+  assert_int_equal(got.dane_tlsa_count, -1);
+  assert_int_equal(got.dane_usable, -1);
+  assert_int_equal(got.dane_match, -1);
+  assert_string_equal(got.dane_error, "SERVFAIL");
+  done(r, path);
+  static const char bad[] = "{\"domain\":\"b.test\",\"class\":\"ok\",\"policy\":{\"dane\":{\"match\":1}}}\n";
+  r = open_bytes(bad, sizeof bad - 1, path);
+  assert_int_equal(mxs_reader_next(r, &got), -EBADMSG);
+  assert_non_null(strstr(mxs_reader_error(r), "'policy.dane.match' is not a boolean"));
+  done(r, path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(msgpack_walk_lengths),      cmocka_unit_test(jsonl_reads_records),
       cmocka_unit_test(jsonl_torn_tail),           cmocka_unit_test(jsonl_rejects_bad_records),
       cmocka_unit_test(msgpack_reads_records),     cmocka_unit_test(msgpack_rejects_bad_records),
       cmocka_unit_test(crosses_buffer_boundaries), cmocka_unit_test(empty_garbage_and_missing),
-      cmocka_unit_test(reads_a_pipe_in_pieces),
+      cmocka_unit_test(reads_a_pipe_in_pieces),    cmocka_unit_test(policy_round_trip),
+      cmocka_unit_test(dane_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,13 +85,14 @@ def _secs(hms):
 class Fleet:
     """fakemx + unbound for ROWS (and fakemx SITES specs), in DIR.
     ZONE_ROWS are published in DNS only (their addresses are served by a
-    wildcard site of SITES)."""
+    wildcard site of SITES); ZONE_LINES are raw unbound server-section lines
+    (local-data ...) for zone data no row describes."""
 
     def __init__(self, fakemx, directory, rows=(), sites=(), fakemx_args=(), quiet=False, zone_rows=(),
-                 log_queries=False):
+                 zone_lines=(), log_queries=False):
         self.fakemx, self.dir, self.rows, self.sites = fakemx, directory, list(rows), list(sites)
+        self.zone_rows, self.zone_lines = list(zone_rows), list(zone_lines)
         self.log_queries = log_queries  # unbound logs every query (dns_queries())
-        self.zone_rows = list(zone_rows)
         self.fakemx_args, self.quiet = list(fakemx_args), quiet
         self.procs = []
         self.port = self.dns = self.fakemx_proc = None
@@ -160,7 +161,8 @@ class Fleet:
                 continue
             conf = os.path.join(self.dir, "unbound.conf")
             with open(conf, "w") as fp:
-                fp.write(fleet.unbound_conf(self.rows + self.zone_rows, port, closed, self.dir, self.log_queries))
+                fp.write(fleet.unbound_conf(self.rows + self.zone_rows, port, closed, self.dir, self.zone_lines,
+                                            log_queries=self.log_queries))
             with open(os.path.join(self.dir, "unbound.log"), "ab") as log:
                 p = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT, preexec_fn=_pdeathsig)
@@ -171,6 +173,7 @@ class Fleet:
                     if fleet.dns_query("127.0.0.1:%d" % port, "probe.invalid", "A", 0.2)[0] != "TIMEOUT":
                         self.procs.append(p)
                         self.dns = "127.0.0.1:%d" % port
+                        self.unbound_proc, self.unbound_conf = p, conf
                         return
                 except OSError:
                     pass
@@ -179,6 +182,28 @@ class Fleet:
                 p.terminate()
                 p.wait()
         raise RuntimeError("unbound did not start: %s" % open(os.path.join(self.dir, "unbound.log")).read()[-2000:])
+
+    def kill_unbound(self):
+        """SIGKILLs unbound: the resolver dies (its port is then closed)."""
+        p = self.unbound_proc
+        if p and p.poll() is None:
+            p.kill()
+            p.wait()
+
+    def restart_unbound(self, timeout=10):
+        """Starts unbound again on the same port with the same zone, and
+        waits until it answers."""
+        with open(os.path.join(self.dir, "unbound.log"), "ab") as log:
+            p = subprocess.Popen([UNBOUND, "-d", "-c", self.unbound_conf], stdin=subprocess.DEVNULL, stdout=log,
+                                 stderr=subprocess.STDOUT, preexec_fn=_pdeathsig)
+        self.procs = [x for x in self.procs if x is not self.unbound_proc] + [p]
+        self.unbound_proc = p
+        t = time.monotonic()
+        while time.monotonic() - t < timeout and p.poll() is None:
+            if fleet.dns_query(self.dns, "probe.invalid", "A", 0.2)[0] != "TIMEOUT":
+                return
+            time.sleep(0.1)
+        raise RuntimeError("unbound did not come back on %s" % self.dns)
 
     def stop(self):
         for p in self.procs:
@@ -204,19 +229,24 @@ class Fleet:
 
     def stats(self):
         """fakemx's counters: violations, connections, active, peak_active,
-        site[ip] = {connections, peak}, group[name] = {connections, peak}."""
+        site[ip] = {connections, peak}, group[name] = {connections, peak},
+        sni[(ip, name)] = {hellos, own} (ClientHellos with that server name,
+        "-" for none; own: answered with a leaf of the name's own), and
+        sni_leaves when a site has SNI patterns."""
         old = os.path.getmtime(self.stats_path) if os.path.exists(self.stats_path) else 0
         os.kill(self.fakemx_proc.pid, signal.SIGUSR1)
         for _ in range(200):
             time.sleep(0.02)
             if os.path.exists(self.stats_path) and os.path.getmtime(self.stats_path) != old:
                 break
-        out = {"site": {}, "group": {}}
+        out = {"site": {}, "group": {}, "sni": {}}
         with open(self.stats_path) as fp:
             for line in fp:
                 f = line.split()
                 if f[0] == "site":
                     out["site"][f[1]] = {"connections": int(f[4]), "peak": int(f[6])}
+                elif f[0] == "sni":  # ClientHellos per (address, server name "-": none)
+                    out["sni"][(f[1], f[2])] = {"hellos": int(f[4]), "own": int(f[6])}
                 elif f[0] == "group":
                     out["group"][f[1]] = {"connections": int(f[3]), "peak": int(f[5])}
                 else:
