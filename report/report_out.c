@@ -134,11 +134,13 @@ static int text_delivery(mxs_report_t *r, const view_t *v, FILE *fp) {
   }
   fprintf(fp, "\nDelivery (domains: what a sender does with the mail at each smtp_tls_security_level)\n");
   if (rc == 0) mxs_tab_print(&t, fp);
-  fprintf(fp, "  dane, mta-sts: not computed (mxscan checks no DANE or MTA-STS policy yet)\n");
+  fprintf(fp,
+          "  dane: DANE where the MX host has secure TLSA records, else may\n"
+          "  mta-sts: MTA-STS where the domain has an enforce policy, else may\n");
   if (unknown)
     fprintf(fp,
-            "  unknown: records without a delivery field (an older mxscan wrote them) where the class does not "
-            "decide\n");
+            "  unknown: the records do not say: a policy not checked (dane: a scan without --dnssec, mta-sts:\n"
+            "    --no-policy), or records of an older mxscan where the class does not decide\n");
   mxs_tab_free(&t);
   return rc;
 }

@@ -24,7 +24,10 @@ Cases, one domain each (zone dane.test., signed, unless said):
             gets two connections (the DANE probe has its own SNI)
   broken    zone broken.test. signed but bogus throughout: the MX lookup
             fails (dns-servfail)
-Then the same scan without --dnssec: no record has a `policy` map.
+Each record's delivery.dane is what a sender at Postfix's `dane` level does
+(README "The policy levels").
+Then the same scan without --dnssec: no record has a `policy` map, nor a
+delivery.dane.
 
     test_dane.py --mxscan PATH --fakemx PATH [--keep]
 
@@ -153,6 +156,29 @@ def site_connections(d, fakemx_proc):
     return conns
 
 
+# delivery.dane per domain: DANE's verdict where the host has secure TLSA
+# records (ee: a match under a self-signed leaf; unusable: TLS mandatory,
+# unauthenticated), deferred for no match or a bogus lookup, else `may`
+DANE_LEVEL = {"ee.dane.test": "tls", "ta.dane.test": "tls", "tafull.dane.test": "deferred",
+              "wrong.dane.test": "deferred", "unusable.dane.test": "tls", "none.dane.test": "tls",
+              "bogus.dane.test": "deferred", "plain.test": "tls", "shared.plain.test": "tls",
+              "broken.test": "deferred"}
+# ... and at verify (WebPKI), for contrast: ee's self-signed leaf defers
+VERIFY_LEVEL = dict(DANE_LEVEL, **{"ee.dane.test": "deferred", "tafull.dane.test": "deferred",
+                                   "wrong.dane.test": "tls", "unusable.dane.test": "tls",
+                                   "bogus.dane.test": "tls", "plain.test": "deferred",
+                                   "shared.plain.test": "deferred"})
+
+
+def check_levels(ck, recs):
+    for d, want in DANE_LEVEL.items():
+        dlv = recs.get(d, {}).get("delivery", {})
+        ck.eq(d + " delivery.dane", dlv.get("dane"), want)
+        ck.eq(d + " delivery.verify", dlv.get("verify"), VERIFY_LEVEL[d])
+        # no domain publishes MTA-STS: the mta-sts sender is at may
+        ck.eq(d + " delivery.mta-sts", dlv.get("mta-sts"), dlv.get("may"))
+
+
 def check(ck, recs, tlsa):
     def rec(domain):
         r = recs.get(domain)
@@ -242,6 +268,21 @@ def main():
             # the ee address: the DANE probe of mx.ee.dane.test, and one for
             # the insecure alias (DANE names get probes of their own)
             ck.eq("connections to the shared address", conns.get(SITES["ee"][0]), 2)
+            check_levels(ck, recs)
+            out = os.path.join(tmp, "dnssec.jsonl")
+            rep = subprocess.run([a.mxscan, "report", "--json", out], stdout=subprocess.PIPE)
+            try:
+                got = json.loads(rep.stdout).get("delivery", {}).get("dane")
+            except ValueError:
+                got = None
+            ck.eq("report --json delivery.dane (domains)", got, {"tls": 6, "cleartext": 0, "deferred": 4})
+            # cron as a dane sender: four of the domains' mail would be deferred
+            rc, _ = scan(a.mxscan, r.server, port, ca, tmp, "fail", ["--dnssec", "--fail-on", "deferred",
+                                                                     "--sender-level", "dane"])
+            ck.eq("--fail-on deferred --sender-level dane: exit", rc, 3)
+            p = subprocess.run([a.mxscan, "scan", "--sender-level", "dane", "-q", os.devnull], stderr=subprocess.PIPE)
+            ck.eq("--sender-level dane without --dnssec: exit", p.returncode, 2)
+            ck.true("... says why", b"--sender-level dane needs --dnssec" in p.stderr)
             # a sender that requires DANE: every MX host without it is dane-required
             rc, req = scan(a.mxscan, r.server, port, ca, tmp, "required", ["--dnssec", "--require-dane"])
             ck.eq("exit status with --require-dane", rc, 0)
@@ -283,6 +324,18 @@ def main():
             ck.eq("without --dnssec: no policy map", [d for d, x in plain_recs.items() if "policy" in x], [])
             ck.eq("without --dnssec: ee", plain_recs.get("ee.dane.test", {}).get("class"), "cert-self-signed")
             ck.eq("without --dnssec: wrong", plain_recs.get("wrong.dane.test", {}).get("class"), "ok")
+            ck.eq("without --dnssec: delivery.dane only where the class defers anyway",
+                  sorted(d for d, x in plain_recs.items() if "dane" in x.get("delivery", {})), ["broken.test"])
+            # diff --level dane: a sender at dane would now defer tafull and wrong, and
+            # bogus; the scan without --dnssec cannot say (no change), so compare both ways
+            p = subprocess.run([a.mxscan, "diff", "--json", "--level", "dane", os.path.join(tmp, "required.jsonl"),
+                                out], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            ck.eq("diff --level dane: exit", p.returncode, 0)
+            try:
+                ch = json.loads(p.stdout).get("delivery_changed")
+            except ValueError:
+                ch = None
+            ck.eq("diff --level dane (--require-dane is no part of the dane level)", ch, [])
     finally:
         if fm:
             fm.terminate()
