@@ -25,7 +25,8 @@ Cases, one domain each (zone dane.test., signed, unless said):
   broken    zone broken.test. signed but bogus throughout: the MX lookup
             fails (dns-servfail)
 Each record's delivery.dane is what a sender at Postfix's `dane` level does
-(README "The policy levels").
+(README "The policy levels"), and `mxscan report --tlsrpt` groups the
+domains whose MX host DANE applies to under policy-type tlsa.
 Then the same scan without --dnssec: no record has a `policy` map, nor a
 delivery.dane.
 
@@ -179,6 +180,51 @@ def check_levels(ck, recs):
         ck.eq(d + " delivery.mta-sts", dlv.get("mta-sts"), dlv.get("may"))
 
 
+def check_tlsrpt(ck, mxscan, path, tlsa):
+    """report --tlsrpt: RFC 8460 4.4's policy-type tlsa, the TLSA records as
+    the policy strings, for the domains DANE applies to."""
+    p = subprocess.run([mxscan, "report", "--tlsrpt", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ck.eq("report --tlsrpt: exit", p.returncode, 0)
+    try:
+        pols = {x["policy"]["policy-domain"]: x for x in json.loads(p.stdout)["policies"]}
+    except (ValueError, KeyError):
+        pols = {}
+    for k in ("ee", "ta", "tafull", "wrong", "unusable"):
+        d = k + ".dane.test"
+        pol = pols.get(d, {}).get("policy", {})
+        ck.eq("tlsrpt %s policy-type" % d, pol.get("policy-type"), "tlsa")
+        ck.eq("tlsrpt %s policy-string" % d, sorted(pol.get("policy-string", [])), sorted(tlsa[k]))
+        ck.eq("tlsrpt %s mx-host" % d, pol.get("mx-host"), ["mx.%s.dane.test" % k])
+    # no TLSA records, insecure, or a failed lookup: no DANE policy was applied
+    for d in ("none.dane.test", "plain.test", "shared.plain.test", "bogus.dane.test"):
+        ck.eq("tlsrpt %s policy-type" % d, pols.get(d, {}).get("policy", {}).get("policy-type"), "no-policy-found")
+    # a DANE sender's verdict: ee's self-signed leaf matched its DANE-EE record
+    ck.eq("tlsrpt ee: a success (DANE matched, WebPKI did not)", pols.get("ee.dane.test", {}).get("summary"),
+          {"total-successful-session-count": 1, "total-failure-session-count": 0})
+    ck.eq("tlsrpt plain: a failure (no DANE: WebPKI's verdict)", pols.get("plain.test", {}).get("summary"),
+          {"total-successful-session-count": 0, "total-failure-session-count": 1})
+    details = [f["result-type"] for f in pols.get("wrong.dane.test", {}).get("failure-details", [])]
+    ck.eq("tlsrpt wrong: failure", details, ["tlsa-invalid"])
+    # a domain with both: one policy per entry (RFC 8460), the one a sender that
+    # does both applies, DANE (RFC 8461 2).  ee's record, as if ee.dane.test
+    # also published an MTA-STS policy listing its MX
+    both = os.path.join(os.path.dirname(path), "both.jsonl")
+    with open(both, "w") as f:
+        for line in open(path):
+            r = json.loads(line)
+            if r["domain"] == "ee.dane.test":
+                r["policy"]["sts"] = {"txt_id": "b1", "mode": "enforce", "max_age": 86400,
+                                      "mx": ["mx.ee.dane.test"], "mx_match": True}
+                f.write(json.dumps(r) + "\n")
+    p = subprocess.run([mxscan, "report", "--tlsrpt", both], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        pol = json.loads(p.stdout)["policies"][0]["policy"]
+    except (ValueError, KeyError, IndexError):
+        pol = {}
+    ck.eq("tlsrpt DANE and MTA-STS: DANE's policy", (pol.get("policy-type"), pol.get("policy-string")),
+          ("tlsa", tlsa["ee"]))
+
+
 def check(ck, recs, tlsa):
     def rec(domain):
         r = recs.get(domain)
@@ -270,6 +316,7 @@ def main():
             ck.eq("connections to the shared address", conns.get(SITES["ee"][0]), 2)
             check_levels(ck, recs)
             out = os.path.join(tmp, "dnssec.jsonl")
+            check_tlsrpt(ck, a.mxscan, out, tlsa)
             rep = subprocess.run([a.mxscan, "report", "--json", out], stdout=subprocess.PIPE)
             try:
                 got = json.loads(rep.stdout).get("delivery", {}).get("dane")
