@@ -151,9 +151,10 @@ static void print_other_cert_errors(mxs_class_t cls, mxs_class_set_t set, FILE *
   }
 }
 
-/* "may tls, encrypt deferred, ...": what a sender does at each level. */
-static void print_outcomes(FILE *fp, const mxs_outcome_t out[MXS_LEVELS_COMPUTED]) {
-  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++)
+/* "may tls, encrypt deferred, ...": what a sender does at each level;
+ * `dane` only with --dnssec (probe checks no MTA-STS: never `mta-sts`). */
+static void print_outcomes(FILE *fp, const mxs_outcome_t out[MXS_LEVELS_COMPUTED], int dane) {
+  for (int l = 0; l < MXS_LEVELS_TLS + (dane != 0); l++)
     fprintf(fp, "%s%s %s", l ? ", " : "", mxs_level_name((mxs_level_t)l), mxs_outcome_name(out[l]));
   fputc('\n', fp);
 }
@@ -165,7 +166,7 @@ static void print_result(const mxs_pitem_t *it, const mxs_record_t *r, FILE *fp)
   fprintf(fp, "\nResult: %s (stage %s, TLS-RPT %s)\n", mxs_class_name(r->cls), r->stage, mxs_class_tlsrpt(r->cls));
   mxs_delivery_record(r, out);
   fprintf(fp, "Mail via this MX (smtp_tls_security_level): ");
-  print_outcomes(fp, out);
+  print_outcomes(fp, out, it->has_dane);
   print_section(fp, "Detail", r->detail);
   legacy_text(it, legacy, sizeof legacy);
   if (legacy[0]) print_section(fp, "Legacy retry", legacy);
@@ -217,7 +218,7 @@ static void print_summary(const mxs_pdomain_t *d, FILE *fp) {
   mxs_outcome_t out[MXS_LEVELS_COMPUTED];
   for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) out[l] = mxs_delivery_fold_result(&dd.level[l]);
   fprintf(fp, "Mail to %s (smtp_tls_security_level): ", d->name);
-  print_outcomes(fp, out);
+  print_outcomes(fp, out, d->cfg->dnssec);
   if (ok == d->nitems)
     fprintf(fp, "%zu of %zu record%s ok.\n", ok, d->nitems, d->nitems == 1 ? "" : "s");
   else

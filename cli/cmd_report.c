@@ -20,7 +20,7 @@ static const char report_usage[] =
     "usage: mxscan report [options] FILE...   summarise results files (msgpack or JSON Lines, '-': stdin)\n"
     "\n"
     "Sections: classes; delivery (per smtp_tls_security_level may, encrypt, verify,\n"
-    "secure: the domains whose mail a sender delivers over TLS, in cleartext, or\n"
+    "secure, dane, mta-sts: the domains whose mail a sender delivers over TLS, in cleartext, or\n"
     "defers, trying their MX hosts in preference order); providers; domains that\n"
     "cannot receive mail over TLS; expiring certificates; TLS versions; ciphers.\n"
     "\n"

@@ -158,7 +158,8 @@ static const opt_t opts[] = {
     {"metrics-providers", 0, "output", K_INT, F(metrics_providers), 0, 10000, "N",
      "--metrics: providers with the most failing domains that get a series of their own (10)"},
     {"sender-level", 0, "output", K_LEVEL, F(sender_level), 0, 0, "LEVEL",
-     "your MTA's smtp_tls_security_level, for --fail-on deferred: may, encrypt, verify, secure (may)"},
+     "your MTA's smtp_tls_security_level, for --fail-on deferred: may, encrypt, verify, secure, dane (needs "
+     "--dnssec), mta-sts (MTA-STS enforce over may) (may)"},
     {"redis", 0, "redis", K_STR, F(redis_url), 0, 0, "URL",
      "also (without -o: only) write records to Redis: redis://[:PASS@]HOST[:PORT][/DB], unix:///PATH"},
     {"redis-prefix", 0, "redis", K_STR, F(redis_prefix), 0, 0, "PREFIX", "key prefix (mxscan)"},
@@ -330,12 +331,8 @@ static int parse_sources(mxs_config_t *c, const char *value, const char *shown, 
 
 static int parse_level(const char *v, int *out, char *why, size_t whylen) {
   int l = mxs_level_from_name(v);
-  if (l >= 0 && mxs_level_computed((mxs_level_t)l)) return *out = l, 0;
-  if (l >= 0)
-    snprintf(why, whylen,
-             "'%s' is not computed yet (mxscan checks no DANE or MTA-STS policy): may, encrypt, verify, secure", v);
-  else
-    snprintf(why, whylen, "'%s' is not a level: may, encrypt, verify, secure", v);
+  if (l >= 0) return *out = l, 0;
+  snprintf(why, whylen, "'%s' is not a level: may, encrypt, verify, secure, dane, mta-sts", v);
   return -1;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "report/report_int.h"
+#include "results/dane.h"
 
 mxs_report_t *mxs_report_new(const mxs_report_opts_t *o) {
   mxs_report_t *r = calloc(1, sizeof *r);
@@ -85,12 +86,23 @@ static int same(const char *a, const char *b) { return a == b || (a && b && strc
 
 static int tlsrpt_fail(mxs_report_t *r, mxs_rdomain_t *d, const mxs_read_record_t *rec, const char *type);
 
+/* Under DANE, a session whose certificate matched a usable TLSA record
+ * succeeds, whatever WebPKI says (the record's class, and so its tlsrpt,
+ * is WebPKI's first failure: a cert-* class): RFC 8460 reports what the
+ * applied policy, here tlsa, made of the session. */
+static int dane_success(const mxs_read_record_t *rec) {
+  mxs_dane_view_t v;
+  if (!mxs_dane_read_view(rec, &v) || !mxs_dane_applies(&v) || v.match != 1) return 0;
+  return !strcmp(mxs_class_stage(rec->cls), "cert") && rec->cls != MXS_CLASS_TLSA_INVALID &&
+         rec->cls != MXS_CLASS_STS_WEBPKI_INVALID;
+}
+
 /* TLS-RPT counts sessions that reached TLS: a record whose tlsrpt is
  * "none" (DNS, TCP, SMTP failures before STARTTLS) is no session at all. */
 static int tlsrpt_add(mxs_report_t *r, mxs_rdomain_t *d, const mxs_read_record_t *rec) {
   const char *type = rec->tlsrpt[0] ? rec->tlsrpt : mxs_class_tlsrpt(rec->cls);
   if (strcmp(type, "none") == 0) return 0;
-  if (strcmp(type, "success") == 0) {
+  if (strcmp(type, "success") == 0 || dane_success(rec)) {
     d->tls_ok++;
     return 0;
   }
@@ -112,6 +124,32 @@ static int tlsrpt_policy(mxs_report_t *r, mxs_rdomain_t *d, const mxs_read_recor
   for (size_t i = 0; i < rec->sts_nmx; i++)
     if (!(d->sts_mx[i] = mxs_arena_strdup(&r->arena, rec->sts_mx[i]))) return -ENOMEM;
   d->sts_nmx = rec->sts_nmx;
+  return 0;
+}
+
+/* Appends S to list *HEAD (length *N) unless it is there already. */
+static int str_add(mxs_report_t *r, mxs_rstr_t **head, size_t *n, const char *s) {
+  mxs_rstr_t **tail = head;
+  for (; *tail; tail = &(*tail)->next)
+    if (!strcmp((*tail)->s, s)) return 0;
+  mxs_rstr_t *e = mxs_arena_alloc(&r->arena, sizeof *e);
+  if (!e || !(e->s = mxs_arena_strdup(&r->arena, s))) return -ENOMEM;
+  e->next = NULL;
+  *tail = e;
+  (*n)++;
+  return 0;
+}
+
+/* DANE's policy (RFC 8460 4.4: policy-type tlsa, the TLSA records as the
+ * policy strings): the records of every MX host of the domain that DANE
+ * applies to, secure with TLSA records (usable or not: either way a DANE
+ * sender applied them, RFC 7672 2.2). */
+static int tlsrpt_dane(mxs_report_t *r, mxs_rdomain_t *d, const mxs_read_record_t *rec) {
+  mxs_dane_view_t v;
+  if (!r->o.tlsrpt || !mxs_dane_read_view(rec, &v) || !mxs_dane_applies(&v) || !rec->mx) return 0;
+  if (str_add(r, &d->dane_mx, &d->ndane_mx, rec->mx) < 0) return -ENOMEM;
+  for (size_t i = 0; i < rec->ndane_tlsa; i++)
+    if (str_add(r, &d->tlsa, &d->ntlsa, rec->dane_tlsa[i]) < 0) return -ENOMEM;
   return 0;
 }
 
@@ -213,6 +251,6 @@ int mxs_report_add(void *arg, const mxs_read_record_t *rec) {
   if (rec->tls_version && count(r, &r->versions, rec->tls_version) < 0) return -ENOMEM;
   if (rec->cipher && count(r, &r->ciphers, rec->cipher) < 0) return -ENOMEM;
   if (rec->has_cert && rec->cert_days_left <= r->o.expiring_days && expiring_add(r, rec) < 0) return -ENOMEM;
-  if (tlsrpt_policy(r, d, rec) < 0) return -ENOMEM;
+  if (tlsrpt_policy(r, d, rec) < 0 || tlsrpt_dane(r, d, rec) < 0) return -ENOMEM;
   return tlsrpt_add(r, d, rec);
 }

@@ -17,6 +17,12 @@ typedef struct mxs_rfail_s {
   uint64_t count;
 } mxs_rfail_t;
 
+/* A list of distinct strings (arena), in order of first appearance. */
+typedef struct mxs_rstr_s {
+  struct mxs_rstr_s *next;
+  const char *s;
+} mxs_rstr_t;
+
 /* The record that gave a failing domain its class (the first failing
  * class in contract order; the first such record when several tie).
  * Kept with opts.html only: the HTML lists every failing domain. */
@@ -49,6 +55,11 @@ typedef struct {
   int64_t sts_max_age;
   const char **sts_mx; /* arena */
   size_t sts_nmx;
+  /* only with opts.tlsrpt: DANE, from the records whose MX host DANE
+   * applies to (policy.dane secure, with TLSA records): the distinct TLSA
+   * records and those MX hosts, in order of first appearance */
+  mxs_rstr_t *tlsa, *dane_mx; /* arena; NULL: DANE applies to none */
+  size_t ntlsa, ndane_mx;
 } mxs_rdomain_t;
 
 struct mxs_rprovider_s {

@@ -139,11 +139,13 @@ static int text_delivery(mxs_report_t *r, const view_t *v, FILE *fp) {
   }
   fprintf(fp, "\nDelivery (domains: what a sender does with the mail at each smtp_tls_security_level)\n");
   if (rc == 0) mxs_tab_print(&t, fp);
-  fprintf(fp, "  dane, mta-sts: not computed (mxscan checks no DANE or MTA-STS policy yet)\n");
+  fprintf(fp,
+          "  dane: DANE where the MX host has secure TLSA records, else may\n"
+          "  mta-sts: MTA-STS where the domain has an enforce policy, else may\n");
   if (unknown)
     fprintf(fp,
-            "  unknown: records without a delivery field (an older mxscan wrote them) where the class does not "
-            "decide\n");
+            "  unknown: the records do not say: a policy not checked (dane: a scan without --dnssec, mta-sts:\n"
+            "    --no-policy), or records of an older mxscan where the class does not decide\n");
   mxs_tab_free(&t);
   return rc;
 }
@@ -374,11 +376,34 @@ int mxs_report_print_json(mxs_report_t *r, FILE *fp) {
 
 /* ---- TLS-RPT (RFC 8460) ------------------------------------------------------ */
 
+/* RFC 8460 4.4 for DANE: "tlsa", the TLSA records as published, the
+ * domain and the MX hosts they are published for. */
+static void tlsrpt_tlsa_map(const mxs_rdomain_t *d, mxs_encoder_t *e) {
+  e->map(e, 4);
+  mxs_enc_kv_str(e, "policy-type", "tlsa");
+  e->key(e, "policy-string");
+  e->array(e, d->ntlsa);
+  for (const mxs_rstr_t *x = d->tlsa; x; x = x->next) e->str(e, x->s);
+  e->end(e);
+  mxs_enc_kv_str(e, "policy-domain", d->name);
+  e->key(e, "mx-host");
+  e->array(e, d->ndane_mx);
+  for (const mxs_rstr_t *x = d->dane_mx; x; x = x->next) e->str(e, x->s);
+  e->end(e);
+  e->end(e);
+}
+
 /* RFC 8460 4.4: the policy type, the policy as lines (policy-string), the
  * domain and, for MTA-STS, its mx patterns (mx-host).  A domain that
  * announces MTA-STS but whose policy could not be fetched or read is "sts"
- * without the strings. */
+ * without the strings.  RFC 8460 has one policy per entry: where DANE
+ * applies to an MX host of the domain, it is "tlsa", MTA-STS or not, since
+ * a sender that does both applies DANE there (RFC 8461 2). */
 static void tlsrpt_policy_map(const mxs_rdomain_t *d, mxs_encoder_t *e, mxs_arena_t *a) {
+  if (d->dane_mx) {
+    tlsrpt_tlsa_map(d, e);
+    return;
+  }
   int strings = d->sts && d->sts_mode;
   e->map(e, 2 + 2 * strings);
   mxs_enc_kv_str(e, "policy-type", d->sts ? "sts" : "no-policy-found");

@@ -13,9 +13,18 @@
  *   D  deferred: this MX does not take the mail at this level
  *   N  `secure`: tls when the certificate names the recipient domain (or a
  *      subdomain) and has no problem but the MX name, else deferred
- *   P  depends on the domain's DANE or MTA-STS policy: not computed yet
- *      (a later change fills these cells from the policy fields); and
- *      every cell of `excluded`: nothing was probed, nothing is known
+ *   R  a policy class (MTA-STS, DANE) at a level that ignores policies:
+ *      the cell of the class the record's TLS facts give (tls_class)
+ *   A  `dane`: DANE's verdict where it applies, else the `may` cell
+ *   S  `mta-sts`: the enforce policy's verdict where one applies, else the
+ *      `may` cell (both from the policy fields: mxs_delivery_policy_levels)
+ * At `dane` and `mta-sts` the classes that defer at `may` defer too (no
+ * route, no SMTP session: a policy only adds requirements), and so do the
+ * policy failures that defer under that policy whatever else the record
+ * says: dnssec-invalid at `dane` (a bogus TLSA lookup), sts-webpki-invalid
+ * at `mta-sts` (a listed MX whose certificate WebPKI rejects).
+ *   U  `excluded`: nothing was probed, so nothing is known (unknown at
+ *      every level)
  */
 #include "results/delivery.h"
 
@@ -23,51 +32,53 @@
 #include <string.h>
 #include <strings.h>
 
-enum { T, C, F, D, N, P, R };
+#include "results/dane.h"
+
+enum { T, C, F, D, N, R, A, S, U };
 
 /* X(class enum suffix, may, encrypt, verify, secure, dane, mta-sts), in
  * MXS_CLASS_TABLE order. */
 #define MXS_DELIVERY_TABLE(X)                   \
-  X(DNS_NXDOMAIN, D, D, D, D, P, P)             \
-  X(DNS_SERVFAIL, D, D, D, D, P, P)             \
-  X(DNS_TIMEOUT, D, D, D, D, P, P)              \
-  X(NULL_MX, D, D, D, D, P, P)                  \
-  X(NO_MX_NO_ADDRESS, D, D, D, D, P, P)         \
-  X(MX_NO_ADDRESS, D, D, D, D, P, P)            \
-  X(STS_POLICY_FETCH_ERROR, R, R, R, R, P, P)   \
-  X(STS_POLICY_INVALID, R, R, R, R, P, P)       \
-  X(DNSSEC_INVALID, R, R, R, R, P, P)           \
-  X(DANE_REQUIRED, R, R, R, R, P, P)            \
-  X(TCP_TIMEOUT, D, D, D, D, P, P)              \
-  X(TCP_REFUSED, D, D, D, D, P, P)              \
-  X(TCP_UNREACHABLE, D, D, D, D, P, P)          \
-  X(SMTP_BANNER_TIMEOUT, D, D, D, D, P, P)      \
-  X(SMTP_TIMEOUT, D, D, D, D, P, P)             \
-  X(SMTP_REJECTED, D, D, D, D, P, P)            \
-  X(SMTP_PROTOCOL_ERROR, D, D, D, D, P, P)      \
-  X(SMTP_CLOSED, D, D, D, D, P, P)              \
-  X(STARTTLS_NOT_OFFERED, C, D, D, D, P, P)     \
-  X(STARTTLS_REJECTED, C, D, D, D, P, P)        \
-  X(TLS_VERSION_MISMATCH, F, D, D, D, P, P)     \
-  X(TLS_NO_SHARED_CIPHER, F, D, D, D, P, P)     \
-  X(TLS_WEAK_DH, F, D, D, D, P, P)              \
-  X(TLS_LEGACY_RENEGOTIATION, F, D, D, D, P, P) \
-  X(TLS_DIED, F, D, D, D, P, P)                 \
-  X(TLS_TIMEOUT, F, D, D, D, P, P)              \
-  X(TLS_ALERT, F, D, D, D, P, P)                \
-  X(TLS_PROTOCOL_ERROR, F, D, D, D, P, P)       \
-  X(TLSA_INVALID, R, R, R, R, P, P)             \
-  X(STS_WEBPKI_INVALID, R, R, R, R, P, P)       \
-  X(CERT_EXPIRED, T, T, D, D, P, P)             \
-  X(CERT_NOT_YET_VALID, T, T, D, D, P, P)       \
-  X(CERT_SELF_SIGNED, T, T, D, D, P, P)         \
-  X(CERT_CHAIN_INCOMPLETE, T, T, D, D, P, P)    \
-  X(CERT_UNTRUSTED, T, T, D, D, P, P)           \
-  X(CERT_HOSTNAME_MISMATCH, T, T, D, N, P, P)   \
-  X(CERT_WEAK, T, T, D, D, P, P)                \
-  X(POST_TLS_EHLO_FAILED, F, D, D, D, P, P)     \
-  X(EXCLUDED, P, P, P, P, P, P)                 \
-  X(OK, T, T, T, N, P, P)
+  X(DNS_NXDOMAIN, D, D, D, D, D, D)             \
+  X(DNS_SERVFAIL, D, D, D, D, D, D)             \
+  X(DNS_TIMEOUT, D, D, D, D, D, D)              \
+  X(NULL_MX, D, D, D, D, D, D)                  \
+  X(NO_MX_NO_ADDRESS, D, D, D, D, D, D)         \
+  X(MX_NO_ADDRESS, D, D, D, D, D, D)            \
+  X(STS_POLICY_FETCH_ERROR, R, R, R, R, A, S)   \
+  X(STS_POLICY_INVALID, R, R, R, R, A, S)       \
+  X(DNSSEC_INVALID, R, R, R, R, D, S)           \
+  X(DANE_REQUIRED, R, R, R, R, A, S)            \
+  X(TCP_TIMEOUT, D, D, D, D, D, D)              \
+  X(TCP_REFUSED, D, D, D, D, D, D)              \
+  X(TCP_UNREACHABLE, D, D, D, D, D, D)          \
+  X(SMTP_BANNER_TIMEOUT, D, D, D, D, D, D)      \
+  X(SMTP_TIMEOUT, D, D, D, D, D, D)             \
+  X(SMTP_REJECTED, D, D, D, D, D, D)            \
+  X(SMTP_PROTOCOL_ERROR, D, D, D, D, D, D)      \
+  X(SMTP_CLOSED, D, D, D, D, D, D)              \
+  X(STARTTLS_NOT_OFFERED, C, D, D, D, A, S)     \
+  X(STARTTLS_REJECTED, C, D, D, D, A, S)        \
+  X(TLS_VERSION_MISMATCH, F, D, D, D, A, S)     \
+  X(TLS_NO_SHARED_CIPHER, F, D, D, D, A, S)     \
+  X(TLS_WEAK_DH, F, D, D, D, A, S)              \
+  X(TLS_LEGACY_RENEGOTIATION, F, D, D, D, A, S) \
+  X(TLS_DIED, F, D, D, D, A, S)                 \
+  X(TLS_TIMEOUT, F, D, D, D, A, S)              \
+  X(TLS_ALERT, F, D, D, D, A, S)                \
+  X(TLS_PROTOCOL_ERROR, F, D, D, D, A, S)       \
+  X(TLSA_INVALID, R, R, R, R, A, S)             \
+  X(STS_WEBPKI_INVALID, R, R, R, R, A, D)       \
+  X(CERT_EXPIRED, T, T, D, D, A, S)             \
+  X(CERT_NOT_YET_VALID, T, T, D, D, A, S)       \
+  X(CERT_SELF_SIGNED, T, T, D, D, A, S)         \
+  X(CERT_CHAIN_INCOMPLETE, T, T, D, D, A, S)    \
+  X(CERT_UNTRUSTED, T, T, D, D, A, S)           \
+  X(CERT_HOSTNAME_MISMATCH, T, T, D, N, A, S)   \
+  X(CERT_WEAK, T, T, D, D, A, S)                \
+  X(POST_TLS_EHLO_FAILED, F, D, D, D, A, S)     \
+  X(EXCLUDED, U, U, U, U, U, U)                 \
+  X(OK, T, T, T, N, A, S)
 
 /* Every class has exactly one row, in its place: a missing or extra row
  * fails the count, a misplaced one its own assertion, a row naming no
@@ -83,7 +94,7 @@ _Static_assert((int)MXS_DELIVERY_ROWS == (int)MXS_CLASS_COUNT, "delivery.c: one 
   _Static_assert((int)MXS_DELIVERY_POS_##id == (int)MXS_CLASS_##id, "delivery.c: row out of order: " #id);
 MXS_DELIVERY_TABLE(MXS_DELIVERY_CHECK)
 #undef MXS_DELIVERY_CHECK
-_Static_assert(MXS_LEVEL_COUNT == 6 && MXS_LEVELS_COMPUTED == MXS_LEVEL_DANE, "delivery.c: a cell per level");
+_Static_assert(MXS_LEVEL_COUNT == 6 && MXS_LEVELS_TLS == MXS_LEVEL_DANE, "delivery.c: a cell per level");
 
 static const unsigned char cells[MXS_CLASS_COUNT][MXS_LEVEL_COUNT] = {
 #define MXS_DELIVERY_ROW(id, may, enc, ver, sec, dane, sts) {may, enc, ver, sec, dane, sts},
@@ -91,26 +102,21 @@ static const unsigned char cells[MXS_CLASS_COUNT][MXS_LEVEL_COUNT] = {
 #undef MXS_DELIVERY_ROW
 };
 
-static const struct {
-  const char *name;
-  int computed;
-} levels[MXS_LEVEL_COUNT] = {
-#define MXS_LEVEL_ROW(id, name, computed) {name, computed},
+static const char *const levels[MXS_LEVEL_COUNT] = {
+#define MXS_LEVEL_ROW(id, name) name,
     MXS_LEVEL_TABLE(MXS_LEVEL_ROW)
 #undef MXS_LEVEL_ROW
 };
 
 static const char *const outcome_names[] = {"tls", "cleartext", "deferred", "unknown"};
 
-const char *mxs_level_name(mxs_level_t l) { return (unsigned)l < MXS_LEVEL_COUNT ? levels[l].name : "?"; }
+const char *mxs_level_name(mxs_level_t l) { return (unsigned)l < MXS_LEVEL_COUNT ? levels[l] : "?"; }
 
 int mxs_level_from_name(const char *name) {
   for (int i = 0; i < MXS_LEVEL_COUNT; i++)
-    if (!strcmp(levels[i].name, name)) return i;
+    if (!strcmp(levels[i], name)) return i;
   return -1;
 }
-
-int mxs_level_computed(mxs_level_t l) { return (unsigned)l < MXS_LEVEL_COUNT && levels[l].computed; }
 
 const char *mxs_outcome_name(mxs_outcome_t o) {
   return (unsigned)o <= MXS_OUTCOME_UNKNOWN ? outcome_names[o] : "unknown";
@@ -139,15 +145,18 @@ mxs_outcome_t mxs_delivery_of(mxs_level_t l, mxs_class_t cls, mxs_class_set_t ce
 }
 
 const char *mxs_delivery_cell_name(mxs_level_t l, mxs_class_t cls) {
-  static const char *const names[] = {
-      [T] = "tls",          [C] = "cleartext", [F] = "cleartext-after-retry", [D] = "deferred", [N] = "tls-if-named",
-      [P] = "not-computed", [R] = "as-its-tls"};
-  if ((unsigned)l >= MXS_LEVEL_COUNT || (unsigned)cls >= MXS_CLASS_COUNT) return "not-computed";
+  static const char *const names[] = {[T] = "tls",         [C] = "cleartext",    [F] = "cleartext-after-retry",
+                                      [D] = "deferred",    [N] = "tls-if-named", [R] = "as-its-tls",
+                                      [A] = "dane-or-may", [S] = "sts-or-may",   [U] = "not-probed"};
+  if ((unsigned)l >= MXS_LEVEL_COUNT || (unsigned)cls >= MXS_CLASS_COUNT) return "?";
   return names[cells[cls][l]];
 }
 
 int mxs_delivery_retried(mxs_level_t l, mxs_class_t cls) {
-  return (unsigned)l < MXS_LEVEL_COUNT && (unsigned)cls < MXS_CLASS_COUNT && cells[cls][l] == F;
+  if ((unsigned)l >= MXS_LEVEL_COUNT || (unsigned)cls >= MXS_CLASS_COUNT) return 0;
+  /* at the policy levels cleartext only ever comes from the `may` fallback */
+  int c = cells[cls][l];
+  return c == F || ((c == A || c == S) && cells[cls][MXS_LEVEL_MAY] == F);
 }
 
 /* NAME (a certificate's DNS name) is DOMAIN or a name under it. */
@@ -179,9 +188,58 @@ static int tls_class(const mxs_record_t *r) {
   return errs ? (int)mxs_class_first(errs) : (int)MXS_CLASS_OK;
 }
 
+/* The outcome of the A and S cells: DANE's or the enforce policy's verdict
+ * where one applies, else the `may` outcome.  RFC 7672 2.2 and Postfix's
+ * `dane` level (postconf(5)): with secure TLSA records TLS is mandatory and
+ * authenticated by them, without usable ones it is `may`; RFC 8461 5: an
+ * enforce policy delivers only to a listed MX over TLS with a certificate
+ * valid for its name under WebPKI, which is what `verify` checks. */
+static mxs_outcome_t policy_cell(int cell, mxs_class_t cls, const mxs_delivery_policy_t *p,
+                                 const mxs_outcome_t out[MXS_LEVEL_COUNT]) {
+  if (cell == A) {
+    if (!p->dane) return MXS_OUTCOME_UNKNOWN;
+    /* the `dane` level, not `dane-only`: a sender's --require-dane is no part of it */
+    mxs_dane_view_t v = *p->dane;
+    v.required = 0;
+    switch (mxs_dane_delivery_of(&v, cls, p->tls_done)) {
+    case MXS_DANE_DELIVER: return MXS_OUTCOME_TLS;
+    case MXS_DANE_DEFER: return MXS_OUTCOME_DEFERRED;
+    default: return out[MXS_LEVEL_MAY];
+    }
+  }
+  if (p->sts < 0) return MXS_OUTCOME_UNKNOWN;
+  if (!p->sts) return out[MXS_LEVEL_MAY];
+  if (p->sts_mx_match < 0) return MXS_OUTCOME_UNKNOWN;
+  return p->sts_mx_match ? out[MXS_LEVEL_VERIFY] : MXS_OUTCOME_DEFERRED;
+}
+
+void mxs_delivery_policy_levels(mxs_class_t cls, const mxs_delivery_policy_t *p, mxs_outcome_t out[MXS_LEVEL_COUNT]) {
+  for (int l = MXS_LEVELS_TLS; l < MXS_LEVEL_COUNT; l++) {
+    int cell = (unsigned)cls < MXS_CLASS_COUNT ? cells[cls][l] : -1;
+    out[l] = cell == D                ? MXS_OUTCOME_DEFERRED
+             : cell == A || cell == S ? policy_cell(cell, cls, p, out)
+                                      : MXS_OUTCOME_UNKNOWN;
+  }
+}
+
+/* What record R says of its domain's policies. */
+static void record_policy(const mxs_record_t *r, mxs_delivery_policy_t *p) {
+  const mxs_policy_view_t *pv = r->policy;
+  const mxs_sts_view_t *s = pv ? pv->sts : NULL;
+  *p = (mxs_delivery_policy_t){
+      .dane = pv ? pv->dane : NULL, .sts = -1, .sts_mx_match = -1, .tls_done = r->tls_version != NULL};
+  if (!r->policy_checked) return; /* --no-policy, or the lookup was cut short */
+  if (s && s->mode == MXS_STS_ENFORCE && !s->fetch_error && !s->invalid) {
+    p->sts = 1;
+    p->sts_mx_match = s->mx_match;
+  } else {
+    p->sts = 0;
+  }
+}
+
 void mxs_delivery_record(const mxs_record_t *r, mxs_outcome_t out[MXS_LEVELS_COMPUTED]) {
   int names = -1; /* looked at once, and only when `secure` asks */
-  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) {
+  for (int l = 0; l < MXS_LEVELS_TLS; l++) {
     int cls = (int)r->cls;
     if (cells[cls][l] == R && (cls = tls_class(r)) < 0) {
       out[l] = MXS_OUTCOME_UNKNOWN;
@@ -190,13 +248,20 @@ void mxs_delivery_record(const mxs_record_t *r, mxs_outcome_t out[MXS_LEVELS_COM
     if (cells[cls][l] == N && names < 0) names = mxs_delivery_names_nexthop(r->cert, r->domain);
     out[l] = mxs_delivery_of((mxs_level_t)l, (mxs_class_t)cls, r->cert ? r->cert_errors : 0, names < 0 ? 0 : names);
   }
+  mxs_delivery_policy_t p;
+  record_policy(r, &p);
+  mxs_delivery_policy_levels(r->cls, &p, out);
 }
 
 void mxs_delivery_encode(const mxs_record_t *r, mxs_encoder_t *e) {
   mxs_outcome_t out[MXS_LEVELS_COMPUTED];
   mxs_delivery_record(r, out);
-  e->map(e, MXS_LEVELS_COMPUTED);
-  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) mxs_enc_kv_str(e, levels[l].name, outcome_names[out[l]]);
+  /* the policy levels only where known: no key is "not checked" */
+  size_t n = MXS_LEVELS_TLS;
+  for (int l = MXS_LEVELS_TLS; l < MXS_LEVEL_COUNT; l++) n += out[l] != MXS_OUTCOME_UNKNOWN;
+  e->map(e, n);
+  for (int l = 0; l < MXS_LEVEL_COUNT; l++)
+    if (l < MXS_LEVELS_TLS || out[l] != MXS_OUTCOME_UNKNOWN) mxs_enc_kv_str(e, levels[l], outcome_names[out[l]]);
   e->end(e);
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "results/dane.h"
 #include "results/reader_int.h"
 
 #define CHUNK      ((size_t)1 << 20)
@@ -68,6 +69,8 @@ static const char *const field_names[] = {
     [MXS_RD_DLV_MAY + 1] = "encrypt",
     [MXS_RD_DLV_MAY + 2] = "verify",
     [MXS_RD_DLV_SECURE] = "secure",
+    [MXS_RD_DLV_SECURE + 1] = "dane",
+    [MXS_RD_DLV_LAST] = "mta-sts",
     [MXS_RD_DELIVERY] = "delivery",
     [MXS_RD_STS_TXT_ID] = "txt_id",
     [MXS_RD_STS_MODE] = "mode",
@@ -100,6 +103,8 @@ static const unsigned char field_scope[] = {
     [MXS_RD_DLV_MAY + 1] = MXS_RD_IN_DELIVERY,
     [MXS_RD_DLV_MAY + 2] = MXS_RD_IN_DELIVERY,
     [MXS_RD_DLV_SECURE] = MXS_RD_IN_DELIVERY,
+    [MXS_RD_DLV_SECURE + 1] = MXS_RD_IN_DELIVERY,
+    [MXS_RD_DLV_LAST] = MXS_RD_IN_DELIVERY,
     [MXS_RD_STS_TXT_ID] = MXS_RD_IN_STS,
     [MXS_RD_STS_MODE] = MXS_RD_IN_STS,
     [MXS_RD_STS_FETCH_ERROR] = MXS_RD_IN_STS,
@@ -119,7 +124,9 @@ static const unsigned char field_scope[] = {
     [MXS_RD_DANE_TLSA] = MXS_RD_IN_DANE,
     [MXS_RD_DANE] = MXS_RD_IN_POLICY,
 };
-_Static_assert(MXS_RD_DLV_SECURE - MXS_RD_DLV_MAY == MXS_LEVEL_SECURE - MXS_LEVEL_MAY, "one key per computed level");
+_Static_assert(MXS_RD_DLV_SECURE - MXS_RD_DLV_MAY == MXS_LEVEL_SECURE - MXS_LEVEL_MAY &&
+                   MXS_RD_DLV_LAST - MXS_RD_DLV_MAY == MXS_LEVEL_MTA_STS - MXS_LEVEL_MAY,
+               "one key per level");
 
 /* Called for every key of every record, so the common path is a length
  * and first-byte compare before one memcmp. */
@@ -193,7 +200,7 @@ int mxs_rd_set_str(mxs_rd_t *d, int id, const char *s) {
   case MXS_RD_TLSRPT_ERROR: r->tlsrpt_error = s; return 0;
   case MXS_RD_BANNER: r->banner = s; return 0;
   default:
-    if (id >= MXS_RD_DLV_MAY && id <= MXS_RD_DLV_SECURE) {
+    if (id >= MXS_RD_DLV_MAY && id <= MXS_RD_DLV_LAST) {
       /* an outcome this reader does not know reads as unknown, not as an error */
       r->delivery[id - MXS_RD_DLV_MAY] = mxs_outcome_from_name(s);
       d->dlv_given |= 1u << (id - MXS_RD_DLV_MAY);
@@ -262,11 +269,39 @@ int mxs_rd_bad_type(mxs_rd_t *d, int scope, int id) {
   return -1;
 }
 
+/* The `dane` and `mta-sts` outcomes a record does not state (an mxscan
+ * before them wrote it): from its policy fields where it has them, as
+ * mxscan computes them (results/delivery.h); without them only a class
+ * that defers at every level decides. */
+static void policy_levels(mxs_rd_t *d) {
+  mxs_read_record_t *r = d->rec;
+  mxs_dane_view_t dv;
+  mxs_delivery_policy_t p = {.dane = mxs_dane_read_view(r, &dv) ? &dv : NULL,
+                             .sts = -1,
+                             .sts_mx_match = -1,
+                             .tls_done = r->tls_version != NULL};
+  /* an unfinished record's policy.sts may be what a lookup cut short had */
+  if (!r->has_sts || r->unfinished) {
+    /* no policy.sts: not checked, or none published: the record cannot say */
+  } else if (r->sts_mode && !strcmp(r->sts_mode, "enforce") && !r->sts_fetch_error && !r->sts_invalid) {
+    p.sts = 1;
+    p.sts_mx_match = r->sts_mx_match;
+  } else {
+    p.sts = 0;
+  }
+  mxs_outcome_t out[MXS_LEVEL_COUNT];
+  memcpy(out, r->delivery, sizeof out);
+  mxs_delivery_policy_levels(r->cls, &p, out);
+  for (int l = MXS_LEVELS_TLS; l < MXS_LEVEL_COUNT; l++)
+    if (!(d->dlv_given & (1u << l))) r->delivery[l] = out[l];
+}
+
 int mxs_rd_end(mxs_rd_t *d) {
   if (d->have_domain && d->have_class) {
     /* levels the record does not state: what its class alone says */
-    for (int l = 0; l < MXS_LEVELS_COMPUTED; l++)
+    for (int l = 0; l < MXS_LEVELS_TLS; l++)
       if (!(d->dlv_given & (1u << l))) d->rec->delivery[l] = mxs_delivery_of((mxs_level_t)l, d->rec->cls, 0, -1);
+    policy_levels(d);
     return 0;
   }
   snprintf(d->why, sizeof d->why, "not a results record: no '%s'", d->have_domain ? "class" : "domain");

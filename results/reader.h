@@ -58,9 +58,10 @@ typedef struct {
   int64_t cert_days_left; /* INT64_MAX when absent */
   const char *banner;     /* NULL when absent: the server's greeting, its own words */
   int has_delivery;       /* a "delivery" map was present (records of mxscan before it wrote one have none) */
-  /* What a sender does with the mail at each computed level: the record's
+  /* What a sender does with the mail at each level: the record's
    * `delivery` values, or, for a record written before mxscan wrote them,
-   * what its class alone decides (MXS_OUTCOME_UNKNOWN where it does not). */
+   * what its class alone decides (at `dane` and `mta-sts`: its policy
+   * fields; MXS_OUTCOME_UNKNOWN where they do not). */
   mxs_outcome_t delivery[MXS_LEVELS_COMPUTED];
   /* the `policy` map (results/policy.h); the lists keep their first
    * MXS_POLICY_MAX_LIST entries */

@@ -35,8 +35,9 @@ enum {
   MXS_RD_NOT_AFTER,
   MXS_RD_SUBJECT_CN,
   MXS_RD_BANNER,
-  MXS_RD_DLV_MAY, /* delivery.may .. delivery.secure, in level order */
-  MXS_RD_DLV_SECURE = MXS_RD_DLV_MAY + MXS_LEVELS_COMPUTED - 1,
+  MXS_RD_DLV_MAY, /* delivery.may .. delivery.mta-sts, in level order */
+  MXS_RD_DLV_SECURE = MXS_RD_DLV_MAY + MXS_LEVEL_SECURE,
+  MXS_RD_DLV_LAST = MXS_RD_DLV_MAY + MXS_LEVEL_COUNT - 1,
   MXS_RD_STS_TXT_ID, /* policy.sts.* and policy.* */
   MXS_RD_STS_MODE,
   MXS_RD_STS_FETCH_ERROR,

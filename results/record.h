@@ -98,6 +98,10 @@ typedef struct {
   const char *profile;             /* sender profile the probe used (results/profiles.h); NULL: no probe was made */
   int profile_custom;              /* options changed the profile's settings: written as "NAME+custom" */
   const mxs_policy_view_t *policy; /* NULL or empty: no policy found or checked (the `policy` map) */
+  /* The domain's MTA-STS was looked up (policy checks on, the lookup
+   * complete): then no policy.sts means it publishes none, which the
+   * `mta-sts` delivery level needs to tell from "not checked". */
+  int policy_checked;
 } mxs_record_t;
 
 /* An encoder: a structured-output sink (JSON text, msgpack, ...).  Maps and

@@ -39,6 +39,8 @@ static void with_policy(const mxs_scan_t *s, const job_t *j, mxs_record_t *r, mx
   /* A domain that stopped at DNS has no mail route for a policy to govern
    * (and its TXT lookups failed the same way as its MX lookup). */
   int published = d->policy && r->mx;
+  /* without it, no policy.sts would read as "publishes none" at mta-sts */
+  r->policy_checked = d->policy && !mxs_policy_unfinished(d->policy);
   if (!published && !dane) return;
   *pv = (mxs_policy_view_t){0};
   if (published) mxs_policy_view(d->policy, r->mx, sts, pv);

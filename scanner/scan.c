@@ -444,6 +444,16 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
     snprintf(err, errlen, "--require-dane needs --dnssec (validating --dns servers): without it no answer is secure");
     return -1;
   }
+  /* a level nothing is checked for would leave every domain unknown there */
+  if (c->sender_level == MXS_LEVEL_DANE && !c->dnssec) {
+    snprintf(err, errlen,
+             "--sender-level dane needs --dnssec (validating --dns servers): without it DANE is not checked");
+    return -1;
+  }
+  if (c->sender_level == MXS_LEVEL_MTA_STS && !c->policy) {
+    snprintf(err, errlen, "--sender-level mta-sts needs the policy checks that --no-policy turns off");
+    return -1;
+  }
   if (c->dnssec) { /* DANE: the TLSA records of the DNSSEC-secure MX hosts */
     if (!(s->tlsa = malloc(sizeof *s->tlsa))) return -1;
     mxs_tlsa_cache_init(s->tlsa, s->resolver, c->port);

@@ -9,14 +9,27 @@
 
 static double pct(uint64_t n, uint64_t total) { return total ? 100.0 * (double)n / (double)total : 0.0; }
 
+/* A policy level the run did not check (dane without --dnssec, mta-sts
+ * with --no-policy): every domain unknown there, or deferred whatever the
+ * policy.  Its row would say nothing. */
+static int unchecked(const mxs_stats_t *s, int l) {
+  const uint64_t *d = s->delivery[l];
+  return l >= MXS_LEVELS_TLS && d[MXS_OUTCOME_UNKNOWN] && !d[MXS_OUTCOME_TLS] && !d[MXS_OUTCOME_CLEARTEXT];
+}
+
 /* Domains by what a sender does with their mail at each level. */
 static void print_delivery(const mxs_stats_t *s, FILE *fp) {
   uint64_t unknown = 0;
-  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) unknown += s->delivery[l][MXS_OUTCOME_UNKNOWN];
+  for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) unknown += unchecked(s, l) ? 0 : s->delivery[l][MXS_OUTCOME_UNKNOWN];
   fprintf(fp, "\n%-26s %9s %9s %9s%s  %s\n", "delivery (domains)", "tls", "cleartext", "deferred",
           unknown ? "   unknown" : "", "what a sender at each smtp_tls_security_level does with the mail");
   for (int l = 0; l < MXS_LEVELS_COMPUTED; l++) {
     const uint64_t *d = s->delivery[l];
+    if (unchecked(s, l)) {
+      fprintf(fp, "%-26s not checked (%s)\n", mxs_level_name((mxs_level_t)l),
+              l == MXS_LEVEL_DANE ? "DANE: --dnssec" : "MTA-STS: --no-policy");
+      continue;
+    }
     fprintf(fp, "%-26s %9llu %9llu %9llu", mxs_level_name((mxs_level_t)l), (unsigned long long)d[MXS_OUTCOME_TLS],
             (unsigned long long)d[MXS_OUTCOME_CLEARTEXT], (unsigned long long)d[MXS_OUTCOME_DEFERRED]);
     if (unknown) fprintf(fp, " %9llu", (unsigned long long)d[MXS_OUTCOME_UNKNOWN]);

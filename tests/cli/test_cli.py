@@ -51,7 +51,7 @@ def config_tests(mxscan, tmp):
         ("bad format", "[output]\nformat = xml\n", r"t\.conf:2: 'xml' is not jsonl or msgpack"),
         ("bad class", "[output]\nfail_on = cert-expired,bogus\n", r"t\.conf:2: 'bogus' is not a class"),
         ("bad ratio", "[output]\nfail_on_ratio = 2\n", r"t\.conf:2: '2' is not a ratio from 0 to 1"),
-        ("level not computed", "[output]\nsender_level = dane\n", r"t\.conf:2: 'dane' is not computed yet"),
+        ("not a level", "[output]\nsender_level = dane-only\n", r"t\.conf:2: 'dane-only' is not a level"),
         ("syntax error", "[scan\nport = 25\n", r"t\.conf:1: "),
     ]
     for what, text, pattern in cases:
@@ -125,19 +125,25 @@ def fleet_tests(mxscan, fakemx, tmp):
                            "0.4", "-"], three), 0)
         summary = os.path.join(tmp, "delivery-summary.json")
         p = run(base + ["--sender-level", "encrypt", "--summary", summary, "-"], three)
+        # dane: not checked without --dnssec; mta-sts: as may, none of them publishes a policy
         want = {"may": {"tls": 2, "cleartext": 1, "deferred": 0}, "encrypt": {"tls": 2, "cleartext": 0, "deferred": 1},
-                "verify": {"tls": 1, "cleartext": 0, "deferred": 2}, "secure": {"tls": 1, "cleartext": 0, "deferred": 2}}
+                "verify": {"tls": 1, "cleartext": 0, "deferred": 2}, "secure": {"tls": 1, "cleartext": 0, "deferred": 2},
+                "dane": {"tls": 0, "cleartext": 0, "deferred": 0, "unknown": 3},
+                "mta-sts": {"tls": 2, "cleartext": 1, "deferred": 0}}
         got = json.load(open(summary)) if os.path.exists(summary) else {}
         if got.get("delivery") != want or got.get("sender_level") != "encrypt":
             fail("--summary delivery: %r, sender_level %r" % (got.get("delivery"), got.get("sender_level")))
-        elif not re.search(r"^encrypt +2 +0 +1  \(--sender-level\)$", p.stderr, re.M):
+        elif not re.search(r"^encrypt +2 +0 +1  \(--sender-level\)$.*^dane +not checked \(DANE: --dnssec\)$", p.stderr, re.M | re.S):
             fail("the delivery table on stderr: %r" % p.stderr[-600:])
         else:
             print("  ok   --summary and the table on stderr count domains per level and outcome")
         expect("exit 2: an unknown --sender-level", run(base + ["--sender-level", "none", "-"], ""), 2,
-               r"'none' is not a level: may, encrypt, verify, secure")
-        expect("exit 2: --sender-level dane is not computed", run(base + ["--sender-level", "dane", "-"], ""), 2,
-               r"'dane' is not computed yet")
+               r"'none' is not a level: may, encrypt, verify, secure, dane, mta-sts")
+        expect("exit 2: --sender-level dane without --dnssec", run(base + ["--sender-level", "dane", "-"], ""), 2,
+               r"--sender-level dane needs --dnssec")
+        expect("exit 2: --sender-level mta-sts with --no-policy",
+               run(base + ["--no-policy", "--sender-level", "mta-sts", "-"], ""), 2,
+               r"--sender-level mta-sts needs the policy checks")
         expect("exit 2: unreadable CA file", run(base + ["--ca-file", "/nonexistent.pem", "-"], ""), 2,
                r"/nonexistent\.pem")
         expect("exit 2: bad --dns", run(base + ["--dns", "not an address", "-"], ""), 2, r"(?i)dns server")

@@ -24,7 +24,11 @@ Cases, one domain each (zone dane.test., signed, unless said):
             gets two connections (the DANE probe has its own SNI)
   broken    zone broken.test. signed but bogus throughout: the MX lookup
             fails (dns-servfail)
-Then the same scan without --dnssec: no record has a `policy` map.
+Each record's delivery.dane is what a sender at Postfix's `dane` level does
+(README "The policy levels"), and `mxscan report --tlsrpt` groups the
+domains whose MX host DANE applies to under policy-type tlsa.
+Then the same scan without --dnssec: no record has a `policy` map, nor a
+delivery.dane.
 
     test_dane.py --mxscan PATH --fakemx PATH [--keep]
 
@@ -153,6 +157,74 @@ def site_connections(d, fakemx_proc):
     return conns
 
 
+# delivery.dane per domain: DANE's verdict where the host has secure TLSA
+# records (ee: a match under a self-signed leaf; unusable: TLS mandatory,
+# unauthenticated), deferred for no match or a bogus lookup, else `may`
+DANE_LEVEL = {"ee.dane.test": "tls", "ta.dane.test": "tls", "tafull.dane.test": "deferred",
+              "wrong.dane.test": "deferred", "unusable.dane.test": "tls", "none.dane.test": "tls",
+              "bogus.dane.test": "deferred", "plain.test": "tls", "shared.plain.test": "tls",
+              "broken.test": "deferred"}
+# ... and at verify (WebPKI), for contrast: ee's self-signed leaf defers
+VERIFY_LEVEL = dict(DANE_LEVEL, **{"ee.dane.test": "deferred", "tafull.dane.test": "deferred",
+                                   "wrong.dane.test": "tls", "unusable.dane.test": "tls",
+                                   "bogus.dane.test": "tls", "plain.test": "deferred",
+                                   "shared.plain.test": "deferred"})
+
+
+def check_levels(ck, recs):
+    for d, want in DANE_LEVEL.items():
+        dlv = recs.get(d, {}).get("delivery", {})
+        ck.eq(d + " delivery.dane", dlv.get("dane"), want)
+        ck.eq(d + " delivery.verify", dlv.get("verify"), VERIFY_LEVEL[d])
+        # no domain publishes MTA-STS: the mta-sts sender is at may
+        ck.eq(d + " delivery.mta-sts", dlv.get("mta-sts"), dlv.get("may"))
+
+
+def check_tlsrpt(ck, mxscan, path, tlsa):
+    """report --tlsrpt: RFC 8460 4.4's policy-type tlsa, the TLSA records as
+    the policy strings, for the domains DANE applies to."""
+    p = subprocess.run([mxscan, "report", "--tlsrpt", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ck.eq("report --tlsrpt: exit", p.returncode, 0)
+    try:
+        pols = {x["policy"]["policy-domain"]: x for x in json.loads(p.stdout)["policies"]}
+    except (ValueError, KeyError):
+        pols = {}
+    for k in ("ee", "ta", "tafull", "wrong", "unusable"):
+        d = k + ".dane.test"
+        pol = pols.get(d, {}).get("policy", {})
+        ck.eq("tlsrpt %s policy-type" % d, pol.get("policy-type"), "tlsa")
+        ck.eq("tlsrpt %s policy-string" % d, sorted(pol.get("policy-string", [])), sorted(tlsa[k]))
+        ck.eq("tlsrpt %s mx-host" % d, pol.get("mx-host"), ["mx.%s.dane.test" % k])
+    # no TLSA records, insecure, or a failed lookup: no DANE policy was applied
+    for d in ("none.dane.test", "plain.test", "shared.plain.test", "bogus.dane.test"):
+        ck.eq("tlsrpt %s policy-type" % d, pols.get(d, {}).get("policy", {}).get("policy-type"), "no-policy-found")
+    # a DANE sender's verdict: ee's self-signed leaf matched its DANE-EE record
+    ck.eq("tlsrpt ee: a success (DANE matched, WebPKI did not)", pols.get("ee.dane.test", {}).get("summary"),
+          {"total-successful-session-count": 1, "total-failure-session-count": 0})
+    ck.eq("tlsrpt plain: a failure (no DANE: WebPKI's verdict)", pols.get("plain.test", {}).get("summary"),
+          {"total-successful-session-count": 0, "total-failure-session-count": 1})
+    details = [f["result-type"] for f in pols.get("wrong.dane.test", {}).get("failure-details", [])]
+    ck.eq("tlsrpt wrong: failure", details, ["tlsa-invalid"])
+    # a domain with both: one policy per entry (RFC 8460), the one a sender that
+    # does both applies, DANE (RFC 8461 2).  ee's record, as if ee.dane.test
+    # also published an MTA-STS policy listing its MX
+    both = os.path.join(os.path.dirname(path), "both.jsonl")
+    with open(both, "w") as f:
+        for line in open(path):
+            r = json.loads(line)
+            if r["domain"] == "ee.dane.test":
+                r["policy"]["sts"] = {"txt_id": "b1", "mode": "enforce", "max_age": 86400,
+                                      "mx": ["mx.ee.dane.test"], "mx_match": True}
+                f.write(json.dumps(r) + "\n")
+    p = subprocess.run([mxscan, "report", "--tlsrpt", both], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        pol = json.loads(p.stdout)["policies"][0]["policy"]
+    except (ValueError, KeyError, IndexError):
+        pol = {}
+    ck.eq("tlsrpt DANE and MTA-STS: DANE's policy", (pol.get("policy-type"), pol.get("policy-string")),
+          ("tlsa", tlsa["ee"]))
+
+
 def check(ck, recs, tlsa):
     def rec(domain):
         r = recs.get(domain)
@@ -242,6 +314,22 @@ def main():
             # the ee address: the DANE probe of mx.ee.dane.test, and one for
             # the insecure alias (DANE names get probes of their own)
             ck.eq("connections to the shared address", conns.get(SITES["ee"][0]), 2)
+            check_levels(ck, recs)
+            out = os.path.join(tmp, "dnssec.jsonl")
+            check_tlsrpt(ck, a.mxscan, out, tlsa)
+            rep = subprocess.run([a.mxscan, "report", "--json", out], stdout=subprocess.PIPE)
+            try:
+                got = json.loads(rep.stdout).get("delivery", {}).get("dane")
+            except ValueError:
+                got = None
+            ck.eq("report --json delivery.dane (domains)", got, {"tls": 6, "cleartext": 0, "deferred": 4})
+            # cron as a dane sender: four of the domains' mail would be deferred
+            rc, _ = scan(a.mxscan, r.server, port, ca, tmp, "fail", ["--dnssec", "--fail-on", "deferred",
+                                                                     "--sender-level", "dane"])
+            ck.eq("--fail-on deferred --sender-level dane: exit", rc, 3)
+            p = subprocess.run([a.mxscan, "scan", "--sender-level", "dane", "-q", os.devnull], stderr=subprocess.PIPE)
+            ck.eq("--sender-level dane without --dnssec: exit", p.returncode, 2)
+            ck.true("... says why", b"--sender-level dane needs --dnssec" in p.stderr)
             # a sender that requires DANE: every MX host without it is dane-required
             rc, req = scan(a.mxscan, r.server, port, ca, tmp, "required", ["--dnssec", "--require-dane"])
             ck.eq("exit status with --require-dane", rc, 0)
@@ -283,6 +371,18 @@ def main():
             ck.eq("without --dnssec: no policy map", [d for d, x in plain_recs.items() if "policy" in x], [])
             ck.eq("without --dnssec: ee", plain_recs.get("ee.dane.test", {}).get("class"), "cert-self-signed")
             ck.eq("without --dnssec: wrong", plain_recs.get("wrong.dane.test", {}).get("class"), "ok")
+            ck.eq("without --dnssec: delivery.dane only where the class defers anyway",
+                  sorted(d for d, x in plain_recs.items() if "dane" in x.get("delivery", {})), ["broken.test"])
+            # diff --level dane: a sender at dane would now defer tafull and wrong, and
+            # bogus; the scan without --dnssec cannot say (no change), so compare both ways
+            p = subprocess.run([a.mxscan, "diff", "--json", "--level", "dane", os.path.join(tmp, "required.jsonl"),
+                                out], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            ck.eq("diff --level dane: exit", p.returncode, 0)
+            try:
+                ch = json.loads(p.stdout).get("delivery_changed")
+            except ValueError:
+                ch = None
+            ck.eq("diff --level dane (--require-dane is no part of the dane level)", ch, [])
     finally:
         if fm:
             fm.terminate()

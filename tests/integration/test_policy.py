@@ -128,6 +128,13 @@ EXPECT = {
 }
 RUA = {"tlsrpt.test": ["mailto:tls@tlsrpt.test", "https://r.tlsrpt.test/v1"], "both.test": ["mailto:r@both.test"]}
 RUA_ERROR = {"tlsrptbad.test": "rua URI 'ftp://r.test/' is not mailto: or https://"}
+# delivery.mta-sts (README "The policy levels"): a sender at `may` that applies
+# MTA-STS; under a valid enforce policy only a listed MX with a WebPKI-valid
+# certificate gets the mail, anything else (testing, none, no policy, a fetch
+# error, an invalid policy) is `may`, which every fleet MX does over TLS
+MTA_STS = {("enfbad.test", "mx.wrong.test"): "deferred", ("wild.test", "b.out.wild.test"): "deferred"}
+# ... and the domains, folded over their MX hosts (wild.test: a.in, preference 10, takes it)
+MTA_STS_DOMAINS = {"tls": len(SCENARIOS) - 1, "cleartext": 0, "deferred": 1}
 # what --no-policy (and a scan before policies) says
 PLAIN_CLASS = {"enfbad.test": "cert-hostname-mismatch", "testbad.test": "cert-hostname-mismatch"}
 
@@ -284,6 +291,10 @@ def main():
                         ck.eq(where, "class", r["class"], cls)
                         ck.eq(where, "tlsrpt", r.get("tlsrpt"), tlsrpt_of.get(cls))
                         check_policy(ck, where, r, sts)
+                        dlv = r.get("delivery", {})
+                        ck.eq(where, "delivery.may", dlv.get("may"), "tls")
+                        ck.eq(where, "delivery.mta-sts", dlv.get("mta-sts"), MTA_STS.get((dom, mx), "tls"))
+                        ck.check("dane" not in dlv, where, "delivery.dane without --dnssec: %r" % dlv)
                         if cls.startswith("sts-"):
                             ck.check("MTA-STS" in r.get("detail", ""), where, "detail %r" % r.get("detail"))
                         if cls == "sts-webpki-invalid":
@@ -304,6 +315,7 @@ def main():
                 with open(path, "wb") as f:
                     f.write(run.stdout)
                 check_report(ck, a.mxscan, path)
+                check_mta_sts_level(ck, base, path, domains)
                 # the run ends while a policy fetch stalls: the domain is recorded, unfinished
                 # (so --resume scans it again), and its neighbours are whole
                 cut_list = harness.write_domains(os.path.join(tmp, "cut.txt"), ["stall.test", "enforce.test"])
@@ -317,6 +329,11 @@ def main():
                 ck.eq("--max-runtime stall.test", "policy", st.get("policy"), {"sts": {"txt_id": "s1"}})
                 ck.check("unfinished" not in got.get("enforce.test", {}), "--max-runtime enforce.test",
                          "unfinished: %r" % got.get("enforce.test"))
+                # ... and its policy was not all checked: no mta-sts outcome
+                ck.check("mta-sts" not in st.get("delivery", {}), "--max-runtime stall.test",
+                         "delivery %r" % st.get("delivery"))
+                ck.eq("--max-runtime enforce.test", "delivery.mta-sts",
+                      got.get("enforce.test", {}).get("delivery", {}).get("mta-sts"), "tls")
                 # per-host politeness: six policy hosts on one address, at most two fetches at once
                 hold = HoldServer(HOLD, port, ps.ca, ["mta-sts." + d for d in HOLD_DOMAINS])
                 try:
@@ -341,6 +358,8 @@ def main():
                 for r in harness.parse_jsonl(off.stdout)[0]:
                     where = "--no-policy %s %s" % (r["domain"], r.get("mx"))
                     ck.check("policy" not in r, where, "a policy map: %r" % r.get("policy"))
+                    ck.check("mta-sts" not in r.get("delivery", {}), where,
+                             "delivery.mta-sts without policy checks: %r" % r.get("delivery"))
                     ck.eq(where, "class", r["class"], PLAIN_CLASS.get(r["domain"], "ok"))
         fl.check_stopped(ck)
     finally:
@@ -367,6 +386,31 @@ def check_summary(ck, path):
             "sts_invalid": sum(1 for w in first.values() if "invalid" in w),
             "tlsrpt": len(RUA)}
     ck.eq("summary", "policy", got, want)
+
+
+def check_mta_sts_level(ck, base, path, domains):
+    """The mta-sts level in the report and for --sender-level / --fail-on deferred."""
+    mxscan = base[0]
+    rep = subprocess.run([mxscan, "report", "--json", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        dlv = json.loads(rep.stdout).get("delivery", {})
+    except ValueError:
+        dlv = {}
+    ck.eq("report --json", "delivery.mta-sts", dlv.get("mta-sts"), MTA_STS_DOMAINS)
+    ck.eq("report --json", "delivery.may", dlv.get("may"), {"tls": len(SCENARIOS), "cleartext": 0, "deferred": 0})
+    txt = subprocess.run([mxscan, "report", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    row = [ln.split() for ln in txt.stdout.decode().splitlines() if ln.split()[:1] == ["mta-sts"]]
+    # (the unknown columns, when shown: dane is not checked without --dnssec)
+    ck.eq("report", "the mta-sts row", [x[:7] for x in row[:1]], [["mta-sts", str(len(SCENARIOS) - 1), "%.1f%%" % (
+        100.0 * (len(SCENARIOS) - 1) / len(SCENARIOS)), "0", "0.0%", "1", "%.1f%%" % (100.0 / len(SCENARIOS))]])
+    # cron at mta-sts: enfbad.test's mail would be deferred (and at may none is)
+    for level, want in (("mta-sts", 3), ("may", 0)):
+        r = subprocess.run(base + ["--fail-on", "deferred", "--sender-level", level, "-o", os.devnull, domains],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        ck.eq("--fail-on deferred --sender-level " + level, "exit status", r.returncode, want)
+    r = subprocess.run(base + ["--no-policy", "--sender-level", "mta-sts", "-o", os.devnull, domains],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    ck.eq("--sender-level mta-sts --no-policy", "exit status", r.returncode, 2)
 
 
 def check_report(ck, mxscan, path):

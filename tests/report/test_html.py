@@ -205,7 +205,7 @@ def check_fleet_page(ck, b, path, recs, summary, explain, tmp):
         ck.true(where, "section %s" % sec, sec in d["sections"], d["sections"])
     ck.true(where, "section delivery (the scan's records carry delivery)", "delivery" in d["sections"])
     ck.eq(where, "charts (classes, stages, providers, delivery)", d["svgs"], 4)
-    ck.eq(where, "delivery chart: a column per level", d["delivery_columns"], 4)
+    ck.eq(where, "delivery chart: a column per level", d["delivery_columns"], 6)
     want = [[lvl] + [str(c.get(o, 0)) for o in ("tls", "cleartext", "deferred", "unknown")]
             for lvl, c in summary["delivery"].items()]
     ck.eq(where, "delivery table = the scan's summary", [[c.replace(",", "") for c in r] for r in d["delivery"]], want)

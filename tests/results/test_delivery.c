@@ -3,8 +3,9 @@
  *
  * delivery.c refuses to build when a class has no row; this checks what
  * the rows say for the classes whose reasons README.md gives in full (the
- * whole table is compared with README's by tests/report/test_report.py), the
- * name check of Postfix's `secure` level, and the walk over MX hosts.
+ * whole table is compared with README's by tests/cli/test_delivery_docs.py),
+ * the name check of Postfix's `secure` level, the `dane` and `mta-sts`
+ * levels from the policy fields, and the walk over MX hosts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,15 +43,20 @@ static void every_class_has_an_outcome(void **state) {
         continue;
       }
       /* a policy class: the record's TLS facts decide (policy_classes_take_their_tls) */
-      if (!strcmp(mxs_delivery_cell_name((mxs_level_t)l, (mxs_class_t)i), "as-its-tls")) continue;
-      if (mxs_level_computed((mxs_level_t)l) != (o != MXS_OUTCOME_UNKNOWN))
-        fail_msg("%s at %s: %s", mxs_class_name((mxs_class_t)i), mxs_level_name((mxs_level_t)l), mxs_outcome_name(o));
+      const char *cell = mxs_delivery_cell_name((mxs_level_t)l, (mxs_class_t)i);
+      if (!strcmp(cell, "as-its-tls")) continue;
+      /* the policy levels: the class alone decides only where it defers */
+      int policy = !strcmp(cell, "dane-or-may") || !strcmp(cell, "sts-or-may");
+      if (policy != (o == MXS_OUTCOME_UNKNOWN) || (policy && l < MXS_LEVELS_TLS) ||
+          (l >= MXS_LEVELS_TLS && !policy && o != MXS_OUTCOME_DEFERRED))
+        fail_msg("%s at %s: %s (%s)", mxs_class_name((mxs_class_t)i), mxs_level_name((mxs_level_t)l),
+                 mxs_outcome_name(o), cell);
     }
   /* a stricter level never delivers what a laxer one defers, nor in the
    * clear; `secure` checks another name than `verify`, so it is stricter
    * than `encrypt` only */
   for (int i = 0; i < MXS_CLASS_COUNT; i++)
-    for (int l = MXS_LEVEL_ENCRYPT; l < MXS_LEVELS_COMPUTED; l++) {
+    for (int l = MXS_LEVEL_ENCRYPT; l < MXS_LEVELS_TLS; l++) {
       mxs_outcome_t o = mxs_delivery_of((mxs_level_t)l, (mxs_class_t)i, 0, 1);
       mxs_level_t laxer = l == MXS_LEVEL_SECURE ? MXS_LEVEL_ENCRYPT : (mxs_level_t)(l - 1);
       if (o == MXS_OUTCOME_CLEARTEXT)
@@ -219,7 +225,7 @@ static void whole_records(void **state) {
   assert_int_equal(mxs_delivery_fold_result(&d.level[MXS_LEVEL_ENCRYPT]), MXS_OUTCOME_TLS);
   assert_int_equal(mxs_delivery_fold_result(&d.level[MXS_LEVEL_SECURE]), MXS_OUTCOME_TLS);
 
-  /* the encoder writes the computed levels only, in level order */
+  /* the encoder writes the levels in order, the policy levels where known */
   mxs_json_encoder_t j;
   mxs_json_encoder_init(&j);
   mxs_json_encoder_reset(&j);
@@ -230,7 +236,149 @@ static void whole_records(void **state) {
   assert_string_equal(j.buf,
                       "{\"delivery\":{\"may\":\"cleartext\",\"encrypt\":\"deferred\",\"verify\":\"deferred\","
                       "\"secure\":\"deferred\"}}");
+  mxs_json_encoder_reset(&j);
+  bad.policy_checked = 1; /* the domain publishes no MTA-STS: as `may` */
+  mxs_delivery_encode(&bad, &j.base);
+  assert_string_equal(j.buf,
+                      "{\"may\":\"cleartext\",\"encrypt\":\"deferred\",\"verify\":\"deferred\","
+                      "\"secure\":\"deferred\",\"mta-sts\":\"cleartext\"}");
+  mxs_json_encoder_reset(&j);
+  mxs_record_t dns = {.domain = "example.com", .cls = MXS_CLASS_DNS_SERVFAIL}; /* defers whatever the policy */
+  mxs_delivery_encode(&dns, &j.base);
+  assert_string_equal(j.buf,
+                      "{\"may\":\"deferred\",\"encrypt\":\"deferred\",\"verify\":\"deferred\","
+                      "\"secure\":\"deferred\",\"dane\":\"deferred\",\"mta-sts\":\"deferred\"}");
   mxs_json_encoder_free(&j);
+}
+
+/* A record of class CLS (TLS up when TLS) under policy PV: its outcomes. */
+static void policy_outcomes(mxs_class_t cls, int tls, mxs_class_set_t errs, const mxs_policy_view_t *pv, int checked,
+                            mxs_outcome_t out[MXS_LEVEL_COUNT]) {
+  static const char *const san[] = {"mx.example.com"};
+  static const mxs_cert_info_t cert = {.subject_cn = "mx.example.com", .san = san, .nsan = 1};
+  mxs_record_t r = {.domain = "example.com",
+                    .cls = cls,
+                    .mx = "mx.example.com",
+                    .tls_version = tls ? "TLSv1.3" : NULL,
+                    .cert = tls ? &cert : NULL,
+                    .cert_errors = errs,
+                    .policy = pv,
+                    .policy_checked = checked};
+  mxs_delivery_record(&r, out);
+}
+
+static mxs_outcome_t at(mxs_level_t l, mxs_class_t cls, int tls, mxs_class_set_t errs, const mxs_policy_view_t *pv,
+                        int checked) {
+  mxs_outcome_t out[MXS_LEVEL_COUNT];
+  policy_outcomes(cls, tls, errs, pv, checked, out);
+  return out[l];
+}
+
+/* Postfix's `dane` (postconf(5) smtp_tls_security_level, RFC 7672 2.2):
+ * DANE's verdict where the host has secure TLSA records, a bogus lookup
+ * defers, and without DANE it is `may`. */
+static void dane_level(void **state) {
+  (void)state;
+  const mxs_class_t SELF = MXS_CLASS_CERT_SELF_SIGNED, OK = MXS_CLASS_OK, NOTLS = MXS_CLASS_STARTTLS_NOT_OFFERED;
+  const mxs_class_set_t self = MXS_CLASS_BIT(SELF);
+  static const char *const tlsa[] = {"3 1 1 00"};
+  mxs_dane_view_t dv = {.looked_up = 1, .secure = 1, .tlsa_count = 1, .tlsa = tlsa, .usable = 1, .match = 1};
+  mxs_policy_view_t pv = {.dane = &dv};
+  /* a match delivers whatever WebPKI says; the handshake is mandatory */
+  assert_int_equal(at(MXS_LEVEL_DANE, SELF, 1, self, &pv, 0), MXS_OUTCOME_TLS);
+  assert_int_equal(at(MXS_LEVEL_VERIFY, SELF, 1, self, &pv, 0), MXS_OUTCOME_DEFERRED);
+  assert_int_equal(at(MXS_LEVEL_DANE, NOTLS, 0, 0, &pv, 0), MXS_OUTCOME_DEFERRED);
+  assert_int_equal(at(MXS_LEVEL_DANE, MXS_CLASS_TLS_DIED, 0, 0, &pv, 0), MXS_OUTCOME_DEFERRED);
+  dv.match = 0; /* the certificate matches no record: tlsa-invalid */
+  assert_int_equal(at(MXS_LEVEL_DANE, MXS_CLASS_TLSA_INVALID, 1, 0, &pv, 0), MXS_OUTCOME_DEFERRED);
+  assert_int_equal(at(MXS_LEVEL_MAY, MXS_CLASS_TLSA_INVALID, 1, 0, &pv, 0), MXS_OUTCOME_TLS);
+  dv.usable = 0; /* only unusable records: TLS mandatory, unauthenticated */
+  dv.match = -1;
+  assert_int_equal(at(MXS_LEVEL_DANE, MXS_CLASS_TLSA_INVALID, 1, 0, &pv, 0), MXS_OUTCOME_TLS);
+  assert_int_equal(at(MXS_LEVEL_DANE, NOTLS, 0, 0, &pv, 0), MXS_OUTCOME_DEFERRED);
+  /* insecure, or secure without TLSA records: as `may` */
+  dv = (mxs_dane_view_t){.looked_up = 1, .secure = 0};
+  assert_int_equal(at(MXS_LEVEL_DANE, NOTLS, 0, 0, &pv, 0), MXS_OUTCOME_CLEARTEXT);
+  assert_int_equal(at(MXS_LEVEL_DANE, SELF, 1, self, &pv, 0), MXS_OUTCOME_TLS);
+  dv = (mxs_dane_view_t){.looked_up = 1, .secure = 1, .tlsa_count = 0};
+  assert_int_equal(at(MXS_LEVEL_DANE, MXS_CLASS_TLS_DIED, 0, 0, &pv, 0), MXS_OUTCOME_CLEARTEXT);
+  /* --require-dane (dane-required) is the sender's `dane-only`, not `dane` */
+  dv.required = 1;
+  assert_int_equal(at(MXS_LEVEL_DANE, MXS_CLASS_DANE_REQUIRED, 1, 0, &pv, 0), MXS_OUTCOME_TLS);
+  /* a bogus TLSA answer: deferred, never a downgrade (RFC 7672 2.1.1) */
+  dv = (mxs_dane_view_t){.looked_up = 1, .secure = 0, .error = "SERVFAIL"};
+  assert_int_equal(at(MXS_LEVEL_DANE, MXS_CLASS_DNSSEC_INVALID, 1, 0, &pv, 0), MXS_OUTCOME_DEFERRED);
+  /* DANE not checked (no --dnssec): unknown, but no route is no route */
+  assert_int_equal(at(MXS_LEVEL_DANE, OK, 1, 0, NULL, 1), MXS_OUTCOME_UNKNOWN);
+  assert_int_equal(at(MXS_LEVEL_DANE, MXS_CLASS_TCP_TIMEOUT, 0, 0, NULL, 1), MXS_OUTCOME_DEFERRED);
+  /* the fold ranks a `may` fallback after a failed handshake as at `may` */
+  assert_true(mxs_delivery_retried(MXS_LEVEL_DANE, MXS_CLASS_TLS_DIED));
+  assert_true(mxs_delivery_retried(MXS_LEVEL_MTA_STS, MXS_CLASS_POST_TLS_EHLO_FAILED));
+  assert_false(mxs_delivery_retried(MXS_LEVEL_DANE, NOTLS));
+  assert_false(mxs_delivery_retried(MXS_LEVEL_MTA_STS, OK));
+}
+
+/* RFC 8461 5: under a valid enforce policy only a listed MX with a
+ * WebPKI-valid certificate for its name gets the mail; otherwise the
+ * sender's own level, `may`. */
+static void sts_level(void **state) {
+  (void)state;
+  const mxs_class_t OK = MXS_CLASS_OK, NOTLS = MXS_CLASS_STARTTLS_NOT_OFFERED;
+  static const char *const mx[] = {"mx.example.com"};
+  mxs_sts_view_t sv = {.txt_id = "1", .mode = MXS_STS_ENFORCE, .max_age = 86400, .mx = mx, .nmx = 1, .mx_match = 1};
+  mxs_policy_view_t pv = {.sts = &sv};
+  assert_int_equal(at(MXS_LEVEL_MTA_STS, OK, 1, 0, &pv, 1), MXS_OUTCOME_TLS);
+  assert_int_equal(
+      at(MXS_LEVEL_MTA_STS, MXS_CLASS_STS_WEBPKI_INVALID, 1, MXS_CLASS_BIT(MXS_CLASS_CERT_EXPIRED), &pv, 1),
+      MXS_OUTCOME_DEFERRED);
+  assert_int_equal(at(MXS_LEVEL_MTA_STS, NOTLS, 0, 0, &pv, 1), MXS_OUTCOME_DEFERRED);
+  assert_int_equal(at(MXS_LEVEL_MTA_STS, MXS_CLASS_TLS_DIED, 0, 0, &pv, 1), MXS_OUTCOME_DEFERRED);
+  /* under DANE a WebPKI failure keeps its cert class; an MTA-STS-only sender still defers */
+  assert_int_equal(
+      at(MXS_LEVEL_MTA_STS, MXS_CLASS_CERT_SELF_SIGNED, 1, MXS_CLASS_BIT(MXS_CLASS_CERT_SELF_SIGNED), &pv, 1),
+      MXS_OUTCOME_DEFERRED);
+  sv.mx_match = 0; /* an MX the policy does not list: not even connected to */
+  assert_int_equal(at(MXS_LEVEL_MTA_STS, MXS_CLASS_STS_POLICY_INVALID, 1, 0, &pv, 1), MXS_OUTCOME_DEFERRED);
+  assert_int_equal(at(MXS_LEVEL_MAY, MXS_CLASS_STS_POLICY_INVALID, 1, 0, &pv, 1), MXS_OUTCOME_TLS);
+  /* testing, none, a failed fetch or an invalid policy: as without one, `may` */
+  sv.mode = MXS_STS_TESTING;
+  assert_int_equal(at(MXS_LEVEL_MTA_STS, NOTLS, 0, 0, &pv, 1), MXS_OUTCOME_CLEARTEXT);
+  sv = (mxs_sts_view_t){.txt_id = "1", .mx_match = -1, .fetch_error = "HTTP 404"};
+  assert_int_equal(at(MXS_LEVEL_MTA_STS, MXS_CLASS_STS_POLICY_FETCH_ERROR, 1, 0, &pv, 1), MXS_OUTCOME_TLS);
+  sv = (mxs_sts_view_t){.mode = MXS_STS_ENFORCE, .mx_match = 1, .invalid = "several STS records"};
+  assert_int_equal(at(MXS_LEVEL_MTA_STS, NOTLS, 0, 0, &pv, 1), MXS_OUTCOME_CLEARTEXT);
+  /* no policy: `may` when the domain was looked up, unknown when not (--no-policy) */
+  assert_int_equal(at(MXS_LEVEL_MTA_STS, MXS_CLASS_TLS_DIED, 0, 0, NULL, 1), MXS_OUTCOME_CLEARTEXT);
+  assert_int_equal(at(MXS_LEVEL_MTA_STS, OK, 1, 0, NULL, 0), MXS_OUTCOME_UNKNOWN);
+  /* a lookup the run cut short: what policy.sts has so far does not decide */
+  sv = (mxs_sts_view_t){.txt_id = "1", .mx_match = -1};
+  assert_int_equal(at(MXS_LEVEL_MTA_STS, OK, 1, 0, &pv, 0), MXS_OUTCOME_UNKNOWN);
+  assert_int_equal(at(MXS_LEVEL_MTA_STS, MXS_CLASS_NULL_MX, 0, 0, NULL, 0), MXS_OUTCOME_DEFERRED);
+}
+
+/* The policy levels only add requirements: whatever the policy, a class
+ * that defers at `may` defers there, and cleartext needs `may`'s. */
+static void policy_levels_never_laxer(void **state) {
+  (void)state;
+  static const char *const mx[] = {"mx.example.com"};
+  mxs_dane_view_t dvs[] = {{.looked_up = 1, .secure = 1, .tlsa_count = 1, .usable = 1, .match = 1},
+                           {.looked_up = 1, .secure = 1, .tlsa_count = 1, .usable = 0, .match = -1},
+                           {.looked_up = 1, .secure = 0}};
+  mxs_sts_view_t svs[] = {{.mode = MXS_STS_ENFORCE, .mx = mx, .nmx = 1, .mx_match = 1},
+                          {.mode = MXS_STS_TESTING, .mx = mx, .nmx = 1, .mx_match = 0}};
+  for (int i = 0; i < MXS_CLASS_COUNT; i++)
+    for (size_t k = 0; k < 3 * 2 * 2; k++) {
+      mxs_policy_view_t pv = {.sts = &svs[k % 2], .dane = &dvs[(k / 2) % 3]};
+      mxs_outcome_t out[MXS_LEVEL_COUNT];
+      policy_outcomes((mxs_class_t)i, (int)(k / 6), 0, &pv, 1, out);
+      for (int l = MXS_LEVELS_TLS; l < MXS_LEVEL_COUNT; l++) {
+        if (out[MXS_LEVEL_MAY] == MXS_OUTCOME_DEFERRED && out[l] != MXS_OUTCOME_DEFERRED)
+          fail_msg("%s at %s: %s where may defers", mxs_class_name((mxs_class_t)i), mxs_level_name((mxs_level_t)l),
+                   mxs_outcome_name(out[l]));
+        if (out[l] == MXS_OUTCOME_CLEARTEXT && out[MXS_LEVEL_MAY] != MXS_OUTCOME_CLEARTEXT)
+          fail_msg("%s: cleartext at %s only", mxs_class_name((mxs_class_t)i), mxs_level_name((mxs_level_t)l));
+      }
+    }
 }
 
 /* One JSON Lines file through the reader; calls CHECK on each record. */
@@ -252,15 +400,22 @@ static void read_lines(const char *text, void (*check)(int i, const mxs_read_rec
 }
 
 static void check_read(int i, const mxs_read_record_t *r) {
+  const mxs_outcome_t T = MXS_OUTCOME_TLS, C = MXS_OUTCOME_CLEARTEXT, D = MXS_OUTCOME_DEFERRED, U = MXS_OUTCOME_UNKNOWN;
   const mxs_outcome_t want[][MXS_LEVELS_COMPUTED] = {
-      /* stated in the record, an unknown word included */
-      {MXS_OUTCOME_CLEARTEXT, MXS_OUTCOME_DEFERRED, MXS_OUTCOME_DEFERRED, MXS_OUTCOME_UNKNOWN},
-      /* an older record of class ok: its class decides all but `secure` */
-      {MXS_OUTCOME_TLS, MXS_OUTCOME_TLS, MXS_OUTCOME_TLS, MXS_OUTCOME_UNKNOWN},
+      /* stated in the record, an unknown word included; no policy fields: mta-sts unknown */
+      {C, D, D, U, T, U},
+      /* an older record of class ok: its class decides all but `secure`, no policy says the rest */
+      {T, T, T, U, U, U},
       /* partly stated: the rest from the class */
-      {MXS_OUTCOME_TLS, MXS_OUTCOME_TLS, MXS_OUTCOME_DEFERRED, MXS_OUTCOME_DEFERRED},
+      {T, T, D, D, U, U},
+      /* a record of an mxscan before the policy levels: from policy.dane and policy.sts */
+      {T, T, D, D, T, D},
+      /* ... a testing policy and an insecure host: as `may` (a fallback after a failed handshake) */
+      {C, D, D, D, C, C},
+      /* no route: deferred whatever the policy */
+      {D, D, D, D, D, D},
   };
-  assert_true(i < 3);
+  assert_true(i < 6);
   for (int l = 0; l < MXS_LEVELS_COMPUTED; l++)
     if (r->delivery[l] != want[i][l])
       fail_msg("record %d at %s: %s", i, mxs_level_name((mxs_level_t)l), mxs_outcome_name(r->delivery[l]));
@@ -272,7 +427,15 @@ static void read_back(void **state) {
       "{\"domain\":\"a.test\",\"class\":\"tls-died\",\"delivery\":{\"may\":\"cleartext\",\"encrypt\":"
       "\"deferred\",\"verify\":\"deferred\",\"secure\":\"maybe\",\"dane\":\"tls\"}}\n"
       "{\"domain\":\"b.test\",\"class\":\"ok\"}\n"
-      "{\"domain\":\"c.test\",\"class\":\"cert-untrusted\",\"delivery\":{\"may\":\"tls\"}}\n",
+      "{\"domain\":\"c.test\",\"class\":\"cert-untrusted\",\"delivery\":{\"may\":\"tls\"}}\n"
+      "{\"domain\":\"d.test\",\"class\":\"cert-self-signed\",\"tls_version\":\"TLSv1.3\",\"delivery\":{\"may\":"
+      "\"tls\",\"encrypt\":\"tls\",\"verify\":\"deferred\",\"secure\":\"deferred\"},\"policy\":{\"sts\":{"
+      "\"txt_id\":\"1\",\"mode\":\"enforce\",\"max_age\":86400,\"mx\":[\"mx.d.test\"],\"mx_match\":true},"
+      "\"dane\":{\"secure\":true,\"tlsa_count\":1,\"tlsa\":[\"3 1 1 00\"],\"usable\":true,\"match\":true,"
+      "\"matched\":\"3 1 1\"}}}\n"
+      "{\"domain\":\"e.test\",\"class\":\"tls-died\",\"policy\":{\"sts\":{\"mode\":\"testing\",\"mx_match\":"
+      "false},\"dane\":{\"secure\":false}}}\n"
+      "{\"domain\":\"f.test\",\"class\":\"dns-nxdomain\",\"delivery\":{\"may\":\"deferred\"}}\n",
       check_read);
   /* a delivery value of the wrong type is an error that names it */
   char path[] = "/tmp/mxs-delivery-XXXXXX";
@@ -299,6 +462,9 @@ int main(void) {
       cmocka_unit_test(secure_name_check),
       cmocka_unit_test(domain_fold),
       cmocka_unit_test(whole_records),
+      cmocka_unit_test(dane_level),
+      cmocka_unit_test(sts_level),
+      cmocka_unit_test(policy_levels_never_laxer),
       cmocka_unit_test(read_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

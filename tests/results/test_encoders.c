@@ -133,7 +133,7 @@ static void minimal_dns_record(void **state) {
                       "{\"domain\":\"nx.test\",\"class\":\"dns-nxdomain\",\"stage\":\"dns\",\"detail\":"
                       "\"NXDOMAIN\",\"scanned_at\":\"2026-11-28T02:00:07Z\",\"tlsrpt\":\"none\",\"delivery\":"
                       "{\"may\":\"deferred\",\"encrypt\":\"deferred\",\"verify\":\"deferred\",\"secure\":"
-                      "\"deferred\"}}");
+                      "\"deferred\",\"dane\":\"deferred\",\"mta-sts\":\"deferred\"}}");
   mxs_json_encoder_free(&j);
 }
 
