@@ -160,11 +160,28 @@ static void on_fetched(void *arg, const mxs_fetch_result_t *f) {
   step_done(r);
 }
 
+/* The policy host or its address ADDR is on the exclude list: no
+ * connection, and R's fetch error names the entry. */
+static int excluded_host(const mxs_policy_t *p, mxs_policy_result_t *r, const char *addr) {
+  mxs_exclude_hit_t hit;
+  const char *what = mxs_exclude_name(p->o.exclude, r->host, &hit) ? r->host
+                     : mxs_exclude_addr(p->o.exclude, addr, &hit)  ? addr
+                                                                   : NULL;
+  if (!what) return 0;
+  char buf[768];
+  snprintf(buf, sizeof buf, "policy host %s not fetched from: %s is on the exclude list (%s:%lu: %s)", r->host, what,
+           p->o.exclude_path ? p->o.exclude_path : "--exclude", hit.line, hit.entry);
+  r->fetch_error = strdup(buf);
+  return 1;
+}
+
 static void on_host_address(void *arg, const mxs_rr_answer_t *a) {
   mxs_policy_result_t *r = arg;
   mxs_policy_t *p = r->p;
   if (r->complete) {
     /* stopped meanwhile: nothing more to do */
+  } else if (a->status == MXS_RR_OK && excluded_host(p, r, a->items[0])) {
+    /* the fetch error says which entry */
   } else if (a->status == MXS_RR_OK) {
     r->refs++;
     r->outstanding++;

@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "policy/fetch.h"
+#include "queue/exclude.h"
 #include "resolver/resolver.h"
 #include "results/policy.h"
 
@@ -33,6 +34,11 @@ typedef struct mxs_policy_result_s mxs_policy_result_t;
 typedef struct {
   mxs_fetch_opts_t fetch;
   int ipv6; /* also ask AAAA for a policy host without an A record */
+  /* --exclude (queue/exclude.h; borrowed, NULL: none): a policy host whose
+   * name or address is on it is not fetched from; the fetch error says so,
+   * naming EXCLUDE_PATH, the line and the entry. */
+  const mxs_exclude_t *exclude;
+  const char *exclude_path;
 } mxs_policy_opts_t;
 
 typedef struct {

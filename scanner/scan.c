@@ -437,7 +437,10 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   if (c->dns && scan_dns_startup_check(s, err, errlen) < 0) return -1;
   if (setup_tls(s, err, errlen) < 0) return -1;
   if (c->policy) {
-    mxs_policy_opts_t po = {{c->sts_concurrency, c->sts_per_host, c->sts_timeout_ms, c->sts_port, c->ca_file}, c->ipv6};
+    mxs_policy_opts_t po = {{c->sts_concurrency, c->sts_per_host, c->sts_timeout_ms, c->sts_port, c->ca_file},
+                            c->ipv6,
+                            c->excluded,
+                            c->exclude};
     if (mxs_policy_new(&s->loop, s->resolver, &po, &s->policy, err, errlen) < 0) return -1;
   }
   if (c->require_dane && !c->dnssec) {

@@ -7,7 +7,8 @@ scan must write exactly one record per excluded domain (class `excluded`,
 no MX, no address), one per excluded (domain, MX, address), and the usual
 records for the rest; unbound must never be asked about an excluded
 domain; fakemx must never see a connection to an excluded address (nor to
-the MX hosts of excluded domains).  Then: the same from the config file
+the MX hosts of excluded domains), nor to a domain's MTA-STS policy host
+in an excluded network (its fetch error says so).  Then: the same from the config file
 ([scan] exclude = FILE), and a bad line stops the run with exit 2, naming
 the file and the line, before any record is written.
 
@@ -17,6 +18,7 @@ import argparse
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,12 +38,20 @@ SITES = [
     row("mixed.test", "mx1.mixed.test", "127.0.3.5", "ok", "chain"),
     row("mixed.test", "mx2.mixed.test", "127.0.3.9", "ok", "chain", pref=20),  # in 127.0.3.8/29
     row("hosted.test", "mx.in.sub.test", "127.0.3.6", "ok", "chain"),  # MX host under the suffix
+    row("sts.test", "mx.sts.test", "127.0.3.7", "ok", "chain"),  # its MTA-STS policy host is excluded
 ]
+# sts.test publishes MTA-STS; its policy host mta-sts.sts.test is at
+# 127.0.3.20, in an excluded network: the policy is never fetched from it
+# (a listener there must see no connection).
+ZONE = ['local-data: \'_mta-sts.sts.test. 300 IN TXT "v=STSv1; id=20260101"\'',
+        'local-data: "mta-sts.sts.test. 300 IN A 127.0.3.20"']
+STS_HOST = "127.0.3.20"
 EXCLUDE = """# what test_exclude.py must never touch
 gone.test
 *.sub.test                   # every name under sub.test
 127.0.3.8/29                 # mx2.mixed.test's network
 2001:db8::/32
+127.0.3.16/28                # sts.test's policy host
 """
 WANT = {
     ("keep.test", "mx.keep.test", "127.0.3.1"): "ok",
@@ -51,12 +61,15 @@ WANT = {
     ("mixed.test", "mx1.mixed.test", "127.0.3.5"): "ok",
     ("mixed.test", "mx2.mixed.test", "127.0.3.9"): "excluded",
     ("hosted.test", "mx.in.sub.test", "127.0.3.6"): "excluded",
+    ("sts.test", "mx.sts.test", "127.0.3.7"): "sts-policy-fetch-error",
 }
 DETAIL = {
     "gone.test": "on the exclude list (%s:2: gone.test)",
     "a.sub.test": "on the exclude list (%s:3: .sub.test)",
     "mixed.test": "127.0.3.9 is on the exclude list (%s:4: 127.0.3.8/29)",
     "hosted.test": "mx.in.sub.test is on the exclude list (%s:3: .sub.test)",
+    "sts.test": "policy host mta-sts.sts.test not fetched from: 127.0.3.20 is on the exclude list (%s:6: "
+                "127.0.3.16/28)",
 }
 NEVER_CONNECTED = ["127.0.3.2", "127.0.3.3", "127.0.3.9", "127.0.3.6"]
 NEVER_ASKED = ["gone.test", "a.sub.test", "mx.gone.test", "mx.asub.test"]
@@ -72,6 +85,9 @@ def check_records(ck, where, res, path):
             continue
         r = recs[0]
         ck.eq("%s %s" % (where, key), "class", r.get("class"), cls)
+        if key[0] == "sts.test":  # not excluded itself: its policy host is
+            want = DETAIL[key[0]] % path
+            ck.check(want in r.get("detail", ""), where, "%s: detail %r lacks %r" % (key, r.get("detail"), want))
         if cls != "excluded":
             continue
         ck.eq("%s %s" % (where, key), "stage", r.get("stage"), "dns")
@@ -86,7 +102,14 @@ def check_records(ck, where, res, path):
         ck.check(key in WANT, where, "unexpected record(s) for %s" % (key,))
 
 
-def check_untouched(ck, where, fl, since):
+def check_untouched(ck, where, fl, since, sts_listener):
+    sts_listener.settimeout(0)
+    try:
+        c, peer = sts_listener.accept()
+        c.close()
+        ck.fail(where, "a connection to the excluded policy host %s from %s" % (STS_HOST, peer))
+    except (BlockingIOError, socket.timeout):
+        pass
     conns = fl.connections(since)
     ck.check(conns.get("127.0.3.1"), where, "no connection to keep.test's MX: the log shows nothing")
     for ip in NEVER_CONNECTED:
@@ -110,13 +133,18 @@ def main():
         with open(path, "w") as fp:
             fp.write(EXCLUDE)
         inp = harness.write_domains(os.path.join(tmp, "domains.txt"), sorted({k[0] for k in WANT}))
-        with harness.Fleet(a.fakemx, os.path.join(tmp, "fleet"), rows=SITES, log_queries=True) as fl:
-            res = harness.run(a.mxscan, fl, inp, ["--exclude", path, "--retries", "0", "--threads", "1"])
+        sts = socket.socket()
+        sts.bind((STS_HOST, 0))
+        sts.listen(16)
+        sts_port = str(sts.getsockname()[1])
+        with harness.Fleet(a.fakemx, os.path.join(tmp, "fleet"), rows=SITES, log_queries=True, zone_lines=ZONE) as fl:
+            res = harness.run(a.mxscan, fl, inp, ["--exclude", path, "--retries", "0", "--threads", "1", "--sts-port",
+                                                  sts_port, "--sts-timeout", "2"])
             ck.eq("--exclude", "exit status", res.rc, 0)
             check_records(ck, "--exclude", res, path)
-            ck.check("excluding 1 domain(s), 1 suffix(es) and 2 network(s)" in res.err, "--exclude",
+            ck.check("excluding 1 domain(s), 1 suffix(es) and 3 network(s)" in res.err, "--exclude",
                      "no start message: %r" % res.err[-300:])
-            check_untouched(ck, "--exclude", fl, 0)
+            check_untouched(ck, "--exclude", fl, 0, sts)
             print("  ran --exclude: %d records" % len(res.records), flush=True)
 
             # the same list from the config file
@@ -124,10 +152,11 @@ def main():
             with open(conf, "w") as fp:
                 fp.write("[scan]\nexclude = %s\n" % path)
             since = fl.last_conn_id()
-            res = harness.run(a.mxscan, fl, inp, ["--config", conf, "--retries", "0"])
+            res = harness.run(a.mxscan, fl, inp, ["--config", conf, "--retries", "0", "--sts-port", sts_port,
+                                                  "--sts-timeout", "2"])
             ck.eq("[scan] exclude", "exit status", res.rc, 0)
             check_records(ck, "[scan] exclude", res, path)
-            check_untouched(ck, "[scan] exclude", fl, since)
+            check_untouched(ck, "[scan] exclude", fl, since, sts)
             print("  ran [scan] exclude", flush=True)
 
             # a bad line: exit 2, file and line named, nothing written
