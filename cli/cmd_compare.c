@@ -14,7 +14,7 @@
 #include "cli/cmd_probe.h"
 #include "results/encoders.h"
 #include "results/profile_why.h"
-#include "scanner/tls.h"
+#include "probe/tls.h"
 
 /* ---- rows and cells ---------------------------------------------------- */
 

@@ -14,8 +14,8 @@
 
 #include "resolver/tlsa_cache.h"
 #include "scanner/config.h"
-#include "scanner/probe.h"
-#include "scanner/verdict.h"
+#include "probe/probe.h"
+#include "probe/verdict.h"
 
 /* One transcript line: milliseconds since the connection attempt began,
  * the direction ('S' server, 'C' client, 'T' TLS, '*' event) and the text. */

@@ -10,7 +10,7 @@
 
 #define EXIT_USAGE 2
 
-/* What every profile shares: scanner/tls.c sets it on each context. */
+/* What every profile shares: probe/tls.c sets it on each context. */
 static const char base_text[] =
     "Every profile also sets: SSL_MODE_RELEASE_BUFFERS, no session cache, SSL_OP_NO_COMPRESSION | "
     "SSL_OP_NO_TICKET, peer verification that collects every certificate problem without aborting the "

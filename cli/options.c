@@ -25,9 +25,9 @@
 #include "results/classify.h"
 #include "results/delivery.h"
 #include "results/profiles.h"
-#include "scanner/probe.h"
-#include "scanner/smtp.h"
-#include "scanner/tls.h"
+#include "probe/probe.h"
+#include "probe/smtp.h"
+#include "probe/tls.h"
 
 /* K_SECS/K_SECS0: a duration (K_SECS above 0); K_RATE: per second, "N/m"
  * and "N/h" accepted; K_COUNT: a large whole number; K_CLASSES also takes
@@ -35,7 +35,7 @@
  * K_LEVEL: a security level mxscan computes (results/delivery.h).
  * K_TLSVER: a TLS version or "none" (an int, results/profiles.h);
  * K_TLSKNOB: a string OpenSSL must accept for the option of that name
- * (scanner/tls.h); K_PROFILE(S): a sender profile name (a list of them). */
+ * (probe/tls.h); K_PROFILE(S): a sender profile name (a list of them). */
 typedef enum {
   K_STR,
   K_INT,
@@ -54,7 +54,7 @@ typedef enum {
   K_TLSKNOB,
   K_PROFILE,
   K_PROFILES,
-  K_EHLO,   /* a string that must be an EHLO argument (scanner/smtp.h) */
+  K_EHLO,   /* a string that must be an EHLO argument (probe/smtp.h) */
   K_SOURCE, /* one address or "ADDR4,ADDR6" into source4/source6 */
 } kind_t;
 

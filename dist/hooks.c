@@ -21,7 +21,7 @@
 #include "redis/redis_conf.h"
 #include "redis/redis_uv.h"
 #include "scanner/scan.h"
-#include "scanner/verdict_codec.h"
+#include "probe/verdict_codec.h"
 
 #define TICK_MS    100
 #define POLL_MS    200 /* a waiting claim asks again this often */

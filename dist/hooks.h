@@ -5,7 +5,7 @@
  * Probe once: a worker claims an address with a key that expires
  * (P:run:ID:ip:ADDR, value the worker, PX claim_ttl_ms) and refreshes it
  * every claim_ttl_ms/3 while its probe is queued or running; the verdict
- * then goes to P:run:ID:verdict:ADDR (scanner/verdict_codec.h bytes, EX
+ * then goes to P:run:ID:verdict:ADDR (probe/verdict_codec.h bytes, EX
  * verdict_ttl_s).  The other workers poll (every 200 ms) one script that
  * returns the verdict, or takes the claim when it has lapsed (its holder
  * died), or says wait.  A verdict cut short by the end of a run

@@ -4,7 +4,7 @@
  *
  * A profile is plain data: protocol versions, an OpenSSL security level,
  * cipher strings, groups, signature algorithms and a few option bits.
- * scanner/tls.c applies them to an SSL_CTX with the OpenSSL API; nothing
+ * probe/tls.c applies them to an SSL_CTX with the OpenSSL API; nothing
  * here includes OpenSSL.  A profile says which OpenSSL settings it makes,
  * never that it *is* another TLS library or MTA: each one records where its
  * values come from (`origin`).
@@ -93,7 +93,7 @@ int mxs_tls_settings_merge(const mxs_tls_settings_t *profile, const mxs_tls_sett
 void mxs_tls_knobs_given(const mxs_tls_settings_t *knobs, char *out, size_t len);
 
 /* Exactly what S makes OpenSSL do, as one line per call in the order
- * scanner/tls.c makes them ("SSL_CTX_set_min_proto_version(ctx,
+ * probe/tls.c makes them ("SSL_CTX_set_min_proto_version(ctx,
  * TLS1_2_VERSION)"), then a line naming what is left at OpenSSL's
  * defaults.  LINE gets each line (borrowed for the call). */
 void mxs_tls_settings_describe(const mxs_tls_settings_t *s, void (*line)(void *arg, const char *text), void *arg);

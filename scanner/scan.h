@@ -14,7 +14,7 @@
 #include "queue/source.h"
 #include "resolver/resolver.h"
 #include "scanner/config.h"
-#include "scanner/probe.h"
+#include "probe/probe.h"
 #include "scanner/stats.h"
 
 /* What CFG says for the resolver and for every probe: one place for the
@@ -42,7 +42,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
  * scanning one list behave as one: each address probed once, and one
  * allowance per provider.  Every hook answers later (never inside the
  * call) through the mxs_scan_*_done function, with the HANDLE it got. */
-#include "scanner/verdict.h"
+#include "probe/verdict.h"
 
 typedef struct mxs_scan_hooks_s {
   void *arg;

@@ -14,7 +14,7 @@
  * address made for another name, or without TLSA records, cannot carry its
  * verdict.  Matching again on a retained chain would need the whole chain
  * of every address kept for the run and shipped between machines
- * (scanner/verdict_codec.h keeps the leaf's fields only); DANE hosts are
+ * (probe/verdict_codec.h keeps the leaf's fields only); DANE hosts are
  * few, so a connection of their own costs little and gets the verdict of
  * the handshake a DANE sender would make.  Such probes are never claimed
  * from or published to other machines of a distributed run (the claim is

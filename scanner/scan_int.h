@@ -20,11 +20,11 @@
 #include "resolver/resolver.h"
 #include "scanner/config.h"
 #include "scanner/metrics.h"
-#include "scanner/probe.h"
+#include "probe/probe.h"
 #include "scanner/resume.h"
 #include "scanner/stats.h"
 #include "resolver/tlsa_cache.h"
-#include "scanner/verdict.h"
+#include "probe/verdict.h"
 #include "scanner/workers.h"
 
 #define MXS_MAX_EXPORTERS 4

@@ -18,7 +18,7 @@ typedef struct {
   uint64_t write_errors;     /* records an exporter failed to take */
   uint64_t unfinished;       /* records marked unfinished (the run ended first) */
   uint64_t verify_lookups;   /* chain verifications looked up in the cache */
-  uint64_t verify_hits;      /* ... and answered from it (scanner/vcache.h) */
+  uint64_t verify_hits;      /* ... and answered from it (probe/vcache.h) */
   uint64_t sni_probes;       /* extra probes of an address for a name its first certificate did not cover */
   uint64_t sni_addresses;    /* addresses that served another certificate for such a name */
   int64_t started, finished; /* unix time */

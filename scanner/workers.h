@@ -15,7 +15,7 @@
 
 #include <uv.h>
 
-#include "scanner/probe.h"
+#include "probe/probe.h"
 
 typedef struct mxs_workers_s mxs_workers_t;
 

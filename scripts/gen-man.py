@@ -3,7 +3,7 @@
 own help, so the page lists exactly the options and classes the binary has.
 
 Every command's --help becomes a section; the class list comes from
-`mxscan classes`.  Run by the build (scanner/CMakeLists.txt); installed to
+`mxscan classes`.  Run by the build (cli/CMakeLists.txt); installed to
 share/man/man1.
 """
 import subprocess

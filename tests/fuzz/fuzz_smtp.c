@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scanner/smtp.h"
+#include "probe/smtp.h"
 
 struct log {
   char buf[1 << 16];

@@ -1,7 +1,7 @@
 /* fuzz_verdict.c - libFuzzer harness for the verdict codec.
  *
  * A distributed run's workers read each other's verdicts from Redis
- * (scanner/verdict_codec.c): bytes another machine, or whoever can write
+ * (probe/verdict_codec.c): bytes another machine, or whoever can write
  * to that Redis, put there.  The input is such a value.  When it decodes,
  * the verdict must render a record for two MX names (the encoders walk
  * every field), pack again, and decode from its own bytes into a verdict
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "results/encoders.h"
-#include "scanner/verdict_codec.h"
+#include "probe/verdict_codec.h"
 
 static void render(const mxs_verdict_t *v, const char *mx) {
   mxs_record_t r;

@@ -7,7 +7,7 @@ Writes small, valid (and a few deliberately broken) inputs per harness into
 CORPUS_DIR/NAME/seed-*: DNS answers built byte by byte (MX with name
 compression, null MX, CNAME chains, A and AAAA), domain lists, config
 files and option values, results records in JSON Lines and msgpack, and
-verdicts in the codec's layout (scanner/verdict_codec.c, the version in its header).
+verdicts in the codec's layout (probe/verdict_codec.c, the version in its header).
 Files named otherwise (crash-*, the regressions) are left alone, but for
 verdict/crash-unterminated and crash-cert-class-no-cert, whose layout
 follows the codec's.  Run it
@@ -147,7 +147,7 @@ def results_seeds():
     return jl, mp
 
 
-# --- verdicts (scanner/verdict_codec.c, the version in its header) ------------------------------
+# --- verdicts (probe/verdict_codec.c, the version in its header) ------------------------------
 
 def class_number(cls):
     """The enum value of class CLS: its row in results/classify.h."""
@@ -192,7 +192,7 @@ def verdict_seeds():
 
 def verdict_regressions():
     """The verdict regressions in the current layout: crash-unterminated, no
-    0 byte after the banner (tests/scanner/test_verdict_codec.c
+    0 byte after the banner (tests/probe/test_verdict_codec.c
     strings_need_no_terminator); crash-cert-class-no-cert."""
     res = [class_number("ok"), "done", "detail", 250, "220 banner", ["STARTTLS"], 1, 1, "t", "t", "t", None, 1, "v",
            [1, 1, 1, 1, 1], 1, [1] * 7, 1, 1, 1, "sni"]

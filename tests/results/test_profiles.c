@@ -1,7 +1,7 @@
 /* test_profiles.c - the sender profile table: modern and legacy are exactly
  * the settings the probe and its retry always had, names and lists parse
  * as documented, knobs override a profile, and the description lists the
- * OpenSSL calls in the order scanner/tls.c makes them. */
+ * OpenSSL calls in the order probe/tls.c makes them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -4,7 +4,7 @@
  * that turns every type or length surprise into one `bad` flag, so the
  * decoder is a straight sequence of reads checked once at the end.
  */
-#include "scanner/verdict_codec.h"
+#include "probe/verdict_codec.h"
 
 #include <openssl/objects.h>
 #include <stdlib.h>

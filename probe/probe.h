@@ -14,8 +14,8 @@
 
 #include "results/classify.h"
 #include "results/record.h"
-#include "scanner/cert.h"
-#include "scanner/tls.h"
+#include "probe/cert.h"
+#include "probe/tls.h"
 
 typedef struct {
   uv_loop_t *loop;
@@ -85,7 +85,7 @@ void mxs_probe_result_free(mxs_probe_result_t *r);
 typedef void (*mxs_probe_cb)(void *arg, mxs_probe_result_t *result);
 
 /* Starts a probe of IP:PORT (textual address) with SNI (copied).  LEGACY
- * (the TLS context's variant, scanner/tls.h) 0 runs the whole dialogue with
+ * (the TLS context's variant, probe/tls.h) 0 runs the whole dialogue with
  * the probe's profile; 1.. runs that diagnostic retry, which stops right
  * after the handshake (unless the server asked for a client certificate:
  * whether it takes ours shows only after the EHLO that follows).  Returns

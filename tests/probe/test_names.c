@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "scanner/cert.h"
+#include "probe/cert.h"
 
 static void patterns(void **state) {
   (void)state;

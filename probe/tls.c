@@ -12,7 +12,7 @@
  * verify cache, every problem into cert_errors, names checked per MX name
  * by the caller).  A record therefore carries both verdicts.
  */
-#include "scanner/tls.h"
+#include "probe/tls.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -28,9 +28,9 @@
 
 #include "results/dane.h"
 #include "results/record.h"
-#include "scanner/cert.h"
-#include "scanner/tls_keys.h"
-#include "scanner/vcache.h"
+#include "probe/cert.h"
+#include "probe/tls_keys.h"
+#include "probe/vcache.h"
 
 /* One SSL_CTX: the probe's, or a diagnostic retry's. */
 typedef struct {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "scanner/smtp.h"
+#include "probe/smtp.h"
 
 static int setup(void **state) {
   *state = mxs_smtp_reader_new();

@@ -12,7 +12,7 @@
 
 #include <openssl/provider.h>
 
-#include "scanner/tls.h"
+#include "probe/tls.h"
 
 /* Serialises X, parses it again as libssl does with a server's certificate,
  * and says whether its public key is a provider key; also checks that the

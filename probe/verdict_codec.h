@@ -17,7 +17,7 @@
 #include <msgpack.h>
 #include <stddef.h>
 
-#include "scanner/verdict.h"
+#include "probe/verdict.h"
 
 #define MXS_VERDICT_CODEC_VERSION 5
 

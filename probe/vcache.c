@@ -1,12 +1,12 @@
 /* vcache.c - chain verification results, remembered for the run (see vcache.h). */
-#include "scanner/vcache.h"
+#include "probe/vcache.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "scanner/cert.h"
+#include "probe/cert.h"
 
 /* Long enough to cover a burst of MX hosts behind one provider, short
  * enough that a trust store or CRL-free revocation reality never drifts

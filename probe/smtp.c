@@ -11,7 +11,7 @@
  * fits), doubles on demand, is never larger than MXS_SMTP_MAX_LINES lines of
  * MXS_SMTP_MAX_LINE bytes, and is reused from one reply to the next.
  */
-#include "scanner/smtp.h"
+#include "probe/smtp.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>

@@ -10,7 +10,7 @@
 
 #include "resolver/tlsa_cache.h"
 #include "results/record.h"
-#include "scanner/probe.h"
+#include "probe/probe.h"
 
 /* At most this many --diag-profiles retries per probe. */
 #define MXS_DIAG_MAX 8

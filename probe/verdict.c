@@ -1,5 +1,5 @@
 /* verdict.c - class refinement and per-name record rendering. */
-#include "scanner/verdict.h"
+#include "probe/verdict.h"
 
 #include <openssl/ssl.h>
 #include <stdio.h>

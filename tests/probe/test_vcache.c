@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "scanner/tls.h"
-#include "scanner/vcache.h"
+#include "probe/tls.h"
+#include "probe/vcache.h"
 
 /* A one-certificate chain, as libssl hands it to the verifier. */
 static STACK_OF(X509) * chain_of(X509 *x) {

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "results/encoders.h"
-#include "scanner/verdict_codec.h"
+#include "probe/verdict_codec.h"
 
 /* A result shaped as probe.c leaves it after a full STARTTLS dialogue. */
 static mxs_probe_result_t *tls_result(void) {

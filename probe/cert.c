@@ -1,5 +1,5 @@
 /* cert.c - leaf certificate fields for records, and leaf-only checks. */
-#include "scanner/cert.h"
+#include "probe/cert.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>

@@ -2,7 +2,7 @@
 /* The ENGINE API is deprecated in OpenSSL 3.0 but it is the one switch that
  * selects the built-in key decoders; this file alone uses it. */
 #define OPENSSL_SUPPRESS_DEPRECATED
-#include "scanner/tls_keys.h"
+#include "probe/tls_keys.h"
 
 #include <openssl/opensslconf.h>
 #include <stdlib.h>

@@ -22,7 +22,7 @@ typedef struct mxs_tls_ctx_s mxs_tls_ctx_t;
 typedef struct mxs_tls_s mxs_tls_t;
 
 /* CA_FILE: PEM roots to trust, or NULL for the system store.
- * VERIFY_CACHE: chain verification outcomes to remember (scanner/vcache.h),
+ * VERIFY_CACHE: chain verification outcomes to remember (probe/vcache.h),
  * 0 to verify every chain afresh.  Returns 0 and sets *out, or -1 with a
  * message naming the file in err.  The probe's context is the modern
  * profile's, its one diagnostic retry the legacy profile's. */

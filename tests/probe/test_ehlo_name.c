@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "scanner/smtp.h"
+#include "probe/smtp.h"
 
 static void good_names(void **state) {
   (void)state;

@@ -1,5 +1,5 @@
 /* probe.c - the SMTP/STARTTLS state machine of one connection. */
-#include "scanner/probe.h"
+#include "probe/probe.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "scanner/smtp.h"
+#include "probe/smtp.h"
 
 #define BANNER_MAX    512
 #define QUIT_GRACE_MS 1000
