@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe/cert.h"
 #include "probe/tls.h"
 #include "probe/vcache.h"
 
@@ -41,8 +42,12 @@ static void keys_and_bounds(void **state) {
   (void)state;
   mxs_vcache_t *c = mxs_vcache_new(64);
   assert_non_null(c);
-  int64_t now = (int64_t)time(NULL);
   X509 *soon = cert_valid(-100, 100), *later = cert_valid(200, 10000), *gone = cert_valid(-1000, -10);
+  /* "now" is when SOON was made, read back from the certificate itself:
+   * a second that ticks between time() and the signing (a loaded CI
+   * machine) must not move the bounds under the test. */
+  int64_t now = mxs_asn1_unix(X509_get0_notBefore(soon)) + 100;
+  int64_t later_from = mxs_asn1_unix(X509_get0_notBefore(later));
   STACK_OF(X509) *a = chain_of(soon), *b = chain_of(later), *g = chain_of(gone);
   STACK_OF(X509) *ab = chain_of(soon), *ba = chain_of(later);
   X509_up_ref(later);
@@ -75,8 +80,8 @@ static void keys_and_bounds(void **state) {
   assert_int_equal(mxs_vcache_get(c, ka, now - 1, &got), 0);
   /* not yet valid now: holds until notBefore, then must be verified again */
   mxs_vcache_put(c, kb, b, now, &r);
-  assert_int_equal(mxs_vcache_get(c, kb, now + 199, &got), 1);
-  assert_int_equal(mxs_vcache_get(c, kb, now + 200, &got), 0);
+  assert_int_equal(mxs_vcache_get(c, kb, later_from - 1, &got), 1);
+  assert_int_equal(mxs_vcache_get(c, kb, later_from, &got), 0);
   /* expired stays expired: only the TTL (10 minutes) bounds it */
   mxs_vcache_put(c, kg, g, now, &r);
   assert_int_equal(mxs_vcache_get(c, kg, now + 599, &got), 1);
@@ -191,7 +196,7 @@ static void replayed_outcomes(void **state) {
       {"unknown issuer", -3600, 86400, 0, 1, MXS_CLASS_BIT(MXS_CLASS_CERT_CHAIN_INCOMPLETE)},
   };
   /* The servers first: mxscan's context switches the whole process to
-   * OpenSSL's built-in RSA/EC key code (scanner/tls_keys.h), and a server
+   * OpenSSL's built-in RSA/EC key code (probe/tls_keys.h), and a server
    * set up after that would hold a provider key next to a built-in one. */
   SSL_CTX *servers[sizeof cases / sizeof cases[0]];
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
