@@ -180,6 +180,12 @@ static const opt_t opts[] = {
      "policy fetches at once to one policy host address (2)"},
     {"sts-port", 0, "policy", K_INT, F(sts_port), 1, 65535, "N",
      "HTTPS port of the policy hosts: 443, another one only for tests (443)"},
+    {"policy-cache", 0, "policy", K_STR, F(policy_cache), 0, 0, "FILE",
+     "keep the MTA-STS policies fetched in FILE and, as a sender's cache does, fetch one again only when the "
+     "domain's TXT id changes or after --policy-refresh (none: fetch every policy every run)"},
+    {"policy-refresh", 0, "policy", K_SECS0, F(policy_refresh_ms), 0, 0, "S",
+     "with --policy-cache: fetch a cached policy again after between S/2 and S, spread by domain (259200: 3 days; 0: "
+     "always)"},
     {"require-dane", 0, "policy", K_FLAG, F(require_dane), 0, 0, NULL,
      "audit as a sender that requires DANE: an MX host without DNSSEC-validated TLSA records is dane-required "
      "(needs --dnssec)"},

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "queue/table.h"
 
@@ -36,6 +37,8 @@ struct mxs_policy_result_s {
   int has_sts;
   char txt_id[MXS_STS_ID_MAX + 1]; /* "" : none */
   mxs_sts_policy_t pol;            /* mode UNSET: none */
+  int cached;                      /* POL came from the policy cache ... */
+  int64_t fetched_at;              /* ... fetched then (Unix seconds) */
   char *fetch_error, *invalid;     /* owned */
   /* TLS-RPT */
   char **rua; /* one allocation */
@@ -106,7 +109,8 @@ static void complete(mxs_policy_result_t *r) {
   mxs_policy_t *p = r->p;
   r->complete = 1;
   p->stats.sts += r->has_sts;
-  p->stats.fetched += r->pol.mode != MXS_STS_MODE_UNSET;
+  p->stats.fetched += r->pol.mode != MXS_STS_MODE_UNSET && !r->cached;
+  p->stats.from_cache += r->cached;
   p->stats.fetch_errors += r->fetch_error != NULL;
   p->stats.invalid += r->invalid != NULL;
   p->stats.tlsrpt += r->nrua > 0;
@@ -154,10 +158,44 @@ static void on_fetched(void *arg, const mxs_fetch_result_t *f) {
       r->fetch_error = dup_printf("https://%s/.well-known/mta-sts.txt: %s", r->host, f->error);
     } else {
       char why[300];
-      if (mxs_sts_policy_parse(f->body, f->len, &r->pol, why, sizeof why) < 0) r->invalid = strdup(why);
+      if (mxs_sts_policy_parse(f->body, f->len, &r->pol, why, sizeof why) < 0)
+        r->invalid = strdup(why);
+      else if (r->p->o.cache) /* out of memory: fetched again next run, nothing lost */
+        (void)mxs_sts_cache_put(r->p->o.cache, r->domain, r->txt_id, (int64_t)time(NULL), r->pol.max_age, f->body,
+                                f->len);
     }
   }
   step_done(r);
+}
+
+/* How long DOMAIN's cached policy is used: between half of --policy-refresh
+ * and all of it, the same for a domain from run to run (FNV-1a of its
+ * name).  Policies first fetched on the same night then come due on
+ * different nights, instead of all of them every third night. */
+static int64_t refresh_of(const mxs_policy_t *p, const char *domain) {
+  int64_t full = p->o.refresh_s, half = full / 2;
+  if (half <= 0) return full;
+  uint32_t h = 2166136261u;
+  for (const unsigned char *c = (const unsigned char *)domain; *c; c++) h = (h ^ *c) * 16777619u;
+  return full - (int64_t)(h % (uint32_t)(half + 1));
+}
+
+/* RFC 8461 3.3: a policy fetched under the TXT id the domain still
+ * publishes, less than --policy-refresh ago and within its max_age, is
+ * used as it is.  1 when R's policy came from the cache. */
+static int from_cache(mxs_policy_t *p, mxs_policy_result_t *r) {
+  mxs_exclude_hit_t hit;
+  if (!p->o.cache || (p->o.exclude && mxs_exclude_name(p->o.exclude, r->host, &hit))) return 0;
+  const mxs_sts_cache_entry_t *e = mxs_sts_cache_get(p->o.cache, r->domain);
+  int64_t now = (int64_t)time(NULL);
+  if (!e || strcmp(e->id, r->txt_id) != 0 || now < e->fetched_at || now - e->fetched_at >= refresh_of(p, r->domain) ||
+      now - e->fetched_at >= e->max_age)
+    return 0;
+  char why[300];
+  if (mxs_sts_policy_parse(e->text, e->len, &r->pol, why, sizeof why) < 0) return 0; /* fetch it again */
+  r->cached = 1;
+  r->fetched_at = e->fetched_at;
+  return 1;
 }
 
 /* The policy host or its address ADDR is on the exclude list: no
@@ -218,6 +256,7 @@ static void on_sts_txt(void *arg, const mxs_rr_answer_t *a) {
     case MXS_STS_TXT_OK:
       r->has_sts = 1;
       snprintf(r->host, sizeof r->host, "mta-sts.%s", r->domain);
+      if (from_cache(r->p, r)) break;
       if (step_query(r, r->host, MXS_RR_A, on_host_address) < 0)
         r->fetch_error = strdup("out of memory queueing the policy host lookup");
       break;
@@ -302,7 +341,8 @@ void mxs_policy_view(const mxs_policy_result_t *r, const char *mx, mxs_sts_view_
                             .nmx = r->pol.nmx,
                             .mx_match = -1,
                             .fetch_error = r->fetch_error,
-                            .invalid = r->invalid};
+                            .invalid = r->invalid,
+                            .cached_at = r->cached ? r->fetched_at : 0};
     /* mode none: no policy to hold the MX against (RFC 8461 5) */
     if ((r->pol.mode == MXS_STS_ENFORCE || r->pol.mode == MXS_STS_TESTING) && mx)
       sts->mx_match = mxs_sts_mx_match_any((const char *const *)r->pol.mx, r->pol.nmx, mx);

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "policy/cache.h"
 #include "policy/fetch.h"
 #include "queue/exclude.h"
 #include "resolver/resolver.h"
@@ -39,6 +40,12 @@ typedef struct {
    * naming EXCLUDE_PATH, the line and the entry. */
   const mxs_exclude_t *exclude;
   const char *exclude_path;
+  /* --policy-cache (cache.h; borrowed, NULL: none): a policy fetched under
+   * the domain's current TXT id less than REFRESH_S seconds ago (and within
+   * its max_age) is taken from it instead of fetched; every policy fetched
+   * is put in it. */
+  mxs_sts_cache_t *cache;
+  int64_t refresh_s;
 } mxs_policy_opts_t;
 
 typedef struct {
@@ -46,6 +53,7 @@ typedef struct {
   uint64_t cache_hits; /* answered from a result already kept or in flight */
   uint64_t sts;        /* domains with an STS record (valid or not) or a failed lookup */
   uint64_t fetched;    /* policies fetched and valid */
+  uint64_t from_cache; /* policies taken from --policy-cache instead */
   uint64_t fetch_errors;
   uint64_t invalid; /* an invalid TXT record or policy */
   uint64_t tlsrpt;  /* domains with a valid TLS-RPT record */

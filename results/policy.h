@@ -100,6 +100,8 @@ typedef struct {
   int mx_match;            /* with a mode and an MX: 1 or 0; else -1 */
   const char *fetch_error; /* the TXT lookup or the HTTPS fetch failed: why */
   const char *invalid;     /* the TXT record(s) or the policy text are invalid: why */
+  int64_t cached_at;       /* the policy came from --policy-cache, fetched then
+                            * (Unix seconds): `cached_at`; 0: fetched in this run */
 } mxs_sts_view_t;
 
 /* policy.dane: DANE (RFC 7672) for this record's MX host, present with

@@ -107,7 +107,7 @@ static void encode_timings(mxs_encoder_t *e, const mxs_timings_t *t) {
 static void encode_sts(mxs_encoder_t *e, const mxs_sts_view_t *s) {
   int has_mode = s->mode != MXS_STS_MODE_UNSET;
   e->map(e, (s->txt_id != NULL) + (has_mode ? 3 : 0) + (has_mode && s->mx_match >= 0) + (s->fetch_error != NULL) +
-                (s->invalid != NULL));
+                (s->invalid != NULL) + (has_mode && s->cached_at > 0));
   if (s->txt_id) mxs_enc_kv_str(e, "txt_id", s->txt_id);
   if (has_mode) {
     mxs_enc_kv_str(e, "mode", mxs_sts_mode_name(s->mode));
@@ -121,6 +121,11 @@ static void encode_sts(mxs_encoder_t *e, const mxs_sts_view_t *s) {
   }
   if (s->fetch_error) mxs_enc_kv_str(e, "fetch_error", s->fetch_error);
   if (s->invalid) mxs_enc_kv_str(e, "invalid", s->invalid);
+  if (has_mode && s->cached_at > 0) {
+    char at[24];
+    mxs_rfc3339(s->cached_at, at);
+    mxs_enc_kv_str(e, "cached_at", at);
+  }
   e->end(e);
 }
 

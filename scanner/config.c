@@ -44,6 +44,8 @@ void mxs_config_defaults(mxs_config_t *c) {
       .sts_concurrency = 64,
       .sts_per_host = 2,
       .sts_port = 443,
+      /* nightly runs fetch about a sixth of the cached policies each */
+      .policy_refresh_ms = 3 * 86400 * 1000,
   };
 }
 

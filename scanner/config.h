@@ -67,18 +67,20 @@ typedef struct {
   int metrics_providers;      /* --metrics-providers N: providers with a series of their own */
   int dns_down_limit_ms;      /* --dns-down-limit S: the resolver silent this long ends the run (exit 1) */
   /* the domains' own policies (policy/policy.h): MTA-STS, TLS-RPT */
-  int policy;              /* check them (--no-policy turns off: no lookups, records as before) */
-  int sts_timeout_ms;      /* --sts-timeout S: a whole policy fetch */
-  int sts_concurrency;     /* --sts-concurrency N: policy fetches at once */
-  int sts_per_host;        /* --sts-per-host N: fetches at once to one address */
-  int sts_port;            /* --sts-port N: HTTPS port of policy hosts (443; tests) */
-  int dnssec;              /* --dnssec: the --dns servers validate; DANE is checked */
-  int require_dane;        /* --require-dane: audit as a sender that requires DANE (dane-required) */
-  const char *exclude;     /* --exclude FILE: never resolve or probe these (queue/exclude.h) */
-  mxs_exclude_t *excluded; /* the list read from it (cli: mxs_config_finish); owned, NULL = none */
-  char source4[48];        /* --source-address: bind IPv4 probes to it ("": the system's choice) */
-  char source6[48];        /* ... and IPv6 probes */
-  char **owned;            /* strings read from a config file */
+  int policy;               /* check them (--no-policy turns off: no lookups, records as before) */
+  int sts_timeout_ms;       /* --sts-timeout S: a whole policy fetch */
+  int sts_concurrency;      /* --sts-concurrency N: policy fetches at once */
+  int sts_per_host;         /* --sts-per-host N: fetches at once to one address */
+  int sts_port;             /* --sts-port N: HTTPS port of policy hosts (443; tests) */
+  const char *policy_cache; /* --policy-cache FILE: policies kept across runs (policy/cache.h), NULL = none */
+  int policy_refresh_ms;    /* --policy-refresh S: fetch a cached policy again after this long */
+  int dnssec;               /* --dnssec: the --dns servers validate; DANE is checked */
+  int require_dane;         /* --require-dane: audit as a sender that requires DANE (dane-required) */
+  const char *exclude;      /* --exclude FILE: never resolve or probe these (queue/exclude.h) */
+  mxs_exclude_t *excluded;  /* the list read from it (cli: mxs_config_finish); owned, NULL = none */
+  char source4[48];         /* --source-address: bind IPv4 probes to it ("": the system's choice) */
+  char source6[48];         /* ... and IPv6 probes */
+  char **owned;             /* strings read from a config file */
   size_t nowned;
 } mxs_config_t;
 

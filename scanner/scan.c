@@ -158,6 +158,28 @@ static void abandon_dns(mxs_scan_t *s, const char *why) {
   }
 }
 
+/* --policy-cache: the policies earlier runs fetched.  A line that does not
+ * read costs only a fetch, so it is a warning naming the file and line;
+ * a file that cannot be read at all, or is not a policy cache (never
+ * overwritten), stops the run before it starts. */
+static int load_policy_cache(mxs_scan_t *s, char *err, size_t errlen) {
+  mxs_sts_cache_load_t info;
+  if (mxs_sts_cache_load(s->cfg->policy_cache, (int64_t)time(NULL), &s->sts_cache, &info, err, errlen) < 0) return -1;
+  if (info.bad_line)
+    fprintf(s->err, "mxscan: warning: policy cache %s:%zu: %s; %zu line(s) skipped, their policies are fetched again\n",
+            s->cfg->policy_cache, info.bad_line, info.bad_why, info.skipped);
+  return 0;
+}
+
+/* Writes the cache back, with what this run fetched; an interrupted run's
+ * fetches are kept too.  A failure loses only the fetches saved: a
+ * warning, not an error of the run. */
+static void save_policy_cache(mxs_scan_t *s) {
+  char msg[512];
+  if (s->sts_cache && mxs_sts_cache_save(s->sts_cache, s->cfg->policy_cache, msg, sizeof msg) < 0)
+    fprintf(s->err, "mxscan: warning: %s (the next run fetches every policy again)\n", msg);
+}
+
 /* Stops taking work.  DEADLINE also cuts the probes that are running. */
 static void stop_run(mxs_scan_t *s, int deadline, const char *why) {
   s->stopping = 1;
@@ -207,6 +229,7 @@ void scan_maybe_finish(mxs_scan_t *s) {
   }
   mxs_policy_close(s->policy); /* after the resolver: no DNS answer can reach it now */
   s->policy = NULL;
+  save_policy_cache(s);
   if (s->workers) mxs_workers_close(s->workers);
   s->workers = NULL;
   /* c-ares will not call back any more: free what it still pointed to */
@@ -436,11 +459,14 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
   if (mxs_resolver_new(&s->loop, &ro, &s->resolver, err, errlen) < 0) return -1;
   if (c->dns && scan_dns_startup_check(s, err, errlen) < 0) return -1;
   if (setup_tls(s, err, errlen) < 0) return -1;
+  if (c->policy && c->policy_cache && load_policy_cache(s, err, errlen) < 0) return -1;
   if (c->policy) {
     mxs_policy_opts_t po = {{c->sts_concurrency, c->sts_per_host, c->sts_timeout_ms, c->sts_port, c->ca_file},
                             c->ipv6,
                             c->excluded,
-                            c->exclude};
+                            c->exclude,
+                            s->sts_cache,
+                            c->policy_refresh_ms / 1000};
     if (mxs_policy_new(&s->loop, s->resolver, &po, &s->policy, err, errlen) < 0) return -1;
   }
   if (c->require_dane && !c->dnssec) {
@@ -662,6 +688,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
    * it found); a setup error leaves the file as the last run wrote it */
   if (s->metrics && rc != 2) write_metrics(s, 0, rc == 0);
   mxs_metrics_free(s->metrics);
+  mxs_sts_cache_free(s->sts_cache);
   free(s);
   return rc;
 }

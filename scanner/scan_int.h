@@ -175,6 +175,7 @@ struct mxs_scan_s {
   uint64_t dns_down_at;           /* loop time the outage began */
   char dns_why[400];              /* the detail of the records the down limit cuts short */
   mxs_policy_t *policy;           /* the domains' MTA-STS/TLS-RPT, NULL with --no-policy */
+  mxs_sts_cache_t *sts_cache;     /* --policy-cache: read at the start, written at the end; NULL: none */
   mxs_tlsa_cache_t *tlsa;         /* --dnssec: the MX hosts' TLSA records; NULL: no DANE */
   struct dane_wait_s *dane_waits; /* domains waiting for TLSA answers */
 };

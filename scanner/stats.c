@@ -157,11 +157,11 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
   if (s->policy_checked)
     fprintf(fp,
             "  \"policy\": {\"lookups\": %llu, \"cache_hits\": %llu, \"sts\": %llu, \"sts_fetched\": %llu, "
-            "\"sts_fetch_errors\": %llu, \"sts_invalid\": %llu, \"tlsrpt\": %llu},\n",
+            "\"sts_from_cache\": %llu, \"sts_fetch_errors\": %llu, \"sts_invalid\": %llu, \"tlsrpt\": %llu},\n",
             (unsigned long long)s->policy.lookups, (unsigned long long)s->policy.cache_hits,
             (unsigned long long)s->policy.sts, (unsigned long long)s->policy.fetched,
-            (unsigned long long)s->policy.fetch_errors, (unsigned long long)s->policy.invalid,
-            (unsigned long long)s->policy.tlsrpt);
+            (unsigned long long)s->policy.from_cache, (unsigned long long)s->policy.fetch_errors,
+            (unsigned long long)s->policy.invalid, (unsigned long long)s->policy.tlsrpt);
   if (s->dane_checked)
     fprintf(fp, "  \"dane\": {\"tlsa_lookups\": %llu, \"dane_probes\": %llu},\n", (unsigned long long)s->tlsa_lookups,
             (unsigned long long)s->dane_probes);

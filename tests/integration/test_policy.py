@@ -18,6 +18,7 @@ probe's own class), msgpack must carry the same, and `mxscan report
 Exit status 0 when all passed.  Talks only to 127.0.0.0/8.
 """
 import argparse
+import calendar
 import json
 import os
 import shutil
@@ -351,6 +352,7 @@ def main():
                          "%d fetches to one address started within 0.5 s" % len(early))
                 for r in harness.parse_jsonl(h.stdout)[0]:
                     ck.eq("--sts-per-host " + r["domain"], "class", r["class"], "sts-policy-fetch-error")
+                check_policy_cache(ck, base, tmp, domains, ps, recs)
                 # --no-policy: the records of a scan without policies
                 off = subprocess.run(base + ["--no-policy", domains], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, timeout=120)
@@ -371,6 +373,107 @@ def main():
     return 1 if ck.failures else 0
 
 
+def check_policy_cache(ck, base, tmp, domains, ps, plain):
+    """--policy-cache: the second run takes every valid policy from the file
+    (nginx sees no request for it), with the same records but `cached_at`;
+    a changed TXT id, --policy-refresh 0 and a line that does not read make
+    mxscan fetch again; a file that is not a cache is refused, untouched."""
+    cache = os.path.join(tmp, "policies.cache")
+    valid = sorted(d for d, want in EXPECT.items() if want[0][2] and "mode" in want[0][2])
+
+    def scan(extra, what):
+        before = ps.fetches()
+        summ = os.path.join(tmp, "cache-summary.json")
+        run = subprocess.run(base + ["--policy-cache", cache, "--summary", summ] + extra + [domains],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        ck.eq(what, "exit status", run.returncode, 0)
+        after = ps.fetches()
+        fetched = sorted(h[len("mta-sts."):] for h in after if after[h] > before.get(h, 0) and h.startswith("mta-sts."))
+        try:
+            pol = json.load(open(summ)).get("policy", {})
+        except (OSError, ValueError):
+            pol = {}
+        return run, harness.parse_jsonl(run.stdout)[0], fetched, pol
+
+    def lines():
+        try:
+            return open(cache).read().splitlines()
+        except OSError:
+            return []
+
+    run, recs, fetched, pol = scan([], "--policy-cache (first run)")
+    ck.check(not run.stderr, "--policy-cache (first run)", "stderr %r" % run.stderr[-500:])
+    got = lines()
+    ck.eq("--policy-cache file", "header", got[:1], ["# mxscan policy cache 1"])
+    ck.eq("--policy-cache file", "domains", sorted(ln.split("\t")[0] for ln in got[1:]), valid)
+    ck.eq("--policy-cache (first run)", "summary sts_from_cache", pol.get("sts_from_cache"), 0)
+    ck.check(all(d in fetched for d in valid), "--policy-cache (first run)", "fetched %r" % fetched)
+
+    key = lambda r: (r["domain"], r.get("mx"), r.get("ip"))  # noqa: E731
+    first = {key(r): r for r in plain}
+    run, recs, fetched, pol = scan([], "--policy-cache (second run)")
+    cached_doms = set(valid)
+    ck.eq("--policy-cache (second run)", "policies fetched from the policy hosts",
+          [d for d in fetched if d in cached_doms], [])
+    ck.eq("--policy-cache (second run)", "summary sts_from_cache", pol.get("sts_from_cache"), len(valid))
+    ck.eq("--policy-cache (second run)", "records", sorted(map(key, recs)), sorted(first))
+    now = time.time()
+    for r in recs:
+        where = "--policy-cache (second run) %s %s" % (r["domain"], r.get("mx"))
+        old = first.get(key(r), {})
+        ck.eq(where, "class", r["class"], old.get("class"))
+        sts, old_sts = dict((r.get("policy") or {}).get("sts") or {}), (old.get("policy") or {}).get("sts")
+        at = sts.pop("cached_at", None)
+        ck.eq(where, "policy.sts but cached_at", sts or None, old_sts)
+        if r["domain"] in cached_doms:
+            ok = False
+            try:
+                ok = abs(calendar.timegm(time.strptime(at, "%Y-%m-%dT%H:%M:%SZ")) - now) < 600
+            except (TypeError, ValueError):
+                pass
+            ck.check(ok, where, "cached_at %r: want the first run's time" % at)
+        else:
+            ck.check(at is None, where, "cached_at %r for a policy not cached" % at)
+
+    # the domain's TXT id is not the one its policy was fetched under: fetched again;
+    # a line that does not read: a warning naming the file and line, that domain fetched again
+    got = lines()
+    edited, bad_line = [got[0]], None
+    for ln in got[1:]:
+        f = ln.split("\t")
+        if f[0] == "enforce.test":
+            f[1] = "old1"
+        elif f[0] == "testing.test":
+            f[2] = "yesterday"
+            bad_line = len(edited) + 1
+        edited.append("\t".join(f))
+    with open(cache, "w") as out:
+        out.write("\n".join(edited) + "\n")
+    run, recs, fetched, pol = scan([], "--policy-cache (edited)")
+    ck.eq("--policy-cache (edited)", "fetched", [d for d in fetched if d in cached_doms],
+          ["enforce.test", "testing.test"])
+    err = run.stderr.decode(errors="replace")
+    ck.check("policy cache %s:%s: not a time and a max_age" % (cache, bad_line) in err, "--policy-cache (edited)",
+             "warning %r" % err)
+    ck.eq("--policy-cache (edited)", "summary sts_from_cache", pol.get("sts_from_cache"), len(valid) - 2)
+
+    # --policy-refresh 0: every policy fetched again, the file kept up to date
+    run, recs, fetched, pol = scan(["--policy-refresh", "0"], "--policy-refresh 0")
+    ck.eq("--policy-refresh 0", "fetched", [d for d in fetched if d in cached_doms], valid)
+    ck.eq("--policy-refresh 0", "summary sts_from_cache", pol.get("sts_from_cache"), 0)
+    ck.check(not any("cached_at" in str(r.get("policy")) for r in recs), "--policy-refresh 0", "cached_at in a record")
+    ck.eq("--policy-refresh 0", "domains in the file", sorted(ln.split("\t")[0] for ln in lines()[1:]), valid)
+
+    # a file that is not a policy cache (here: the domain list) is refused and left alone
+    before = open(domains).read()
+    bad = subprocess.run(base + ["--policy-cache", domains, domains], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=60)
+    ck.eq("--policy-cache on a domain list", "exit status", bad.returncode, 2)
+    ck.check("%s:1: not an mxscan policy cache" % domains in bad.stderr.decode(errors="replace"),
+             "--policy-cache on a domain list", "stderr %r" % bad.stderr[-300:])
+    ck.eq("--policy-cache on a domain list", "file unchanged", open(domains).read() == before, True)
+
+
 def check_summary(ck, path):
     """--summary counts what the policy lookups found, domain by domain."""
     try:
@@ -382,6 +485,7 @@ def check_summary(ck, path):
     want = {"lookups": len(SCENARIOS), "cache_hits": 0,
             "sts": sum(1 for _, extra, _ in SCENARIOS.values() if any("_mta-sts" in x for x in extra)),
             "sts_fetched": sum(1 for w in first.values() if "mode" in w),
+            "sts_from_cache": 0,
             "sts_fetch_errors": sum(1 for w in first.values() if "fetch_error" in w),
             "sts_invalid": sum(1 for w in first.values() if "invalid" in w),
             "tlsrpt": len(RUA)}

@@ -140,7 +140,7 @@ static void dane_before_sts(void **state) {
   char buf[300];
   const char *detail = "self signed certificate";
   const char *const mx[] = {"mx.a.test"};
-  mxs_sts_view_t s = {"1", MXS_STS_ENFORCE, 86400, mx, 1, 1, NULL, NULL};
+  mxs_sts_view_t s = {"1", MXS_STS_ENFORCE, 86400, mx, 1, 1, NULL, NULL, 0};
   mxs_dane_view_t d = {.looked_up = 1, .secure = 1, .tlsa_count = 1, .usable = 1, .match = 1};
   mxs_policy_view_t p = {.sts = &s, .dane = &d};
   mxs_class_t c = MXS_CLASS_CERT_SELF_SIGNED;

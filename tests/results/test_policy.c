@@ -186,7 +186,7 @@ static void tlsrpt_txt(void **state) {
 static void apply(void **state) {
   (void)state;
   const char *const mx[] = {"mx.a.test"};
-  mxs_sts_view_t s = {"1", MXS_STS_ENFORCE, 86400, mx, 1, 1, NULL, NULL};
+  mxs_sts_view_t s = {"1", MXS_STS_ENFORCE, 86400, mx, 1, 1, NULL, NULL, 0};
   mxs_policy_view_t p = {&s, NULL, 0, NULL, NULL};
   char buf[300];
   const char *detail = "probe detail";
@@ -217,7 +217,7 @@ static void apply(void **state) {
   mxs_policy_apply(&p, &c, 0, &detail, buf, sizeof buf);
   assert_int_equal(c, MXS_CLASS_STS_POLICY_INVALID);
   /* a fetch error: after DNS, before everything else */
-  s = (mxs_sts_view_t){"1", MXS_STS_MODE_UNSET, 0, NULL, 0, -1, "HTTP 404", NULL};
+  s = (mxs_sts_view_t){"1", MXS_STS_MODE_UNSET, 0, NULL, 0, -1, "HTTP 404", NULL, 0};
   c = MXS_CLASS_OK;
   mxs_policy_apply(&p, &c, 0, &detail, buf, sizeof buf);
   assert_int_equal(c, MXS_CLASS_STS_POLICY_FETCH_ERROR);
@@ -240,7 +240,7 @@ static void encoded(void **state) {
   (void)state;
   const char *const mx[] = {"mx.a.test", "*.b.test"};
   const char *const rua[] = {"mailto:r@a.test"};
-  mxs_sts_view_t s = {"20240101", MXS_STS_ENFORCE, 86400, mx, 2, 0, NULL, NULL};
+  mxs_sts_view_t s = {"20240101", MXS_STS_ENFORCE, 86400, mx, 2, 0, NULL, NULL, 0};
   mxs_policy_view_t p = {&s, rua, 1, NULL, NULL};
   mxs_record_t r = {.domain = "a.test", .cls = MXS_CLASS_OK, .stage = "done", .detail = "", .policy = &p};
   mxs_json_encoder_t j;
@@ -258,7 +258,7 @@ static void encoded(void **state) {
   mxs_record_encode(&r, &j.base);
   assert_null(strstr(j.buf, "policy"));
   /* a fetch error: no mode, so no mx or mx_match */
-  s = (mxs_sts_view_t){"7", MXS_STS_MODE_UNSET, 0, NULL, 0, -1, "HTTP 404", NULL};
+  s = (mxs_sts_view_t){"7", MXS_STS_MODE_UNSET, 0, NULL, 0, -1, "HTTP 404", NULL, 0};
   mxs_policy_view_t f = {&s, NULL, 0, "_smtp._tls TXT record: no rua field", NULL};
   r.policy = &f;
   mxs_json_encoder_reset(&j);

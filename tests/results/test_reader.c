@@ -455,7 +455,7 @@ static void policy_round_trip(void **state) {
   (void)state;
   const char *const mx[] = {"mx.a.test", "*.b.test"};
   const char *const rua[] = {"mailto:r@a.test", "https://r.a.test/x"};
-  mxs_sts_view_t sts = {"20240101", MXS_STS_ENFORCE, 86400, mx, 2, 0, NULL, NULL};
+  mxs_sts_view_t sts = {"20240101", MXS_STS_ENFORCE, 86400, mx, 2, 0, NULL, NULL, 0};
   mxs_policy_view_t pv = {&sts, rua, 2, "x", NULL};
   mxs_record_t rec = {
       .domain = "a.test", .cls = MXS_CLASS_STS_POLICY_INVALID, .stage = "done", .detail = "d", .policy = &pv};
