@@ -65,7 +65,7 @@ static int valid_domain(const char *d) {
 
 int mxs_sts_cache_put(mxs_sts_cache_t *c, const char *domain, const char *id, int64_t fetched_at, int64_t max_age,
                       const char *text, size_t len) {
-  if (!c || !valid_domain(domain) || !valid_id(id) || len > MXS_STS_MAX_POLICY) return -1;
+  if (!c || !valid_domain(domain) || !valid_id(id) || len > MXS_STS_CACHE_MAX_TEXT) return -1;
   entry_t *e = calloc(1, sizeof *e);
   if (!e || !(e->text = malloc(len + 1))) {
     free(e);
@@ -138,7 +138,8 @@ static int read_line(mxs_sts_cache_t *c, char *line, int64_t now, const char **w
   if (!valid_id(f[1])) return *why = "not an MTA-STS id", -1;
   if (parse_int64(f[2], &at) < 0 || parse_int64(f[3], &max_age) < 0) return *why = "not a time and a max_age", -1;
   long len = unescape(f[4]);
-  if (len < 0 || (size_t)len > MXS_STS_MAX_POLICY) return *why = "not a policy text", -1;
+  if (len < 0) return *why = "not a policy text", -1;
+  if (len > MXS_STS_CACHE_MAX_TEXT) return *why = "a policy text longer than we keep", -1;
   if (at > now || now - at >= max_age) return 1; /* expired (or from the future): fetch again */
   if (mxs_sts_cache_put(c, f[0], f[1], at, max_age, f[4], (size_t)len) < 0) return *why = "out of memory", -1;
   return 0;

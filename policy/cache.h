@@ -29,6 +29,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A policy longer than this is not kept: it is fetched every run.  Real
+ * policies are a few hundred bytes; a domain publishing 64 KiB of them
+ * must not cost every later run 64 KiB of memory and file. */
+#define MXS_STS_CACHE_MAX_TEXT 8192
+
 typedef struct mxs_sts_cache_s mxs_sts_cache_t;
 
 typedef struct {
@@ -57,7 +62,8 @@ int mxs_sts_cache_load(const char *path, int64_t now, mxs_sts_cache_t **out, mxs
 const mxs_sts_cache_entry_t *mxs_sts_cache_get(const mxs_sts_cache_t *c, const char *domain);
 
 /* Keeps (or replaces) DOMAIN's policy TEXT (LEN bytes) fetched under ID at
- * FETCHED_AT.  0, or -1 out of memory (the cache unchanged). */
+ * FETCHED_AT.  0, or -1 (the cache unchanged): out of memory, or TEXT over
+ * MXS_STS_CACHE_MAX_TEXT, or not a domain and an RFC 8461 id. */
 int mxs_sts_cache_put(mxs_sts_cache_t *c, const char *domain, const char *id, int64_t fetched_at, int64_t max_age,
                       const char *text, size_t len);
 
