@@ -15,6 +15,7 @@
 #include "report/report_html.h"
 #include "report/report_run.h"
 #include "report/report_trend.h"
+#include "results/replace.h"
 
 static const char report_usage[] =
     "usage: mxscan report [options] FILE...   summarise results files (msgpack or JSON Lines, '-': stdin)\n"
@@ -200,31 +201,27 @@ static int write_html(const report_args_t *a, mxs_report_t *r, mxs_trend_t *t, c
     return MXS_REPORT_EXIT_INPUT;
   }
   int to_stdout = !strcmp(a->html, "-");
-  char *tmp = to_stdout ? NULL : malloc(strlen(a->html) + 16);
-  FILE *fp = to_stdout ? stdout : NULL;
-  if (tmp) {
-    sprintf(tmp, "%s.tmp-XXXXXX", a->html);
-    int fd = mkstemp(tmp);
-    if (fd >= 0 && fchmod(fd, 0644) == 0 && !(fp = fdopen(fd, "w"))) close(fd);
-    if (fd >= 0 && !fp) unlink(tmp);
-  }
-  if (!fp) {
-    fprintf(stderr, "mxscan: cannot write '%s': %s\n", a->html, strerror(errno));
-    free(tmp);
-    mxs_run_info_free(&ri);
-    return MXS_REPORT_EXIT_INPUT;
-  }
-  rc = mxs_report_print_html(r, t, &ri, run_label(last), fp);
+  mxs_replace_t out = {stdout, NULL};
   if (!to_stdout) {
-    if (fclose(fp) != 0 && rc == 0) rc = errno ? -errno : -EIO;
-    if (rc == 0 && rename(tmp, a->html) != 0) rc = -errno;
-    if (rc < 0) unlink(tmp);
+    char *tmpl = malloc(strlen(a->html) + 16);
+    if (tmpl) sprintf(tmpl, "%s.tmp-XXXXXX", a->html);
+    rc = tmpl ? mxs_replace_open(&out, tmpl) : -ENOMEM;
+    free(tmpl);
+    if (rc < 0) {
+      fprintf(stderr, "mxscan: cannot write '%s': %s\n", a->html, strerror(-rc));
+      mxs_run_info_free(&ri);
+      return MXS_REPORT_EXIT_INPUT;
+    }
   }
+  rc = mxs_report_print_html(r, t, &ri, run_label(last), out.fp);
+  if (!to_stdout && rc == 0)
+    rc = mxs_replace_commit(&out, a->html);
+  else if (!to_stdout)
+    mxs_replace_abort(&out);
   if (rc < 0)
     fprintf(stderr, "mxscan: cannot write '%s': %s\n", a->html, strerror(-rc));
   else if (!to_stdout)
     fprintf(stderr, "mxscan: wrote %s: %zu run(s), the last with %zu domains\n", a->html, nruns, r->domains.len);
-  free(tmp);
   mxs_run_info_free(&ri);
   return rc < 0 ? MXS_REPORT_EXIT_INPUT : MXS_REPORT_EXIT_OK;
 }

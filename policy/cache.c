@@ -3,14 +3,13 @@
 #include "policy/cache.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "queue/table.h"
 #include "results/policy.h"
+#include "results/replace.h"
 
 #define HEADER "# mxscan policy cache 1"
 
@@ -209,60 +208,34 @@ int mxs_sts_cache_load(const char *path, int64_t now, mxs_sts_cache_t **out, mxs
 
 /* ---- writing -------------------------------------------------------------- */
 
-typedef struct {
-  FILE *fp;
-} save_t;
-
 static void write_entry(void *arg, const char *key, void *val) {
-  save_t *s = arg;
+  FILE *fp = arg;
   const entry_t *e = val;
-  fprintf(s->fp, "%s\t%s\t%lld\t%lld\t", key, e->id, (long long)e->e.fetched_at, (long long)e->e.max_age);
+  fprintf(fp, "%s\t%s\t%lld\t%lld\t", key, e->id, (long long)e->e.fetched_at, (long long)e->e.max_age);
   for (size_t i = 0; i < e->e.len; i++) {
     char ch = e->text[i];
     switch (ch) {
-    case '\\': fputs("\\\\", s->fp); break;
-    case '\t': fputs("\\t", s->fp); break;
-    case '\r': fputs("\\r", s->fp); break;
-    case '\n': fputs("\\n", s->fp); break;
+    case '\\': fputs("\\\\", fp); break;
+    case '\t': fputs("\\t", fp); break;
+    case '\r': fputs("\\r", fp); break;
+    case '\n': fputs("\\n", fp); break;
     case '\0': break; /* the parser stops reading a policy at none either way */
-    default: fputc(ch, s->fp);
+    default: fputc(ch, fp);
     }
   }
-  fputc('\n', s->fp);
+  fputc('\n', fp);
 }
 
 int mxs_sts_cache_save(const mxs_sts_cache_t *c, const char *path, char *err, size_t errlen) {
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-    snprintf(err, errlen, "policy cache %s: path too long", path);
-    return -1;
+  char tmpl[4096];
+  mxs_replace_t out;
+  int rc = snprintf(tmpl, sizeof tmpl, "%s.tmp-XXXXXX", path) >= (int)sizeof tmpl ? -ENAMETOOLONG
+                                                                                  : mxs_replace_open(&out, tmpl);
+  if (rc == 0) {
+    fprintf(out.fp, "%s\n", HEADER);
+    mxs_table_each(&c->t, write_entry, out.fp);
+    rc = mxs_replace_commit(&out, path);
   }
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
-  if (!fp) {
-    snprintf(err, errlen, "policy cache %s: %s", tmp, strerror(errno));
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return -1;
-  }
-  save_t s = {fp};
-  fprintf(fp, "%s\n", HEADER);
-  mxs_table_each(&c->t, write_entry, &s);
-  /* the data on disk before the name points at it: a crash leaves the old file */
-  int bad = fflush(fp) != 0 || ferror(fp) || fsync(fd) != 0;
-  int saved = errno;
-  if (fclose(fp) != 0 && !bad) {
-    bad = 1;
-    saved = errno;
-  }
-  if (!bad && rename(tmp, path) != 0) {
-    bad = 1;
-    saved = errno;
-  }
-  if (bad) {
-    snprintf(err, errlen, "policy cache %s: %s", path, strerror(saved));
-    unlink(tmp);
-    return -1;
-  }
-  return 0;
+  if (rc < 0) snprintf(err, errlen, "policy cache %s: %s", path, strerror(-rc));
+  return rc < 0 ? -1 : 0;
 }

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "queue/table.h"
+#include "results/replace.h"
 
 #define LAST_SUCCESS "mxscan_last_success_timestamp_seconds"
 
@@ -197,27 +197,13 @@ static void body(FILE *fp, mxs_metrics_t *m, const mxs_metrics_sample_t *s) {
 
 int mxs_metrics_write(mxs_metrics_t *m, const mxs_metrics_sample_t *s, char *err, size_t errlen) {
   if (!s->running && s->success) m->last_success = (double)s->stats->finished;
-  size_t n = strlen(m->tmpl) + 1;
-  char *tmp = malloc(n);
-  if (!tmp) return snprintf(err, errlen, "--metrics: out of memory"), -1;
-  memcpy(tmp, m->tmpl, n);
-  int fd = mkstemp(tmp);
-  FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
-  int rc = 0;
-  if (!fp) {
-    rc = -errno;
-    if (fd >= 0) close(fd), unlink(tmp);
-  } else {
-    body(fp, m, s);
-    /* readable by the collector (mkstemp makes it 0600); on disk before it
-     * replaces the old file, so a crash leaves one or the other whole */
-    if (fchmod(fd, 0644) != 0 || fflush(fp) != 0 || ferror(fp) || fsync(fd) != 0) rc = -errno;
-    if (fclose(fp) != 0 && rc == 0) rc = -errno;
-    if (rc == 0 && rename(tmp, m->path) != 0) rc = -errno;
-    if (rc < 0) unlink(tmp);
+  mxs_replace_t out;
+  int rc = mxs_replace_open(&out, m->tmpl);
+  if (rc == 0) {
+    body(out.fp, m, s);
+    rc = mxs_replace_commit(&out, m->path);
   }
   if (rc < 0) snprintf(err, errlen, "--metrics %s: %s", m->path, strerror(-rc));
-  free(tmp);
   return rc < 0 ? -1 : 0;
 }
 
