@@ -464,6 +464,36 @@ def check_policy_cache(ck, base, tmp, domains, ps, plain):
     ck.check(not any("cached_at" in str(r.get("policy")) for r in recs), "--policy-refresh 0", "cached_at in a record")
     ck.eq("--policy-refresh 0", "domains in the file", sorted(ln.split("\t")[0] for ln in lines()[1:]), valid)
 
+    # --policy-refresh S: each domain's policy comes due between S/2 and S after its
+    # fetch, at a point of its own; aged by hand, so the test waits for nothing
+    S = 7200
+
+    def aged(age):
+        out = [lines()[0]]
+        for ln in lines()[1:]:
+            f = ln.split("\t")
+            f[2] = str(int(time.time()) - age)
+            out.append("\t".join(f))
+        with open(cache, "w") as fo:
+            fo.write("\n".join(out) + "\n")
+
+    for age, want in ((S // 2 - 120, []), (S + 60, valid)):
+        aged(age)
+        run, recs, fetched, pol = scan(["--policy-refresh", str(S)], "--policy-refresh %d, age %d" % (S, age))
+        ck.eq("--policy-refresh %d, age %d" % (S, age), "fetched", [d for d in fetched if d in cached_doms], want)
+    # in between, some are due and some not, and the same ones every time (among
+    # the policies whose own max_age has not run out by then: none.test's has)
+    lasting = sorted(ln.split("\t")[0] for ln in lines()[1:] if int(ln.split("\t")[3]) > S)
+    picks = []
+    for _ in range(2):
+        aged(S * 3 // 4)
+        run, recs, fetched, pol = scan(["--policy-refresh", str(S)], "--policy-refresh %d, age 3/4" % S)
+        picks.append([d for d in fetched if d in lasting])
+    ck.check(len(lasting) >= 6, "--policy-refresh, age 3/4 of it", "only %r outlast it" % lasting)
+    ck.check(0 < len(picks[0]) < len(lasting), "--policy-refresh, age 3/4 of it",
+             "%d of %d policies due: want some, not all" % (len(picks[0]), len(lasting)))
+    ck.eq("--policy-refresh, age 3/4 of it", "the same domains due twice", picks[1], picks[0])
+
     # a file that is not a policy cache (here: the domain list) is refused and left alone
     before = open(domains).read()
     bad = subprocess.run(base + ["--policy-cache", domains, domains], stdout=subprocess.PIPE,
