@@ -141,6 +141,8 @@ struct mxs_resolver_s {
   query_t *fifo_head[2], *fifo_tail[2];
   size_t max_inflight;
   int ipv6;
+  int (*skip_host)(void *arg, const char *name); /* opts' */
+  void *skip_arg;
   int dnssec;               /* own queries with AD and DO through ares_send(); answers' AD read */
   uint64_t retry_failed_ns; /* 0: failures stay for the run */
   int pumping;              /* pump() is on the stack: c-ares may call back inside it */
@@ -445,7 +447,14 @@ static int host_acquire(mxs_resolver_t *r, const char *raw, host_t **out) {
   }
   h->name = name;
   char why[46];
-  if (mxs_resolver_hostname_check(name, why, sizeof why) < 0) {
+  if (r->skip_host && r->skip_host(r->skip_arg, name)) {
+    /* settled for the run like a failure that is never retried: the
+     * caller says why in its record */
+    h->status = MXS_CLASS_EXCLUDED;
+    snprintf(h->detail, sizeof h->detail, "excluded: not looked up");
+    h->done = 1;
+    h->settled_ns = now_ns();
+  } else if (mxs_resolver_hostname_check(name, why, sizeof why) < 0) {
     /* Nothing to ask: no sender would look it up, and c-ares could not
      * even put some of these names in a query. */
     h->status = MXS_CLASS_MX_NO_ADDRESS;
@@ -932,6 +941,8 @@ int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resol
   r->max_inflight = o.max_inflight ? (size_t)o.max_inflight : DEFAULT_MAX_INFLIGHT;
   r->ipv6 = o.ipv6 != 0;
   r->dnssec = o.dnssec != 0;
+  r->skip_host = o.skip_host;
+  r->skip_arg = o.skip_arg;
   r->retry_failed_ns = o.retry_failed_ms < 0 ? 0 : (uint64_t)(o.retry_failed_ms ? o.retry_failed_ms : 30000) * 1000000u;
   mxs_resolver_cache_init(&r->hosts);
   uv_idle_init(loop, &r->idle);

@@ -69,11 +69,19 @@ typedef struct {
                * servers the operator declares validating, as Postfix
                * does with smtp_dns_support_level = dnssec.  Off: no
                * answer is secure. */
+  /* A host name the caller never wants asked about (the run's --exclude
+   * list): when skip_host(skip_arg, NAME) returns nonzero for an MX host
+   * (lower-case, no trailing dot), nothing is queried for it and it is
+   * settled at once with status MXS_CLASS_EXCLUDED.  NULL: every host is
+   * looked up.  Called on the resolver's loop, once per host per run. */
+  int (*skip_host)(void *arg, const char *name);
+  void *skip_arg;
 } mxs_resolver_opts_t;
 
 /* One MX host of a domain, with its addresses.  status is MXS_CLASS_OK when
  * naddrs > 0, else MXS_CLASS_MX_NO_ADDRESS (NODATA/NXDOMAIN for the host),
- * MXS_CLASS_DNS_TIMEOUT or MXS_CLASS_DNS_SERVFAIL, with detail saying why
+ * MXS_CLASS_DNS_TIMEOUT or MXS_CLASS_DNS_SERVFAIL, MXS_CLASS_EXCLUDED (the
+ * opts' skip_host said so: not looked up), with detail saying why
  * ("no A record", "host does not exist (NXDOMAIN)", "A lookup: timeout",
  * "AAAA lookup: REFUSED" ...).  Any address makes the host OK even if the
  * other family failed.  At most 32 addresses per family are kept.  A target

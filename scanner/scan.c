@@ -58,6 +58,7 @@ void scan_queue_mx(mxs_scan_t *s, domain_t *d, const mxs_domain_answer_t *a) {
   } else {
     for (size_t i = 0; i < a->nmx; i++) {
       const mxs_mx_host_t *mx = &a->mx[i];
+      if (mx->status == MXS_CLASS_EXCLUDED && scan_exclude_job(s, d, mx, a->implicit_mx, NULL)) continue;
       if (mx->status != MXS_CLASS_OK || mx->naddrs == 0) {
         scan_emit_dns_record(s, d, mx, a->implicit_mx,
                              mx->status == MXS_CLASS_OK ? MXS_CLASS_MX_NO_ADDRESS : mx->status, mx->detail);
@@ -404,9 +405,18 @@ static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
   return 0;
 }
 
+/* The resolver's skip_host: an MX host under an excluded name is not even
+ * looked up (excluded.c records it). */
+static int skip_excluded(void *arg, const char *name) { return mxs_exclude_name(arg, name, NULL); }
+
 mxs_resolver_opts_t mxs_scan_resolver_opts(const mxs_config_t *c) {
-  return (mxs_resolver_opts_t){
-      .servers = c->dns, .timeout_ms = c->dns_timeout_ms, .tries = c->dns_tries, .ipv6 = c->ipv6, .dnssec = c->dnssec};
+  return (mxs_resolver_opts_t){.servers = c->dns,
+                               .timeout_ms = c->dns_timeout_ms,
+                               .tries = c->dns_tries,
+                               .ipv6 = c->ipv6,
+                               .dnssec = c->dnssec,
+                               .skip_host = c->excluded ? skip_excluded : NULL,
+                               .skip_arg = c->excluded};
 }
 
 mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *c, uv_loop_t *loop, mxs_tls_ctx_t *tls, char *read_buf) {

@@ -204,7 +204,8 @@ void scan_free_target(void *arg, const char *key, void *val);
 /* Before D is resolved; D holds no record yet.  On 1, D is recorded and
  * released (and freed): the caller must not touch it. */
 int scan_exclude_domain(mxs_scan_t *s, domain_t *d);
-/* Before (D, MX) at IP becomes a probe: the MX host's name or the address. */
+/* Before (D, MX) at IP becomes a probe: the MX host's name or the address;
+ * IP NULL: MX was not looked up (the resolver skipped its excluded name). */
 int scan_exclude_job(mxs_scan_t *s, domain_t *d, const mxs_mx_host_t *mx, int implicit, const char *ip);
 
 /* scan.c */

@@ -4,9 +4,10 @@ that logs every query it gets).
 
 The exclude file names a domain, a suffix and an MX address network.  The
 scan must write exactly one record per excluded domain (class `excluded`,
-no MX, no address), one per excluded (domain, MX, address), and the usual
-records for the rest; unbound must never be asked about an excluded
-domain; fakemx must never see a connection to an excluded address (nor to
+no MX, no address), one per excluded (domain, MX host) with no address
+when the MX host's name is excluded, one per excluded (domain, MX,
+address), and the usual records for the rest; unbound must never be
+asked about an excluded domain nor an MX host under an excluded name; fakemx must never see a connection to an excluded address (nor to
 the MX hosts of excluded domains), nor to a domain's MTA-STS policy host
 in an excluded network (its fetch error says so).  Then: the same from the config file
 ([scan] exclude = FILE), and a bad line stops the run with exit 2, naming
@@ -60,19 +61,19 @@ WANT = {
     ("sub.test", "mx.subhost.test", "127.0.3.4"): "ok",
     ("mixed.test", "mx1.mixed.test", "127.0.3.5"): "ok",
     ("mixed.test", "mx2.mixed.test", "127.0.3.9"): "excluded",
-    ("hosted.test", "mx.in.sub.test", "127.0.3.6"): "excluded",
+    ("hosted.test", "mx.in.sub.test", None): "excluded",  # not even looked up: no address
     ("sts.test", "mx.sts.test", "127.0.3.7"): "sts-policy-fetch-error",
 }
 DETAIL = {
     "gone.test": "on the exclude list (%s:2: gone.test)",
     "a.sub.test": "on the exclude list (%s:3: .sub.test)",
     "mixed.test": "127.0.3.9 is on the exclude list (%s:4: 127.0.3.8/29)",
-    "hosted.test": "mx.in.sub.test is on the exclude list (%s:3: .sub.test)",
+    "hosted.test": "not resolved: mx.in.sub.test is on the exclude list (%s:3: .sub.test)",
     "sts.test": "policy host mta-sts.sts.test not fetched from: 127.0.3.20 is on the exclude list (%s:6: "
                 "127.0.3.16/28)",
 }
 NEVER_CONNECTED = ["127.0.3.2", "127.0.3.3", "127.0.3.9", "127.0.3.6"]
-NEVER_ASKED = ["gone.test", "a.sub.test", "mx.gone.test", "mx.asub.test"]
+NEVER_ASKED = ["gone.test", "a.sub.test", "mx.gone.test", "mx.asub.test", "mx.in.sub.test"]
 
 
 def check_records(ck, where, res, path):
@@ -98,6 +99,8 @@ def check_records(ck, where, res, path):
             ck.check(k not in r, where, "%s: excluded record has %s" % (key, k))
         if key[2]:
             ck.check(isinstance(r.get("port"), int), where, "%s: no port" % (key,))
+        else:
+            ck.check("ip" not in r and "port" not in r, where, "%s: an address in %s" % (key, r))
     for key in got:
         ck.check(key in WANT, where, "unexpected record(s) for %s" % (key,))
 
