@@ -14,9 +14,11 @@ Postfix wrote (maillog_file, the syslog line format).
 
 Adapted for the tests from the harness that captured the Postfix and Exim
 logs the parser's unit tests quote (its notes: README "Mail logs as
-input"); Exim is left out here: its Debian package conflicts with
-postfix's.  Needs root (a Postfix master, sendmail -C) and the Debian
-postfix package (scripts/install-deps).  Only loopback addresses.
+input").  The Exim runs (EXIM_RUNS) use the exim4 binary scripts/install-exim
+unpacks (its Debian package conflicts with postfix's) as a client only:
+one message delivered in the foreground, logged to its own mainlog.  Needs
+root (a Postfix master, sendmail -C) and the Debian postfix package
+(scripts/install-deps).  Only loopback addresses.
 
     import maillog_fixture as mf
     logs = mf.run(tmpdir, ["may", "encrypt"])   # {run: log text}
@@ -716,6 +718,120 @@ def run_postfix_level(base, level, certs, cases=CASES, port=PORT, backoff=4,
 
 
 # ---------------------------------------------------------------------------
+# Exim (sending client only), from the binary scripts/install-exim unpacks
+# ---------------------------------------------------------------------------
+
+EXIM_ROOT = os.environ.get("MXSCAN_EXIM_ROOT", "/opt/mxscan-test/exim")
+EXIM = os.path.join(EXIM_ROOT, "usr", "sbin", "exim4")
+
+# run name -> extra smtp transport options.  Exim's defaults try TLS where
+# it is offered and deliver in the clear when it fails (tls_tempfail_tryclear);
+# hosts_require_tls is Postfix's encrypt, tls_verify_hosts its verify.
+EXIM_RUNS = {
+    "exim-try": {},
+    "exim-require": {"hosts_require_tls": "*"},
+    "exim-verify": {"hosts_require_tls": "*", "tls_verify_hosts": "*"},
+}
+
+
+def exim_available():
+    """None, or why the Exim runs cannot happen here."""
+    import pwd
+    if not os.access(EXIM, os.X_OK):
+        return "no exim binary at %s (scripts/install-exim)" % EXIM
+    try:
+        pwd.getpwnam("Debian-exim")
+    except KeyError:
+        return "user Debian-exim does not exist (scripts/install-exim)"
+    return None
+
+
+class Exim:
+    """A private Exim used only as an SMTP client: each message is
+    delivered in the foreground (-odi) by a manualroute router that sends
+    each recipient domain to its server, and logged to BASE/log/mainlog."""
+
+    def __init__(self, base, name, certs, port=PORT, cases=CASES):
+        self.base = os.path.abspath(base)
+        self.name = name
+        self.certs = certs
+        self.port = port
+        self.cases = cases
+        self.conf = os.path.join(self.base, "exim.conf")
+        self.spool = os.path.join(self.base, "spool")
+        self.logdir = os.path.join(self.base, "log")
+        self.logfile = os.path.join(self.logdir, "mainlog")
+
+    def configure(self):
+        import pwd
+        exim_user = pwd.getpwnam("Debian-exim")  # its compiled-in user: owns the spool and the log
+        for d in (self.base, self.spool, self.logdir):
+            os.makedirs(d, exist_ok=True)
+        for d in (self.spool, self.logdir):
+            os.chown(d, exim_user.pw_uid, exim_user.pw_gid)
+        os.chmod(self.base, 0o755)
+        routes = os.path.join(self.base, "routes")
+        with open(routes, "w") as f:
+            for c in self.cases:
+                f.write("%s: %s\n" % (c["domain"], c["addr"]))
+        # the one destination where the client is capped at TLS 1.2 (GnuTLS
+        # priority string), as Postfix's tls_policy does
+        capped = [c["addr"] for c in self.cases if c.get("tls") == "1.3only"]
+        ciphers = "NORMAL"
+        if capped:
+            ciphers = "${if match_ip{$host_address}{<; %s}{NORMAL:-VERS-TLS1.3}{NORMAL}}" % " ; ".join(capped)
+        transport = {
+            "driver": "smtp",
+            "port": str(self.port),
+            "allow_localhost": None,
+            "hosts_try_fastopen": ":",
+            "tls_verify_certificates": self.certs["ca"],
+            "tls_require_ciphers": ciphers,
+            "connect_timeout": "5s",
+            "command_timeout": "10s",
+        }
+        transport.update(EXIM_RUNS[self.name])
+        main = [
+            ("primary_hostname", "client.test"),
+            ("exim_path", EXIM),
+            ("spool_directory", self.spool),
+            ("log_file_path", os.path.join(self.logdir, "%slog")),
+            ("keep_environment", ""),
+            ("host_lookup", ""),
+            ("rfc1413_hosts", ""),
+            ("log_selector", "+tls_certificate_verified +tls_peerdn"),
+        ]
+        with open(self.conf, "w") as f:
+            for k, v in main:
+                f.write("%s = %s\n" % (k, v))
+            f.write("\nbegin routers\n\nloopback_servers:\n  driver = manualroute\n"
+                    "  route_data = ${lookup{$domain}lsearch{%s}}\n  transport = remote_smtp\n"
+                    "  self = send\n\nbegin transports\n\nremote_smtp:\n" % routes)
+            for k, v in transport.items():
+                f.write("  %s\n" % k if v is None else "  %s = %s\n" % (k, v))
+            # a temporary failure stays queued (==), as on a real server
+            f.write("\nbegin retry\n\n*  *  F,1h,10m\n")
+        os.chmod(self.conf, 0o644)
+
+    def send(self, rcpts, msgid, subject="test"):
+        """Delivers one message to RCPTS in the foreground."""
+        _run([EXIM, "-C", self.conf, "-odi", "-f", SENDER, "--"] + list(rcpts),
+             input=_message(msgid, rcpts, subject), timeout=120, check=False)
+
+    def log(self):
+        return _read(self.logfile)
+
+
+def run_exim(base, name, certs, cases=CASES, port=PORT):
+    """One Exim run: one message to one recipient per case, delivered at
+    once; returns the log text."""
+    ex = Exim(base, name, certs, port=port, cases=cases)
+    ex.configure()
+    ex.send([rcpt(c) for c in cases], "A.%s.%d@client.test" % (name, os.getpid()), "exim run %s" % name)
+    return ex.log()
+
+
+# ---------------------------------------------------------------------------
 # Everything
 # ---------------------------------------------------------------------------
 
@@ -740,8 +856,8 @@ def free_port(cases=CASES):
 
 
 def run(tmpdir, runs, cases=CASES, port=None):
-    """Starts the servers, runs each Postfix run of RUNS (names of
-    POSTFIX_RUNS) in parallel threads, stops everything (servers, every
+    """Starts the servers, runs each Postfix or Exim run of RUNS (names of
+    POSTFIX_RUNS and EXIM_RUNS) in parallel threads, stops everything (servers, every
     Postfix process) and returns {run: log text}."""
     if os.geteuid() != 0:
         raise RuntimeError("needs root (a private Postfix instance)")
@@ -755,6 +871,9 @@ def run(tmpdir, runs, cases=CASES, port=None):
     def job(name):
         level, loglevel, extra = POSTFIX_RUNS.get(name, (name, 1, {}))
         try:
+            if name in EXIM_RUNS:
+                out[name] = run_exim(os.path.join(tmpdir, name), name, certs, cases=cases, port=port)
+                return
             out[name] = run_postfix_level(os.path.join(tmpdir, "postfix-" + name), level, certs, cases=cases,
                                           port=port, loglevel=loglevel, extra_main=extra, name=name)
         except Exception as e:  # noqa: BLE001 - reported below
