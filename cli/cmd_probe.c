@@ -71,10 +71,12 @@ static const char probe_usage[] =
     "                            records of DNSSEC-secure MX hosts) in the handshake\n"
     "  --require-dane            as a sender that requires DANE (dane-required)\n"
     "  --source-address ADDR[,ADDR]  connect from this IPv4 and/or IPv6 address of this host\n"
+    "  --exclude FILE            never resolve or probe what FILE lists, as for scan: DOMAIN,\n"
+    "                            an MX host or an address on it gets an `excluded` record\n"
     "\n"
     "With --compare-profiles the exit status counts every cell of the matrix.\n"
-    "Exit status: 0 every record is ok, 3 at least one is not, 2 usage error\n"
-    "(including --mx/--ip naming nothing of DOMAIN), 1 the probe could not run\n"
+    "Exit status: 0 every record is ok, 3 at least one is not (`excluded` too), 2 usage\n"
+    "error (including --mx/--ip naming nothing of DOMAIN, a bad --exclude file), 1 the probe could not run\n"
     "(unreadable CA file, resolver setup, out of memory).\n";
 
 enum {
@@ -103,7 +105,8 @@ enum {
   OPT_CLIENT_KEY,
   OPT_DNSSEC,
   OPT_REQUIRE_DANE,
-  OPT_SOURCE, /* the last of scan's */
+  OPT_SOURCE,
+  OPT_EXCLUDE, /* the last of scan's */
   OPT_MX,
   OPT_IP,
   OPT_JSON,
@@ -140,6 +143,7 @@ static const struct option probe_opts[] = {
     {"dnssec", no_argument, 0, OPT_DNSSEC},
     {"require-dane", no_argument, 0, OPT_REQUIRE_DANE},
     {"source-address", required_argument, 0, OPT_SOURCE},
+    {"exclude", required_argument, 0, OPT_EXCLUDE},
     {"mx", required_argument, 0, OPT_MX},
     {"ip", required_argument, 0, OPT_IP},
     {"json", no_argument, 0, OPT_JSON},
@@ -211,7 +215,8 @@ static int parse_probe_opt(int c, const char *opt, probe_opts_t *o) {
   case OPT_CLIENT_KEY:
   case OPT_DNSSEC:
   case OPT_REQUIRE_DANE:
-  case OPT_SOURCE: /* scan's own options: one table checks them (cli/options.c) */
+  case OPT_SOURCE:
+  case OPT_EXCLUDE: /* scan's own options: one table checks them (cli/options.c) */
     return mxs_config_set(cfg, probe_opts[c - OPT_DNS].name, optarg, stderr);
   case OPT_MX: return parse_name(opt, optarg, o->only_mx, sizeof o->only_mx);
   case OPT_IP: return parse_ip(optarg, o);
@@ -454,6 +459,15 @@ static int copy_answer(mxs_pdomain_t *d, const mxs_domain_answer_t *a) {
   return 0;
 }
 
+/* "not resolved: what is on the exclude list (FILE:LINE: ENTRY)" for an
+ * item to own; NULL on ENOMEM. */
+static char *exclude_detail(const mxs_config_t *c, const char *verb, const char *what, const mxs_exclude_hit_t *hit) {
+  char text[768];
+  snprintf(text, sizeof text, "not %s: %s%son the exclude list (%s:%lu: %s)", verb, what ? what : "",
+           what ? " is " : "", c->exclude, hit->line, hit->entry);
+  return strdup(text);
+}
+
 static mxs_pitem_t *add_item(mxs_pdomain_t *d, const mxs_pmx_t *mx, const char *ip) {
   mxs_pitem_t *it = &d->items[d->nitems++];
   it->dom = d;
@@ -466,6 +480,8 @@ static mxs_pitem_t *add_item(mxs_pdomain_t *d, const mxs_pmx_t *mx, const char *
 /* One item per record `mxscan scan` would write, --mx and --ip applied;
  * comparing profiles, one per column of each (MX, address). */
 static int build_items(mxs_pdomain_t *d, const probe_opts_t *o, const mxs_probe_env_t *env) {
+  const mxs_exclude_t *x = o->cfg.excluded;
+  mxs_exclude_hit_t hit;
   size_t max = 1;
   for (size_t i = 0; i < d->nmx; i++) max += d->mx[i].naddrs ? d->mx[i].naddrs * d->ncols : 1;
   if (!(d->items = calloc(max, sizeof *d->items))) return -1;
@@ -478,6 +494,13 @@ static int build_items(mxs_pdomain_t *d, const probe_opts_t *o, const mxs_probe_
   for (size_t i = 0; i < d->nmx; i++) {
     const mxs_pmx_t *mx = &d->mx[i];
     if (o->only_mx[0] && strcmp(mx->host, o->only_mx) != 0) continue;
+    if (mx->status == MXS_CLASS_EXCLUDED && mxs_exclude_name(x, mx->host, &hit)) { /* not looked up */
+      if (o->only_ip[0]) continue;
+      mxs_pitem_t *it = add_item(d, mx, NULL);
+      it->dns_cls = MXS_CLASS_EXCLUDED; /* no policy judged on what was not probed: no item_dane */
+      if (!(it->dns_detail = it->own_detail = exclude_detail(&o->cfg, "resolved", mx->host, &hit))) return -1;
+      continue;
+    }
     if (mx->status != MXS_CLASS_OK || mx->naddrs == 0) {
       if (o->only_ip[0]) continue;
       mxs_pitem_t *it = add_item(d, mx, NULL);
@@ -488,6 +511,13 @@ static int build_items(mxs_pdomain_t *d, const probe_opts_t *o, const mxs_probe_
     }
     for (size_t k = 0; k < mx->naddrs; k++) {
       if (o->only_ip[0] && strcmp(mx->addrs[k], o->only_ip) != 0) continue;
+      if (mxs_exclude_addr(x, mx->addrs[k], &hit)) { /* one record, whatever the columns */
+        mxs_pitem_t *it = add_item(d, mx, NULL);
+        it->dns_cls = MXS_CLASS_EXCLUDED;
+        it->excl_ip = mx->addrs[k];
+        if (!(it->dns_detail = it->own_detail = exclude_detail(&o->cfg, "probed", mx->addrs[k], &hit))) return -1;
+        continue;
+      }
       for (size_t c = 0; c < d->ncols; c++) {
         mxs_pitem_t *it = add_item(d, mx, mx->addrs[k]);
         it->col = (int)c;
@@ -555,10 +585,21 @@ static void on_resolved(void *arg, const mxs_domain_answer_t *a) {
   on_tlsa(run, NULL);
 }
 
+/* --exclude names the domain itself: one record, as a scan writes it. */
+static int exclude_domain(run_t *run, const mxs_exclude_hit_t *hit) {
+  mxs_pdomain_t *d = &run->dom;
+  d->answered = 1;
+  d->status = MXS_CLASS_EXCLUDED;
+  mxs_rfc3339((int64_t)time(NULL), d->scanned_at);
+  if (!(d->detail = exclude_detail(&run->o->cfg, "resolved", NULL, hit))) return UV_ENOMEM;
+  return build_items(d, run->o, &run->env) < 0 ? UV_ENOMEM : 0;
+}
+
 /* ---- the command ------------------------------------------------------- */
 
 static void free_domain(mxs_pdomain_t *d) {
   for (size_t i = 0; i < d->nitems; i++) {
+    free(d->items[i].own_detail);
     mxs_verdict_free(&d->items[i].v);
     transcript_free(&d->items[i].modern);
     transcript_free(&d->items[i].legacy);
@@ -646,8 +687,17 @@ static int run_probe(run_t *run, uv_loop_t *loop) {
   }
   run->env = mxs_scan_probe_env(c, loop, run->dom.cols[0].tls, run->read_buf);
   mxs_tlsa_cache_init(&run->tlsa, run->resolver, c->port);
-  rc = mxs_resolver_resolve(run->resolver, run->dom.name, on_resolved, run);
-  if (rc < 0) {
+  mxs_exclude_hit_t hit;
+  if (mxs_exclude_name(c->excluded, run->dom.name, &hit)) { /* its record says so; nothing is asked */
+    rc = exclude_domain(run, &hit);
+    mxs_resolver_close(run->resolver, NULL, NULL);
+    run->resolver = NULL;
+  } else {
+    rc = mxs_resolver_resolve(run->resolver, run->dom.name, on_resolved, run);
+  }
+  if (rc < 0 && !run->resolver) { /* the excluded domain's record */
+    run->oom = 1;
+  } else if (rc < 0) {
     fprintf(stderr, "mxscan: cannot resolve %s: %s\n", run->dom.name, uv_strerror(rc));
     mxs_resolver_close(run->resolver, NULL, NULL);
   }

@@ -58,6 +58,9 @@ typedef struct {
   mxs_pitem_state_t st;
   mxs_class_t dns_cls; /* for DNS records */
   const char *dns_detail;
+  char *own_detail;    /* dns_detail when the item owns it (exclusions) */
+  const char *excl_ip; /* a DNS record for an address on the exclude list
+                        * (borrowed from mx->addrs): never connected to */
   int col;             /* its column (sender profile) in dom->cols */
   mxs_probe_env_t env; /* per item: its trace_arg is the item */
   mxs_verdict_t v;     /* the probe's outcome (owned) */

@@ -26,6 +26,10 @@ void mxs_pitem_record(const mxs_pitem_t *it, mxs_record_t *r, mxs_timings_t *tm,
       r->pref = it->mx->pref;
       r->implicit_mx = d->implicit_mx;
     }
+    if (it->excl_ip) { /* as excluded.c's: the address known, never connected to */
+      r->ip = it->excl_ip;
+      r->port = d->cfg->port;
+    }
     if (it->has_dane) r->policy = &it->policy_view;
     if (it->dane_cls_set) {
       r->cls = it->dane_cls;

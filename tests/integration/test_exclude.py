@@ -10,12 +10,14 @@ address), and the usual records for the rest; unbound must never be
 asked about an excluded domain nor an MX host under an excluded name; fakemx must never see a connection to an excluded address (nor to
 the MX hosts of excluded domains), nor to a domain's MTA-STS policy host
 in an excluded network (its fetch error says so).  Then: the same from the config file
-([scan] exclude = FILE), and a bad line stops the run with exit 2, naming
-the file and the line, before any record is written.
+([scan] exclude = FILE), a bad line stops the run with exit 2, naming
+the file and the line, before any record is written, and `mxscan probe
+--exclude FILE` keeps to the list the same way.
 
     test_exclude.py --mxscan PATH --fakemx PATH [--keep]
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -123,6 +125,50 @@ def check_untouched(ck, where, fl, since, sts_listener):
         ck.check(name not in asked, where, "unbound was asked about %s" % name)
 
 
+def probe(mxscan, fl, domain, extra):
+    cmd = [mxscan, "probe", "--json", "--dns", fl.dns, "--port", str(fl.port), "--ca-file", fl.ca,
+           "--ehlo-name", "scanner.test", "--no-diag"] + extra + [domain]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        doc = None
+    return p.returncode, doc, p.stderr
+
+
+def check_probe(ck, mxscan, fl, path, sts):
+    """`mxscan probe --exclude` keeps to the list like a scan: the excluded
+    domain, MX host and address get their records, unasked and unconnected."""
+    since = fl.last_conn_id()
+    asked_before = len(fl.dns_queries())
+    for domain in ("gone.test", "hosted.test", "mixed.test", "keep.test"):
+        where = "probe --exclude %s" % domain
+        rc, doc, err = probe(mxscan, fl, domain, ["--exclude", path])
+        if not ck.check(doc is not None, where, "no JSON document: exit %d, %r" % (rc, err[-300:])):
+            continue
+        recs = {(r["record"].get("mx"), r["record"].get("ip")): r["record"] for r in doc.get("results", [])}
+        want = {k[1:]: c for k, c in WANT.items() if k[0] == domain}
+        ck.eq(where, "records", sorted(recs, key=str), sorted(want, key=str))
+        for k, cls in want.items():
+            r = recs.get(k, {})
+            ck.eq("%s %s" % (where, k), "class", r.get("class"), cls)
+            if cls == "excluded":
+                ck.check(DETAIL[domain] % path in r.get("detail", ""), where,
+                         "detail %r lacks %r" % (r.get("detail"), DETAIL[domain] % path))
+                ck.check("timings_ms" not in r and "tls_version" not in r, where, "an excluded record was probed: %r" % r)
+        ck.eq(where, "exit status", rc, 0 if set(want.values()) == {"ok"} else 3)
+    check_untouched(ck, "probe --exclude", fl, since, sts)
+    asked = {name for name, _ in fl.dns_queries()[asked_before:]}
+    ck.check("keep.test" in asked and "mx.mixed.test" not in asked, "probe --exclude",
+             "unbound's log since the probes: %s" % sorted(asked))
+    # without the list the same probe reaches the excluded address (the check above can fail)
+    since = fl.last_conn_id()
+    rc, doc, err = probe(mxscan, fl, "mixed.test", [])
+    ck.check("127.0.3.9" in fl.connections(since), "probe without --exclude", "no connection to 127.0.3.9: %r" % err)
+    rc, doc, err = probe(mxscan, fl, "keep.test", ["--exclude", os.path.join(os.path.dirname(path), "missing.conf")])
+    ck.check(rc == 2 and "cannot read exclude file" in err, "probe --exclude missing.conf", "exit %d %r" % (rc, err))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mxscan", required=True)
@@ -176,6 +222,9 @@ def main():
             ck.eq("missing exclude file", "exit status", res.rc, 2)
             ck.check("cannot read exclude file" in res.err, "missing exclude file", res.err[-300:])
             print("  ran the bad files", flush=True)
+
+            check_probe(ck, a.mxscan, fl, path, sts)
+            print("  ran mxscan probe --exclude", flush=True)
 
         # configs/exclude.conf is valid as shipped, and with its examples on
         shipped = os.path.join(HERE, "..", "..", "configs", "exclude.conf")
