@@ -110,6 +110,7 @@ void mxs_probe_result_free(mxs_probe_result_t *r) {
   free(r->ehlo);
   mxs_cert_free(r->cert);
   free(r->sni);
+  free(r->dane);
   free(r);
 }
 
@@ -493,7 +494,8 @@ static void handshake_done(probe_t *p) {
     r->chain_errors = mxs_tls_cert_errors(p->tls) | (r->cert ? mxs_cert_leaf_problems(r->cert) : 0);
     snprintf(r->verify_text, sizeof r->verify_text, "%s", mxs_tls_verify_text(p->tls));
   }
-  mxs_tls_dane_result(p->tls, &r->dane);
+  if (p->dane && (r->dane = malloc(sizeof *r->dane))) /* out of memory: no DANE verdict, as without records */
+    mxs_tls_dane_result(p->tls, r->dane);
   if (p->legacy && !mxs_tls_cert_requested(p->tls)) {
     flush_tls(p); /* our Finished: the server sees a completed handshake */
     finish(p, MXS_CLASS_OK, "done", 1, "legacy handshake succeeded");
@@ -750,7 +752,6 @@ static probe_t *probe_new(const mxs_probe_env_t *env, const char *ip, int port, 
   p->port = port;
   p->res->timings = (mxs_timings_t){-1, -1, -1, -1, -1, -1, -1};
   p->res->attempts = 1;
-  p->res->dane.match = -1;
   return p;
 }
 

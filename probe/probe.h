@@ -71,10 +71,12 @@ typedef struct {
   int tls_peer_closed; /* the peer closed or reset during the handshake */
   mxs_timings_t timings;
   int attempts;
-  int local_error;            /* our side lacked a resource (EMFILE, no free port): not the peer's doing */
-  int unfinished;             /* cut short by mxs_probe_cancel (run deadline), not by the peer */
-  char *sni;                  /* owned; the server name the probe sent, NULL: none */
-  mxs_tls_dane_result_t dane; /* the DANE match of a probe started with TLSA records */
+  int local_error;             /* our side lacked a resource (EMFILE, no free port): not the peer's doing */
+  int unfinished;              /* cut short by mxs_probe_cancel (run deadline), not by the peer */
+  char *sni;                   /* owned; the server name the probe sent, NULL: none */
+  mxs_tls_dane_result_t *dane; /* owned: the DANE match of a probe started with TLSA
+                                * records whose handshake completed; NULL otherwise
+                                * (a run keeps one result per address, most without DANE) */
 } mxs_probe_result_t;
 
 typedef struct probe_s mxs_probe_t;

@@ -300,13 +300,14 @@ void mxs_verdict_dane_view(const mxs_verdict_t *v, int probed_with, const mxs_tl
   out->tlsa = e->text;
   out->usable = e->usable > 0;
   const mxs_probe_result_t *r = v && probed_with ? v->res : NULL;
-  if (r && r->tls_done && r->dane.usable > 0 && r->dane.match >= 0) {
-    out->match = r->dane.match;
-    if (r->dane.match) {
-      snprintf(matched, 16, "%u %u %u", r->dane.usage, r->dane.selector, r->dane.mtype);
+  const mxs_tls_dane_result_t *m = r && r->tls_done ? r->dane : NULL;
+  if (m && m->usable > 0 && m->match >= 0) {
+    out->match = m->match;
+    if (m->match) {
+      snprintf(matched, 16, "%u %u %u", m->usage, m->selector, m->mtype);
       out->matched = matched;
     } else {
-      out->mismatch = r->dane.why;
+      out->mismatch = m->why;
     }
   }
 }

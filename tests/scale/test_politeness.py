@@ -147,7 +147,10 @@ def case_per_ip(a, ck, tmp):
             ck.eq(w, "connections to %s" % ip, s2["site"][ip]["connections"] - s1["site"][ip]["connections"], 1)
 
         # --per-ip-interval 0.4: consecutive connections to one address start
-        # at least 0.4 s apart (a probe alone takes ~0.2 s here).
+        # at least 0.4 s apart (without it they start ~0.12 s apart here,
+        # one probe after the other).  fakemx stamps each connection when
+        # its accept thread gets to it, which a loaded CI machine delays by
+        # tens of ms: 0.1 s of slack, still far from 0.12.
         last = fl.last_conn_id()
         res = harness.run(a.mxscan, fl, inp, base + ["--probe-per-name", "--per-ip-interval", "0.4"])
         print("per-ip-interval 0.4: exit %d in %.2fs" % (res.rc, res.elapsed))
@@ -158,7 +161,7 @@ def case_per_ip(a, ck, tmp):
         ck.eq(w, "connections to 127.0.8.1", len(conns.get("127.0.8.1", [])), len(hub))
         for ip, cs in conns.items():
             gaps = [b[1] - a_[1] for a_, b in zip(cs, cs[1:])]
-            if gaps and min(gaps) < 0.4 - 0.03:
+            if gaps and min(gaps) < 0.4 - 0.1:
                 ck.fail(w, "%s: connections started %.3fs apart, want >= 0.4s (gaps %s)" %
                         (ip, min(gaps), ["%.3f" % g for g in gaps]))
 
