@@ -27,7 +27,8 @@ typedef struct req_s {
   struct curl_slist *resolve;
   mxs_fetch_cb cb;
   void *arg;
-  char *body; /* owned, at most MXS_STS_MAX_POLICY + 1 bytes */
+  char *body; /* owned, NUL-ended, at most MXS_STS_MAX_POLICY + 1 bytes */
+  size_t cap; /* body's size */
   size_t len;
   int too_big;
   char errbuf[CURL_ERROR_SIZE];
@@ -238,7 +239,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
     q->too_big = 1;
     return 0; /* aborts the transfer */
   }
-  if (!q->body && !(q->body = malloc(MXS_STS_MAX_POLICY + 1))) return 0;
+  if (q->len + n + 1 > q->cap) { /* most policies are a few hundred bytes: grow, do not reserve 64 KiB */
+    size_t cap = q->cap ? q->cap : 1024;
+    while (cap < q->len + n + 1) cap *= 2;
+    if (cap > MXS_STS_MAX_POLICY + 1) cap = MXS_STS_MAX_POLICY + 1;
+    char *b = realloc(q->body, cap);
+    if (!b) return 0; /* aborts the transfer: reported as a write error */
+    q->body = b;
+    q->cap = cap;
+  }
   memcpy(q->body + q->len, data, n);
   q->len += n;
   q->body[q->len] = '\0';
