@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "resolver/dnsmsg.h"
+
 /* ---- names c-ares may expand ----------------------------------------------
  *
  * c-ares 1.18 expands names without any length check, and compression
@@ -148,4 +150,115 @@ void mxs_dns_mx_free(mxs_dns_mx_t *m) {
   if (m->list) ares_free_data(m->list);
   free(m->mx);
   *m = (mxs_dns_mx_t){0};
+}
+
+/* ---- the answers of mxs_resolver_query ---------------------------------- */
+
+/* Packs N strings (STR[i], LEN[i] bytes) into OUT's one block. */
+static int items_pack(mxs_dns_items_t *out, size_t n, const unsigned char *const *str, const size_t *len) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; i++) bytes += len[i] + 1;
+  char *block = malloc(n * (sizeof(char *) + sizeof(size_t)) + bytes + 1);
+  if (block == NULL) return ARES_ENOMEM;
+  out->items = (char **)block;
+  out->lens = (size_t *)(block + n * sizeof(char *));
+  char *p = (char *)(out->lens + n);
+  for (size_t i = 0; i < n; i++) {
+    if (len[i]) memcpy(p, str[i], len[i]);
+    p[len[i]] = '\0';
+    out->items[i] = p;
+    out->lens[i] = len[i];
+    p += len[i] + 1;
+  }
+  out->n = n;
+  return ARES_SUCCESS;
+}
+
+/* TXT records: the strings of one record (record_start marks the first)
+ * joined, in answer order. */
+static int items_txt(mxs_dns_items_t *out, const unsigned char *abuf, int alen) {
+  struct ares_txt_ext *txt = NULL;
+  int status = ares_parse_txt_reply_ext(abuf, alen, &txt);
+  size_t n = 0, total = 0;
+  for (struct ares_txt_ext *t = txt; status == ARES_SUCCESS && t; t = t->next) {
+    n += t->record_start || n == 0;
+    total += t->length;
+  }
+  if (status == ARES_SUCCESS && n == 0) status = ARES_ENODATA;
+  unsigned char *joined = status == ARES_SUCCESS ? malloc(total + 1) : NULL;
+  const unsigned char **str = status == ARES_SUCCESS ? calloc(n, sizeof(*str)) : NULL;
+  size_t *len = status == ARES_SUCCESS ? calloc(n, sizeof(*len)) : NULL;
+  if (status == ARES_SUCCESS && (!joined || !str || !len)) status = ARES_ENOMEM;
+  if (status == ARES_SUCCESS) {
+    size_t k = 0, off = 0;
+    for (struct ares_txt_ext *t = txt; t; t = t->next) {
+      if (t->record_start && t != txt) k++;
+      if (str[k] == NULL) str[k] = joined + off;
+      memcpy(joined + off, t->txt, t->length);
+      off += t->length;
+      len[k] += t->length;
+    }
+    status = items_pack(out, n, str, len);
+  }
+  free(joined);
+  free(str);
+  free(len);
+  if (txt) ares_free_data(txt);
+  return status;
+}
+
+/* TLSA records: each item is one record's RDATA as on the wire. */
+static int items_tlsa(mxs_dns_items_t *out, const unsigned char *abuf, int alen) {
+  mxs_tlsa_rr_t rr[MXS_DNS_MAX_TLSA];
+  size_t n = 0;
+  if (mxs_dns_parse_tlsa(abuf, (size_t)alen, rr, MXS_DNS_MAX_TLSA, &n) < 0) return ARES_EBADRESP;
+  if (n > MXS_DNS_MAX_TLSA) n = MXS_DNS_MAX_TLSA;
+  if (n == 0) return ARES_ENODATA; /* only a CNAME, or RRSIGs */
+  const unsigned char *str[MXS_DNS_MAX_TLSA];
+  size_t len[MXS_DNS_MAX_TLSA];
+  for (size_t i = 0; i < n; i++) {
+    str[i] = rr[i].data - 3; /* the RDATA starts at the usage octet */
+    len[i] = rr[i].len + 3;
+  }
+  return items_pack(out, n, str, len);
+}
+
+static int items_addrs(mxs_dns_items_t *out, int aaaa, int status, const unsigned char *abuf, int alen) {
+  mxs_dns_addrs_t f;
+  mxs_dns_addrs_parse(&f, aaaa, status, abuf, alen);
+  status = f.status;
+  const unsigned char *str[MXS_DNS_MAX_ADDRS];
+  size_t len[MXS_DNS_MAX_ADDRS];
+  const char *a = f.buf;
+  for (size_t i = 0; status == ARES_SUCCESS && i < f.n; i++, a += strlen(a) + 1) {
+    str[i] = (const unsigned char *)a;
+    len[i] = strlen(a);
+  }
+  if (status == ARES_SUCCESS) status = items_pack(out, f.n, str, len);
+  mxs_dns_addrs_free(&f);
+  return status;
+}
+
+void mxs_dns_items_parse(mxs_dns_items_t *out, mxs_dns_items_kind_t kind, int status, const unsigned char *abuf,
+                         int alen) {
+  *out = (mxs_dns_items_t){.status = status};
+  if (kind == MXS_DNS_ITEMS_A || kind == MXS_DNS_ITEMS_AAAA) {
+    if (status == ARES_SUCCESS || status == ARES_ENODATA)
+      out->status = items_addrs(out, kind == MXS_DNS_ITEMS_AAAA, status, abuf, alen);
+  } else if (status == ARES_SUCCESS) { /* a failure or a denial: nothing to parse */
+    out->status = kind == MXS_DNS_ITEMS_TXT ? items_txt(out, abuf, alen) : items_tlsa(out, abuf, alen);
+  }
+  if (out->status != ARES_SUCCESS) { /* nothing half-made is kept */
+    free(out->items);
+    out->items = NULL;
+    out->lens = NULL;
+    out->n = 0;
+  }
+}
+
+void mxs_dns_items_free(mxs_dns_items_t *it) {
+  free(it->items);
+  it->items = NULL;
+  it->lens = NULL;
+  it->n = 0;
 }

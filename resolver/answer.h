@@ -64,4 +64,28 @@ typedef struct {
 int mxs_dns_mx_parse(mxs_dns_mx_t *out, int status, const unsigned char *abuf, int alen);
 void mxs_dns_mx_free(mxs_dns_mx_t *m);
 
+/* The records of one answer to a question of another kind (what
+ * mxs_resolver_query() delivers) as N byte strings: for TXT, each record's
+ * strings joined, in answer order; for A and AAAA, the addresses as text
+ * (mxs_dns_addrs_parse's); for TLSA, each record's RDATA as on the wire
+ * (usage, selector, matching type, data), at most MXS_DNS_MAX_TLSA.
+ * status as for the addresses: ARES_SUCCESS only with n > 0. */
+#define MXS_DNS_MAX_TLSA 64 /* TLSA records kept per answer (more are counted, not kept) */
+
+typedef enum { MXS_DNS_ITEMS_TXT, MXS_DNS_ITEMS_A, MXS_DNS_ITEMS_AAAA, MXS_DNS_ITEMS_TLSA } mxs_dns_items_kind_t;
+
+typedef struct {
+  int status;
+  size_t n;
+  char **items; /* owned, one block: the pointers, the lengths, then each string NUL-ended; NULL when n is 0 */
+  size_t *lens; /* in the same block */
+} mxs_dns_items_t;
+
+/* Parses the answer (see mxs_dns_addrs_parse for STATUS; a TXT or TLSA
+ * answer is read only on ARES_SUCCESS, an A or AAAA one on ARES_ENODATA
+ * too) into *OUT (overwritten).  Free with mxs_dns_items_free. */
+void mxs_dns_items_parse(mxs_dns_items_t *out, mxs_dns_items_kind_t kind, int status, const unsigned char *abuf,
+                         int alen);
+void mxs_dns_items_free(mxs_dns_items_t *it);
+
 #endif

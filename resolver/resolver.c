@@ -51,7 +51,6 @@ enum {
   DNS_TYPE_TXT = 16,
   DNS_TYPE_AAAA = 28,
   DNS_TYPE_TLSA = MXS_DNS_TYPE_TLSA,
-  MAX_TLSA = 64, /* records kept per TLSA answer (more are counted, not kept) */
 };
 
 typedef enum { Q_MX, Q_A, Q_AAAA, Q_CHECK, Q_RR } qkind_t;
@@ -124,11 +123,8 @@ typedef struct rr_s {
   void *arg;
   query_t q;
   mxs_rr_type_t type;
-  int status; /* ARES_* */
-  int ad;     /* the answer carried AD (--dnssec) */
-  size_t n;
-  char **items; /* one block: pointers, lengths, then the strings */
-  size_t *lens;
+  int ad;                /* the answer carried AD (--dnssec) */
+  mxs_dns_items_t items; /* the answer, once parsed (its status: ARES_*) */
   char name[];
 } rr_t;
 
@@ -589,100 +585,14 @@ static int rr_qtype(const query_t *q) {
   return t == MXS_RR_TXT ? DNS_TYPE_TXT : t == MXS_RR_A ? DNS_TYPE_A : t == MXS_RR_TLSA ? DNS_TYPE_TLSA : DNS_TYPE_AAAA;
 }
 
-/* Packs N strings (STR[i], LEN[i] bytes) into rr's one block. */
-static int rr_pack(rr_t *q, size_t n, const unsigned char *const *str, const size_t *len) {
-  size_t bytes = 0;
-  for (size_t i = 0; i < n; i++) bytes += len[i] + 1;
-  char *block = malloc(n * (sizeof(char *) + sizeof(size_t)) + bytes + 1);
-  if (block == NULL) return ARES_ENOMEM;
-  q->items = (char **)block;
-  q->lens = (size_t *)(block + n * sizeof(char *));
-  char *p = (char *)(q->lens + n);
-  for (size_t i = 0; i < n; i++) {
-    if (len[i]) memcpy(p, str[i], len[i]);
-    p[len[i]] = '\0';
-    q->items[i] = p;
-    q->lens[i] = len[i];
-    p += len[i] + 1;
-  }
-  q->n = n;
-  return ARES_SUCCESS;
-}
-
-/* TXT records: the strings of one record (record_start marks the first)
- * joined, in answer order. */
-static int rr_parse_txt(rr_t *q, const unsigned char *abuf, int alen) {
-  struct ares_txt_ext *txt = NULL;
-  int status = ares_parse_txt_reply_ext(abuf, alen, &txt);
-  size_t n = 0, total = 0;
-  for (struct ares_txt_ext *t = txt; status == ARES_SUCCESS && t; t = t->next) {
-    n += t->record_start || n == 0;
-    total += t->length;
-  }
-  if (status == ARES_SUCCESS && n == 0) status = ARES_ENODATA;
-  unsigned char *joined = status == ARES_SUCCESS ? malloc(total + 1) : NULL;
-  const unsigned char **str = status == ARES_SUCCESS ? calloc(n, sizeof(*str)) : NULL;
-  size_t *len = status == ARES_SUCCESS ? calloc(n, sizeof(*len)) : NULL;
-  if (status == ARES_SUCCESS && (!joined || !str || !len)) status = ARES_ENOMEM;
-  if (status == ARES_SUCCESS) {
-    size_t k = 0, off = 0;
-    for (struct ares_txt_ext *t = txt; t; t = t->next) {
-      if (t->record_start && t != txt) k++;
-      if (str[k] == NULL) str[k] = joined + off;
-      memcpy(joined + off, t->txt, t->length);
-      off += t->length;
-      len[k] += t->length;
-    }
-    status = rr_pack(q, n, str, len);
-  }
-  free(joined);
-  free(str);
-  free(len);
-  if (txt) ares_free_data(txt);
-  return status;
-}
-
-/* TLSA records: each item is one record's RDATA as on the wire (usage,
- * selector, matching type, then the association data). */
-static int rr_parse_tlsa(rr_t *q, const unsigned char *abuf, int alen) {
-  mxs_tlsa_rr_t rr[MAX_TLSA];
-  size_t n = 0;
-  if (mxs_dns_parse_tlsa(abuf, (size_t)alen, rr, MAX_TLSA, &n) < 0) return ARES_EBADRESP;
-  if (n > MAX_TLSA) n = MAX_TLSA;
-  if (n == 0) return ARES_ENODATA; /* only a CNAME, or RRSIGs */
-  const unsigned char *str[MAX_TLSA];
-  size_t len[MAX_TLSA];
-  for (size_t i = 0; i < n; i++) {
-    str[i] = rr[i].data - 3; /* the RDATA starts at the usage octet */
-    len[i] = rr[i].len + 3;
-  }
-  return rr_pack(q, n, str, len);
-}
-
 static void rr_on_answer(rr_t *q, int status, const unsigned char *abuf, int alen) {
   mxs_resolver_t *r = q->r;
   q->ad = q->q.ad;
-  if (status == ARES_SUCCESS && q->type == MXS_RR_TXT) {
-    status = rr_parse_txt(q, abuf, alen);
-  } else if (status == ARES_SUCCESS && q->type == MXS_RR_TLSA) {
-    status = rr_parse_tlsa(q, abuf, alen);
-  } else if (q->type == MXS_RR_TLSA) {
-    /* a failure or a denial: nothing to parse */
-  } else if (status == ARES_SUCCESS || status == ARES_ENODATA) {
-    mxs_dns_addrs_t f;
-    mxs_dns_addrs_parse(&f, q->type == MXS_RR_AAAA, status, abuf, alen);
-    status = f.status;
-    const unsigned char *str[MXS_DNS_MAX_ADDRS];
-    size_t len[MXS_DNS_MAX_ADDRS];
-    const char *a = f.buf;
-    for (size_t i = 0; status == ARES_SUCCESS && i < f.n; i++, a += strlen(a) + 1) {
-      str[i] = (const unsigned char *)a;
-      len[i] = strlen(a);
-    }
-    if (status == ARES_SUCCESS) status = rr_pack(q, f.n, str, len);
-    mxs_dns_addrs_free(&f);
-  }
-  q->status = status;
+  static const mxs_dns_items_kind_t kind[] = {[MXS_RR_TXT] = MXS_DNS_ITEMS_TXT,
+                                              [MXS_RR_A] = MXS_DNS_ITEMS_A,
+                                              [MXS_RR_AAAA] = MXS_DNS_ITEMS_AAAA,
+                                              [MXS_RR_TLSA] = MXS_DNS_ITEMS_TLSA};
+  mxs_dns_items_parse(&q->items, kind[q->type], status, abuf, alen);
   if (q->prev)
     q->prev->next = q->next;
   else
@@ -698,16 +608,16 @@ static void rr_on_answer(rr_t *q, int status, const unsigned char *abuf, int ale
 }
 
 static void rr_deliver(rr_t *q) {
-  int st = q->status;
+  int st = q->items.status;
   mxs_rr_answer_t a = {.name = q->name,
                        .type = q->type,
                        .status = st == ARES_SUCCESS                           ? MXS_RR_OK
                                  : st == ARES_ENODATA || st == ARES_ENOTFOUND ? MXS_RR_NONE
                                                                               : MXS_RR_FAILED,
                        .detail = st == ARES_SUCCESS ? "" : status_text(st),
-                       .n = st == ARES_SUCCESS ? q->n : 0,
-                       .items = (const char *const *)q->items,
-                       .lens = q->lens,
+                       .n = st == ARES_SUCCESS ? q->items.n : 0,
+                       .items = (const char *const *)q->items.items,
+                       .lens = q->items.lens,
                        .secure = q->ad && (st == ARES_SUCCESS || st == ARES_ENODATA || st == ARES_ENOTFOUND)};
   q->cb(q->arg, &a);
 }
@@ -715,7 +625,7 @@ static void rr_deliver(rr_t *q) {
 static void rr_free_list(rr_t *q) {
   while (q) {
     rr_t *next = q->next;
-    free(q->items);
+    mxs_dns_items_free(&q->items);
     free(q);
     q = next;
   }

@@ -3,10 +3,12 @@
  * The input is one raw DNS message, as a resolver would send it back: the
  * harness hands it to resolver/answer.c as the answer to an MX, an A and
  * an AAAA query (c-ares' parsers plus our sorting, null-MX and address
- * logic), and checks what comes out: MX targets sorted by preference with
+ * logic) and to a TXT, A, AAAA and TLSA question (mxs_resolver_query's
+ * items), and checks what comes out: MX targets sorted by preference with
  * no null target among them and every record accounted for, at most
  * MXS_DNS_MAX_ADDRS addresses per family, each one text that parses back
- * as an address of that family, and a status that agrees with the count.
+ * as an address of that family, items NUL-ended and within the message,
+ * and a status that agrees with the count.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -58,10 +60,35 @@ static void check_addrs(const uint8_t *data, size_t len, int aaaa) {
   mxs_dns_addrs_free(&a);
 }
 
+/* The answers of mxs_resolver_query: N NUL-ended strings, as many as the
+ * status says, none longer than the message, addresses that parse back. */
+static void check_items(const uint8_t *data, size_t len, mxs_dns_items_kind_t kind) {
+  mxs_dns_items_t it;
+  mxs_dns_items_parse(&it, kind, ARES_SUCCESS, data, (int)len);
+  size_t max = kind == MXS_DNS_ITEMS_TLSA ? MXS_DNS_MAX_TLSA : kind == MXS_DNS_ITEMS_TXT ? len : MXS_DNS_MAX_ADDRS;
+  if ((it.status == ARES_SUCCESS) != (it.n > 0) || it.n > max || (it.n && (!it.items || !it.lens))) abort();
+  size_t total = 0;
+  for (size_t i = 0; i < it.n; i++) {
+    if (it.items[i][it.lens[i]] != '\0') abort();
+    total += it.lens[i];
+    if (kind == MXS_DNS_ITEMS_TLSA && it.lens[i] < 3) abort(); /* usage, selector, matching type */
+    unsigned char bin[16];
+    if ((kind == MXS_DNS_ITEMS_A || kind == MXS_DNS_ITEMS_AAAA) &&
+        inet_pton(kind == MXS_DNS_ITEMS_AAAA ? AF_INET6 : AF_INET, it.items[i], bin) != 1)
+      abort();
+  }
+  if (kind != MXS_DNS_ITEMS_A && kind != MXS_DNS_ITEMS_AAAA && total > len) abort(); /* each byte from the message */
+  mxs_dns_items_free(&it);
+  if (it.items || it.n) abort();
+  mxs_dns_items_parse(&it, kind, ARES_ESERVFAIL, NULL, 0); /* a failed query never reads the bytes */
+  if (it.status != ARES_ESERVFAIL || it.n || it.items) abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
   if (len > 65535) return 0; /* a DNS message is at most 64 KiB */
   check_mx(data, len);
   check_addrs(data, len, 0);
   check_addrs(data, len, 1);
+  for (int k = MXS_DNS_ITEMS_TXT; k <= MXS_DNS_ITEMS_TLSA; k++) check_items(data, len, (mxs_dns_items_kind_t)k);
   return 0;
 }

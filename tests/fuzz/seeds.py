@@ -76,6 +76,14 @@ def dns_seeds():
     qaaaa = question("mx1.example.test", 28)
     out["aaaa-two"] = header(an=2) + qaaaa + rr(PTR_Q, 28, bytes(15) + b"\x01") + \
         rr(PTR_Q, 28, b"\x20\x01\x0d\xb8" + bytes(11) + b"\x25")
+    # what the policy lookups ask: _mta-sts TXT (two records, one of two
+    # strings) and a TLSA RRset (3 1 1 and 2 0 1)
+    qtxt = question("_mta-sts.example.test", 16)
+    out["txt-two"] = header(an=2) + qtxt + rr(PTR_Q, 16, b"\x0bv=STSv1; id\x05=2026") + \
+        rr(PTR_Q, 16, b"\x10v=STSv1; id=old")
+    qtlsa = question("_25._tcp.mx1.example.test", 52)
+    out["tlsa-two"] = header(an=2) + qtlsa + rr(PTR_Q, 52, b"\x03\x01\x01" + bytes(range(32))) + \
+        rr(PTR_Q, 52, b"\x02\x00\x01" + bytes(range(32, 64)))
     return out
 
 
@@ -156,7 +164,7 @@ def class_number(cls):
 
 
 def codec_version():
-    text = open(os.path.join(HERE, "..", "..", "scanner", "verdict_codec.h")).read()
+    text = open(os.path.join(HERE, "..", "..", "probe", "verdict_codec.h")).read()
     return int(re.search(r"#define MXS_VERDICT_CODEC_VERSION (\d+)", text).group(1))
 
 
