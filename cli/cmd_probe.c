@@ -76,8 +76,8 @@ static const char probe_usage[] =
     "\n"
     "With --compare-profiles the exit status counts every cell of the matrix.\n"
     "Exit status: 0 every record is ok, 3 at least one is not (`excluded` too), 2 usage\n"
-    "error (including --mx/--ip naming nothing of DOMAIN, a bad --exclude file), 1 the probe could not run\n"
-    "(unreadable CA file, resolver setup, out of memory).\n";
+    "error (including --mx/--ip naming nothing of DOMAIN, a bad --exclude file), 1 the\n"
+    "probe could not run (unreadable CA file, resolver setup, out of memory).\n";
 
 enum {
   OPT_DNS = 256,
@@ -459,12 +459,11 @@ static int copy_answer(mxs_pdomain_t *d, const mxs_domain_answer_t *a) {
   return 0;
 }
 
-/* "not resolved: what is on the exclude list (FILE:LINE: ENTRY)" for an
- * item to own; NULL on ENOMEM. */
+/* "not VERB: WHAT is on the exclude list (...)", as a scan's record says
+ * it (queue/exclude.h), for an item to own; NULL on ENOMEM. */
 static char *exclude_detail(const mxs_config_t *c, const char *verb, const char *what, const mxs_exclude_hit_t *hit) {
-  char text[768];
-  snprintf(text, sizeof text, "not %s: %s%son the exclude list (%s:%lu: %s)", verb, what ? what : "",
-           what ? " is " : "", c->exclude, hit->line, hit->entry);
+  char why[640], text[700];
+  snprintf(text, sizeof text, "not %s: %s", verb, mxs_exclude_why(why, sizeof why, what, c->exclude, hit));
   return strdup(text);
 }
 

@@ -206,9 +206,9 @@ static int excluded_host(const mxs_policy_t *p, mxs_policy_result_t *r, const ch
                      : mxs_exclude_addr(p->o.exclude, addr, &hit)  ? addr
                                                                    : NULL;
   if (!what) return 0;
-  char buf[768];
-  snprintf(buf, sizeof buf, "policy host %s not fetched from: %s is on the exclude list (%s:%lu: %s)", r->host, what,
-           p->o.exclude_path ? p->o.exclude_path : "--exclude", hit.line, hit.entry);
+  char why[640], buf[768];
+  snprintf(buf, sizeof buf, "policy host %s not fetched from: %s", r->host,
+           mxs_exclude_why(why, sizeof why, what, p->o.exclude_path, &hit));
   r->fetch_error = strdup(buf);
   return 1;
 }

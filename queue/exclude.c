@@ -312,3 +312,9 @@ int mxs_exclude_addr(const mxs_exclude_t *x, const char *ip, mxs_exclude_hit_t *
   static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   return !memcmp(a, mapped, sizeof mapped) && match_family(x, 0, a + 12, hit); /* ::ffff:a.b.c.d */
 }
+
+char *mxs_exclude_why(char *out, size_t len, const char *what, const char *file, const mxs_exclude_hit_t *hit) {
+  snprintf(out, len, "%s%son the exclude list (%s:%lu: %s)", what ? what : "", what ? " is " : "",
+           file ? file : "--exclude", hit->line, hit->entry);
+  return out;
+}

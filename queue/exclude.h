@@ -73,4 +73,10 @@ int mxs_exclude_name(const mxs_exclude_t *x, const char *name, mxs_exclude_hit_t
  * else 0 (also for text that is no address). */
 int mxs_exclude_addr(const mxs_exclude_t *x, const char *ip, mxs_exclude_hit_t *hit);
 
+/* Why a record stops at the list, in the one wording every record uses:
+ * "WHAT is on the exclude list (FILE:LINE: ENTRY)", or without WHAT (NULL,
+ * the domain itself) "on the exclude list (...)".  Written into OUT[LEN],
+ * cut to fit; returns OUT. */
+char *mxs_exclude_why(char *out, size_t len, const char *what, const char *file, const mxs_exclude_hit_t *hit);
+
 #endif

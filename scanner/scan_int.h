@@ -83,8 +83,8 @@ typedef enum { T_CLAIMING, T_QUEUED, T_PERMIT, T_RUNNING, T_DONE } tstate_t;
  * SNI (or none, --sni none).  A later name whose certificate that probe did
  * not retain gets a name target of its own (NAME set below): the same
  * address probed with that name as SNI, through the same limits, because a
- * shared-hosting server chooses its certificate by the name it is sent. */
-/* A run keeps one for every address (and name probe) it meets, done or
+ * shared-hosting server chooses its certificate by the name it is sent.
+ * A run keeps one for every address (and name probe) it meets, done or
  * not, to the end: fields are ordered so that it packs into 376 bytes
  * (jemalloc's 384-byte class; a byte more costs 64 per address). */
 typedef struct target_s {

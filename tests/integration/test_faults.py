@@ -328,7 +328,7 @@ def t_disk_full(a, tmp):
             check(p.returncode == 0, "%s --resume: exit %d:\n%s" % (fmt, p.returncode, p.stderr))
             final = record_keys(read_any(path))
             check(final == want, "%s: after --resume the file differs from a clean run: %d vs %d records, %s" %
-                  (fmt, sum(final.values()), sum(want.values()), sorted(set(want) ^ set(final))[:3]))
+                  (fmt, sum(final.values()), sum(want.values()), sorted(set(want) ^ set(final), key=str)[:3]))
             print("disk-full (%s): exit 1 with %d of %d records written whole (%d bytes); --resume completed it" %
                   (fmt, len(part), len(rs), size))
         # standard output closed under us: an error, not a silent death by SIGPIPE
