@@ -91,8 +91,16 @@ int mxs_resolver_health_result(mxs_resolver_health_t *h, void *q, int status, ui
     recovered(h, now_ns);
     return 0;
   }
-  /* The server answered others while this one waited: the name's own. */
-  if (h->state == MXS_RESOLVER_UP && status == ARES_ETIMEOUT && h->last_answer_ns > sent_ns) return 0;
+  /* The server answered others while this one waited: the name's own, the
+   * second time.  The first time it is asked again at once: every try of a
+   * query sent in a burst may have been dropped with the burst, in a
+   * server's full socket buffer (its retries go out in a burst too). */
+  if (h->state == MXS_RESOLVER_UP && status == ARES_ETIMEOUT && h->last_answer_ns > sent_ns) {
+    if (reasked) return 0;
+    h->reasks++;
+    h->ops.requeue(h->ops.arg, q, 1);
+    return 1;
+  }
   h->last_status = status;
   hold(h, q, status, reasked);
   if (h->state == MXS_RESOLVER_UP) {
@@ -137,6 +145,7 @@ void mxs_resolver_health_info(const mxs_resolver_health_t *h, uint64_t now_ns, m
   out->held = h->nheld;
   out->why = h->last_status ? why_text(h->last_status) : "";
   out->outages = h->outages;
+  out->reasked = h->reasks;
   out->down_ms = (h->down_ns + (h->state == MXS_RESOLVER_DOWN ? now_ns - h->episode_ns : 0)) / 1000000u;
 }
 

@@ -10,7 +10,10 @@
  *     the server should): the query is held;
  *   - a timeout is believed when the server answered another question
  *     (any answer, any rcode) while this one waited: then the name itself
- *     is slow or broken, and its failure is delivered at once;
+ *     is slow or broken.  The query is asked once more at once (a burst of
+ *     queries can overflow the server's socket buffer, and c-ares sends the
+ *     burst's retries together: all of them lost, none the name's fault);
+ *     timed out again the same way, its failure is delivered;
  *   - otherwise it is held, the server gets no more regular queries (they
  *     wait in the resolver's FIFO) and is asked a question every resolver
  *     can answer from its priming data, ". NS" (the check):
@@ -40,7 +43,8 @@ typedef struct {
    * (counted as unanswered).  Its result comes to health_check_result(). */
   int (*send_check)(void *arg);
   /* Put held query Q back in the FIFO; REASKED: after a check the server
-   * answered (held again, its failure is delivered). */
+   * answered, or a first timeout while it answered others (unanswered
+   * again, its failure is delivered).  May run inside health_result(). */
   void (*requeue)(void *arg, void *q, int reasked);
   /* End held query Q with ares STATUS: the failure is the name's. */
   void (*deliver)(void *arg, void *q, int status);
@@ -65,6 +69,7 @@ typedef struct {
   int last_status;     /* of the last unanswered query or check */
   unsigned checks_failed;
   unsigned outages; /* checks that found the server down, episodes counted once */
+  size_t reasks;    /* timeouts asked once more while the server answered others */
   uint64_t down_ns; /* time spent down in finished outages */
   uint64_t backoff_ms;
   held_t *held, **htail;

@@ -6,7 +6,8 @@
  *  - the slot gate: every DNS question is a query_t embedded in its owner (a
  *    domain or a cached host), appended to a FIFO and submitted by pump() only
  *    while fewer than max_inflight are outstanding, because c-ares itself does
- *    not bound them;
+ *    not bound them; the bound itself starts low and grows with the answers
+ *    (see window_grow), so the server never gets max_inflight at once;
  *  - the flow: domain -> MX query -> hosts (or the implicit MX) -> host cache
  *    entries, each with A (+AAAA) queries, and a list of domains waiting on it;
  *  - delivery: finished domains go to a FIFO drained from a uv_idle handle, so
@@ -36,6 +37,12 @@ enum {
   DEFAULT_TIMEOUT_MS = 2000,
   DEFAULT_TRIES = 3,
   DEFAULT_MAX_INFLIGHT = 512,
+  /* Queries outstanding at the start and after the server comes back.  A
+   * resolver's UDP socket holds only so many queries: a default unbound on
+   * Linux (rmem_default 208 KiB) about 256.  Sending max_inflight at once
+   * drops the rest in its kernel, and the drops come back as timeouts that
+   * blame the names, so the window doubles per round of answers instead. */
+  START_WINDOW = 32,
   /* MX hosts kept per domain, the best preferences: a hostile answer of
    * hundreds of MX records (each with 32 addresses) must not turn one
    * domain into thousands of connections; Postfix tries 5 addresses. */
@@ -136,6 +143,7 @@ struct mxs_resolver_s {
    * new ones start. */
   query_t *fifo_head[2], *fifo_tail[2];
   size_t max_inflight;
+  size_t window; /* outstanding allowed now: START_WINDOW .. max_inflight */
   int ipv6;
   int (*skip_host)(void *arg, const char *name); /* opts' */
   void *skip_arg;
@@ -258,7 +266,7 @@ static void pump(mxs_resolver_t *r) {
   if (r->pumping) return;
   r->pumping = 1;
   query_t *q;
-  while (r->stats.inflight < r->max_inflight && !r->closing && !(r->hold && mxs_resolver_health_blocked(&r->health)) &&
+  while (r->stats.inflight < r->window && !r->closing && !(r->hold && mxs_resolver_health_blocked(&r->health)) &&
          (q = dequeue(r)) != NULL) {
     r->stats.inflight++;
     if (r->stats.inflight > r->stats.peak_inflight) r->stats.peak_inflight = r->stats.inflight;
@@ -682,6 +690,16 @@ static void dispatch(query_t *q, int status, const unsigned char *abuf, int alen
     host_on_answer(q, status, abuf, alen);
 }
 
+/* Every answer widens the window by one (slow start: it doubles per round
+ * trip); a silence does not.  The window never shrinks on a timeout: on a
+ * real list most timeouts are names whose servers are slow or dead, which
+ * says nothing about our resolver's room. */
+static void window_grow(mxs_resolver_t *r, int status) {
+  if (r->window < r->max_inflight && !mxs_resolver_health_unanswered(status) && status != ARES_EDESTRUCTION &&
+      status != ARES_ECANCELLED)
+    r->window++;
+}
+
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
   query_t *q = arg;
   mxs_resolver_t *r = q->r;
@@ -693,6 +711,7 @@ static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, i
   }
   r->stats.inflight--;
   if (r->closing) return;
+  window_grow(r, status);
   q->ad = 0;
   if (r->dnssec) status = raw_status(status, abuf, alen, &q->ad); /* sent with ares_send: the raw answer */
   /* A failure our server may be to blame for waits for its verdict. */
@@ -717,8 +736,11 @@ static int health_send_check(void *arg) {
 }
 
 static void health_requeue(void *arg, void *q, int reasked) {
+  mxs_resolver_t *r = arg;
+  /* After an outage every held query goes again: paced like a start. */
+  if (!reasked && r->window > START_WINDOW) r->window = START_WINDOW;
   ((query_t *)q)->reasked = reasked;
-  enqueue(arg, q);
+  enqueue(r, q);
 }
 
 static void health_deliver(void *arg, void *q, int status) {
@@ -849,6 +871,7 @@ int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resol
     return rc;
   }
   r->max_inflight = o.max_inflight ? (size_t)o.max_inflight : DEFAULT_MAX_INFLIGHT;
+  r->window = r->max_inflight < START_WINDOW ? r->max_inflight : START_WINDOW;
   r->ipv6 = o.ipv6 != 0;
   r->dnssec = o.dnssec != 0;
   r->skip_host = o.skip_host;

@@ -39,6 +39,7 @@ typedef struct {
   size_t held;       /* lookups held, to be asked again */
   const char *why;   /* the last failure: "timeout", "connection refused" */
   unsigned outages;  /* times the server was found down in this run */
+  size_t reasked;    /* timeouts asked once more while it answered others (health.h) */
   uint64_t down_ms;  /* time it spent down, the current outage included */
   char servers[256]; /* who we ask: "127.0.0.1:53,[::1]:53" */
 } mxs_resolver_health_info_t;

@@ -133,6 +133,7 @@ void scan_dns_close(mxs_scan_t *s) {
     mxs_resolver_health_info_t hi;
     mxs_resolver_health(s->resolver, &hi);
     s->stats->dns_outages = hi.outages;
+    s->stats->dns_reasked = hi.reasked;
     s->stats->dns_down_ms = hi.down_ms;
   }
   uv_timer_stop(&s->dns_timer);

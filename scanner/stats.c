@@ -62,6 +62,11 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
   if (s->dns_outages)
     fprintf(fp, "the resolver stopped answering %u time(s), %.1f s in all%s\n", s->dns_outages,
             (double)s->dns_down_ms / 1000.0, s->dns_gave_up ? "; the run gave up on it (--dns-down-limit)" : "");
+  if (s->dns_reasked)
+    fprintf(fp,
+            "%zu DNS lookup(s) went unanswered while the resolver answered others, and were asked again (a resolver "
+            "that drops bursts of queries: give it a larger socket buffer, unbound's so-rcvbuf)\n",
+            s->dns_reasked);
   if (s->local_shortages)
     fprintf(fp, "%llu probe start(s) hit our own shortage of descriptors or ports: throttled and retried\n",
             (unsigned long long)s->local_shortages);
@@ -153,6 +158,7 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
   write_delivery(fp, s);
   fprintf(fp, "  \"dns_outages\": {\"count\": %u, \"down_s\": %.1f, \"gave_up\": %s},\n", s->dns_outages,
           (double)s->dns_down_ms / 1000.0, s->dns_gave_up ? "true" : "false");
+  fprintf(fp, "  \"dns_reasked\": %zu,\n", s->dns_reasked);
   fprintf(fp, "  \"local_shortages\": %llu,\n", (unsigned long long)s->local_shortages);
   if (s->policy_checked)
     fprintf(fp,

@@ -36,6 +36,7 @@ typedef struct {
   int sender_level;          /* an mxs_level_t */
   unsigned dns_outages;      /* times the resolver was found not answering */
   uint64_t dns_down_ms;      /* how long it did not answer, in all */
+  size_t dns_reasked;        /* lookups timed out while it answered others, asked again */
   int dns_gave_up;           /* --dns-down-limit ended the run */
   uint64_t local_shortages;  /* probe starts that hit our own shortage (EMFILE, no port): retried */
   int policy_checked;        /* the domains' policies were looked up (not --no-policy) */

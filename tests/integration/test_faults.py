@@ -18,6 +18,11 @@ CASE is one of:
                1 soon after the limit, every domain that was read has its
                records, those that waited for DNS marked unfinished, and no
                other DNS failure is recorded.
+  dns-drops    the resolver's socket drops every try of some A queries (as a
+               burst that overflows its buffer drops the burst and then its
+               retries) while it answers the rest: those are asked again,
+               every domain ends ok (never dns-timeout), and the summary
+               counts them (dns_reasked).
   disk-full    -o on a 64 KiB tmpfs that fills mid-run: a clear error, exit
                1, and the file holds whole domains only, so --resume (with
                room again) completes it to the records of a clean run.
@@ -139,6 +144,91 @@ class RefusingDns:
                 qid, flags, qd = struct.unpack(">HHH", msg[:6])
                 self.sock.sendto(struct.pack(">HHHHHH", qid, 0x8000 | (flags & 0x0100) | 5, qd, 0, 0, 0) + msg[12:],
                                  peer)
+
+
+class DroppingRelay:
+    """A UDP relay in front of unbound that drops the first DROPS datagrams
+    of each query for a name in NAMES (both tries, with --dns-tries 2), the
+    way a resolver whose socket buffer overflowed under a burst drops the
+    burst and then its retries, which c-ares sends together.  Every other
+    datagram, and the answers, pass."""
+
+    def __init__(self, upstream, names, drops=2):
+        host, port = upstream.rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.names, self.drops = set(n.lower() for n in names), drops
+        self.seen = collections.Counter()
+        self.dropped = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.up.connect(self.upstream)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.client = None
+        threading.Thread(target=self.forward, daemon=True).start()
+        threading.Thread(target=self.back, daemon=True).start()
+
+    @staticmethod
+    def qname(msg):
+        labels, i = [], 12
+        while i < len(msg) and msg[i]:
+            labels.append(msg[i + 1:i + 1 + msg[i]].decode("ascii", "replace"))
+            i += 1 + msg[i]
+        return ".".join(labels).lower()
+
+    def forward(self):
+        while True:
+            try:
+                msg, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            self.client = peer
+            name = self.qname(msg)
+            if name in self.names:
+                self.seen[name] += 1
+                if self.seen[name] <= self.drops:
+                    self.dropped += 1
+                    continue
+            self.up.send(msg)
+
+    def back(self):
+        while True:
+            try:
+                msg = self.up.recv(4096)
+            except OSError:
+                return
+            if self.client:
+                self.sock.sendto(msg, self.client)
+
+
+def t_dns_drops(a, tmp):
+    rs = rows(120)
+    lost = [r.mx for r in rs[::4]]  # 30 MX hosts whose A queries are dropped
+    with fleet_for(a, tmp, rs, delay_ms=0) as fl:
+        relay = DroppingRelay(fl.dns, lost)
+        inp = harness.write_domains(os.path.join(tmp, "d.txt"), [r.domain for r in rs])
+        out, summary = os.path.join(tmp, "out.jsonl"), os.path.join(tmp, "summary.json")
+        cmd = [a.mxscan, "scan", "--dns", relay.addr, "--port", str(fl.port), "--ca-file", fl.ca] + OPTS + \
+            ["--no-policy", "-o", out, "--summary", summary, inp]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        no_sanitizer(p.stderr, "dropping resolver")
+        check(p.returncode == 0, "exit %d:\n%s" % (p.returncode, p.stderr[-3000:]))
+        check(relay.dropped == 2 * len(lost), "the relay dropped %d datagrams, want %d (2 tries of %d names): %s" %
+              (relay.dropped, 2 * len(lost), len(lost), dict(relay.seen)))
+        recs = read_jsonl(out)
+        bad = sorted((r["domain"], r["class"], r.get("detail")) for r in recs if r["class"] != "ok")
+        check(not bad, "records blame %d domain(s) for the resolver's dropped queries: %s" % (len(bad), bad[:5]))
+        check(len(recs) == len(rs), "%d records for %d domains" % (len(recs), len(rs)))
+        asked = {n: c for n, c in relay.seen.items() if c != 3}
+        check(not asked, "names asked other than twice then once more: %s" % asked)
+        sm = json.load(open(summary))
+        check(sm.get("dns_reasked") == len(lost), "summary dns_reasked %s, want %d" % (sm.get("dns_reasked"), len(lost)))
+        check(sm["dns_outages"]["count"] == 0, "summary dns_outages %s: the resolver was never down" %
+              sm["dns_outages"])
+        want = "%d DNS lookup(s) went unanswered while the resolver answered others, and were asked again" % len(lost)
+        check(want in p.stderr, "no %r in stderr:\n%s" % (want, p.stderr[-2000:]))
+        print("dns-drops: %d A queries dropped on both tries: asked again, all %d domains ok, dns_reasked %d" %
+              (len(lost), len(rs), sm["dns_reasked"]))
 
 
 def t_dns_start(a, tmp):
@@ -446,7 +536,8 @@ def t_ports(a, tmp):
     return 0
 
 
-CASES = {"dns-start": t_dns_start, "dns-restart": t_dns_restart, "dns-gone": t_dns_gone, "disk-full": t_disk_full,
+CASES = {"dns-start": t_dns_start, "dns-restart": t_dns_restart, "dns-gone": t_dns_gone, "dns-drops": t_dns_drops,
+         "disk-full": t_disk_full,
          "emfile": t_emfile, "ports": t_ports}
 
 
