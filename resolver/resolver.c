@@ -6,8 +6,8 @@
  *  - the slot gate: every DNS question is a query_t embedded in its owner (a
  *    domain or a cached host), appended to a FIFO and submitted by pump() only
  *    while fewer than max_inflight are outstanding, because c-ares itself does
- *    not bound them; the bound itself starts low and grows with the answers
- *    (see window_grow), so the server never gets max_inflight at once;
+ *    not bound them; the bound itself starts low, grows with the answers and
+ *    shrinks when a server on this machine drops queries (window.h);
  *  - the flow: domain -> MX query -> hosts (or the implicit MX) -> host cache
  *    entries, each with A (+AAAA) queries, and a list of domains waiting on it;
  *  - delivery: finished domains go to a FIFO drained from a uv_idle handle, so
@@ -30,6 +30,7 @@
 #include "resolver/dnsmsg.h"
 #include "resolver/hostcache.h"
 #include "resolver/hostname.h"
+#include "resolver/window.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -37,12 +38,9 @@ enum {
   DEFAULT_TIMEOUT_MS = 2000,
   DEFAULT_TRIES = 3,
   DEFAULT_MAX_INFLIGHT = 512,
-  /* Queries outstanding at the start and after the server comes back.  A
-   * resolver's UDP socket holds only so many queries: a default unbound on
-   * Linux (rmem_default 208 KiB) about 256.  Sending max_inflight at once
-   * drops the rest in its kernel, and the drops come back as timeouts that
-   * blame the names, so the window doubles per round of answers instead. */
-  START_WINDOW = 32,
+  /* A timeout while our server's kernel was seen dropping queries is ours,
+   * not the name's: asked again up to this many times. */
+  MAX_DROP_REASKS = 6,
   /* MX hosts kept per domain, the best preferences: a hostile answer of
    * hundreds of MX records (each with 32 addresses) must not turn one
    * domain into thousands of connections; Postfix tries 5 addresses. */
@@ -70,9 +68,11 @@ typedef struct query_s {
   mxs_resolver_t *r;
   const char *name; /* borrowed from the owner */
   qkind_t kind;
-  int reasked;      /* held once and asked again (health.h) */
-  uint64_t sent_ns; /* when handed to c-ares */
-  int ad;           /* --dnssec: the answer (data or a denial) carried the AD bit */
+  uint8_t reasked;     /* held once and asked again (health.h) */
+  uint8_t drop_reasks; /* asked again because our server dropped queries meanwhile */
+  uint64_t sent_ns;    /* when handed to c-ares */
+  int ad;              /* --dnssec: the answer (data or a denial) carried the AD bit */
+  uint32_t drops_mark; /* the server's drops when it was sent (window.h), low 32 bits */
 } query_t;
 
 typedef struct host_s host_t;
@@ -143,7 +143,7 @@ struct mxs_resolver_s {
    * new ones start. */
   query_t *fifo_head[2], *fifo_tail[2];
   size_t max_inflight;
-  size_t window; /* outstanding allowed now: START_WINDOW .. max_inflight */
+  mxs_dns_window_t win; /* outstanding allowed now, up to max_inflight */
   int ipv6;
   int (*skip_host)(void *arg, const char *name); /* opts' */
   void *skip_arg;
@@ -266,8 +266,8 @@ static void pump(mxs_resolver_t *r) {
   if (r->pumping) return;
   r->pumping = 1;
   query_t *q;
-  while (r->stats.inflight < r->window && !r->closing && !(r->hold && mxs_resolver_health_blocked(&r->health)) &&
-         (q = dequeue(r)) != NULL) {
+  while (r->stats.inflight < mxs_dns_window_size(&r->win) && !r->closing &&
+         !(r->hold && mxs_resolver_health_blocked(&r->health)) && (q = dequeue(r)) != NULL) {
     r->stats.inflight++;
     if (r->stats.inflight > r->stats.peak_inflight) r->stats.peak_inflight = r->stats.inflight;
     r->stats.queries++;
@@ -280,6 +280,7 @@ static void pump(mxs_resolver_t *r) {
     else
       r->stats.addr_queries++;
     q->sent_ns = now_ns();
+    q->drops_mark = (uint32_t)mxs_dns_window_drops(&r->win, NULL, NULL);
     /* From here q belongs to c-ares: query_cb may run before this returns. */
     if (!r->dnssec) {
       ares_query(mxs_resolver_chan_ares(r->chan), q->name, DNS_CLASS_IN, type, query_cb, q);
@@ -690,16 +691,6 @@ static void dispatch(query_t *q, int status, const unsigned char *abuf, int alen
     host_on_answer(q, status, abuf, alen);
 }
 
-/* Every answer widens the window by one (slow start: it doubles per round
- * trip); a silence does not.  The window never shrinks on a timeout: on a
- * real list most timeouts are names whose servers are slow or dead, which
- * says nothing about our resolver's room. */
-static void window_grow(mxs_resolver_t *r, int status) {
-  if (r->window < r->max_inflight && !mxs_resolver_health_unanswered(status) && status != ARES_EDESTRUCTION &&
-      status != ARES_ECANCELLED)
-    r->window++;
-}
-
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
   query_t *q = arg;
   mxs_resolver_t *r = q->r;
@@ -711,9 +702,19 @@ static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, i
   }
   r->stats.inflight--;
   if (r->closing) return;
-  window_grow(r, status);
+  if (!mxs_resolver_health_unanswered(status)) mxs_dns_window_answered(&r->win);
   q->ad = 0;
   if (r->dnssec) status = raw_status(status, abuf, alen, &q->ad); /* sent with ares_send: the raw answer */
+  /* Our server's kernel dropped queries while this one waited: its
+   * timeout is ours.  Asked again, paced by the window that shrank. */
+  if (status == ARES_ETIMEOUT && q->drop_reasks < MAX_DROP_REASKS &&
+      (uint32_t)mxs_dns_window_drops(&r->win, NULL, NULL) != q->drops_mark) {
+    q->drop_reasks++;
+    r->stats.drop_reasks++;
+    enqueue(r, q);
+    pump(r);
+    return;
+  }
   /* A failure our server may be to blame for waits for its verdict. */
   if (r->hold && mxs_resolver_health_result(&r->health, q, status, q->sent_ns, q->reasked, now_ns())) {
     pump(r);
@@ -738,7 +739,7 @@ static int health_send_check(void *arg) {
 static void health_requeue(void *arg, void *q, int reasked) {
   mxs_resolver_t *r = arg;
   /* After an outage every held query goes again: paced like a start. */
-  if (!reasked && r->window > START_WINDOW) r->window = START_WINDOW;
+  if (!reasked) mxs_dns_window_restart(&r->win);
   ((query_t *)q)->reasked = reasked;
   enqueue(r, q);
 }
@@ -764,21 +765,34 @@ static void health_checked(void *arg, int status) {
   cb(r->check_arg, !mxs_resolver_health_unanswered(status), status_text(status));
 }
 
+static void window_closed(uv_handle_t *t) {
+  mxs_dns_window_t *w = t->data;
+  part_closed(container_of(w, mxs_resolver_t, win));
+}
+
 static void health_closed(uv_handle_t *t) {
   mxs_resolver_health_t *h = t->data;
   part_closed(container_of(h, mxs_resolver_t, health));
 }
 
-/* "127.0.0.1:53,[::1]:5353": the servers c-ares asks, for messages. */
-static void servers_text(mxs_resolver_t *r) {
+/* "127.0.0.1:53,[::1]:5353": the servers c-ares asks, for messages; and
+ * the same as endpoints for the window's drop watch (EPS, *NEPS). */
+static void servers_text(mxs_resolver_t *r, mxs_udp_endpoint_t *eps, size_t *neps) {
   struct ares_addr_port_node *list = NULL;
-  size_t n = 0;
+  size_t n = 0, max = *neps;
   r->servers[0] = '\0';
+  *neps = 0;
   if (ares_get_servers_ports(mxs_resolver_chan_ares(r->chan), &list) != ARES_SUCCESS) return;
-  for (struct ares_addr_port_node *p = list; p && n + 1 < sizeof r->servers; p = p->next) {
+  for (struct ares_addr_port_node *p = list; p; p = p->next) {
+    int port = p->udp_port ? p->udp_port : 53;
+    if (*neps < max && (p->family == AF_INET || p->family == AF_INET6)) {
+      mxs_udp_endpoint_t *e = &eps[(*neps)++];
+      *e = (mxs_udp_endpoint_t){.family = p->family, .port = (uint16_t)port};
+      memcpy(e->addr, &p->addr, p->family == AF_INET ? 4 : 16);
+    }
+    if (n + 1 >= sizeof r->servers) continue;
     char ip[INET6_ADDRSTRLEN] = "?";
     inet_ntop(p->family, &p->addr, ip, sizeof ip);
-    int port = p->udp_port ? p->udp_port : 53;
     n += (size_t)snprintf(r->servers + n, sizeof r->servers - n, p->family == AF_INET6 ? "%s[%s]:%d" : "%s%s:%d",
                           n ? "," : "", ip, port);
   }
@@ -871,7 +885,6 @@ int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resol
     return rc;
   }
   r->max_inflight = o.max_inflight ? (size_t)o.max_inflight : DEFAULT_MAX_INFLIGHT;
-  r->window = r->max_inflight < START_WINDOW ? r->max_inflight : START_WINDOW;
   r->ipv6 = o.ipv6 != 0;
   r->dnssec = o.dnssec != 0;
   r->skip_host = o.skip_host;
@@ -886,8 +899,11 @@ int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resol
   mxs_resolver_health_ops_t hops = {health_send_check, health_requeue, health_deliver,
                                     health_changed,    health_checked, r};
   mxs_resolver_health_init(&r->health, loop, &hops);
-  servers_text(r);
-  r->open_parts = 3;
+  mxs_udp_endpoint_t eps[MXS_WINDOW_MAX_SERVERS];
+  size_t neps = MXS_WINDOW_MAX_SERVERS;
+  servers_text(r, eps, &neps);
+  mxs_dns_window_init(&r->win, loop, r->max_inflight, eps, neps);
+  r->open_parts = 4;
   *out = r;
   return 0;
 }
@@ -933,7 +949,9 @@ int mxs_resolver_resolve(mxs_resolver_t *r, const char *domain, mxs_resolve_cb c
 size_t mxs_resolver_pending(const mxs_resolver_t *r) { return r ? r->pending : 0; }
 
 void mxs_resolver_stats(const mxs_resolver_t *r, mxs_resolver_stats_t *out) {
-  if (r && out) *out = r->stats;
+  if (r == NULL || out == NULL) return;
+  *out = r->stats;
+  out->server_drops = mxs_dns_window_drops(&r->win, &out->server_drops_known, &out->window_lowest);
 }
 
 static void free_domain_list(domain_t *d) {
@@ -965,5 +983,6 @@ void mxs_resolver_close(mxs_resolver_t *r, void (*done_cb)(void *arg), void *arg
   r->pending = 0;
   mxs_resolver_cache_free(&r->hosts, host_free);
   mxs_resolver_health_close(&r->health, health_closed);
+  mxs_dns_window_close(&r->win, window_closed);
   uv_close((uv_handle_t *)&r->idle, idle_close_cb);
 }

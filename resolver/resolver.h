@@ -208,6 +208,13 @@ typedef struct {
   size_t peak_inflight;  /* most ever outstanding (never above max_inflight) */
   size_t queued;         /* queries waiting in the FIFO for a slot */
   uint64_t rr_queries;   /* mxs_resolver_query() questions submitted (TXT, policy hosts) */
+  /* The server's own socket, when it is on this machine (window.h): the
+   * queries its kernel dropped for a full buffer while we ran, and the
+   * lowest window that made us keep to (max_inflight when none). */
+  int server_drops_known;
+  uint64_t server_drops;
+  size_t window_lowest;
+  uint64_t drop_reasks; /* timeouts asked again because those drops were seen meanwhile */
 } mxs_resolver_stats_t;
 
 /* Copies the counters of R into *out. */

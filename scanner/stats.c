@@ -62,6 +62,12 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
   if (s->dns_outages)
     fprintf(fp, "the resolver stopped answering %u time(s), %.1f s in all%s\n", s->dns_outages,
             (double)s->dns_down_ms / 1000.0, s->dns_gave_up ? "; the run gave up on it (--dns-down-limit)" : "");
+  if (s->dns_drops)
+    fprintf(fp,
+            "the resolver %s dropped %llu of our queries (its socket's receive buffer was full, says its kernel): "
+            "mxscan then kept to at most %zu at once; give it a larger buffer (unbound: so-rcvbuf: 4m, and "
+            "sysctl net.core.rmem_max at least that)\n",
+            s->dns_servers, (unsigned long long)s->dns_drops, s->dns_window_lowest);
   if (s->dns_reasked)
     fprintf(fp,
             "%zu DNS lookup(s) went unanswered while the resolver answered others, and were asked again (a resolver "
@@ -159,6 +165,11 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
   fprintf(fp, "  \"dns_outages\": {\"count\": %u, \"down_s\": %.1f, \"gave_up\": %s},\n", s->dns_outages,
           (double)s->dns_down_ms / 1000.0, s->dns_gave_up ? "true" : "false");
   fprintf(fp, "  \"dns_reasked\": %zu,\n", s->dns_reasked);
+  if (s->dns_drops_known)
+    fprintf(fp, "  \"dns_server_drops\": {\"drops\": %llu, \"lowest_window\": %zu},\n",
+            (unsigned long long)s->dns_drops, s->dns_window_lowest);
+  else
+    fprintf(fp, "  \"dns_server_drops\": null,\n");
   fprintf(fp, "  \"local_shortages\": %llu,\n", (unsigned long long)s->local_shortages);
   if (s->policy_checked)
     fprintf(fp,

@@ -37,6 +37,10 @@ typedef struct {
   unsigned dns_outages;      /* times the resolver was found not answering */
   uint64_t dns_down_ms;      /* how long it did not answer, in all */
   size_t dns_reasked;        /* lookups timed out while it answered others, asked again */
+  int dns_drops_known;       /* the resolver runs on this machine: its socket's drops were read */
+  uint64_t dns_drops;        /* ... queries its kernel dropped for a full buffer during the run */
+  size_t dns_window_lowest;  /* ... and the fewest queries at once that made us keep to */
+  char dns_servers[256];     /* who was asked, for the messages */
   int dns_gave_up;           /* --dns-down-limit ended the run */
   uint64_t local_shortages;  /* probe starts that hit our own shortage (EMFILE, no port): retried */
   int policy_checked;        /* the domains' policies were looked up (not --no-policy) */

@@ -23,6 +23,11 @@ CASE is one of:
                retries) while it answers the rest: those are asked again,
                every domain ends ok (never dns-timeout), and the summary
                counts them (dns_reasked).
+  dns-overrun  unbound with the smallest socket buffer (so-rcvbuf: 1k), 2,000 domains
+               at --concurrency 1000: its kernel drops queries; the run
+               reads its drop counter, sends fewer at once, asks the lost
+               lookups again, and every domain ends ok; the summary's drops
+               are the kernel's (read here from /proc/net/udp).
   disk-full    -o on a 64 KiB tmpfs that fills mid-run: a clear error, exit
                1, and the file holds whole domains only, so --resume (with
                room again) completes it to the records of a clean run.
@@ -229,6 +234,47 @@ def t_dns_drops(a, tmp):
         check(want in p.stderr, "no %r in stderr:\n%s" % (want, p.stderr[-2000:]))
         print("dns-drops: %d A queries dropped on both tries: asked again, all %d domains ok, dns_reasked %d" %
               (len(lost), len(rs), sm["dns_reasked"]))
+
+
+def udp_drops(port):
+    """The drop counter of the unconnected UDP socket bound to PORT on
+    127.0.0.1 (the last column of /proc/net/udp), or None."""
+    want = "0100007F:%04X" % port if sys.byteorder == "little" else "7F000001:%04X" % port
+    for line in open("/proc/net/udp").read().splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 13 and f[1] == want and f[3] == "07":
+            return int(f[12])
+    return None
+
+
+def t_dns_overrun(a, tmp):
+    rs = rows(2000)
+    with harness.Fleet(a.fakemx, os.path.join(tmp, "fleet"), sites=["any:ok:chain:*.fault.test"], zone_rows=rs,
+                       fakemx_args=["--delay-ms", "0"], quiet=True, zone_lines=["so-rcvbuf: 1k"]) as fl:
+        port = int(fl.dns.rsplit(":", 1)[1])
+        inp = harness.write_domains(os.path.join(tmp, "d.txt"), [r.domain for r in rs])
+        out, summary = os.path.join(tmp, "out.jsonl"), os.path.join(tmp, "summary.json")
+        before = udp_drops(port)
+        check(before is not None, "unbound's socket on port %d is not in /proc/net/udp" % port)
+        p = subprocess.run(scan_cmd(a, fl, inp, ["--no-policy", "--concurrency", "1000", "-o", out, "--summary",
+                                                 summary]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=120)
+        dropped = udp_drops(port) - before
+        no_sanitizer(p.stderr, "an overrun resolver")
+        check(p.returncode == 0, "exit %d:\n%s" % (p.returncode, p.stderr[-3000:]))
+        check(dropped > 0, "unbound's kernel dropped nothing: the fixture did not overrun it")
+        recs = read_jsonl(out)
+        bad = collections.Counter(r["class"] for r in recs if r["class"] != "ok")
+        check(not bad and len(recs) == len(rs), "%d records, the resolver's drops blamed on domains: %s" %
+              (len(recs), dict(bad)))
+        sm = json.load(open(summary))
+        sd = sm.get("dns_server_drops")
+        check(sd and sd["drops"] == dropped, "summary dns_server_drops %s, the kernel counted %d" % (sd, dropped))
+        check(sd["lowest_window"] < 512, "summary dns_server_drops %s: never sent fewer at once" % sd)
+        want = "the resolver %s dropped %d of our queries (its socket's receive buffer was full" % (fl.dns, dropped)
+        check(want in p.stderr, "no %r in stderr:\n%s" % (want, p.stderr[-2000:]))
+        print("dns-overrun: unbound's kernel dropped %d queries; at most %d at once after that, %d asked again, all "
+              "%d domains ok" % (dropped, sd["lowest_window"], sm["dns_reasked"], len(rs)))
 
 
 def t_dns_start(a, tmp):
@@ -537,6 +583,7 @@ def t_ports(a, tmp):
 
 
 CASES = {"dns-start": t_dns_start, "dns-restart": t_dns_restart, "dns-gone": t_dns_gone, "dns-drops": t_dns_drops,
+         "dns-overrun": t_dns_overrun,
          "disk-full": t_disk_full,
          "emfile": t_emfile, "ports": t_ports}
 
