@@ -952,6 +952,7 @@ void mxs_resolver_stats(const mxs_resolver_t *r, mxs_resolver_stats_t *out) {
   if (r == NULL || out == NULL) return;
   *out = r->stats;
   out->server_drops = mxs_dns_window_drops(&r->win, &out->server_drops_known, &out->window_lowest);
+  out->window_now = mxs_dns_window_size(&r->win);
 }
 
 static void free_domain_list(domain_t *d) {

@@ -118,7 +118,15 @@ int scan_dns_paused(const mxs_scan_t *s) { return s->dns_state != MXS_RESOLVER_U
 
 void scan_dns_status(mxs_scan_t *s, char *out, size_t len) {
   out[0] = '\0';
-  if (s->dns_state == MXS_RESOLVER_UP || !s->resolver) return;
+  if (!s->resolver) return;
+  if (s->dns_state == MXS_RESOLVER_UP) {
+    mxs_resolver_stats_t rs;
+    mxs_resolver_stats(s->resolver, &rs);
+    if (rs.server_drops)
+      snprintf(out, len, "; DNS: the resolver dropped %llu queries, at most %zu at once",
+               (unsigned long long)rs.server_drops, rs.window_now);
+    return;
+  }
   mxs_resolver_health_info_t hi;
   mxs_resolver_health(s->resolver, &hi);
   if (hi.state == MXS_RESOLVER_DOWN)

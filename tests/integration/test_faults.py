@@ -271,6 +271,8 @@ def t_dns_overrun(a, tmp):
         sd = sm.get("dns_server_drops")
         check(sd and sd["drops"] == dropped, "summary dns_server_drops %s, the kernel counted %d" % (sd, dropped))
         check(sd["lowest_window"] < 512, "summary dns_server_drops %s: never sent fewer at once" % sd)
+        check(re.search(r"mxscan: status: .*; DNS: the resolver dropped \d+ queries, at most \d+ at once", p.stderr),
+              "no status line on the drops:\n%s" % p.stderr[-2000:])
         want = "the resolver %s dropped %d of our queries (its socket's receive buffer was full" % (fl.dns, dropped)
         check(want in p.stderr, "no %r in stderr:\n%s" % (want, p.stderr[-2000:]))
         print("dns-overrun: unbound's kernel dropped %d queries; at most %d at once after that, %d asked again, all "
