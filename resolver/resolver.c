@@ -777,7 +777,7 @@ static void health_closed(uv_handle_t *t) {
 
 /* "127.0.0.1:53,[::1]:5353": the servers c-ares asks, for messages; and
  * the same as endpoints for the window's drop watch (EPS, *NEPS). */
-static void servers_text(mxs_resolver_t *r, mxs_udp_endpoint_t *eps, size_t *neps) {
+static void read_servers(mxs_resolver_t *r, mxs_udp_endpoint_t *eps, size_t *neps) {
   struct ares_addr_port_node *list = NULL;
   size_t n = 0, max = *neps;
   r->servers[0] = '\0';
@@ -901,7 +901,7 @@ int mxs_resolver_new(uv_loop_t *loop, const mxs_resolver_opts_t *opts, mxs_resol
   mxs_resolver_health_init(&r->health, loop, &hops);
   mxs_udp_endpoint_t eps[MXS_WINDOW_MAX_SERVERS];
   size_t neps = MXS_WINDOW_MAX_SERVERS;
-  servers_text(r, eps, &neps);
+  read_servers(r, eps, &neps);
   mxs_dns_window_init(&r->win, loop, r->max_inflight, eps, neps);
   r->open_parts = 4;
   *out = r;
@@ -953,6 +953,7 @@ void mxs_resolver_stats(const mxs_resolver_t *r, mxs_resolver_stats_t *out) {
   *out = r->stats;
   out->server_drops = mxs_dns_window_drops(&r->win, &out->server_drops_known, &out->window_lowest);
   out->window_now = mxs_dns_window_size(&r->win);
+  out->reasked = out->drop_reasks + r->health.reasks;
 }
 
 static void free_domain_list(domain_t *d) {

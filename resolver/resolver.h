@@ -215,6 +215,7 @@ typedef struct {
   uint64_t server_drops;
   size_t window_lowest;
   uint64_t drop_reasks; /* timeouts asked again because those drops were seen meanwhile */
+  uint64_t reasked;     /* all timeouts asked again: those, and health.h's (answers meanwhile) */
   size_t window_now;    /* queries allowed outstanding now */
 } mxs_resolver_stats_t;
 

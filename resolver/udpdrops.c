@@ -71,7 +71,8 @@ static int belongs(const uint8_t *addr, int v6, const mxs_udp_endpoint_t *ep) {
 }
 
 /* One line: its fields split on blanks, in place of a copy. */
-static size_t line_drops(const char *line, size_t len, int v6, const mxs_udp_endpoint_t *ep, uint64_t *drops) {
+static size_t line_drops(const char *line, size_t len, int v6, const mxs_udp_endpoint_t *eps, size_t n,
+                         uint64_t *drops) {
   const char *f[FIELDS];
   size_t flen[FIELDS], nf = 0, i = 0;
   while (i < len && nf < FIELDS) {
@@ -86,8 +87,11 @@ static size_t line_drops(const char *line, size_t len, int v6, const mxs_udp_end
   uint8_t addr[16];
   uint16_t port;
   uint32_t st;
-  if (parse_local(f[1], flen[1], v6, addr, &port) < 0 || port != ep->port) return 0;
-  if (flen[3] != 2 || hexn(f[3], 2, &st) < 0 || st != ST_CLOSE || !belongs(addr, v6, ep)) return 0;
+  if (parse_local(f[1], flen[1], v6, addr, &port) < 0) return 0;
+  if (flen[3] != 2 || hexn(f[3], 2, &st) < 0 || st != ST_CLOSE) return 0;
+  size_t i_ep = 0;
+  while (i_ep < n && !(eps[i_ep].port == port && belongs(addr, v6, &eps[i_ep]))) i_ep++;
+  if (i_ep == n) return 0;
   uint64_t d = 0;
   for (size_t k = 0; k < flen[12]; k++) {
     char c = f[12][k];
@@ -99,13 +103,13 @@ static size_t line_drops(const char *line, size_t len, int v6, const mxs_udp_end
   return 1;
 }
 
-size_t mxs_udp_drops_parse(const char *text, int v6, const mxs_udp_endpoint_t *ep, uint64_t *drops) {
+size_t mxs_udp_drops_parse(const char *text, int v6, const mxs_udp_endpoint_t *eps, size_t n, uint64_t *drops) {
   size_t found = 0;
   const char *p = strchr(text, '\n'); /* the header */
   while (p && *++p) {
     const char *end = strchr(p, '\n');
     size_t len = end ? (size_t)(end - p) : strlen(p);
-    found += line_drops(p, len, v6, ep, drops);
+    found += line_drops(p, len, v6, eps, n, drops);
     p = end;
   }
   return found;
@@ -149,7 +153,7 @@ size_t mxs_udp_drops_read(const mxs_udp_endpoint_t *eps, size_t n, uint64_t *dro
   for (int v6 = 0; v6 < 2 && n > 0; v6++) {
     char *text = slurp(v6 ? "/proc/net/udp6" : "/proc/net/udp");
     if (text == NULL) continue;
-    for (size_t i = 0; i < n; i++) found += mxs_udp_drops_parse(text, v6, &eps[i], drops);
+    found += mxs_udp_drops_parse(text, v6, eps, n, drops);
     free(text);
   }
   return found;

@@ -27,9 +27,10 @@ typedef struct {
 
 /* Adds to *DROPS the drop counters of the sockets listed in TEXT (the
  * contents of /proc/net/udp, or of /proc/net/udp6 when V6) that belong to
- * EP.  Returns how many sockets matched; lines that do not read are
- * skipped. */
-size_t mxs_udp_drops_parse(const char *text, int v6, const mxs_udp_endpoint_t *ep, uint64_t *drops);
+ * any of the N servers EPS, each socket once (two loopback servers on one
+ * port share a wildcard socket).  Returns how many sockets matched; lines
+ * that do not read are skipped. */
+size_t mxs_udp_drops_parse(const char *text, int v6, const mxs_udp_endpoint_t *eps, size_t n, uint64_t *drops);
 
 /* The drops of the N servers EPS, summed, read from /proc/net/udp and
  * udp6.  Returns how many sockets matched (0: none of the servers is on

@@ -141,7 +141,6 @@ void scan_dns_close(mxs_scan_t *s) {
     mxs_resolver_health_info_t hi;
     mxs_resolver_health(s->resolver, &hi);
     s->stats->dns_outages = hi.outages;
-    s->stats->dns_reasked = hi.reasked;
     s->stats->dns_down_ms = hi.down_ms;
     snprintf(s->stats->dns_servers, sizeof s->stats->dns_servers, "%s", hi.servers);
     mxs_resolver_stats_t rs;
@@ -149,7 +148,7 @@ void scan_dns_close(mxs_scan_t *s) {
     s->stats->dns_drops_known = rs.server_drops_known;
     s->stats->dns_drops = rs.server_drops;
     s->stats->dns_window_lowest = rs.window_lowest;
-    s->stats->dns_reasked += (size_t)rs.drop_reasks;
+    s->stats->dns_reasked = (size_t)rs.reasked;
   }
   uv_timer_stop(&s->dns_timer);
   if (!uv_is_closing((uv_handle_t *)&s->dns_timer)) uv_close((uv_handle_t *)&s->dns_timer, NULL);

@@ -60,24 +60,29 @@ static void test_v4_lines(void **state) {
   strcat(text, "  9: garbage line\n  10: 0100007F:14E9 00000000:0000 07 x x x x x x x notanumber\n");
   uint64_t d = 0;
   mxs_udp_endpoint_t e = v4("127.0.0.1", 5353);
-  assert_int_equal(mxs_udp_drops_parse(text, 0, &e, &d), 1);
+  assert_int_equal(mxs_udp_drops_parse(text, 0, &e, 1, &d), 1);
   assert_int_equal(d, 12);
   /* a loopback server on 53 is the wildcard's too */
   d = 0;
   e = v4("127.0.0.53", 53);
-  assert_int_equal(mxs_udp_drops_parse(text, 0, &e, &d), 1);
+  assert_int_equal(mxs_udp_drops_parse(text, 0, &e, 1, &d), 1);
+  assert_int_equal(d, 30);
+  /* two loopback servers on 53 share the wildcard socket: counted once */
+  d = 0;
+  mxs_udp_endpoint_t two[2] = {v4("127.0.0.1", 53), v4("127.0.0.53", 53)};
+  assert_int_equal(mxs_udp_drops_parse(text, 0, two, 2, &d), 1);
   assert_int_equal(d, 30);
   /* a server elsewhere is never a local wildcard's */
   d = 0;
   e = v4("192.0.2.53", 53);
-  assert_int_equal(mxs_udp_drops_parse(text, 0, &e, &d), 0);
+  assert_int_equal(mxs_udp_drops_parse(text, 0, &e, 1, &d), 0);
   assert_int_equal(d, 0);
   /* nothing on that port */
   e = v4("127.0.0.1", 5354);
-  assert_int_equal(mxs_udp_drops_parse(text, 0, &e, &d), 0);
+  assert_int_equal(mxs_udp_drops_parse(text, 0, &e, 1, &d), 0);
   /* the header alone, or nothing */
-  assert_int_equal(mxs_udp_drops_parse(HEADER, 0, &e, &d), 0);
-  assert_int_equal(mxs_udp_drops_parse("", 0, &e, &d), 0);
+  assert_int_equal(mxs_udp_drops_parse(HEADER, 0, &e, 1, &d), 0);
+  assert_int_equal(mxs_udp_drops_parse("", 0, &e, 1, &d), 0);
 }
 
 static void test_v6_lines(void **state) {
@@ -99,16 +104,16 @@ static void test_v6_lines(void **state) {
            w[0], w[1], w[2], w[3]);
   uint64_t d = 0;
   mxs_udp_endpoint_t e = v6("::1", 53);
-  assert_int_equal(mxs_udp_drops_parse(text, 1, &e, &d), 1);
+  assert_int_equal(mxs_udp_drops_parse(text, 1, &e, 1, &d), 1);
   assert_int_equal(d, 7);
   /* a loopback IPv4 server on a dual-stack wildcard socket */
   d = 0;
   e = v4("127.0.0.1", 5353);
-  assert_int_equal(mxs_udp_drops_parse(text, 1, &e, &d), 1);
+  assert_int_equal(mxs_udp_drops_parse(text, 1, &e, 1, &d), 1);
   assert_int_equal(d, 3);
   /* IPv6 text read as IPv4 matches nothing */
   d = 0;
-  assert_int_equal(mxs_udp_drops_parse(text, 0, &e, &d), 0);
+  assert_int_equal(mxs_udp_drops_parse(text, 0, &e, 1, &d), 0);
 }
 
 /* The kernel's own count: a bound socket with the smallest buffer, never
