@@ -129,11 +129,32 @@ static int ascii_lower(int c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 
 static int is_ldh(int c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'; }
 
-/* An address literal gets its own reason: "[192.0.2.1]" or an IPv6
- * address is a common paste error, and is not a domain (RFC 5321 4.1.3). */
-static const char *literal_reason(const char *s) {
+static int is_hex_or(int c, const char *also) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c && strchr(also, c));
+}
+
+/* The common paste errors get reasons of their own, each saying what the
+ * line is instead of only which byte is wrong: a list exported from a
+ * mail database or a spreadsheet holds addresses, URLs, "host:port" and
+ * CSV rows far more often than names with a stray byte.  Address
+ * literals ("[192.0.2.1]") and IPv6 addresses are not domains either
+ * (RFC 5321 4.1.3). */
+static const char *paste_reason(const char *s, size_t len) {
   if (s[0] == '[') return "address literal, not a domain";
-  if (strchr(s, ':') != NULL) return "IPv6 address, not a domain";
+  if (memmem(s, len, "://", 3) != NULL) return "a URL, not a domain (give only its host name)";
+  if (memchr(s, '@', len) != NULL) return "an email address, not a domain (give the part after '@')";
+  const char *colon = memchr(s, ':', len);
+  if (colon != NULL) {
+    size_t port = strspn(colon + 1, "0123456789");
+    if (port > 0 && port <= 5 && colon + 1 + port == s + len)
+      return "a host:port, not a domain (give the name without the port)";
+    size_t i = 0, colons = 0;
+    for (; i < len && is_hex_or((unsigned char)s[i], ":."); i++) colons += s[i] == ':';
+    return i == len && colons >= 2 ? "IPv6 address, not a domain" : "':' in the name";
+  }
+  if (memchr(s, ',', len) != NULL || memchr(s, ';', len) != NULL)
+    return "',' or ';' in the name: the input is one domain per line, not CSV";
+  if (len >= 2 && s[0] == '*' && s[1] == '.') return "a wildcard, not a domain (give the domain itself)";
   return NULL;
 }
 
@@ -219,7 +240,7 @@ static const char *normalize(const char *in, char *tmp) {
   if (len == 0) return "empty name";
   /* Bounds libidn2's work; no name this long can map to 253 bytes. */
   if (len > 4 * (MXS_NAME_MAX + 1)) return "name longer than 253 bytes";
-  if ((w = literal_reason(in)) != NULL) return w;
+  if ((w = paste_reason(in, len)) != NULL) return w;
   if (!utf8_valid(in, len)) return "invalid UTF-8";
   if ((w = map_name(in, len, tmp, MXS_NAME_MAX + 2)) != NULL) return w;
   return check_ascii(tmp, strlen(tmp));
