@@ -98,7 +98,10 @@ int mxs_cmd_worker(int argc, char **argv) {
   w.cfg = &src_cfg;
   mxs_stats_t stats;
   rc = mxs_scan_run_from(&cfg, make_source, &w, &stats, stderr);
-  if (rc != 2 && !cfg.quiet) mxs_stats_print(&stats, stderr);
+  if (rc == MXS_SCAN_BUSY)
+    rc = 1; /* nothing ran */
+  else if (rc != 2 && !cfg.quiet)
+    mxs_stats_print(&stats, stderr);
   mxs_config_free(&cfg);
   if (stats.aborted) {
     fflush(stderr);

@@ -51,9 +51,9 @@ int mxs_cmd_scan(int argc, char **argv) {
 
   mxs_stats_t stats;
   rc = mxs_scan_run(&cfg, &stats, stderr);
-  if (rc == 2) {
+  if (rc == 2 || rc == MXS_SCAN_BUSY) { /* nothing ran: no table, no summary */
     mxs_config_free(&cfg);
-    return EXIT_USAGE;
+    return rc == 2 ? EXIT_USAGE : 1;
   }
   if (!cfg.quiet) mxs_stats_print(&stats, stderr);
   if (cfg.summary) {

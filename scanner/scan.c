@@ -378,6 +378,16 @@ static int redis_target(const mxs_config_t *c, char *out, size_t len) {
 static int open_exporters(mxs_scan_t *s, char *err, size_t errlen) {
   const mxs_config_t *c = s->cfg;
   unsigned file_flags = 0;
+  int to_file = (!c->redis_url || c->output_given) && strcmp(c->output, "-") != 0;
+  /* Before --resume reads the file and before the exporter truncates it. */
+  int locked = to_file ? mxs_runlock_take(&s->runlock, c->output, err, errlen) : 0;
+  if (locked == MXS_RUNLOCK_BUSY) {
+    s->lock_busy = 1;
+    return -1;
+  }
+  if (locked < 0) /* a read-only directory: the run worked before the lock existed */
+    fprintf(s->err, "mxscan: warning: %s; nothing stops another run from writing %s at the same time\n", err,
+            c->output);
   if (c->resume) {
     /* Only a file can be resumed: it is read back to know what is done. */
     if (!c->output_given || !strcmp(c->output, "-")) {
@@ -661,6 +671,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   s->concurrency = fit_concurrency(cfg->concurrency, cfg->policy ? cfg->sts_concurrency : 0, err);
   s->high_water = (size_t)s->concurrency * 4 + 64;
   s->seed = uv_hrtime() | 1;
+  s->runlock = (mxs_runlock_t)MXS_RUNLOCK_INIT;
   mxs_table_init(&s->targets);
   mxs_table_init(&s->resume.done);
   memset(stats, 0, sizeof *stats);
@@ -671,7 +682,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   int rc = 0;
   if (setup(s, msg, sizeof msg) < 0) {
     fprintf(err, "mxscan: %s\n", msg[0] ? msg : "out of memory");
-    rc = 2;
+    rc = s->lock_busy ? MXS_SCAN_BUSY : 2;
     if (s->resolver) mxs_resolver_close(s->resolver, NULL, NULL);
     mxs_policy_close(s->policy);
     uv_walk(&s->loop, close_any, NULL);
@@ -696,9 +707,10 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   if (rc == 0 && (stats->interrupted || stats->write_errors)) rc = 1;
   /* success, for cron alerting: the run completed (exit 0, or 3 for what
    * it found); a setup error leaves the file as the last run wrote it */
-  if (s->metrics && rc != 2) write_metrics(s, 0, rc == 0);
+  if (s->metrics && rc != 2 && rc != MXS_SCAN_BUSY) write_metrics(s, 0, rc == 0);
   mxs_metrics_free(s->metrics);
   mxs_sts_cache_free(s->sts_cache);
+  mxs_runlock_release(&s->runlock); /* after the output's last byte */
   free(s);
   return rc;
 }

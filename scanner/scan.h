@@ -27,7 +27,11 @@ mxs_probe_env_t mxs_scan_probe_env(const mxs_config_t *cfg, uv_loop_t *loop, mxs
  * before it starts (bad --dns, unreadable CA file, unwritable output) are
  * written to ERR.  Fills *stats.  Returns 0 when every input domain was
  * scanned and every record written, 1 when the run could not complete
- * (interrupted, write errors), 2 for a setup error. */
+ * (interrupted, write errors), 2 for a setup error, MXS_SCAN_BUSY when
+ * another run is writing the same -o FILE (runlock.h): then nothing was
+ * done or written, not even the summary or the metrics, which are that
+ * run's. */
+#define MXS_SCAN_BUSY 4
 int mxs_scan_run(const mxs_config_t *cfg, mxs_stats_t *stats, FILE *err);
 
 /* The same, with the domains from a source MAKE_SOURCE creates on the

@@ -23,6 +23,7 @@
 #include "scanner/metrics.h"
 #include "probe/probe.h"
 #include "scanner/resume.h"
+#include "scanner/runlock.h"
 #include "scanner/stats.h"
 #include "resolver/tlsa_cache.h"
 #include "probe/verdict.h"
@@ -125,6 +126,8 @@ struct mxs_scan_s {
   mxs_probe_env_t penv;
   char read_buf[MXS_PROBE_READ_BUF]; /* penv's, for the probes on this loop */
   mxs_workers_t *workers;            /* --threads N > 1: N-1 probe threads; NULL: all probes here */
+  mxs_runlock_t runlock;             /* -o FILE: FILE.lock, held for the whole run */
+  int lock_busy;                     /* another run holds it: exit 1, not a usage error */
   mxs_resume_t resume;               /* --resume: domains the output already holds */
   uint64_t skipped;                  /* input domains skipped as already complete */
   mxs_source_t *source;              /* where domains come from (a file, a job queue) */

@@ -7,7 +7,9 @@ for several kill points: starts the scan, SIGKILLs it, resumes it with
 --resume (SIGKILLing some resumes again), tears the file's last record by
 hand once, and compares the final record set with the clean run's.  Also:
 --resume without -o is a usage error; a resumed file of the other format
-is refused; unfinished records (a SIGTERM'd run) are scanned again.
+is refused; unfinished records (a SIGTERM'd run) are scanned again; a
+second run on the same -o while the first one writes it is refused, and a
+SIGKILLed run's lock is gone for the next one.
 """
 import argparse
 import json
@@ -106,6 +108,56 @@ def run(t, fmt):
     t.compare("%s SIGTERM then resume" % fmt, fmt, out, want)
 
 
+def lock_holder(out, pid, secs=10):
+    """Waits until the run PID holds OUT's lock (it writes its id into OUT.lock)."""
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        try:
+            if open(out + ".lock").read().startswith("pid %d " % pid):
+                return True
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def overlap(t, want):
+    """A second run on the same -o while the first is still writing it (a
+    nightly cron run that overran) must not start: it would truncate the
+    first run's output.  The first run's file must come out whole."""
+    out = os.path.join(t.tmp, "overlap.jsonl")
+    first_sum, second_sum = os.path.join(t.tmp, "first.json"), os.path.join(t.tmp, "second.json")
+    a = subprocess.Popen(t.cmd("jsonl", out, "--summary", first_sum), stderr=subprocess.DEVNULL)
+    if not lock_holder(out, a.pid):
+        t.fail("overlap: the first run never wrote its id into %s.lock" % out)
+    b = subprocess.run(t.cmd("jsonl", out, "--summary", second_sum), stderr=subprocess.PIPE, timeout=60)
+    first_running = a.poll() is None
+    a.wait()
+    err = b.stderr.decode()
+    if b.returncode != 1 or "another mxscan run (pid %d since " % a.pid not in err or "not starting" not in err:
+        t.fail("overlap: the second run: exit %d, stderr %r" % (b.returncode, err[-300:]))
+    elif not first_running:
+        t.fail("overlap: the first run had ended before the second one was refused (the fleet is too fast)")
+    else:
+        print("  ok   overlap: the second run was refused while the first ran: %s" % err.strip()[:120])
+    if os.path.exists(second_sum):
+        t.fail("overlap: the refused run wrote its --summary over the first run's")
+    if a.returncode != 0:
+        t.fail("overlap: the first run exited %d" % a.returncode)
+    t.compare("overlap: the first run's file", "jsonl", out, want)
+    # a run SIGKILLed holds nothing: the next one (resuming) starts at once
+    out = os.path.join(t.tmp, "killed-lock.jsonl")
+    c = subprocess.Popen(t.cmd("jsonl", out), stderr=subprocess.DEVNULL)
+    if not lock_holder(out, c.pid):
+        t.fail("killed: the run never wrote its id into %s.lock" % out)
+    c.send_signal(signal.SIGKILL)
+    c.wait()
+    d = subprocess.run(t.cmd("jsonl", out, "--resume"), stderr=subprocess.PIPE)
+    if d.returncode != 0:
+        t.fail("killed: the resume after SIGKILL: exit %d, %r" % (d.returncode, d.stderr.decode()[-300:]))
+    t.compare("killed holder, then resume", "jsonl", out, want)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mxscan", required=True)
@@ -126,6 +178,7 @@ def main():
         t = T(a.mxscan, env, tmp, domains)
         for fmt in ("jsonl", "msgpack"):
             run(t, fmt)
+        overlap(t, load(os.path.join(tmp, "clean.jsonl"), "jsonl"))
         # usage errors
         p = subprocess.run([a.mxscan, "scan", "--resume", domains], stderr=subprocess.PIPE)
         if p.returncode != 2 or b"-o FILE" not in p.stderr:
