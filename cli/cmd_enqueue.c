@@ -26,7 +26,7 @@
 typedef struct {
   redisContext *rc;
   const char *k_jobs;
-  unsigned long added, rejected;
+  unsigned long added, rejected, repeats;
   int pending; /* XADDs sent whose reply is not read yet */
   char err[300];
 } enq_t;
@@ -35,6 +35,12 @@ static void on_bad_line(void *arg, const char *name, unsigned long lineno, const
   enq_t *q = arg;
   q->rejected++;
   fprintf(stderr, "mxscan: %s:%lu: invalid domain '%s': %s (skipped)\n", name, lineno, line, why);
+}
+
+/* A domain an earlier line gave is one job, not two (README). */
+static void on_repeat(void *arg, const char *name, unsigned long lineno, const char *domain) {
+  enq_t *q = arg;
+  mxs_input_print_repeat(stderr, name, lineno, domain, ++q->repeats);
 }
 
 /* Reads the replies of the batch sent; -1 on the first error. */
@@ -134,9 +140,10 @@ int mxs_cmd_enqueue(int argc, char **argv) {
   int rc = mxs_config_parse(&cfg, argc, argv, stderr);
   if (rc > 0) {
     puts(
-        "usage: mxscan enqueue --redis URL [--run ID] [--redis-prefix P] DOMAINS|-\n\n"
+        "usage: mxscan enqueue --redis URL [--run ID] [--redis-prefix P] [--keep-duplicates] DOMAINS|-\n\n"
         "Loads the list (one domain per line, checked and normalised as 'mxscan scan'\n"
-        "does) as the jobs of run ID (new when not given) and prints the run id.");
+        "does, a domain once however often the list repeats it) as the jobs of run ID\n"
+        "(new when not given) and prints the run id.");
     mxs_config_free(&cfg);
     return 0;
   }
@@ -152,6 +159,7 @@ int mxs_cmd_enqueue(int argc, char **argv) {
   enq_t q = {0};
   FILE *fp = strcmp(cfg.input, "-") ? fopen(cfg.input, "r") : stdin;
   mxs_input_t *in = fp ? mxs_input_new(fp, cfg.input, on_bad_line, &q) : NULL;
+  if (in && !cfg.keep_duplicates) mxs_input_skip_repeats(in, on_repeat, &q);
   if (!in) {
     fprintf(stderr, "mxscan: cannot open input '%s': %s\n", cfg.input, strerror(errno));
     if (fp && fp != stdin) fclose(fp);
@@ -172,7 +180,8 @@ int mxs_cmd_enqueue(int argc, char **argv) {
   if (rc)
     fprintf(stderr, "mxscan: redis %s: %s (%lu job(s) added)\n", conf.display, q.err, q.added);
   else
-    fprintf(stderr, "mxscan: %lu job(s) into run %s (%s), %lu line(s) rejected\n", q.added, run, k_jobs, q.rejected);
+    fprintf(stderr, "mxscan: %lu job(s) into run %s (%s), %lu line(s) rejected, %lu repeating a domain (skipped)\n",
+            q.added, run, k_jobs, q.rejected, q.repeats);
   if (!rc) printf("%s\n", run);
   redisFree(q.rc);
   mxs_input_free(in);

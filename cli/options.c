@@ -86,6 +86,8 @@ static const opt_t opts[] = {
     {"concurrency", 0, "scan", K_INT, F(concurrency), 1, 1000000, "N", "probes in flight at once (1000)"},
     {"threads", 0, "scan", K_INT, F(threads), 1, 256, "N",
      "event loops that probe, this thread's and N-1 more (the number of cores)"},
+    {"keep-duplicates", 0, "scan", K_FLAG, F(keep_duplicates), 0, 0, NULL,
+     "scan a domain again each time the list repeats it (default: once, the first line)"},
     {"probe-per-name", 0, "scan", K_FLAG, F(probe_per_name), 0, 0, NULL,
      "probe each (MX name, address), not each address once"},
     {"sni", 0, "scan", K_SNI, F(sni_none), 0, 0, "mx|none",

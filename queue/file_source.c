@@ -31,8 +31,8 @@ static void fs_close(mxs_source_t *src, void (*cb)(void *arg), void *arg) {
 
 static const mxs_source_ops_t file_ops = {"file", fs_next, fs_done, fs_progress, fs_close};
 
-int mxs_file_source_open(const char *path, mxs_input_error_cb err_cb, void *arg, mxs_source_t **out, char *err,
-                         size_t errlen) {
+int mxs_file_source_open(const char *path, mxs_input_error_cb err_cb, mxs_input_repeat_cb repeat_cb, void *arg,
+                         mxs_source_t **out, char *err, size_t errlen) {
   FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
   if (!fp) {
     int e = errno;
@@ -47,6 +47,7 @@ int mxs_file_source_open(const char *path, mxs_input_error_cb err_cb, void *arg,
     snprintf(err, errlen, "out of memory");
     return -ENOMEM;
   }
+  if (repeat_cb) mxs_input_skip_repeats(in, repeat_cb, arg);
   src->ops = &file_ops;
   src->state = in;
   *out = src;

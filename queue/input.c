@@ -26,6 +26,11 @@ struct mxs_input_s {
   mxs_input_error_cb err_cb;
   void *arg;
   unsigned long lineno, rejected;
+  int dedupe;      /* mxs_input_skip_repeats() was called */
+  mxs_seen_t seen; /* the domains given so far */
+  unsigned long repeats;
+  mxs_input_repeat_cb repeat_cb;
+  void *repeat_arg;
   char line[MXS_INPUT_MAX_LINE + 1];
 };
 
@@ -44,8 +49,26 @@ mxs_input_t *mxs_input_new(FILE *fp, const char *name, mxs_input_error_cb err_cb
   return in;
 }
 
+void mxs_input_skip_repeats(mxs_input_t *in, mxs_input_repeat_cb cb, void *arg) {
+  if (!in->dedupe) mxs_seen_init(&in->seen);
+  in->dedupe = 1;
+  in->repeat_cb = cb;
+  in->repeat_arg = arg;
+}
+
+unsigned long mxs_input_repeats(const mxs_input_t *in) { return in->repeats; }
+
+void mxs_input_print_repeat(FILE *err, const char *name, unsigned long lineno, const char *domain, unsigned long nth) {
+  if (nth <= MXS_INPUT_REPEATS_SHOWN)
+    fprintf(err, "mxscan: %s:%lu: %s again, given by an earlier line (skipped: one record per domain)\n", name, lineno,
+            domain);
+  else if (nth == MXS_INPUT_REPEATS_SHOWN + 1)
+    fprintf(err, "mxscan: %s: more repeated domains are skipped without a line each (the summary counts them)\n", name);
+}
+
 void mxs_input_free(mxs_input_t *in) {
   if (in == NULL) return;
+  if (in->dedupe) mxs_seen_free(&in->seen);
   if (in->fp != stdin) fclose(in->fp);
   free(in->name);
   free(in);
@@ -333,6 +356,12 @@ int mxs_input_next(mxs_input_t *in, char *out, size_t outlen, unsigned long *lin
     else if (has_nul)
       reject(in, (size_t)n, "NUL byte in line");
     else if (parse_line(in, (size_t)n, out, outlen)) {
+      /* out of memory (-1) keeps the domain: a repeat scanned twice beats a domain lost */
+      if (in->dedupe && mxs_seen_add(&in->seen, out, strlen(out)) == 0) {
+        in->repeats++;
+        if (in->repeat_cb) in->repeat_cb(in->repeat_arg, in->name, in->lineno, out);
+        continue;
+      }
       if (lineno != NULL) *lineno = in->lineno;
       return 1;
     }

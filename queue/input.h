@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "queue/seen.h"
+
 typedef struct mxs_input_s mxs_input_t;
 
 /* Called for each rejected line: NAME is the input's name (e.g. "-" or the
@@ -55,6 +57,25 @@ int mxs_input_next(mxs_input_t *in, char *out, size_t outlen, unsigned long *lin
  * it, because real zones hold such names and resolving them is harmless.
  * "[192.0.2.1]" and IPv6 addresses are rejected as address literals. */
 int mxs_domain_normalize(const char *in, char *out, size_t outlen, const char **why);
+
+/* Called for each line whose domain (DOMAIN, normalised) an earlier line
+ * of the input already gave: NAME and LINENO as for the error callback. */
+typedef void (*mxs_input_repeat_cb)(void *arg, const char *name, unsigned long lineno, const char *domain);
+
+/* From now on a domain given before ("Example.COM." after "example.com",
+ * "bücher.example" after "xn--bcher-kva.example") is skipped, counted and
+ * reported through CB (may be NULL): one record per domain, whatever the
+ * list repeats.  Costs 8 to 16 bytes per distinct domain (seen.h). */
+void mxs_input_skip_repeats(mxs_input_t *in, mxs_input_repeat_cb cb, void *arg);
+
+/* Lines skipped as repeats so far. */
+unsigned long mxs_input_repeats(const mxs_input_t *in);
+
+/* The message for the NTH repeat (1-based) on ERR: a line each for the
+ * first MXS_INPUT_REPEATS_SHOWN, then one saying the rest are only counted
+ * (a list that repeats half its 10M lines must not bury the errors). */
+#define MXS_INPUT_REPEATS_SHOWN 10
+void mxs_input_print_repeat(FILE *err, const char *name, unsigned long lineno, const char *domain, unsigned long nth);
 
 /* Lines read and lines rejected so far. */
 unsigned long mxs_input_lines(const mxs_input_t *in);

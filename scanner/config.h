@@ -34,6 +34,7 @@ typedef struct {
   int concurrency;             /* --concurrency */
   int per_ip;                  /* --per-ip */
   int probe_per_name;          /* --probe-per-name */
+  int keep_duplicates;         /* --keep-duplicates: a domain the list repeats is scanned again */
   int sni_none;                /* --sni none: send no SNI (0: the MX name, the default) */
   int sni_probes_per_address;  /* --sni-probes-per-address N: name probes per address, 0 = no cap */
   int legacy_retry;            /* diagnostic retry on TLS failure (--no-diag turns off) */

@@ -188,6 +188,9 @@ static void body(FILE *fp, mxs_metrics_t *m, const mxs_metrics_sample_t *s) {
   fprintf(fp, "mxscan_verify_cache_hits_total %llu\n", (unsigned long long)s->verify_hits);
   head(fp, "mxscan_input_lines_rejected_total", "counter", "Input lines that were not domain names.");
   fprintf(fp, "mxscan_input_lines_rejected_total %llu\n", (unsigned long long)st->lines_rejected);
+  head(fp, "mxscan_input_lines_duplicate_total", "counter",
+       "Input lines skipped because an earlier line gave the same domain.");
+  fprintf(fp, "mxscan_input_lines_duplicate_total %llu\n", (unsigned long long)st->lines_duplicate);
   head(fp, "mxscan_write_errors_total", "counter", "Records an output could not take.");
   fprintf(fp, "mxscan_write_errors_total %llu\n", (unsigned long long)st->write_errors);
   head(fp, "mxscan_unfinished_records_total", "counter", "Records of probes the end of the run cut short.");

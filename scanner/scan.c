@@ -89,6 +89,11 @@ static void on_bad_line(void *arg, const char *name, unsigned long lineno, const
   fprintf(s->err, "mxscan: %s:%lu: invalid domain '%s': %s (skipped)\n", name, lineno, line, why);
 }
 
+static void on_repeat(void *arg, const char *name, unsigned long lineno, const char *domain) {
+  mxs_scan_t *s = arg;
+  mxs_input_print_repeat(s->err, name, lineno, domain, ++s->stats->lines_duplicate);
+}
+
 /* An exporter over its high-water mark pauses intake: records wait in
  * memory at most one window's worth, never the whole list. */
 static int exporters_busy(const mxs_scan_t *s) {
@@ -508,7 +513,8 @@ static int setup(mxs_scan_t *s, char *err, size_t errlen) {
     mxs_tlsa_cache_init(s->tlsa, s->resolver, c->port);
   }
   int rc = s->make_source ? s->make_source(s->make_arg, &s->loop, &s->source, err, errlen)
-                          : mxs_file_source_open(c->input, on_bad_line, s, &s->source, err, errlen);
+                          : mxs_file_source_open(c->input, on_bad_line, c->keep_duplicates ? NULL : on_repeat, s,
+                                                 &s->source, err, errlen);
   if (rc < 0) return -1;
   s->source->wake = on_source_wake;
   s->source->wake_arg = s;

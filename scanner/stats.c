@@ -49,6 +49,9 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
   print_delivery(s, fp);
   if (s->lines_rejected)
     fprintf(fp, "%llu input line(s) rejected (see the errors above)\n", (unsigned long long)s->lines_rejected);
+  if (s->lines_duplicate)
+    fprintf(fp, "%llu input line(s) repeated a domain of an earlier line: skipped, one record per domain\n",
+            (unsigned long long)s->lines_duplicate);
   if (s->write_errors)
     fprintf(fp, "WARNING: %llu record(s) could not be written\n", (unsigned long long)s->write_errors);
   if (s->unfinished)
@@ -154,10 +157,11 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
   fprintf(fp, ",\n");
   write_counts(fp, "probes", s->probes, s->nprobes);
   fprintf(fp,
-          ",\n  \"lines_rejected\": %llu,\n  \"write_errors\": %llu,\n  \"unfinished\": %llu,\n"
-          "  \"interrupted\": %s,\n  \"verify_cache\": {\"lookups\": %llu, \"hits\": %llu},\n",
-          (unsigned long long)s->lines_rejected, (unsigned long long)s->write_errors, (unsigned long long)s->unfinished,
-          s->interrupted ? "true" : "false", (unsigned long long)s->verify_lookups, (unsigned long long)s->verify_hits);
+          ",\n  \"lines_rejected\": %llu,\n  \"lines_duplicate\": %llu,\n  \"write_errors\": %llu,\n"
+          "  \"unfinished\": %llu,\n  \"interrupted\": %s,\n  \"verify_cache\": {\"lookups\": %llu, \"hits\": %llu},\n",
+          (unsigned long long)s->lines_rejected, (unsigned long long)s->lines_duplicate,
+          (unsigned long long)s->write_errors, (unsigned long long)s->unfinished, s->interrupted ? "true" : "false",
+          (unsigned long long)s->verify_lookups, (unsigned long long)s->verify_hits);
   fprintf(fp, "  \"sni\": {\"name_probes\": %llu, \"addresses_by_name\": %llu},\n", (unsigned long long)s->sni_probes,
           (unsigned long long)s->sni_addresses);
   if (s->profile) write_profile(fp, s);

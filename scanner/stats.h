@@ -15,6 +15,7 @@ typedef struct {
   uint64_t domains[MXS_CLASS_COUNT]; /* domains by their class (see README) */
   uint64_t nprobes, ndomains;
   uint64_t lines_rejected;   /* input lines that were not domains */
+  uint64_t lines_duplicate;  /* input lines skipped: their domain came on an earlier line */
   uint64_t write_errors;     /* records an exporter failed to take */
   uint64_t unfinished;       /* records marked unfinished (the run ended first) */
   uint64_t verify_lookups;   /* chain verifications looked up in the cache */

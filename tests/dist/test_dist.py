@@ -151,9 +151,15 @@ def t_workers(a, tmp):
     check(p.returncode in (0, 3), "reference scan exit %d:\n%s" % (p.returncode, p.stderr))
     before = site_counts(fl)
 
-    p = subprocess.run([a.mxscan, "enqueue", "--redis", url, fl.domains], stdout=subprocess.PIPE,
+    # the list twice, the second time in upper case: each domain is one job
+    twice = os.path.join(tmp, "domains-twice.txt")
+    names = [n.strip() for n in open(fl.domains) if n.strip() and not n.startswith("#")]
+    with open(twice, "w") as fp:
+        fp.write("".join(n + "\n" for n in names) + "".join(n.upper() + "\n" for n in names))
+    p = subprocess.run([a.mxscan, "enqueue", "--redis", url, twice], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
     check(p.returncode == 0, "enqueue exit %d:\n%s" % (p.returncode, p.stderr))
+    check("%d repeating a domain (skipped)" % len(names) in p.stderr, "enqueue stderr: %s" % p.stderr[-300:])
     run = p.stdout.strip()
     r = srv.client()
     ndom = len(rt.fleet.domains(rt.fleet.load()))

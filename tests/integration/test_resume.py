@@ -9,7 +9,8 @@ hand once, and compares the final record set with the clean run's.  Also:
 --resume without -o is a usage error; a resumed file of the other format
 is refused; unfinished records (a SIGTERM'd run) are scanned again; a
 second run on the same -o while the first one writes it is refused, and a
-SIGKILLed run's lock is gone for the next one.
+SIGKILLed run's lock is gone for the next one; a list that repeats its
+domains gets each domain's records once.
 """
 import argparse
 import json
@@ -158,6 +159,41 @@ def overlap(t, want):
     t.compare("killed holder, then resume", "jsonl", out, want)
 
 
+def repeats(t, want):
+    """A list that gives every domain twice, the second time spelled
+    otherwise (upper case, a trailing dot), gets the records of the clean
+    run once; --keep-duplicates scans each line."""
+    names = [line.strip() for line in open(t.domains) if line.strip() and not line.startswith("#")]
+    listed = os.path.join(t.tmp, "repeated.txt")
+    with open(listed, "w") as fp:
+        for n in names:
+            fp.write(n + "\n")
+        for n in names:
+            fp.write(n.upper() + ".\n")
+    out, summary = os.path.join(t.tmp, "repeated.jsonl"), os.path.join(t.tmp, "repeated.json")
+    cmd = t.cmd("jsonl", out, "--summary", summary)
+    cmd[-1] = listed
+    p = subprocess.run(cmd, stderr=subprocess.PIPE)
+    err = p.stderr.decode()
+    if p.returncode != 0:
+        t.fail("repeats: exit %d: %s" % (p.returncode, err[-300:]))
+    t.compare("repeats: every domain listed twice", "jsonl", out, want)
+    got = json.load(open(summary)).get("lines_duplicate")
+    if got != len(names):
+        t.fail("repeats: summary lines_duplicate %r, want %d" % (got, len(names)))
+    first = "%s:%d: %s again, given by an earlier line" % (listed, len(names) + 1, names[0].lower())
+    if first not in err or "more repeated domains are skipped" not in err:
+        t.fail("repeats: stderr lacks %r or the line for the rest: %r" % (first, err[-400:]))
+    cmd = t.cmd("jsonl", out, "--keep-duplicates")
+    cmd[-1] = listed
+    subprocess.run(cmd, stderr=subprocess.DEVNULL)
+    n = len(load(out, "jsonl"))
+    if n != 2 * len(want):
+        t.fail("repeats: --keep-duplicates wrote %d records, want %d" % (n, 2 * len(want)))
+    else:
+        print("  ok   repeats: --keep-duplicates scans every line (%d records)" % n)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mxscan", required=True)
@@ -179,6 +215,7 @@ def main():
         for fmt in ("jsonl", "msgpack"):
             run(t, fmt)
         overlap(t, load(os.path.join(tmp, "clean.jsonl"), "jsonl"))
+        repeats(t, load(os.path.join(tmp, "clean.jsonl"), "jsonl"))
         # usage errors
         p = subprocess.run([a.mxscan, "scan", "--resume", domains], stderr=subprocess.PIPE)
         if p.returncode != 2 or b"-o FILE" not in p.stderr:

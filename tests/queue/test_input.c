@@ -413,14 +413,120 @@ static void test_reader_many(void **state) {
   mxs_input_free(in);
 }
 
+/* ---- repeats --------------------------------------------------------------- */
+
+struct repeats {
+  int n;
+  unsigned long lineno[8];
+  char domain[8][256];
+};
+
+static void on_repeat(void *arg, const char *name, unsigned long lineno, const char *domain) {
+  struct repeats *r = arg;
+  assert_string_equal(name, "rep");
+  if (r->n < 8) {
+    r->lineno[r->n] = lineno;
+    snprintf(r->domain[r->n], sizeof r->domain[0], "%s", domain);
+  }
+  r->n++;
+}
+
+/* A domain is given once however the list spells it again: case, the
+ * trailing dot, its U-label; a bad line between them changes nothing. */
+static void test_reader_repeats(void **state) {
+  (void)state;
+  static const char text[] =
+      "Example.COM.\nexample.com\nbücher.example\n# note\nb@d\n"
+      "XN--BCHER-KVA.example\nother.example\nexample.com  # again\n";
+  struct errs e = {0};
+  struct repeats r = {0};
+  mxs_input_t *in = mxs_input_new(mem(text, sizeof text - 1), "rep", on_error, &e);
+  assert_non_null(in);
+  mxs_input_skip_repeats(in, on_repeat, &r);
+  expect(in, "example.com", 1);
+  expect(in, "xn--bcher-kva.example", 3);
+  expect(in, "other.example", 7);
+  expect_end(in);
+  assert_int_equal(r.n, 3);
+  assert_int_equal(r.lineno[0], 2);
+  assert_string_equal(r.domain[0], "example.com");
+  assert_int_equal(r.lineno[1], 6);
+  assert_string_equal(r.domain[1], "xn--bcher-kva.example");
+  assert_int_equal(r.lineno[2], 8);
+  assert_int_equal(mxs_input_repeats(in), 3);
+  assert_int_equal(mxs_input_rejected(in), 1);
+  assert_int_equal(e.n, 1);
+  mxs_input_free(in);
+  /* without the call every line is given, as before */
+  in = mxs_input_new(mem(text, sizeof text - 1), "rep", NULL, NULL);
+  char out[256];
+  int n = 0;
+  while (mxs_input_next(in, out, sizeof out, NULL) == 1) n++;
+  assert_int_equal(n, 6);
+  assert_int_equal(mxs_input_repeats(in), 0);
+  mxs_input_free(in);
+}
+
+/* 200,000 distinct names through the set's growth, then all of them
+ * again: every first one kept, every second one skipped. */
+static void test_reader_repeats_many(void **state) {
+  (void)state;
+  FILE *fp = tmpfile();
+  assert_non_null(fp);
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < 200000; i++) fprintf(fp, pass ? "D%d.Example.\n" : "d%d.example\n", i);
+  rewind(fp);
+  mxs_input_t *in = mxs_input_new(fp, "many", NULL, NULL);
+  mxs_input_skip_repeats(in, NULL, NULL);
+  char out[256];
+  unsigned long n = 0, ln = 0;
+  while (mxs_input_next(in, out, sizeof out, &ln) == 1) n++;
+  assert_int_equal(n, 200000);
+  assert_int_equal(ln, 200000);
+  assert_int_equal(mxs_input_repeats(in), 200000);
+  mxs_input_free(in);
+}
+
+/* The reference vectors of SipHash-2-4 (key 00..0f, message 00..n-1). */
+static void test_siphash_vectors(void **state) {
+  (void)state;
+  unsigned char m[16];
+  for (int i = 0; i < 16; i++) m[i] = (unsigned char)i;
+  const uint64_t k0 = 0x0706050403020100ULL, k1 = 0x0f0e0d0c0b0a0908ULL;
+  assert_true(mxs_siphash24(k0, k1, m, 0) == 0x726fdb47dd0e0e31ULL);
+  assert_true(mxs_siphash24(k0, k1, m, 1) == 0x74f839c593dc67fdULL);
+  assert_true(mxs_siphash24(k0, k1, m, 8) == 0x93f5f5799a932462ULL);
+  assert_true(mxs_siphash24(k0, k1, m, 15) == 0xa129ca6149be45e5ULL);
+  /* two sets draw two keys: a list cannot be built against all runs */
+  mxs_seen_t a, b;
+  mxs_seen_init(&a);
+  mxs_seen_init(&b);
+  assert_true(a.k0 != b.k0 || a.k1 != b.k1);
+  assert_int_equal(mxs_seen_add(&a, "x.example", 9), 1);
+  assert_int_equal(mxs_seen_add(&a, "x.example", 9), 0);
+  assert_int_equal(mxs_seen_add(&a, "x.exampl", 8), 1);
+  assert_int_equal(a.len, 2);
+  mxs_seen_free(&a);
+  mxs_seen_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_normalize_good),       cmocka_unit_test(test_normalize_limits),
-      cmocka_unit_test(test_normalize_bad),        cmocka_unit_test(test_reader_lines),
-      cmocka_unit_test(test_reader_crlf),          cmocka_unit_test(test_reader_long_line),
-      cmocka_unit_test(test_reader_hostile_bytes), cmocka_unit_test(test_reader_misc),
-      cmocka_unit_test(test_reader_read_error),    cmocka_unit_test(test_reader_stdin_not_closed),
-      cmocka_unit_test(test_reader_pipe_streams),  cmocka_unit_test(test_reader_many),
+      cmocka_unit_test(test_reader_repeats),
+      cmocka_unit_test(test_reader_repeats_many),
+      cmocka_unit_test(test_siphash_vectors),
+      cmocka_unit_test(test_normalize_good),
+      cmocka_unit_test(test_normalize_limits),
+      cmocka_unit_test(test_normalize_bad),
+      cmocka_unit_test(test_reader_lines),
+      cmocka_unit_test(test_reader_crlf),
+      cmocka_unit_test(test_reader_long_line),
+      cmocka_unit_test(test_reader_hostile_bytes),
+      cmocka_unit_test(test_reader_misc),
+      cmocka_unit_test(test_reader_read_error),
+      cmocka_unit_test(test_reader_stdin_not_closed),
+      cmocka_unit_test(test_reader_pipe_streams),
+      cmocka_unit_test(test_reader_many),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
