@@ -3,11 +3,12 @@
  * A nightly run from cron that has not finished when the next one starts
  * must not have its output truncated under it (or read half-written by a
  * --resume): each run writing -o FILE holds an exclusive flock(2) on
- * FILE.lock for its whole life.  The lock is the kernel's, so it goes with
- * the process however it ends (SIGKILL, a crash): a lock file left behind
- * holds nothing and the next run takes it.  The file is never removed,
- * since unlinking a lock file while another process may have just opened
- * it lets two runs each hold a lock on a different inode.
+ * FILE.lock for its whole life and removes the file at the end.  The lock
+ * is the kernel's, so it goes with the process however it ends (SIGKILL, a
+ * crash): a lock file left behind then holds nothing and the next run
+ * takes it.  A run that locks a file just removed by the run before it
+ * (opened before the removal, locked after) sees that it is no longer the
+ * one at the path, and opens that one instead.
  */
 #ifndef MXS_RUNLOCK_H
 #define MXS_RUNLOCK_H
@@ -15,11 +16,12 @@
 #include <stddef.h>
 
 typedef struct {
-  int fd; /* -1: no lock held */
+  int fd;     /* -1: no lock held */
+  char *path; /* FILE.lock, owned while held */
 } mxs_runlock_t;
 
 #define MXS_RUNLOCK_INIT \
-  { -1 }
+  { -1, NULL }
 
 /* Takes the lock of OUTPUT (FILE.lock beside it) without waiting and
  * writes this process's id and start time into it.  0; MXS_RUNLOCK_BUSY
@@ -30,7 +32,7 @@ typedef struct {
 #define MXS_RUNLOCK_BUSY (-2)
 int mxs_runlock_take(mxs_runlock_t *l, const char *output, char *err, size_t errlen);
 
-/* Lets go (nothing when none is held). */
+/* Removes the lock file and lets go (nothing when none is held). */
 void mxs_runlock_release(mxs_runlock_t *l);
 
 #endif

@@ -145,6 +145,8 @@ def overlap(t, want):
         t.fail("overlap: the refused run wrote its --summary over the first run's")
     if a.returncode != 0:
         t.fail("overlap: the first run exited %d" % a.returncode)
+    if os.path.exists(out + ".lock"):
+        t.fail("overlap: %s.lock is still there after the run ended" % out)
     t.compare("overlap: the first run's file", "jsonl", out, want)
     # a run SIGKILLed holds nothing: the next one (resuming) starts at once
     out = os.path.join(t.tmp, "killed-lock.jsonl")
@@ -153,9 +155,13 @@ def overlap(t, want):
         t.fail("killed: the run never wrote its id into %s.lock" % out)
     c.send_signal(signal.SIGKILL)
     c.wait()
+    if not os.path.exists(out + ".lock"):
+        t.fail("killed: no %s.lock after SIGKILL (the case is not tested)" % out)
     d = subprocess.run(t.cmd("jsonl", out, "--resume"), stderr=subprocess.PIPE)
     if d.returncode != 0:
         t.fail("killed: the resume after SIGKILL: exit %d, %r" % (d.returncode, d.stderr.decode()[-300:]))
+    if os.path.exists(out + ".lock"):
+        t.fail("killed: the resume left %s.lock behind" % out)
     t.compare("killed holder, then resume", "jsonl", out, want)
 
 
