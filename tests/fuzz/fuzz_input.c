@@ -6,7 +6,8 @@
  * '_' and '.', no empty label, at least one dot) that normalises to
  * itself; every rejected line is reported with a line number inside the
  * file and a shown text without control characters; lines read and
- * rejected add up.  The whole input is also given to
+ * rejected add up; read again skipping repeats, it gives the first of each
+ * domain in order and counts the rest.  The whole input is also given to
  * mxs_domain_normalize as one name.
  */
 #include <stdint.h>
@@ -41,6 +42,35 @@ static void check_domain(const char *d) {
   if (mxs_domain_normalize(d, again, sizeof again, &why) != 0 || strcmp(again, d)) abort();
 }
 
+/* The list read again skipping repeats: exactly the first of each domain
+ * of the plain read (ALL of them), in order, and the rest counted. */
+static void check_repeats(const uint8_t *data, size_t len, unsigned long all) {
+  enum { MAX = 512 };
+  static char firsts[MAX][254];
+  size_t nfirst = 0;
+  FILE *fp = fmemopen((void *)data, len, "r");
+  mxs_input_t *plain = fp ? mxs_input_new(fp, "fuzz", NULL, NULL) : NULL;
+  FILE *fp2 = fmemopen((void *)data, len, "r");
+  mxs_input_t *dedup = fp2 ? mxs_input_new(fp2, "fuzz", NULL, NULL) : NULL;
+  if (!plain || !dedup) abort();
+  mxs_input_skip_repeats(dedup, NULL, NULL);
+  char name[254], got[254];
+  unsigned long given = 0;
+  while (mxs_input_next(plain, name, sizeof name, NULL) == 1) {
+    size_t i = 0;
+    while (i < nfirst && strcmp(firsts[i], name)) i++;
+    if (i < nfirst) continue; /* a repeat: the other reader must skip it */
+    if (nfirst == MAX) break; /* enough to compare */
+    memcpy(firsts[nfirst++], name, sizeof name);
+    if (mxs_input_next(dedup, got, sizeof got, NULL) != 1 || strcmp(got, name)) abort();
+    given++;
+  }
+  if (nfirst < MAX && (mxs_input_next(dedup, got, sizeof got, NULL) != 0 || given + mxs_input_repeats(dedup) != all))
+    abort();
+  mxs_input_free(plain);
+  mxs_input_free(dedup);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
   /* the whole input as one name */
   char *s = fuzz_strndup(data, len), out[256];
@@ -69,5 +99,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
   }
   if (rc != 0 || mxs_input_rejected(in) != seen.errors || domains + seen.errors > mxs_input_lines(in)) abort();
   mxs_input_free(in); /* closes fp */
+  check_repeats(data, len, domains);
   return 0;
 }
