@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int fs_next(mxs_source_t *src, char *out, size_t outlen, uint64_t *token) {
   unsigned long lineno = 0;
@@ -38,6 +39,12 @@ int mxs_file_source_open(const char *path, mxs_input_error_cb err_cb, mxs_input_
     int e = errno;
     snprintf(err, errlen, "cannot open input '%s': %s", path, strerror(e));
     return -e;
+  }
+  struct stat st;
+  if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) { /* fopen takes it; the first read fails */
+    if (fp != stdin) fclose(fp);
+    snprintf(err, errlen, "cannot read input '%s': it is a directory", path);
+    return -EISDIR;
   }
   mxs_source_t *src = calloc(1, sizeof *src);
   mxs_input_t *in = src ? mxs_input_new(fp, path, err_cb, arg) : NULL;

@@ -343,6 +343,19 @@ static int parse_line(mxs_input_t *in, size_t len, char *out, size_t outlen) {
   return 0;
 }
 
+static int is_print(unsigned char c) { return c > 0x20 && c < 0x7f; }
+
+/* A list saved as UTF-16 (a Windows editor's "Unicode"): its byte-order
+ * mark, or two printable ASCII characters each with a NUL byte beside it
+ * (LE or BE).  Every line of it would be rejected for its NUL bytes, so it
+ * is refused as a whole at line 1. */
+int mxs_input_looks_utf16(const char *line, size_t n) {
+  const unsigned char *s = (const unsigned char *)line;
+  if (n >= 2 && ((s[0] == 0xff && s[1] == 0xfe) || (s[0] == 0xfe && s[1] == 0xff))) return 1;
+  return n >= 4 &&
+         ((is_print(s[0]) && !s[1] && is_print(s[2]) && !s[3]) || (!s[0] && is_print(s[1]) && !s[2] && is_print(s[3])));
+}
+
 int mxs_input_next(mxs_input_t *in, char *out, size_t outlen, unsigned long *lineno) {
   if (in == NULL || out == NULL || outlen < MXS_NAME_MAX + 1) return -EINVAL;
   for (;;) {
@@ -351,6 +364,10 @@ int mxs_input_next(mxs_input_t *in, char *out, size_t outlen, unsigned long *lin
     if (n == -2) return errno != 0 ? -errno : -EIO;
     if (n == -1) return 0;
     in->lineno++;
+    if (in->lineno == 1 && mxs_input_looks_utf16(in->line, (size_t)n)) {
+      reject(in, (size_t)n, "the list is UTF-16, not UTF-8 or ASCII: convert it (iconv -f UTF-16 -t UTF-8)");
+      return -EILSEQ;
+    }
     if (too_long)
       reject(in, (size_t)n, "line too long (over 4096 bytes)");
     else if (has_nul)

@@ -38,7 +38,8 @@ void mxs_input_free(mxs_input_t *in);
 
 /* Next valid domain: returns 1 and copies it (NUL-terminated, <= 253 bytes)
  * into OUT (at least 254 bytes), 0 at end of input, or a negative errno on a
- * read error (-EINVAL if OUTLEN < 254).  Rejected lines are reported through
+ * read error (-EINVAL if OUTLEN < 254; -EILSEQ, after line 1 was reported,
+ * for a list in UTF-16, whose every line would be rejected).  Rejected lines are reported through
  * the callback, counted and skipped: they never end the read.  Sets *lineno
  * to the domain's line when non-NULL. */
 int mxs_input_next(mxs_input_t *in, char *out, size_t outlen, unsigned long *lineno);
@@ -76,6 +77,11 @@ unsigned long mxs_input_repeats(const mxs_input_t *in);
  * (a list that repeats half its 10M lines must not bury the errors). */
 #define MXS_INPUT_REPEATS_SHOWN 10
 void mxs_input_print_repeat(FILE *err, const char *name, unsigned long lineno, const char *domain, unsigned long nth);
+
+/* 1 when LINE (N bytes, the first line of a list) is UTF-16: a byte-order
+ * mark, or printable ASCII with NUL bytes between.  mxs_input_next then
+ * reports line 1 and returns -EILSEQ. */
+int mxs_input_looks_utf16(const char *line, size_t n);
 
 /* Lines read and lines rejected so far. */
 unsigned long mxs_input_lines(const mxs_input_t *in);

@@ -207,27 +207,17 @@ static double num_of(const mxs_run_info_t *ri, const char *key, int *have) {
 
 /* Keys shown with a label of their own; the rest of the summary follows raw. */
 static int known_key(const char *k) {
-  static const char *const known[] = {"started_at",
-                                      "finished_at",
-                                      "elapsed_s",
-                                      "lines_rejected",
-                                      "lines_duplicate",
-                                      "write_errors",
-                                      "unfinished",
-                                      "interrupted",
-                                      "verify_cache.lookups",
-                                      "verify_cache.hits",
-                                      "resources.cpu_user_s",
-                                      "resources.cpu_sys_s",
-                                      "resources.peak_rss_kib",
-                                      "redis.started_at",
-                                      "redis.finished_at",
-                                      "redis.status",
-                                      "redis.host",
-                                      "redis.args",
-                                      "redis.run",
-                                      "redis.records",
-                                      "redis.produced"};
+  static const char *const known[] = {"started_at",          "finished_at",
+                                      "elapsed_s",           "lines_rejected",
+                                      "lines_duplicate",     "input_error",
+                                      "write_errors",        "unfinished",
+                                      "interrupted",         "verify_cache.lookups",
+                                      "verify_cache.hits",   "resources.cpu_user_s",
+                                      "resources.cpu_sys_s", "resources.peak_rss_kib",
+                                      "redis.started_at",    "redis.finished_at",
+                                      "redis.status",        "redis.host",
+                                      "redis.args",          "redis.run",
+                                      "redis.records",       "redis.produced"};
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
     if (!strcmp(k, known[i])) return 1;
   /* the class counts are the Classes section's */
@@ -284,6 +274,9 @@ static void html_run(const mxs_report_t *r, const mxs_run_info_t *ri, FILE *fp) 
     run_cost(fp, ri);
     kv_row(fp, ri, "lines_rejected", "input lines rejected", NULL);
     kv_row(fp, ri, "lines_duplicate", "input lines repeating a domain (skipped)", NULL);
+    const char *input_error = mxs_run_info_get(ri, "input_error");
+    if (input_error && strcmp(input_error, "null") != 0) /* null: the list was read to its end */
+      kv_row(fp, ri, "input_error", "input not read to its end", NULL);
     kv_row(fp, ri, "write_errors", "records not written", NULL);
     kv_row(fp, ri, "unfinished", "unfinished records", NULL);
     kv_row(fp, ri, "interrupted", "interrupted", NULL);

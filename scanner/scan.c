@@ -111,7 +111,10 @@ static void on_pump_idle(uv_idle_t *h) {
     int rc = s->source->ops->next(s->source, name, sizeof name, &token);
     if (rc == MXS_SOURCE_AGAIN) break; /* the source wakes us */
     if (rc != MXS_SOURCE_DOMAIN) {
-      if (rc < 0) fprintf(s->err, "mxscan: reading %s: %s\n", s->cfg->input, strerror(-rc));
+      if (rc < 0) { /* what is left of the list is not scanned: the run did not complete */
+        snprintf(s->stats->input_error, sizeof s->stats->input_error, "reading %s: %s", s->cfg->input, strerror(-rc));
+        fprintf(s->err, "mxscan: %s\n", s->stats->input_error);
+      }
       s->input_eof = 1;
       break;
     }
@@ -710,7 +713,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   uv_run(&s->loop, UV_RUN_DEFAULT);
   mxs_loop_close(&s->loop, "scan", err);
   stats->finished = (int64_t)time(NULL);
-  if (rc == 0 && (stats->interrupted || stats->write_errors)) rc = 1;
+  if (rc == 0 && (stats->interrupted || stats->write_errors || stats->input_error[0])) rc = 1;
   /* success, for cron alerting: the run completed (exit 0, or 3 for what
    * it found); a setup error leaves the file as the last run wrote it */
   if (s->metrics && rc != 2 && rc != MXS_SCAN_BUSY) write_metrics(s, 0, rc == 0);

@@ -80,6 +80,9 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
     fprintf(fp, "%llu probe start(s) hit our own shortage of descriptors or ports: throttled and retried\n",
             (unsigned long long)s->local_shortages);
   if (s->interrupted) fprintf(fp, "WARNING: the run was interrupted before the end of the input\n");
+  if (s->input_error[0])
+    fprintf(fp, "WARNING: the input could not be read to its end (%s): the domains after it were not scanned\n",
+            s->input_error);
 }
 
 static void write_counts(FILE *fp, const char *name, const uint64_t *counts, uint64_t total) {
@@ -162,8 +165,13 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
           (unsigned long long)s->lines_rejected, (unsigned long long)s->lines_duplicate,
           (unsigned long long)s->write_errors, (unsigned long long)s->unfinished, s->interrupted ? "true" : "false",
           (unsigned long long)s->verify_lookups, (unsigned long long)s->verify_hits);
-  fprintf(fp, "  \"sni\": {\"name_probes\": %llu, \"addresses_by_name\": %llu},\n", (unsigned long long)s->sni_probes,
-          (unsigned long long)s->sni_addresses);
+  fprintf(fp, "  \"input_error\": ");
+  if (s->input_error[0])
+    json_str(fp, s->input_error);
+  else
+    fputs("null", fp);
+  fprintf(fp, ",\n  \"sni\": {\"name_probes\": %llu, \"addresses_by_name\": %llu},\n",
+          (unsigned long long)s->sni_probes, (unsigned long long)s->sni_addresses);
   if (s->profile) write_profile(fp, s);
   write_delivery(fp, s);
   fprintf(fp, "  \"dns_outages\": {\"count\": %u, \"down_s\": %.1f, \"gave_up\": %s},\n", s->dns_outages,

@@ -25,6 +25,7 @@ typedef struct {
   int64_t started, finished; /* unix time */
   uint64_t started_ms;       /* loop time at the start, for rates */
   int interrupted;           /* stopped by a signal before the end */
+  char input_error[256];     /* "": the input was read to its end; else why not (the rest was not scanned) */
   int aborted;               /* a second signal: exit at once, nothing torn down */
   const char *profile;       /* the sender profile of the probes (static), NULL: none set up */
   int profile_custom;        /* options changed its settings */

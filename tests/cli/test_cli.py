@@ -147,6 +147,23 @@ def fleet_tests(mxscan, fakemx, tmp):
         expect("exit 2: unreadable CA file", run(base + ["--ca-file", "/nonexistent.pem", "-"], ""), 2,
                r"/nonexistent\.pem")
         expect("exit 2: bad --dns", run(base + ["--dns", "not an address", "-"], ""), 2, r"(?i)dns server")
+        # an input that cannot be read to its end: the rest is not scanned, so the run did not complete
+        expect("exit 2: the input is a directory", run(base + ["-q", tmp]), 2, r"is a directory")
+        summary = os.path.join(tmp, "ioerr-summary.json")
+        p = run(base + ["--summary", summary, "/proc/self/mem"])  # the kernel's EIO at offset 0
+        expect("exit 1: the input fails to read (EIO)", p, 1, r"reading /proc/self/mem: Input/output error")
+        got = json.load(open(summary)).get("input_error") if os.path.exists(summary) else None
+        if got != "reading /proc/self/mem: Input/output error" or "could not be read to its end" not in p.stderr:
+            fail("EIO: summary input_error %r, stderr %r" % (got, p.stderr[-300:]))
+        utf16 = os.path.join(tmp, "utf16.txt")
+        with open(utf16, "wb") as fp:
+            fp.write("ok.test\r\nbanner-554.test\r\n".encode("utf-16"))  # BOM FF FE, as Windows saves it
+        expect("exit 1: a UTF-16 list is refused at line 1", run(base + ["-q", utf16]), 1,
+               r"utf16\.txt:1: .*the list is UTF-16, not UTF-8 or ASCII: convert it \(iconv")
+        p = run(base + ["-q", "--summary", summary, "-"], "ok.test\n")
+        expect("exit 0: a list read to its end", p, 0)
+        if json.load(open(summary)).get("input_error", "absent") is not None:
+            fail("a clean run: summary input_error %r, want null" % json.load(open(summary)).get("input_error"))
         slow = base + ["--banner-timeout", "5", "--status-interval", "0.5", "--max-runtime", "2.5", "-"]
         p = run(slow, "banner-timeout.test\nehlo-timeout.test\nok.test\n")
         expect("exit 1: --max-runtime reached", p, 1, r"max-runtime")

@@ -413,6 +413,35 @@ static void test_reader_many(void **state) {
   mxs_input_free(in);
 }
 
+/* A list saved as UTF-16, with or without its byte-order mark, is refused
+ * at line 1 (every line of it would be rejected for NUL bytes). */
+static void test_reader_utf16(void **state) {
+  (void)state;
+  static const char le_bom[] =
+      "\xff\xfe"
+      "o\0k\0.\0t\0e\0s\0t\0\r\0\n\0";
+  static const char le[] = "o\0k\0.\0t\0e\0s\0t\0\n\0";
+  static const char be_bom[] = "\xfe\xff\0o\0k\0.\0t\0e\0s\0t\0\n";
+  const char *texts[] = {le_bom, le, be_bom};
+  const size_t lens[] = {sizeof le_bom - 1, sizeof le - 1, sizeof be_bom - 1};
+  for (int i = 0; i < 3; i++) {
+    struct errs e = {0};
+    mxs_input_t *in = mxs_input_new(mem(texts[i], lens[i]), "u16", on_error, &e);
+    char out[256];
+    assert_int_equal(mxs_input_next(in, out, sizeof out, NULL), -EILSEQ);
+    assert_int_equal(e.n, 1);
+    assert_int_equal(e.lineno[0], 1);
+    assert_non_null(strstr(e.why[0], "UTF-16"));
+    mxs_input_free(in);
+  }
+  /* UTF-8 with its BOM is still read */
+  static const char u8[] = "\xef\xbb\xbfok.test\n";
+  mxs_input_t *in = mxs_input_new(mem(u8, sizeof u8 - 1), "u8", NULL, NULL);
+  expect(in, "ok.test", 1);
+  expect_end(in);
+  mxs_input_free(in);
+}
+
 /* ---- repeats --------------------------------------------------------------- */
 
 struct repeats {
@@ -512,21 +541,14 @@ static void test_siphash_vectors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_reader_repeats),
-      cmocka_unit_test(test_reader_repeats_many),
-      cmocka_unit_test(test_siphash_vectors),
-      cmocka_unit_test(test_normalize_good),
-      cmocka_unit_test(test_normalize_limits),
-      cmocka_unit_test(test_normalize_bad),
-      cmocka_unit_test(test_reader_lines),
-      cmocka_unit_test(test_reader_crlf),
-      cmocka_unit_test(test_reader_long_line),
-      cmocka_unit_test(test_reader_hostile_bytes),
-      cmocka_unit_test(test_reader_misc),
-      cmocka_unit_test(test_reader_read_error),
-      cmocka_unit_test(test_reader_stdin_not_closed),
-      cmocka_unit_test(test_reader_pipe_streams),
-      cmocka_unit_test(test_reader_many),
+      cmocka_unit_test(test_reader_utf16),         cmocka_unit_test(test_reader_repeats),
+      cmocka_unit_test(test_reader_repeats_many),  cmocka_unit_test(test_siphash_vectors),
+      cmocka_unit_test(test_normalize_good),       cmocka_unit_test(test_normalize_limits),
+      cmocka_unit_test(test_normalize_bad),        cmocka_unit_test(test_reader_lines),
+      cmocka_unit_test(test_reader_crlf),          cmocka_unit_test(test_reader_long_line),
+      cmocka_unit_test(test_reader_hostile_bytes), cmocka_unit_test(test_reader_misc),
+      cmocka_unit_test(test_reader_read_error),    cmocka_unit_test(test_reader_stdin_not_closed),
+      cmocka_unit_test(test_reader_pipe_streams),  cmocka_unit_test(test_reader_many),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
