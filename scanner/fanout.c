@@ -429,10 +429,24 @@ static int schedule_retry(mxs_scan_t *s, target_t *t, mxs_probe_result_t *res) {
   return 1;
 }
 
+/* Counts RES for the blocked-port watch, and warns the first time the
+ * run's connections say this machine cannot reach port 25 at all. */
+static void note_egress(mxs_scan_t *s, const target_t *t, const mxs_probe_result_t *res) {
+  if (is_local_error(res) || res->unfinished) return; /* says nothing of the network */
+  mxs_egress_note(&s->egress, t->provider, strcmp(mxs_class_stage(res->cls), "connect") != 0);
+  if (!s->egress.warned && mxs_egress_blocked(&s->egress, 0)) {
+    char msg[512];
+    s->egress.warned = 1;
+    mxs_egress_message(&s->egress, s->cfg->port, msg, sizeof msg);
+    fprintf(s->err, "mxscan: warning: %s\n", msg);
+  }
+}
+
 static void on_probe_done(void *arg, mxs_probe_result_t *res) {
   target_t *t = arg;
   mxs_scan_t *s = t->scan;
   t->probe = NULL;
+  note_egress(s, t, res);
   if (!s->stopping && schedule_retry(s, t, res)) {
     scan_pump_probes(s);
     return;

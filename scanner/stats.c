@@ -83,6 +83,7 @@ void mxs_stats_print(const mxs_stats_t *s, FILE *fp) {
   if (s->input_error[0])
     fprintf(fp, "WARNING: the input could not be read to its end (%s): the domains after it were not scanned\n",
             s->input_error);
+  if (s->egress_blocked[0]) fprintf(fp, "WARNING: %s\n", s->egress_blocked);
 }
 
 static void write_counts(FILE *fp, const char *name, const uint64_t *counts, uint64_t total) {
@@ -170,6 +171,9 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
     json_str(fp, s->input_error);
   else
     fputs("null", fp);
+  fprintf(fp, ",\n  \"egress\": {\"connected\": %llu, \"failed_at_connect\": %llu, \"blocked\": %s}",
+          (unsigned long long)s->egress_connected, (unsigned long long)s->egress_failed,
+          s->egress_blocked[0] ? "true" : "false");
   fprintf(fp, ",\n  \"sni\": {\"name_probes\": %llu, \"addresses_by_name\": %llu},\n",
           (unsigned long long)s->sni_probes, (unsigned long long)s->sni_addresses);
   if (s->profile) write_profile(fp, s);

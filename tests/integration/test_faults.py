@@ -584,10 +584,57 @@ def t_ports(a, tmp):
     return 0
 
 
+def t_egress(a, tmp):
+    """This machine cannot reach port 25: 60 MX hosts over 12 providers, 12
+    whose every SYN is dropped (fakemx blackhole: a full accept queue), as a
+    cloud provider drops outbound port 25, and 48 refused (nothing listens),
+    as a rejecting firewall answers.  The records stay tcp-timeout and
+    tcp-refused (that is what the network did), and the run says once,
+    during it and at its end, that not one connection got through.  With
+    one domain whose MX answers, first in the list, nothing is said: a real
+    list of dead hosts is not a blocked port."""
+    dropped = [harness.row("e%d.egress.test" % i, "mx.p%d.test" % i, "127.3.0.%d" % (i + 1), mode="blackhole",
+                           cert="chain", cls="tcp-timeout", stage="connect") for i in range(12)]
+    refused = [harness.row("r%d.egress.test" % i, "mx%d.p%d.test" % (i, i % 12), "127.4.0.%d" % (i + 1))
+               for i in range(48)]
+    live = harness.row("live.egress.test", "mx.live.test", "127.3.1.1", mode="ok", cert="chain")
+    fast = ["--connect-timeout", "1", "--retries", "0", "--concurrency", "100", "--per-ip", "1"]
+    for with_live in (False, True):
+        rs = ([live] if with_live else []) + dropped
+        d = os.path.join(tmp, "live" if with_live else "dead")
+        with harness.Fleet(a.fakemx, os.path.join(d, "fleet"), rows=rs, zone_rows=refused, quiet=True) as fl:
+            inp = harness.write_domains(os.path.join(d, "d.txt"), [r.domain for r in rs + refused])
+            out, summary = os.path.join(d, "out.jsonl"), os.path.join(d, "summary.json")
+            p = subprocess.run(scan_cmd(a, fl, inp, fast + ["-o", out, "--summary", summary]), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+            no_sanitizer(p.stderr, "egress")
+            check(p.returncode == 0, "exit %d:\n%s" % (p.returncode, p.stderr[-2000:]))
+            classes = collections.Counter(r["class"] for r in read_jsonl(out))
+            want = dict({"tcp-timeout": 12, "tcp-refused": 48}, **({"ok": 1} if with_live else {}))
+            check(classes == want, "classes %s, want %s" % (dict(classes), want))
+            eg = json.load(open(summary))["egress"]
+            warned = re.findall(r"^mxscan: warning: not one of (\d+) connection\(s\) to port %d reached a server, "
+                                r"at least 10 different providers: outbound port %d from this machine is probably "
+                                r"blocked" % (fl.port, fl.port), p.stderr, re.M)
+            ended = re.search(r"^WARNING: not one of \d+ connection\(s\) to port %d reached a server" % fl.port,
+                              p.stderr, re.M)
+            if with_live:
+                check(not warned and not ended and eg == {"connected": 1, "failed_at_connect": 60, "blocked": False},
+                      "one server answered, yet: summary %s, stderr %s" % (eg, p.stderr[-1500:]))
+                print("egress: 60 dead hosts and one that answers: no warning, summary %s" % eg)
+            else:
+                check(len(warned) == 1 and int(warned[0]) >= 50 and ended,
+                      "the blocked port was not said once during the run and at its end:\n" + p.stderr[-1500:])
+                check(eg == {"connected": 0, "failed_at_connect": 60, "blocked": True}, "summary egress %s" % eg)
+                print("egress: 60 connections over 12 providers all dropped or refused: warned after %s, summary %s"
+                      % (warned[0], eg))
+    return 0
+
+
 CASES = {"dns-start": t_dns_start, "dns-restart": t_dns_restart, "dns-gone": t_dns_gone, "dns-drops": t_dns_drops,
          "dns-overrun": t_dns_overrun,
          "disk-full": t_disk_full,
-         "emfile": t_emfile, "ports": t_ports}
+         "emfile": t_emfile, "ports": t_ports, "egress": t_egress}
 
 
 def main():
