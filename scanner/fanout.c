@@ -434,11 +434,12 @@ static int schedule_retry(mxs_scan_t *s, target_t *t, mxs_probe_result_t *res) {
 static void note_egress(mxs_scan_t *s, const target_t *t, const mxs_probe_result_t *res) {
   if (is_local_error(res) || res->unfinished) return; /* says nothing of the network */
   mxs_egress_note(&s->egress, t->provider, strcmp(mxs_class_stage(res->cls), "connect") != 0);
+  s->stats->egress_connected = s->egress.connected; /* live, for the --metrics file */
+  s->stats->egress_failed = s->egress.failed;
   if (!s->egress.warned && mxs_egress_blocked(&s->egress, 0)) {
-    char msg[512];
     s->egress.warned = 1;
-    mxs_egress_message(&s->egress, s->cfg->port, msg, sizeof msg);
-    fprintf(s->err, "mxscan: warning: %s\n", msg);
+    mxs_egress_message(&s->egress, s->cfg->port, s->stats->egress_blocked, sizeof s->stats->egress_blocked);
+    fprintf(s->err, "mxscan: warning: %s\n", s->stats->egress_blocked);
   }
 }
 

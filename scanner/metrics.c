@@ -191,6 +191,14 @@ static void body(FILE *fp, mxs_metrics_t *m, const mxs_metrics_sample_t *s) {
   head(fp, "mxscan_input_lines_duplicate_total", "counter",
        "Input lines skipped because an earlier line gave the same domain.");
   fprintf(fp, "mxscan_input_lines_duplicate_total %llu\n", (unsigned long long)st->lines_duplicate);
+  head(fp, "mxscan_smtp_connects_total", "counter",
+       "Probes whose TCP connection to the SMTP port was made, or failed.");
+  fprintf(fp, "mxscan_smtp_connects_total{result=\"connected\"} %llu\n", (unsigned long long)st->egress_connected);
+  fprintf(fp, "mxscan_smtp_connects_total{result=\"failed\"} %llu\n", (unsigned long long)st->egress_failed);
+  head(fp, "mxscan_egress_blocked", "gauge",
+       "1 when not one connection got through to many providers: this machine's outbound SMTP port is probably "
+       "blocked.");
+  fprintf(fp, "mxscan_egress_blocked %d\n", st->egress_blocked[0] ? 1 : 0);
   head(fp, "mxscan_write_errors_total", "counter", "Records an output could not take.");
   fprintf(fp, "mxscan_write_errors_total %llu\n", (unsigned long long)st->write_errors);
   head(fp, "mxscan_unfinished_records_total", "counter", "Records of probes the end of the run cut short.");

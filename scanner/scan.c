@@ -713,8 +713,7 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   uv_run(&s->loop, UV_RUN_DEFAULT);
   mxs_loop_close(&s->loop, "scan", err);
   stats->finished = (int64_t)time(NULL);
-  stats->egress_connected = s->egress.connected;
-  stats->egress_failed = s->egress.failed;
+  /* said again at the end, with the final count (and first for a short list) */
   if (mxs_egress_blocked(&s->egress, 1) || s->egress.warned)
     mxs_egress_message(&s->egress, cfg->port, stats->egress_blocked, sizeof stats->egress_blocked);
   if (rc == 0 && (stats->interrupted || stats->write_errors || stats->input_error[0])) rc = 1;

@@ -605,14 +605,21 @@ def t_egress(a, tmp):
         with harness.Fleet(a.fakemx, os.path.join(d, "fleet"), rows=rs, zone_rows=refused, quiet=True) as fl:
             inp = harness.write_domains(os.path.join(d, "d.txt"), [r.domain for r in rs + refused])
             out, summary = os.path.join(d, "out.jsonl"), os.path.join(d, "summary.json")
-            p = subprocess.run(scan_cmd(a, fl, inp, fast + ["-o", out, "--summary", summary]), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+            prom = os.path.join(d, "mxscan.prom")
+            p = subprocess.run(scan_cmd(a, fl, inp, fast + ["-o", out, "--summary", summary, "--metrics", prom]),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
             no_sanitizer(p.stderr, "egress")
             check(p.returncode == 0, "exit %d:\n%s" % (p.returncode, p.stderr[-2000:]))
             classes = collections.Counter(r["class"] for r in read_jsonl(out))
             want = dict({"tcp-timeout": 12, "tcp-refused": 48}, **({"ok": 1} if with_live else {}))
             check(classes == want, "classes %s, want %s" % (dict(classes), want))
             eg = json.load(open(summary))["egress"]
+            metrics = open(prom).read()
+            want_metrics = ["mxscan_egress_blocked %d" % (0 if with_live else 1),
+                            'mxscan_smtp_connects_total{result="connected"} %d' % (1 if with_live else 0),
+                            'mxscan_smtp_connects_total{result="failed"} 60']
+            check(all(re.search("^%s$" % re.escape(m), metrics, re.M) for m in want_metrics),
+                  "--metrics lacks %s:\n%s" % (want_metrics, metrics[-1500:]))
             warned = re.findall(r"^mxscan: warning: not one of (\d+) connection\(s\) to port %d reached a server, "
                                 r"at least 10 different providers: outbound port %d from this machine is probably "
                                 r"blocked" % (fl.port, fl.port), p.stderr, re.M)
