@@ -433,12 +433,11 @@ static int schedule_retry(mxs_scan_t *s, target_t *t, mxs_probe_result_t *res) {
  * run's connections say this machine cannot reach port 25 at all. */
 static void note_egress(mxs_scan_t *s, const target_t *t, const mxs_probe_result_t *res) {
   if (is_local_error(res) || res->unfinished) return; /* says nothing of the network */
-  mxs_egress_note(&s->egress, t->provider, strcmp(mxs_class_stage(res->cls), "connect") != 0);
-  s->stats->egress_connected = s->egress.connected; /* live, for the --metrics file */
-  s->stats->egress_failed = s->egress.failed;
-  if (!s->egress.warned && mxs_egress_blocked(&s->egress, 0)) {
-    s->egress.warned = 1;
-    mxs_egress_message(&s->egress, s->cfg->port, s->stats->egress_blocked, sizeof s->stats->egress_blocked);
+  mxs_egress_t *e = &s->stats->egress;                /* in the stats: the --metrics file reads it live */
+  mxs_egress_note(e, t->provider, strcmp(mxs_class_stage(res->cls), "connect") != 0);
+  if (!e->warned && mxs_egress_blocked(e, 0)) {
+    e->warned = 1;
+    mxs_egress_message(e, s->cfg->port, s->stats->egress_blocked, sizeof s->stats->egress_blocked);
     fprintf(s->err, "mxscan: warning: %s\n", s->stats->egress_blocked);
   }
 }

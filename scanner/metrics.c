@@ -193,8 +193,8 @@ static void body(FILE *fp, mxs_metrics_t *m, const mxs_metrics_sample_t *s) {
   fprintf(fp, "mxscan_input_lines_duplicate_total %llu\n", (unsigned long long)st->lines_duplicate);
   head(fp, "mxscan_smtp_connects_total", "counter",
        "Probes whose TCP connection to the SMTP port was made, or failed.");
-  fprintf(fp, "mxscan_smtp_connects_total{result=\"connected\"} %llu\n", (unsigned long long)st->egress_connected);
-  fprintf(fp, "mxscan_smtp_connects_total{result=\"failed\"} %llu\n", (unsigned long long)st->egress_failed);
+  fprintf(fp, "mxscan_smtp_connects_total{result=\"connected\"} %llu\n", (unsigned long long)st->egress.connected);
+  fprintf(fp, "mxscan_smtp_connects_total{result=\"failed\"} %llu\n", (unsigned long long)st->egress.failed);
   head(fp, "mxscan_egress_blocked", "gauge",
        "1 when not one connection got through to many providers: this machine's outbound SMTP port is probably "
        "blocked.");

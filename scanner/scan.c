@@ -714,8 +714,8 @@ int mxs_scan_run_from(const mxs_config_t *cfg, mxs_source_factory_t make_source,
   mxs_loop_close(&s->loop, "scan", err);
   stats->finished = (int64_t)time(NULL);
   /* said again at the end, with the final count (and first for a short list) */
-  if (mxs_egress_blocked(&s->egress, 1) || s->egress.warned)
-    mxs_egress_message(&s->egress, cfg->port, stats->egress_blocked, sizeof stats->egress_blocked);
+  if (mxs_egress_blocked(&stats->egress, 1) || stats->egress.warned)
+    mxs_egress_message(&stats->egress, cfg->port, stats->egress_blocked, sizeof stats->egress_blocked);
   if (rc == 0 && (stats->interrupted || stats->write_errors || stats->input_error[0])) rc = 1;
   /* success, for cron alerting: the run completed (exit 0, or 3 for what
    * it found); a setup error leaves the file as the last run wrote it */

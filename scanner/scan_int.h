@@ -23,7 +23,6 @@
 #include "scanner/metrics.h"
 #include "probe/probe.h"
 #include "scanner/resume.h"
-#include "scanner/egress.h"
 #include "scanner/runlock.h"
 #include "scanner/stats.h"
 #include "resolver/tlsa_cache.h"
@@ -128,7 +127,6 @@ struct mxs_scan_s {
   char read_buf[MXS_PROBE_READ_BUF]; /* penv's, for the probes on this loop */
   mxs_workers_t *workers;            /* --threads N > 1: N-1 probe threads; NULL: all probes here */
   mxs_runlock_t runlock;             /* -o FILE: FILE.lock, held for the whole run */
-  mxs_egress_t egress;               /* did any connection get through? (egress.h) */
   int lock_busy;                     /* another run holds it: exit 1, not a usage error */
   mxs_resume_t resume;               /* --resume: domains the output already holds */
   uint64_t skipped;                  /* input domains skipped as already complete */

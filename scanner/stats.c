@@ -172,7 +172,7 @@ int mxs_stats_write_json(const mxs_stats_t *s, const char *path, char *err, size
   else
     fputs("null", fp);
   fprintf(fp, ",\n  \"egress\": {\"connected\": %llu, \"failed_at_connect\": %llu, \"blocked\": %s}",
-          (unsigned long long)s->egress_connected, (unsigned long long)s->egress_failed,
+          (unsigned long long)s->egress.connected, (unsigned long long)s->egress.failed,
           s->egress_blocked[0] ? "true" : "false");
   fprintf(fp, ",\n  \"sni\": {\"name_probes\": %llu, \"addresses_by_name\": %llu},\n",
           (unsigned long long)s->sni_probes, (unsigned long long)s->sni_addresses);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "scanner/egress.h"
 #include "policy/policy.h"
 #include "results/classify.h"
 #include "results/profiles.h"
@@ -26,9 +27,8 @@ typedef struct {
   uint64_t started_ms;       /* loop time at the start, for rates */
   int interrupted;           /* stopped by a signal before the end */
   char input_error[256];     /* "": the input was read to its end; else why not (the rest was not scanned) */
-  uint64_t egress_connected; /* probes whose TCP connection was made */
-  uint64_t egress_failed;    /* probes that failed at connect */
-  char egress_blocked[512];  /* "": some got through, or too few tried; else the warning (scanner/egress.h) */
+  mxs_egress_t egress;       /* the connects, for the blocked-port watch (scanner/egress.h) */
+  char egress_blocked[512];  /* "": some got through, or too few tried; else the warning */
   int aborted;               /* a second signal: exit at once, nothing torn down */
   const char *profile;       /* the sender profile of the probes (static), NULL: none set up */
   int profile_custom;        /* options changed its settings */
